@@ -1,0 +1,135 @@
+"""Feature reuse inside a trained DenseNet: the heat map of Huang et al. (2017), Figure 5.
+
+Inside a dense block, layer ``l`` reads the concatenation ``[x_0, x_1, ..., x_{l-1}]``; its first
+convolution therefore has one slice of input channels per *source*: the block input ``x_0`` and
+each earlier layer. The mean absolute weight over a source's slice says how strongly layer ``l``
+uses that source. The transition layer after the block (or the classifier after the last block)
+reads every source too and becomes the final target row.
+
+Normalisation. The paper colours pixel (s, l) by "the average L1 norm (normalized by number of
+input feature-maps)" of the weights from s to l. We take the mean of ``|w|`` over the slice, i.e.
+the slice's L1 norm divided by its number of elements (output channels x input maps from s x
+kernel positions). Dividing by the number of input maps is what makes the block input (many maps)
+comparable with a layer's ``k`` maps; dividing also by output channels and kernel size only
+rescales a whole row, and ``normalize="row"`` then scales each target row to a maximum of 1 so
+rows with different fan-in share one colour scale.
+
+``fold_bn=True`` multiplies each input channel's weights by ``|gamma| / sqrt(running_var + eps)``
+of the BatchNorm in front of the convolution: the weight the conv applies to the *raw* feature
+map. The paper uses the plain weights (the default here).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import DenseBlock, DenseNet, Transition
+
+__all__ = ["source_slices", "feature_reuse", "plot_feature_reuse", "NORMALIZE"]
+
+NORMALIZE = ("none", "row")
+
+
+def source_slices(block: DenseBlock) -> list[tuple[int, int]]:
+    """Channel ranges ``[start, stop)`` of the block input and each layer's output inside the
+    concatenation (source 0 = block input, source i = layer i)."""
+    if not isinstance(block, DenseBlock):
+        raise ValueError(f"block must be a dnet_lib DenseBlock, got {type(block).__name__}")
+    slices = [(0, block.in_channels)]
+    for i in range(block.num_layers):
+        start = block.in_channels + i * block.growth_rate
+        slices.append((start, start + block.growth_rate))
+    return slices
+
+
+def _input_scale(norm: nn.BatchNorm2d | None, channels: int) -> torch.Tensor:
+    if norm is None:
+        return torch.ones(channels)
+    gamma = norm.weight.detach() if norm.weight is not None else torch.ones(channels)
+    return gamma.abs() / torch.sqrt(norm.running_var.detach() + norm.eps)
+
+
+def _row(weight: torch.Tensor, slices: Sequence[tuple[int, int]], scale: torch.Tensor) -> np.ndarray:
+    """Mean |w| over each source's input-channel slice. weight: (out, in, ...) or (out, in)."""
+    w = weight.detach().float().abs()
+    w = w * scale.view(1, -1, *([1] * (w.dim() - 2)))
+    return np.array([w[:, a:b].mean().item() for a, b in slices])
+
+
+def feature_reuse(model: DenseNet, normalize: str = "none", fold_bn: bool = False) -> list[np.ndarray]:
+    """One matrix per dense block, shape ``(L + 1, L + 1)`` for a block of L layers.
+
+    Row t is a target: rows ``0..L-1`` are the block's layers 1..L (their first convolution, the
+    one that reads the concatenation), row L is the transition's 1x1 conv after the block, or the
+    classifier after the last block. Column s is a source: 0 = block input, s = layer s.
+    ``M[t, s]`` is the mean absolute weight from source s to target t; entries with s > t (a
+    layer cannot read a later one) are NaN.
+    """
+    if not isinstance(model, DenseNet):
+        raise ValueError(f"model must be a dnet_lib DenseNet, got {type(model).__name__}")
+    if normalize not in NORMALIZE:
+        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+    modules = list(model.features.children())
+    matrices = []
+    for index, block in enumerate(modules):
+        if not isinstance(block, DenseBlock):
+            continue
+        slices = source_slices(block)
+        size = block.num_layers + 1
+        matrix = np.full((size, size), np.nan)
+        for t, layer in enumerate(block.values()):
+            scale = _input_scale(layer.norm1 if fold_bn else None, layer.in_channels)
+            matrix[t, :t + 1] = _row(layer.conv1.weight, slices[:t + 1], scale)
+        after = modules[index + 1] if index + 1 < len(modules) else None
+        if isinstance(after, Transition):
+            scale = _input_scale(after.norm if fold_bn else None, block.out_channels)
+            matrix[-1] = _row(after.conv.weight, slices, scale)
+        else:
+            # last block: the final BatchNorm, ReLU and global pooling sit between it and the classifier
+            norm = after if isinstance(after, nn.BatchNorm2d) else None
+            scale = _input_scale(norm if fold_bn else None, block.out_channels)
+            matrix[-1] = _row(model.classifier.weight, slices, scale)
+        if normalize == "row":
+            matrix = matrix / np.nanmax(matrix, axis=1, keepdims=True)
+        matrices.append(matrix)
+    return matrices
+
+
+def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool = False,
+                       axes=None, cmap: str = "viridis"):
+    """Heat maps in the paper's orientation: target layer on the x axis, source on the y axis.
+
+    Accepts a DenseNet or the list returned by ``feature_reuse``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(model_or_matrices, DenseNet):
+        matrices = feature_reuse(model_or_matrices, normalize=normalize, fold_bn=fold_bn)
+    else:
+        matrices = [np.asarray(m, dtype=float) for m in model_or_matrices]
+    if not matrices:
+        raise ValueError("no dense blocks to plot")
+    n = len(matrices)
+    if axes is None:
+        fig, axes = plt.subplots(1, n, figsize=(2.6 * n + 0.6, 2.8), squeeze=False)
+        axes = axes[0]
+    else:
+        axes = np.atleast_1d(axes)
+        fig = axes[0].figure
+    last = n - 1
+    for b, (ax, m) in enumerate(zip(axes, matrices)):
+        size = m.shape[0]
+        image = ax.imshow(m.T, origin="upper", cmap=cmap, interpolation="nearest")
+        final = "cls" if b == last else "trans"
+        ax.set_xticks(range(size), [str(i + 1) for i in range(size - 1)] + [final], fontsize=7)
+        ax.set_yticks(range(size), ["in"] + [str(i) for i in range(1, size)], fontsize=7)
+        ax.set_xlabel("target layer")
+        if b == 0:
+            ax.set_ylabel("source")
+        ax.set_title(f"dense block {b + 1}", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig

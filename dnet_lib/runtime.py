@@ -1,0 +1,48 @@
+"""Where and how a chapter runs: smoke mode, device choice, Colab detection.
+
+Smoke mode (``DNET_SMOKE=1``) makes every heavy cell run a tiny version in seconds;
+CI executes the chapters that way. Heavy cells call ``mode()`` and print it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+REPO_URL = "https://github.com/densenet-book/dnet-book"   # also in _config.yml (repository.url)
+
+
+def smoke() -> bool:
+    """True when ``DNET_SMOKE`` is set to 1/true/yes."""
+    return os.environ.get("DNET_SMOKE", "").strip().lower() in ("1", "true", "yes")
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The GPU when there is one (CUDA, then Apple MPS), else the CPU. ``prefer`` overrides."""
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def mode(device: torch.device | None = None) -> str:
+    """'smoke', 'gpu' or 'cpu': which recipe a heavy cell should run."""
+    if smoke():
+        return "smoke"
+    device = device or pick_device()
+    return "gpu" if device.type in ("cuda", "mps") else "cpu"
+
+
+def describe(device: torch.device | None = None) -> str:
+    """One line for a heavy cell to print: the mode it ran in and the device it used."""
+    device = device or pick_device()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    return f"mode={mode(device)} device={device} ({name})"

@@ -1,0 +1,249 @@
+"""The models are the real thing: torchvision's counts and weights, the paper's tables, d2l's shapes."""
+import math
+
+import pytest
+import torch
+import torchvision
+from hypothesis import given, settings, strategies as st
+
+from dnet_lib import models as M
+
+
+def num_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- torchvision
+TORCHVISION_PAIRS = ["densenet121", "densenet161", "densenet169", "densenet201",
+                     "resnet18", "resnet34", "resnet50"]
+# torchvision's documented counts (also asserted against the live torchvision models below).
+DOCUMENTED = {"densenet121": 7_978_856, "densenet161": 28_681_000, "densenet169": 14_149_480,
+              "densenet201": 20_013_928, "resnet18": 11_689_512, "resnet34": 21_797_672,
+              "resnet50": 25_557_032}
+
+
+@pytest.mark.parametrize("name", TORCHVISION_PAIRS)
+def test_parameter_count_equals_torchvision(name):
+    ours = getattr(M, name)()
+    theirs = getattr(torchvision.models, name)(weights=None)
+    assert num_params(ours) == num_params(theirs) == DOCUMENTED[name]
+
+
+@pytest.mark.parametrize("name", TORCHVISION_PAIRS)
+def test_torchvision_state_dict_loads_strictly(name):
+    theirs = getattr(torchvision.models, name)(weights=None)
+    ours = getattr(M, name)()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+@pytest.mark.parametrize("name", ["densenet121", "resnet18", "resnet50"])
+def test_outputs_match_torchvision_in_eval(name):
+    torch.manual_seed(0)
+    theirs = getattr(torchvision.models, name)(weights=None)
+    # give BN non-trivial running stats so eval mode is a real check
+    theirs.train()
+    with torch.no_grad():
+        theirs(torch.randn(4, 3, 64, 64))
+    theirs.eval()
+    ours = getattr(M, name)().eval()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=0)
+
+
+def test_densenet264_follows_table1():
+    model = M.densenet264()
+    blocks = model.dense_blocks()
+    assert [b.num_layers for b in blocks] == [6, 12, 64, 48]
+    assert all(b.growth_rate == 32 for b in blocks)
+    # same formula as torchvision's DenseNet class (which has no 264 factory)
+    reference = torchvision.models.DenseNet(32, (6, 12, 64, 48), 64)
+    assert num_params(model) == num_params(reference)
+
+
+# --------------------------------------------------------------------------- paper, Table 2
+TABLE2 = [  # (depth, k, bottleneck, compression, paper's rounded params in millions)
+    (40, 12, False, 1.0, 1.0), (100, 12, False, 1.0, 7.0), (100, 24, False, 1.0, 27.2),
+    (100, 12, True, 0.5, 0.8), (250, 24, True, 0.5, 15.3), (190, 40, True, 0.5, 25.6),
+]
+
+
+@pytest.mark.parametrize("depth,k,bottleneck,compression,paper_millions", TABLE2)
+def test_cifar_densenets_match_table2(depth, k, bottleneck, compression, paper_millions):
+    model = M.densenet_cifar(depth, k, bottleneck, compression)
+    assert round(num_params(model) / 1e6, 1) == paper_millions
+    convs = 1 + (len(model.dense_blocks()) - 1) + 1   # stem, transitions, classifier
+    convs += sum(b.num_layers * (2 if bottleneck else 1) for b in model.dense_blocks())
+    assert convs == depth
+
+
+def test_resnet110_is_1_7_million():
+    assert round(num_params(M.resnet_cifar(110)) / 1e6, 1) == 1.7
+    assert sum(len(s) for s in M.resnet_cifar(110).stages()) * 2 + 2 == 110
+
+
+# --------------------------------------------------------------------------- d2l
+def test_d2l_densenet_params_and_channels():
+    model = M.d2l_densenet()
+    assert num_params(model) == 758_226
+    # 64 -> +128 = 192 -> 96 -> 224 -> 112 -> 240 -> 120 -> 248
+    assert model.stage_channels == [64, 96, 112, 120, 248]
+    assert model(torch.randn(2, 1, 96, 96)).shape == (2, 10)
+
+
+def test_d2l_resnet18_params():
+    model = M.d2l_resnet18()
+    assert num_params(model) == 11_178_378
+    assert model(torch.randn(2, 1, 96, 96)).shape == (2, 10)
+
+
+def test_seed_dense_block_and_transition_shapes():
+    block = M.DenseBlock(num_layers=2, in_channels=3, growth_rate=10, bottleneck=False, conv_bias=True)
+    assert block.out_channels == 3 + 2 * 10 == 23
+    y = block(torch.rand(4, 3, 8, 8))
+    assert y.shape == (4, 23, 8, 8)
+    # the block's output starts with its input unchanged: concatenation keeps x
+    x = torch.rand(4, 3, 8, 8)
+    assert torch.equal(block(x)[:, :3], x)
+    assert M.Transition(23, 10)(y).shape == (4, 10, 4, 4)
+
+
+def test_transition_applies_floor_of_compression():
+    for m, theta in [(23, 0.5), (100, 0.3), (9, 1.0), (1000, 0.999)]:
+        model = M.DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=m - 8, compression=theta,
+                           stem="cifar", num_classes=2)
+        assert model.stage_channels[1] == math.floor(theta * m)
+
+
+# --------------------------------------------------------------------------- memory efficiency
+@pytest.mark.parametrize("bottleneck,drop_rate", [(True, 0.0), (False, 0.0), (True, 0.2)])
+def test_memory_efficient_equals_plain(bottleneck, drop_rate):
+    torch.manual_seed(0)
+    kw = dict(growth_rate=6, block_config=(3, 3), num_init_features=8, bottleneck=bottleneck,
+              drop_rate=drop_rate, stem="cifar", num_classes=5)
+    plain, efficient = M.DenseNet(**kw), M.DenseNet(memory_efficient=True, **kw)
+    efficient.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 3, 16, 16)
+    torch.manual_seed(1)
+    y_plain = plain(x)
+    torch.manual_seed(1)
+    y_eff = efficient(x)
+    torch.testing.assert_close(y_eff, y_plain, atol=1e-5, rtol=0)
+    y_plain.square().sum().backward()
+    y_eff.square().sum().backward()
+    for (name, p), q in zip(plain.named_parameters(), efficient.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=0, msg=name)
+    # recomputation must not count a batch twice in BN's running statistics
+    for (name, a), b in zip(plain.named_buffers(), efficient.buffers()):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=0, msg=name)
+
+
+def test_memory_efficient_is_plain_without_grad():
+    model = M.densenet_cifar(40, 12, bottleneck=False, memory_efficient=True).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_torchvision_memory_efficient_weights_load():
+    theirs = torchvision.models.densenet121(weights=None, memory_efficient=True)
+    ours = M.densenet121(memory_efficient=True)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs,argument", [
+    (dict(growth_rate=0), "growth_rate"),
+    (dict(growth_rate=-3), "growth_rate"),
+    (dict(compression=0.0), "compression"),
+    (dict(compression=1.5), "compression"),
+    (dict(compression=float("nan")), "compression"),
+    (dict(block_config=()), "block_config"),
+    (dict(block_config=(6, 0, 3)), "block_config"),
+    (dict(block_config=(6, -1)), "block_config"),
+    (dict(drop_rate=1.0), "drop_rate"),
+    (dict(in_channels=0), "in_channels"),
+    (dict(num_classes=0), "num_classes"),
+    (dict(stem="tiny"), "stem"),
+    (dict(bn_size=0), "bn_size"),
+])
+def test_bad_densenet_arguments_name_the_argument(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        M.DenseNet(**kwargs)
+
+
+@pytest.mark.parametrize("depth,bottleneck", [(41, False), (3, False), (102, True), (42, True), (4, True)])
+def test_cifar_depth_must_fit_formula(depth, bottleneck):
+    with pytest.raises(ValueError, match="depth"):
+        M.densenet_cifar(depth, 12, bottleneck)
+
+
+@pytest.mark.parametrize("depth", [19, 21, 0, 2])
+def test_resnet_cifar_depth_must_fit_formula(depth):
+    with pytest.raises(ValueError, match="depth"):
+        M.resnet_cifar(depth)
+
+
+def test_wrong_input_channels_and_too_small_input():
+    model = M.d2l_densenet().eval()
+    with pytest.raises(ValueError, match="in_channels=1"):
+        model(torch.randn(1, 3, 96, 96))
+    with pytest.raises(ValueError, match=f">= {model.min_input_size}"):
+        model(torch.randn(1, 1, model.min_input_size - 1, model.min_input_size - 1))
+    with torch.no_grad():   # the smallest size works
+        model(torch.randn(1, 1, model.min_input_size, model.min_input_size))
+    with pytest.raises(ValueError, match="4-D"):
+        model(torch.randn(1, 96, 96))
+    resnet = M.resnet18().eval()
+    with pytest.raises(ValueError, match="height and width"):
+        resnet(torch.randn(1, 3, resnet.min_input_size - 1, resnet.min_input_size - 1))
+    with torch.no_grad():
+        resnet(torch.randn(1, 3, resnet.min_input_size, resnet.min_input_size))
+
+
+def test_dense_block_rejects_wrong_channels():
+    with pytest.raises(ValueError, match=r"\(batch, 3, H, W\)"):
+        M.DenseBlock(2, 3, 10)(torch.randn(1, 4, 8, 8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(growth_rate=st.integers(-4, 8), layers=st.lists(st.integers(-1, 3), min_size=0, max_size=3),
+       compression=st.floats(-0.5, 1.5, allow_nan=False), init=st.integers(-2, 8),
+       bottleneck=st.booleans())
+def test_constructor_accepts_exactly_the_valid_arguments(growth_rate, layers, compression, init, bottleneck):
+    valid = growth_rate >= 1 and layers and all(n >= 1 for n in layers) and 0 < compression <= 1 and init >= 1
+    if not valid:
+        with pytest.raises(ValueError):
+            M.DenseNet(growth_rate, layers, init, bottleneck, compression=compression, stem="cifar",
+                       num_classes=3)
+        return
+    try:
+        model = M.DenseNet(growth_rate, layers, init, bottleneck, compression=compression, stem="cifar",
+                           num_classes=3)
+    except ValueError as err:   # only a compression that leaves zero channels may be refused
+        assert "compression" in str(err)
+        return
+    # valid models run and produce exactly the channels the arithmetic says
+    y = model.features(torch.randn(1, 3, 2 ** len(layers), 2 ** len(layers)))
+    assert y.shape[1] == model.num_features
+    channels = init
+    for i, n in enumerate(layers):
+        channels += n * growth_rate
+        if i < len(layers) - 1:
+            channels = math.floor(compression * channels)
+    assert model.num_features == channels
+
+
+@settings(max_examples=25, deadline=None)
+@given(size=st.integers(1, 80), stem=st.sampled_from(["imagenet", "cifar", "d2l"]))
+def test_min_input_size_is_exact(size, stem):
+    model = M.DenseNet(growth_rate=2, block_config=(1, 1, 1), num_init_features=4, stem=stem,
+                       num_classes=2, bottleneck=False).eval()
+    x = torch.randn(1, 3, size, size)
+    if size < model.min_input_size:
+        with pytest.raises(ValueError, match="height and width"):
+            model(x)
+    else:
+        with torch.no_grad():
+            assert model(x).shape == (1, 2)
