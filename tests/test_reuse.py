@@ -1,0 +1,100 @@
+"""Feature-reuse heat map (dnet_lib.reuse): shapes, and values read from the real weights."""
+import numpy as np
+import pytest
+import torch
+
+from dnet_lib.models import DenseNet, densenet_cifar, d2l_densenet
+from dnet_lib.reuse import feature_reuse, plot_feature_reuse, source_slices
+
+
+def small_densenet(bottleneck=True, seed=0):
+    torch.manual_seed(seed)
+    return DenseNet(growth_rate=4, block_config=(2, 3, 4), num_init_features=6, bottleneck=bottleneck,
+                    num_classes=3, in_channels=1, stem="cifar")
+
+
+@pytest.mark.parametrize("bottleneck", [True, False])
+def test_shapes_and_nan_above_diagonal(bottleneck):
+    model = small_densenet(bottleneck)
+    matrices = feature_reuse(model)
+    assert [m.shape for m in matrices] == [(3, 3), (4, 4), (5, 5)]
+    for m in matrices:
+        upper = np.triu_indices(m.shape[0], k=1)
+        assert np.isnan(m[upper]).all()
+        lower = np.tril_indices(m.shape[0])
+        assert np.isfinite(m[lower]).all() and (m[lower] > 0).all()
+
+
+def test_shapes_for_book_models():
+    assert [m.shape for m in feature_reuse(d2l_densenet())] == [(5, 5)] * 4
+    assert [m.shape for m in feature_reuse(densenet_cifar(40, bottleneck=False))] == [(13, 13)] * 3
+
+
+def test_source_slices_cover_the_concatenation():
+    block = small_densenet().dense_blocks()[1]
+    slices = source_slices(block)
+    assert slices[0] == (0, block.in_channels)
+    assert slices[-1][1] == block.out_channels
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))
+
+
+def test_constant_slice_appears_exactly():
+    model = small_densenet()
+    block = model.dense_blocks()[1]
+    layer3 = block["denselayer3"]
+    a, b = source_slices(block)[2]           # layer 2's maps as read by layer 3
+    with torch.no_grad():
+        layer3.conv1.weight[:, a:b] = -0.375
+        model.features.transition2.conv.weight[:, 0:block.in_channels] = 0.125
+        model.classifier.weight[:, -4:] = 2.5   # last layer of the last block
+    matrices = feature_reuse(model)
+    assert matrices[1][2, 2] == 0.375
+    assert matrices[1][3, 0] == 0.125
+    assert matrices[2][4, 4] == 2.5
+
+
+def test_random_weights_match_direct_recomputation():
+    model = small_densenet(bottleneck=False, seed=3)
+    matrices = feature_reuse(model)
+    for block, m in zip(model.dense_blocks(), matrices):
+        slices = source_slices(block)
+        for t, layer in enumerate(block.values()):
+            w = layer.conv1.weight.detach()
+            for s in range(t + 1):
+                a, b = slices[s]
+                assert m[t, s] == pytest.approx(w[:, a:b].abs().mean().item(), rel=1e-6)
+    w = model.classifier.weight.detach()
+    a, b = source_slices(model.dense_blocks()[-1])[0]
+    assert matrices[-1][-1, 0] == pytest.approx(w[:, a:b].abs().mean().item(), rel=1e-6)
+
+
+def test_row_normalisation_and_bn_folding():
+    model = small_densenet()
+    rows = feature_reuse(model, normalize="row")
+    for m in rows:
+        assert np.allclose(np.nanmax(m, axis=1), 1.0)
+    plain = feature_reuse(model)
+    layer = model.dense_blocks()[0]["denselayer1"]
+    with torch.no_grad():
+        layer.norm1.weight.fill_(2.0)
+        layer.norm1.running_var.fill_(4.0 - layer.norm1.eps)   # scale = 2 / 2 = 1
+    assert feature_reuse(model, fold_bn=True)[0][0, 0] == pytest.approx(plain[0][0, 0], rel=1e-6)
+    with torch.no_grad():
+        layer.norm1.weight.fill_(-6.0)                          # |gamma| / 2 = 3
+    assert feature_reuse(model, fold_bn=True)[0][0, 0] == pytest.approx(3 * plain[0][0, 0], rel=1e-6)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="normalize"):
+        feature_reuse(small_densenet(), normalize="max")
+    with pytest.raises(ValueError, match="DenseNet"):
+        feature_reuse(torch.nn.Linear(2, 2))
+
+
+def test_plot_has_one_panel_per_block():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plot_feature_reuse(small_densenet())
+    assert len([ax for ax in fig.axes if ax.get_title().startswith("dense block")]) == 3
+    plt.close(fig)
