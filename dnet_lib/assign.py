@@ -50,7 +50,7 @@ MARKDOWN_STUB = "*Your answer here.*"
 HIDDEN_NOTE = "# (more tests for {q} run when the notebook is graded)"
 
 __all__ = ["student_notebook", "build", "check", "grade", "secret_lines", "question_of", "points_of",
-           "colab_url", "master_paths"]
+           "colab_url", "master_paths", "split_lines"]
 
 
 # --------------------------------------------------------------------------- metadata helpers
@@ -94,7 +94,7 @@ def colab_url(student_path: str | Path) -> str:
 def _badge_cell(student_path: Path) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_markdown_cell(
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(student_path)})"
-        "  \n*Student copy*: fill in every `raise NotImplementedError()` and run the visible checks. "
+        "  \n*Student copy*: replace every `# YOUR CODE HERE` stub with your answer and run the visible checks. "
         "Your instructor grades it with `python -m dnet_lib.assign grade`.")
     cell.id = "student-colab-badge"
     cell.metadata["tags"] = ["student-badge"]
@@ -192,6 +192,9 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -249,22 +252,28 @@ def check(root: str | Path = ROOT) -> list[str]:
 
 
 # --------------------------------------------------------------------------- secrets (for tests)
-def secret_lines(master_nb) -> set[str]:
-    """Stripped lines that may only appear in the master: solution regions, solution-tagged
-    cells and hidden tests, minus every line the master also shows outside them."""
+def split_lines(master_nb) -> tuple[set[str], set[str]]:
+    """(secret, public) stripped lines of a master: secret = in solution regions, solution-tagged
+    cells or hidden tests; public = everywhere else (what a student copy may show)."""
     secret, public = set(), set()
     for cell in master_nb.cells:
         tagged = SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
-        in_sol = in_hidden = False
+        in_secret = False
         for line in _source_lines(cell):
             s = line.strip()
             if s in (BEGIN_SOLUTION, BEGIN_HIDDEN):
-                in_sol, in_hidden = s == BEGIN_SOLUTION, s == BEGIN_HIDDEN
-                continue
-            if s in (END_SOLUTION, END_HIDDEN):
-                in_sol = in_hidden = False
-                continue
-            (secret if tagged or in_sol or in_hidden else public).add(s)
+                in_secret = True
+            elif s in (END_SOLUTION, END_HIDDEN):
+                in_secret = False
+            else:
+                (secret if tagged or in_secret else public).add(s)
+    return secret, public
+
+
+def secret_lines(master_nb) -> set[str]:
+    """Non-blank stripped lines that may only appear in the master: solution regions,
+    solution-tagged cells and hidden tests, minus every line the master also shows outside them."""
+    secret, public = split_lines(master_nb)
     return {s for s in secret - public if s}
 
 

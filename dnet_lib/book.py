@@ -3,16 +3,20 @@
     python -m dnet_lib.book build [--out DIR] [--timeout SECONDS] [--no-strict]
     python -m dnet_lib.book sync     # stamp the Colab setup cell into every chapter in _toc.yml
     python -m dnet_lib.book check    # exit 1 if a chapter is missing or its first cell is stale
+    python -m dnet_lib.book execute NOTEBOOK [--cell-timeout S]   # run one notebook, keep no outputs
 
 ``build`` runs ``jupyter-book build`` with ``-W --keep-going --builder html``: warnings are errors,
 every notebook is executed (with the execution cache), and the whole run has a wall-clock limit.
 Smoke mode (``DNET_SMOKE=1``) builds into ``_build/smoke/_build/html`` with its own execution
-cache, so smoke outputs never end up in the reader's ``_build/html``.
+cache, so smoke outputs never end up in the reader's ``_build/html``. The execution cache only
+knows the notebooks' code, so the build empties it when ``dnet_lib``'s source has changed.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,6 +174,30 @@ def _effective_config(root: Path, execute_timeout: int, dest: Path) -> Path:
     return path
 
 
+def library_fingerprint() -> str:
+    """Hash of dnet_lib's source: cached notebook outputs are only valid for the same library."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _invalidate_stale_cache(build_dir: Path) -> None:
+    stamp = build_dir / ".dnet_lib_fingerprint"
+    fingerprint = library_fingerprint()
+    old_state = any((build_dir / name).exists() for name in (".jupyter_cache", ".doctrees"))
+    if old_state and (not stamp.is_file() or stamp.read_text().strip() != fingerprint):
+        print(f"[dnet_lib.book] dnet_lib changed since the last build: forgetting cached outputs "
+              f"in {build_dir}", flush=True)
+        # Sphinx's own incremental state would also keep the old outputs: drop it too
+        for name in (".jupyter_cache", ".doctrees", "jupyter_execute"):
+            shutil.rmtree(build_dir / name, ignore_errors=True)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(stamp, fingerprint + "\n")
+
+
 def build(root: Path | None = None, out: Path | None = None, timeout: float | None = None,
           execute_timeout: int | None = None, strict: bool = True) -> Path:
     """Build the HTML book; returns the folder with ``index.html``. Raises RuntimeError on failure."""
@@ -186,6 +214,7 @@ def build(root: Path | None = None, out: Path | None = None, timeout: float | No
             or execute_timeout < 1:
         raise ValueError(f"execute_timeout must be an integer >= 1 (seconds), got {execute_timeout!r}")
     config = _effective_config(root, execute_timeout, out / "_build")
+    _invalidate_stale_cache(out / "_build")
     # jupyter_book has no __main__ module: call its click entry point (what `jupyter-book` runs)
     cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; "
            "sys.argv[0] = 'jupyter-book'; main()", "build", str(root),
@@ -222,6 +251,26 @@ def build(root: Path | None = None, out: Path | None = None, timeout: float | No
     return html_dir
 
 
+def execute_notebook(path: Path, cell_timeout: int = 120) -> None:
+    """Run every cell of ``path`` in a fresh ``python3`` kernel, in the notebook's folder.
+
+    Nothing is written back (chapters are committed without outputs). A cell that raises makes
+    this raise ``nbclient.exceptions.CellExecutionError`` naming the cell and its traceback.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path).resolve()
+    if not path.is_file() or path.suffix != ".ipynb":
+        raise ValueError(f"path must be an existing .ipynb file, got {str(path)!r}")
+    if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, int) or cell_timeout < 1:
+        raise ValueError(f"cell_timeout must be an integer >= 1 (seconds), got {cell_timeout!r}")
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+
+
 # --------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dnet_lib.book", description=__doc__,
@@ -239,7 +288,21 @@ def main(argv: list[str] | None = None) -> int:
                        ("check", "fail if a toc entry is missing or a setup cell is stale")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--root", type=Path, default=None)
+    e = sub.add_parser("execute", help="run one notebook (DNET_SMOKE=1 for smoke mode)")
+    e.add_argument("notebook", type=Path)
+    e.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell")
     args = parser.parse_args(argv)
+
+    if args.command == "execute":
+        from nbclient.exceptions import CellExecutionError
+        timeout = args.cell_timeout or EXECUTE_TIMEOUT[runtime.mode()]
+        try:
+            execute_notebook(args.notebook, timeout)
+        except (ValueError, CellExecutionError) as err:
+            print(f"error: {args.notebook}: {err}", file=sys.stderr)
+            return 1
+        print(f"ok: {args.notebook} ran without errors ({runtime.describe()})")
+        return 0
 
     try:
         root = find_root(args.root)

@@ -290,14 +290,14 @@ def torchvision_densenet_cifar(depth: int = 100, growth_rate: int = 12, num_clas
     return model
 
 
-VARIANT_ARCHS = ("densenet_bc100", "densenet121")
+VARIANT_ARCHS = ("densenet_bc", "densenet121")
 
 
-def densenet_variants(arch: str = "densenet_bc100", num_classes: int | None = None,
+def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: int | None = None,
                       seed: int = 0) -> dict[str, nn.Module]:
     """The models the memory comparison uses, all with the same weights.
 
-    ``densenet_bc100`` (CIFAR, 32 px, 10 classes): ours plain, ours memory-efficient, torchvision's
+    ``densenet_bc`` (CIFAR DenseNet-BC of ``depth``, k=12, 32 px, 10 classes): ours plain, ours memory-efficient, torchvision's
     DenseNet class with the CIFAR stem (``torchvision_densenet_cifar``) plain and with its
     ``memory_efficient`` flag. ``densenet121`` (ImageNet stem, 1000 classes): ours and
     ``torchvision.models.densenet121``, each plain and memory-efficient. Our memory-efficient layer
@@ -309,14 +309,14 @@ def densenet_variants(arch: str = "densenet_bc100", num_classes: int | None = No
     if arch not in VARIANT_ARCHS:
         raise ValueError(f"arch must be one of {VARIANT_ARCHS}, got {arch!r}")
     torch.manual_seed(seed)
-    if arch == "densenet_bc100":
+    if arch == "densenet_bc":
         num_classes = 10 if num_classes is None else num_classes
         variants = {
-            "ours plain": M.densenet_cifar(100, num_classes=num_classes),
-            "ours memory_efficient": M.densenet_cifar(100, num_classes=num_classes, memory_efficient=True),
-            "torchvision class plain": torchvision_densenet_cifar(100, num_classes=num_classes),
+            "ours plain": M.densenet_cifar(depth, num_classes=num_classes),
+            "ours memory_efficient": M.densenet_cifar(depth, num_classes=num_classes, memory_efficient=True),
+            "torchvision class plain": torchvision_densenet_cifar(depth, num_classes=num_classes),
             "torchvision class memory_efficient": torchvision_densenet_cifar(
-                100, num_classes=num_classes, memory_efficient=True),
+                depth, num_classes=num_classes, memory_efficient=True),
         }
     else:
         num_classes = 1000 if num_classes is None else num_classes

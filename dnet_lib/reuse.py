@@ -6,8 +6,8 @@ each earlier layer. The mean absolute weight over a source's slice says how stro
 uses that source. The transition layer after the block (or the classifier after the last block)
 reads every source too and becomes the final target row.
 
-Normalisation. The paper colours pixel (s, l) by "the average L1 norm (normalized by number of
-input feature-maps)" of the weights from s to l. We take the mean of ``|w|`` over the slice, i.e.
+Normalisation. The paper colours pixel (s, l) by the average L1 norm of the weights from s to l,
+normalised by the number of input feature maps. We take the mean of ``|w|`` over the slice, i.e.
 the slice's L1 norm divided by its number of elements (output channels x input maps from s x
 kernel positions). Dividing by the number of input maps is what makes the block input (many maps)
 comparable with a layer's ``k`` maps; dividing also by output channels and kernel size only

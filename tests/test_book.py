@@ -1,0 +1,165 @@
+"""Book configuration, table of contents, vendored JavaScript and the Colab setup cell."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from dnet_lib import book, runtime
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def test_repo_url_is_configured_in_one_place():
+    assert CONFIG["repository"]["url"] == runtime.REPO_URL
+    assert runtime.REPO_URL.startswith("https://github.com/")   # Colab opens github/<owner>/<repo>
+    assert f"git+{runtime.REPO_URL}" in book.colab_cell()
+
+
+def test_config_essentials():
+    assert str(CONFIG["copyright"]) == "2026"
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    execute = CONFIG["execute"]
+    assert execute["execute_notebooks"] == "cache"
+    assert execute["allow_errors"] is False
+    assert 0 < execute["timeout"] <= 1800
+    assert CONFIG["only_build_toc_files"] is True
+
+
+def test_vendored_javascript_is_wired_and_small():
+    sphinx = CONFIG["sphinx"]["config"]
+    assert sphinx["html_static_path"] == ["_vendor"]
+    vendor = ROOT / "_vendor"
+    assert (vendor / sphinx["mathjax_path"]).is_file()
+    for script in sphinx["nb_ipywidgets_js"]:
+        assert (vendor / script).is_file(), script
+    assert list(sphinx["nb_ipywidgets_js"])[0] == "widgets/require.js"   # require.js loads first
+    assert (vendor / "mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff").is_file()
+    total = sum(p.stat().st_size for p in vendor.rglob("*") if p.is_file())
+    assert total < 8 * 2 ** 20, f"_vendor/ is {total / 2 ** 20:.1f} MiB"
+    # nothing under _static/: Jupyter Book 1 would add every .js there to every page
+    assert not list(ROOT.glob("_static/**/*.js"))
+
+
+def test_every_toc_entry_exists():
+    _, missing = book.toc_paths(ROOT)
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+
+
+def test_toc_entries_are_parsed_in_order():
+    entries = book.toc_entries(ROOT)
+    assert entries[0] == "book/intro"
+    assert "chapters/03_dense_blocks_growth_rate" in entries
+    assert "book/references" in entries and len(entries) == len(set(entries))
+
+
+def test_every_chapter_starts_with_the_current_colab_cell():
+    stale = book.stale_notebooks(ROOT)
+    assert not stale, ("stale Colab setup cell (run `python -m dnet_lib.book sync`): "
+                       + ", ".join(str(p.relative_to(ROOT)) for p in stale))
+
+
+def test_check_command_agrees():
+    proc = subprocess.run([sys.executable, "-m", "dnet_lib.book", "check", "--root", str(ROOT)],
+                          capture_output=True, text=True, timeout=120)
+    _, missing = book.toc_paths(ROOT)
+    expected_ok = not missing and not book.stale_notebooks(ROOT)
+    assert (proc.returncode == 0) == expected_ok, proc.stdout + proc.stderr
+
+
+def test_colab_cell_installs_without_touching_torch_or_numpy():
+    source = book.colab_cell()
+    assert "--no-deps" in source and "d2l==1.0.3" in source
+    for pinned in ("torch", "numpy", "torchvision", "--upgrade", "-U "):
+        assert f"'{pinned}" not in source and f" {pinned}==" not in source
+    compile(source, "<colab-setup>", "exec")      # plain Python: no shell or magics
+
+
+def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(book.colab_cell(), {})
+    assert calls == []
+
+
+def test_colab_cell_in_colab_runs_one_no_deps_pip_install(monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **k: calls.append((args, k)))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(book.colab_cell(), {})
+    assert len(calls) == 1
+    args, kwargs = calls[0]
+    assert args[:4] == [sys.executable, "-m", "pip", "install"] and kwargs.get("check") is True
+    assert "--no-deps" in args
+    assert f"git+{runtime.REPO_URL}" in args and "d2l==1.0.3" in args
+    packages = [a for a in args[4:] if not a.startswith("-")]
+    assert packages == [f"git+{runtime.REPO_URL}", "d2l==1.0.3"]
+
+
+def _fake_book(tmp_path: Path) -> Path:
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n- file: ch/a\n- file: ch/b\n- file: ch/c\n")
+    (tmp_path / "intro.md").write_text("# Intro\n")
+    (tmp_path / "ch").mkdir()
+    placeholder = nbformat.v4.new_code_cell("# colab-setup")
+    placeholder.metadata["tags"] = ["colab-setup"]
+    placeholder.id = "keep-me"
+    nbformat.write(nbformat.v4.new_notebook(cells=[placeholder, nbformat.v4.new_markdown_cell("# A")]),
+                   tmp_path / "ch" / "a.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# B")]),
+                   tmp_path / "ch" / "b.ipynb")
+    return tmp_path
+
+
+def test_sync_replaces_placeholder_inserts_and_is_idempotent(tmp_path):
+    root = _fake_book(tmp_path)
+    assert book.toc_paths(root)[1] == ["ch/c"]
+    assert len(book.stale_notebooks(root)) == 2
+    assert book.main(["check", "--root", str(root)]) == 1
+    assert book.main(["sync", "--root", str(root)]) == 0
+    a = nbformat.read(root / "ch" / "a.ipynb", as_version=4)
+    b = nbformat.read(root / "ch" / "b.ipynb", as_version=4)
+    assert len(a.cells) == 2 and a.cells[0].id == "keep-me"     # placeholder replaced in place
+    assert len(b.cells) == 2 and b.cells[1].source == "# B"     # cell inserted before the rest
+    for nb in (a, b):
+        assert nb.cells[0].source == book.colab_cell()
+        assert {"colab-setup", "hide-input"} <= set(nb.cells[0].metadata["tags"])
+    assert book.stale_notebooks(root) == []
+    before = (root / "ch" / "a.ipynb").read_bytes()
+    assert book.sync_notebook(root / "ch" / "a.ipynb") is False
+    assert (root / "ch" / "a.ipynb").read_bytes() == before
+    assert book.main(["check", "--root", str(root)]) == 1         # ch/c is still missing
+    (root / "ch" / "c.md").write_text("# C\n")
+    assert book.main(["check", "--root", str(root)]) == 0
+    a.cells[0].source += "\n# edited by hand"
+    nbformat.write(a, root / "ch" / "a.ipynb")
+    assert book.stale_notebooks(root) == [root / "ch" / "a.ipynb"]
+
+
+def test_build_rejects_bad_limits(tmp_path):
+    root = _fake_book(tmp_path)
+    with pytest.raises(ValueError, match="timeout"):
+        book.build(root, timeout=0)
+    with pytest.raises(ValueError, match="execute_timeout"):
+        book.build(root, execute_timeout=0)
+    with pytest.raises(ValueError, match="root"):
+        book.find_root(Path("/"))
+
+
+def test_smoke_build_has_a_short_cell_timeout():
+    # a rare kernel stall waits exactly execute.timeout: keep it short where CI runs
+    assert book.EXECUTE_TIMEOUT["smoke"] <= 180
+    assert book.BUILD_TIMEOUT["smoke"] <= 1200
+
+
+def test_library_fingerprint_tracks_the_source():
+    assert book.library_fingerprint() == book.library_fingerprint()
+    assert len(book.library_fingerprint()) == 64

@@ -1,0 +1,180 @@
+"""dnet_lib.data on the real offline Fashion-MNIST and house-price files."""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dnet_lib import data
+
+DATA = Path(os.environ.get("DNET_DATA_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+FASHION = DATA if (DATA / "train-labels-idx1-ubyte.gz").exists() else DATA / "fashion-mnist"
+HOUSE = FASHION.parent / "house-prices"
+
+torch.set_num_threads(1)   # faster than 2 on a busy 2-core machine
+
+
+def test_fashion_mnist_real_counts():
+    train = data.load_fashion_mnist(True, FASHION)
+    test = data.load_fashion_mnist(False, FASHION)
+    assert train.images.shape == (60000, 28, 28) and test.images.shape == (10000, 28, 28)
+    assert train.images.dtype == torch.uint8 and train.labels.dtype == torch.int64
+    assert torch.bincount(train.labels).tolist() == [6000] * 10
+    assert torch.bincount(test.labels).tolist() == [1000] * 10
+    assert int(train.images.min()) == 0 and int(train.images.max()) == 255
+    assert len(data.FASHION_MNIST_CLASSES) == 10
+    # the same pixels torchvision's own IDX reader gives (first and last image)
+    from torchvision.datasets.mnist import read_image_file
+    import gzip, tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "t10k-images-idx3-ubyte"
+        raw.write_bytes(gzip.open(FASHION / "t10k-images-idx3-ubyte.gz").read())
+        assert torch.equal(read_image_file(str(raw)), test.images)
+
+
+def test_md5_missing_and_corrupt(tmp_path):
+    for name, _ in data.FASHION_MNIST_FILES.values():
+        if "t10k" in name:
+            shutil.copy(FASHION / name, tmp_path / name)
+    images = tmp_path / "t10k-images-idx3-ubyte.gz"
+    blob = bytearray(images.read_bytes())
+    blob[1000] ^= 0xFF
+    images.write_bytes(bytes(blob))
+    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte.gz.*bef4ecab320f06d8554ea6380940ec79"):
+        data.load_fashion_mnist(False, tmp_path)
+    images.unlink()
+    with pytest.raises(data.DataError, match="missing file .*t10k-images.*bef4ecab320f06d8554ea6380940ec79"):
+        data.load_fashion_mnist(False, tmp_path)
+
+
+def test_md5_is_cached(monkeypatch):
+    path = FASHION / "t10k-labels-idx1-ubyte.gz"
+    assert data.md5sum(path) == "bb300cfdad3c16e7a12a480ee83cd310"
+    calls = []
+    real = data.hashlib.md5
+    monkeypatch.setattr(data.hashlib, "md5", lambda *a: calls.append(1) or real(*a))
+    data.md5sum(path)
+    assert calls == []
+
+
+def test_device_loader_shapes_normalisation_and_order():
+    train = data.load_fashion_mnist(True, FASHION)
+    images, labels = train.images[:1000], train.labels[:1000]
+    loader = data.DeviceLoader(images, labels, 128, resize=96, mean=0.5, std=0.25, device="cpu", seed=3)
+    assert len(loader) == 8
+    batches = list(loader)
+    assert batches[0][0].shape == (128, 1, 96, 96) and batches[-1][0].shape == (1000 - 7 * 128, 1, 96, 96)
+    assert batches[0][0].dtype == torch.float32 and batches[0][1].dtype == torch.int64
+    # normalisation: (x/255 - 0.5)/0.25 maps [0, 255] into [-2, 2]; 0 -> -2 exactly
+    x = torch.cat([b[0] for b in batches])
+    assert x.min().item() == pytest.approx(-2.0) and x.max().item() <= 2.0 + 1e-5
+    # every example exactly once, order seeded and different per epoch
+    order0 = loader.indices(0)
+    assert sorted(order0.tolist()) == list(range(1000))
+    assert torch.equal(torch.cat([b[1] for b in batches]), labels[order0])
+    assert not torch.equal(order0, loader.indices(1))
+    again = data.DeviceLoader(images, labels, 128, device="cpu", seed=3)
+    assert torch.equal(again.indices(0), order0)
+    assert not torch.equal(data.DeviceLoader(images, labels, 128, device="cpu", seed=4).indices(0), order0)
+    # no resize, no normalisation: the exact pixels / 255
+    plain = data.DeviceLoader(images, labels, 1000, shuffle=False, device="cpu", drop_last=True)
+    (xb, yb), = list(plain)
+    assert torch.equal((xb * 255).round(), images.unsqueeze(1).float()) and torch.equal(yb, labels)
+    assert len(data.DeviceLoader(images, labels, 300, device="cpu", drop_last=True)) == 3
+
+
+def test_device_loader_flip_crop_and_shards():
+    train = data.load_fashion_mnist(True, FASHION)
+    images, labels = train.images[:256], train.labels[:256]
+    loader = data.DeviceLoader(images, labels, 256, shuffle=False, flip=True, device="cpu")
+    (x, _), = list(loader)
+    x = (x * 255).round()
+    original = images.unsqueeze(1).float()
+    flipped = torch.tensor([torch.equal(a, b.flip(-1)) and not torch.equal(a, b) for a, b in zip(x, original)])
+    kept = torch.tensor([torch.equal(a, b) for a, b in zip(x, original)])
+    assert bool((flipped | kept).all()) and 80 < int(flipped.sum()) < 176
+    cropped = data.DeviceLoader(images, labels, 256, shuffle=False, crop_padding=2, device="cpu")
+    (xc, _), = list(cropped)
+    xc = (xc * 255).round()
+    assert xc.shape == (256, 1, 28, 28) and not torch.equal(xc, original)
+    assert torch.equal(xc.sum((1, 2, 3)) <= original.sum((1, 2, 3)) + 1e-3, torch.ones(256, dtype=torch.bool))
+    # two ranks: disjoint halves of the same permutation
+    shards = [data.DeviceLoader(images[:250], labels[:250], 32, device="cpu", rank=r, world_size=2)
+              for r in range(2)]
+    a, b = shards[0].indices(0), shards[1].indices(0)
+    assert len(a) == len(b) == 125 and set(a.tolist()).isdisjoint(b.tolist())
+    with pytest.raises(ValueError, match="batch_size"):
+        data.DeviceLoader(images, labels, 0)
+
+
+def test_balanced_subset_and_convenience_loader():
+    tr, te = data.load_data_fashion_mnist(100, device="cpu", data_dir=FASHION, subset=0.05, seed=1,
+                                          test_subset=500)
+    assert len(tr.labels) == 3000 and torch.bincount(tr.labels).tolist() == [300] * 10
+    assert torch.bincount(te.labels).tolist() == [50] * 10
+    tr2, _ = data.load_data_fashion_mnist(100, device="cpu", data_dir=FASHION, subset=0.05, seed=2)
+    assert not torch.equal(tr.images, tr2.images)
+    x, y = next(iter(tr))
+    assert x.shape == (100, 1, 28, 28)
+    with pytest.raises(ValueError, match="subset"):
+        data.load_data_fashion_mnist(100, device="cpu", data_dir=FASHION, subset=1.5)
+
+
+def test_classic_loader_matches_device_loader(tmp_path):
+    classic_train, classic_test = data.classic_loaders(64, data_dir=FASHION, root=tmp_path)
+    _, device_test = data.load_data_fashion_mnist(64, device="cpu", data_dir=FASHION)
+    xc, yc = next(iter(classic_test))
+    xd, yd = next(iter(device_test))
+    assert torch.equal(yc, yd) and torch.allclose(xc, xd, atol=1e-5)
+    assert len(classic_train.dataset) == 60000
+
+
+def _write_cifar(folder: Path, n_per_batch: int, seed: int):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    arrays = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+                 b"labels": rng.integers(0, 10, n_per_batch).tolist(), b"batch_label": name.encode()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+        arrays[name] = batch
+    return arrays
+
+
+def test_cifar10_tiny_archive(tmp_path):
+    arrays = _write_cifar(tmp_path / "cifar-10-batches-py", 7, seed=0)
+    train = data.load_cifar10(True, tmp_path)
+    test = data.load_cifar10(False, tmp_path / "cifar-10-batches-py")
+    assert train.images.shape == (35, 3, 32, 32) and test.images.shape == (7, 3, 32, 32)
+    assert train.images.dtype == torch.uint8 and train.labels.dtype == torch.int64
+    # channel-major rows: the first 1024 bytes are the red plane
+    assert torch.equal(train.images[0, 0].flatten(), torch.from_numpy(arrays["data_batch_1"][b"data"][0, :1024]))
+    assert train.labels[7:14].tolist() == arrays["data_batch_2"][b"labels"]
+    tr, te = data.load_data_cifar10(5, device="cpu", data_dir=tmp_path)
+    x, y = next(iter(tr))
+    assert x.shape == (5, 3, 32, 32)
+    (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
+    with pytest.raises(data.DataError, match="test_batch"):
+        data.load_cifar10(False, tmp_path)
+
+
+def test_house_prices():
+    train, test = data.load_house_prices(HOUSE)
+    assert train.shape == (1460, 81) and test.shape == (1459, 80)
+    x_train, y_train, x_test = data.preprocess_house_prices(train, test)
+    assert x_train.shape[0] == 1460 and x_test.shape[0] == 1459 and x_train.shape[1] == x_test.shape[1]
+    assert y_train.shape == (1460, 1) and x_train.dtype == torch.float32
+    assert not torch.isnan(x_train).any() and not torch.isnan(x_test).any()
+    assert y_train.min().item() == pytest.approx(np.log(34900), rel=1e-6)
+    assert y_train.max().item() == pytest.approx(np.log(755000), rel=1e-6)
+
+
+def test_house_prices_missing_says_where(tmp_path):
+    with pytest.raises(data.DataError, match="kaggle_house_pred_train.csv"):
+        data.load_house_prices(tmp_path)
