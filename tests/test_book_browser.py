@@ -36,7 +36,7 @@ GROWTH_PAGE = "chapters/03_dense_blocks_growth_rate.html"
 COMPRESSION_PAGE = "chapters/04_transitions_compression.html"
 MATH_PAGE = "book/intro.html"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]   # one smoke build per session: ~30-80 s
 
 
 def _in_ci() -> bool:

@@ -8,6 +8,15 @@ from dnet_lib.toy import (DenseMLP, PlainMLP, ResidualMLP, accuracy, boundary_le
                           plain_parameters, train_toy, width_for_parameters)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny full-batch MLPs: a second intra-op thread only adds contention on a busy 2-core machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_spirals_shapes_balance_and_seed():
     x, y = make_spirals(301, noise=0.1, seed=4)
     assert x.shape == (301, 2) and x.dtype == torch.float32

@@ -175,8 +175,7 @@ def test_cli_train(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "dnet_lib", "train", "--help"], capture_output=True,
                                text=True, timeout=60).stdout
     assert "d2l_densenet" in help_text and "resnet18" in help_text
-    bad = subprocess.run(cmd[:-6] + ["--lr", "-1", "--threads", "1"], capture_output=True, text=True,
-                         timeout=60, cwd=REPO)
+    bad = subprocess.run(cmd + ["--lr", "-1"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert bad.returncode == 2 and "lr must be" in bad.stderr
 
 
@@ -204,7 +203,7 @@ def test_ddp_gloo_two_processes(tmp_path):
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out)))
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                             "--master_port=0", str(script)], capture_output=True, text=True, timeout=180,
+                             "--standalone", str(script)], capture_output=True, text=True, timeout=180,
                             env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     rank0 = torch.load(out / "rank0.pt", weights_only=True)
