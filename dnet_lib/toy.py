@@ -103,23 +103,9 @@ class PlainMLP(nn.Module):
         return self.head(h)
 
 
-class ResidualMLP(nn.Module):
+class ResidualMLP(PlainMLP):
     """An input projection ``Linear(in, hidden) -> act``, then ``num_layers - 1`` residual layers
     ``h = h + act(Linear(h))``, then a linear head. Same parameters as ``PlainMLP`` of equal width."""
-
-    def __init__(self, in_features: int, hidden: int, num_layers: int, out_features: int,
-                 activation: str = "relu", dropout: float = 0.0):
-        super().__init__()
-        for name, value in (("in_features", in_features), ("hidden", hidden),
-                            ("num_layers", num_layers), ("out_features", out_features)):
-            _check_int(name, value, 1)
-        _check_float("dropout", dropout, 0.0, 1.0, high_open=True)
-        self.in_features, self.hidden, self.num_layers = in_features, hidden, num_layers
-        self.layers = nn.ModuleList(
-            nn.Linear(in_features if i == 0 else hidden, hidden) for i in range(num_layers))
-        self.act = _activation(activation)
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.drop(self.act(self.layers[0](x)))
