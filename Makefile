@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 book: setup
-	$(PY) -m dnet_lib.book build
+	$(PY) -m dnet_tools.book build
 
 test: setup
 	bash scripts/ensure_chromium.sh

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from dnet_lib.files import atomic_write_json
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "book" / "results"
 SMOKE_DIR = Path(tempfile.gettempdir()) / "dnet_bench_smoke"
@@ -123,18 +125,7 @@ def write_json(path: Path, payload: dict) -> None:
     missing = [k for k in REQUIRED_KEYS if k not in payload]
     if missing:
         raise ValueError(f"payload is missing keys {missing}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.chmod(tmp, 0o644)            # mkstemp makes 0600; results are meant to be read by everyone
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_json(path, payload)
 
 
 def record(name: str, args: argparse.Namespace, device: torch.device, smoke: bool, results: dict,

@@ -3,7 +3,7 @@
 Each ``check_*`` function tests a student's answer on a small case, raises ``AssertionError``
 with a message that says what was expected, and prints ``ok: ...`` when the answer passes.
 They are deliberately lighter than the hidden tests the grader runs
-(``python -m dnet_lib.assign grade``): passing them means "on the right track", not "full marks".
+(``python -m dnet_tools.assign grade``): passing them means "on the right track", not "full marks".
 """
 from __future__ import annotations
 

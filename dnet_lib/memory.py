@@ -29,6 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import runtime
+from .units import format_bytes
+
 __all__ = ["SavedActivations", "saved_activation_bytes", "step_time", "cuda_peak_bytes",
            "MemoryRow", "compare_memory", "torchvision_densenet_cifar", "densenet_variants",
            "format_bytes"]
@@ -50,17 +53,6 @@ class SavedActivations:
     @property
     def megabytes(self) -> float:
         return self.total_bytes / 2 ** 20
-
-
-def format_bytes(n: int | float | None) -> str:
-    """1536 -> '1.5 KiB'; None -> 'n/a'."""
-    if n is None:
-        return "n/a"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def _storage_key(t: torch.Tensor) -> tuple[str, int] | None:
@@ -140,13 +132,6 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
 
 
 # --------------------------------------------------------------------------- timing
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def _check_counts(repeats, warmup) -> None:
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
@@ -167,10 +152,10 @@ def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Cal
 
 
 def _timed_step(model, x, y, loss_fn, optimizer) -> float:
-    _sync(x.device)
+    runtime.synchronize(x.device)
     start = time.perf_counter()
     _train_step(model, x, y, loss_fn, optimizer)
-    _sync(x.device)
+    runtime.synchronize(x.device)
     return time.perf_counter() - start
 
 

@@ -46,3 +46,12 @@ def describe(device: torch.device | None = None) -> str:
     device = device or pick_device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     return f"mode={mode(device)} device={device} ({name})"
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued GPU work, so a wall-clock timing measures the work itself."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

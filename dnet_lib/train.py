@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import runtime
+from .files import atomic_write, atomic_write_text
 
 __all__ = ["History", "NonFiniteLossError", "fit", "evaluate", "CHECKPOINT_NAME",
            "save_checkpoint", "load_checkpoint", "OPTIMIZERS", "SCHEDULES"]
@@ -47,24 +48,8 @@ class NonFiniteLossError(FloatingPointError):
 
 
 # --------------------------------------------------------------------------- files
-def _atomic_write_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    """Write through a temp file in the same folder, fsync, then os.replace (never half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
-    _atomic_write_bytes(Path(path), lambda f: torch.save(state, f))
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -123,8 +108,7 @@ class History:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write JSON atomically."""
-        text = json.dumps(self.to_dict(), indent=1, default=str).encode()
-        _atomic_write_bytes(Path(path), lambda f: f.write(text))
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, default=str))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "History":

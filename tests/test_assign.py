@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dnet_lib import assign, runtime
+from dnet_lib import runtime
+from dnet_tools import assign
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTERS = assign.master_paths(ROOT)
@@ -33,7 +34,7 @@ def _lines(nb) -> set[str]:
 def test_every_exercise_has_a_master_and_a_student_copy():
     assert [m.stem for m in MASTERS] == EXPECTED_NAMES
     for master in MASTERS:
-        assert _student(master).is_file(), f"missing {_student(master)}: run python -m dnet_lib.assign build"
+        assert _student(master).is_file(), f"missing {_student(master)}: run python -m dnet_tools.assign build"
 
 
 def test_committed_student_notebooks_are_current():

@@ -10,7 +10,8 @@ import nbformat
 import pytest
 import yaml
 
-from dnet_lib import book, runtime
+from dnet_lib import runtime
+from dnet_tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -61,12 +62,12 @@ def test_toc_entries_are_parsed_in_order():
 
 def test_every_chapter_starts_with_the_current_colab_cell():
     stale = book.stale_notebooks(ROOT)
-    assert not stale, ("stale Colab setup cell (run `python -m dnet_lib.book sync`): "
+    assert not stale, ("stale Colab setup cell (run `python -m dnet_tools.book sync`): "
                        + ", ".join(str(p.relative_to(ROOT)) for p in stale))
 
 
 def test_check_command_agrees():
-    proc = subprocess.run([sys.executable, "-m", "dnet_lib.book", "check", "--root", str(ROOT)],
+    proc = subprocess.run([sys.executable, "-m", "dnet_tools.book", "check", "--root", str(ROOT)],
                           capture_output=True, text=True, timeout=120)
     _, missing = book.toc_paths(ROOT)
     expected_ok = not missing and not book.stale_notebooks(ROOT)

@@ -1,6 +1,6 @@
 """The built book in a real browser: offline, interactive without a kernel, math rendered.
 
-A session fixture builds the book in smoke mode (``python -m dnet_lib.book build`` with
+A session fixture builds the book in smoke mode (``python -m dnet_tools.book build`` with
 ``DNET_SMOKE=1``, into ``_build/smoke``; the execution cache makes a repeat fast), serves
 ``_build/smoke/_build/html`` on 127.0.0.1 and drives headless Chromium over the DevTools
 protocol. Without Chromium the browser tests skip, except in CI (``CI=true``), where they fail.
@@ -27,7 +27,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from dnet_lib import book, explorers, models
+from dnet_lib import explorers, models
+from dnet_tools import book
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = Path(os.environ.get("DNET_BOOK_ROOT", REPO)).resolve()
@@ -61,7 +62,7 @@ def built_html() -> Path:
     """Build the book once per session in smoke mode; returns the folder with index.html."""
     out = ROOT / "_build" / "smoke"
     env = dict(os.environ, DNET_SMOKE="1")
-    cmd = [sys.executable, "-m", "dnet_lib.book", "build", "--root", str(ROOT), "--out", str(out),
+    cmd = [sys.executable, "-m", "dnet_tools.book", "build", "--root", str(ROOT), "--out", str(out),
            "--timeout", str(BUILD_LIMIT_S - 60)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=BUILD_LIMIT_S)

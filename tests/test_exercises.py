@@ -14,7 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from dnet_lib import assign, checks, models
+from dnet_lib import checks, models
+from dnet_tools import assign
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = sorted((ROOT / "students").glob("*.ipynb"))

@@ -1,6 +1,6 @@
 """Every notebook in _toc.yml runs top to bottom in smoke mode without an error.
 
-Each notebook runs in its own process (``python -m dnet_lib.book execute``: nbclient, a fresh
+Each notebook runs in its own process (``python -m dnet_tools.book execute``: nbclient, a fresh
 ``python3`` kernel, cwd = the notebook's folder, ``DNET_SMOKE=1``) under a wall-clock limit, so
 a hanging kernel fails its own test instead of stalling the suite.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dnet_lib import book
+from dnet_tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT_S = 120          # smoke-mode cells take seconds
@@ -34,7 +34,7 @@ def test_notebook_runs_in_smoke_mode(entry):
     env.pop("DNET_BOOK_BUILD", None)
     # own process group, so a timeout also stops the kernel the runner started
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dnet_lib.book", "execute", str(path),
+        [sys.executable, "-m", "dnet_tools.book", "execute", str(path),
          "--cell-timeout", str(CELL_TIMEOUT_S)],
         cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)

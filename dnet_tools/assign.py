@@ -11,7 +11,7 @@ Inside them, with the markers nbgrader and otter understand:
   grading code between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``; the student copy
   keeps the visible checks only.
 
-Commands (``python -m dnet_lib.assign ...``)::
+Commands (``python -m dnet_tools.assign ...``)::
 
     build                       write students/<name>.ipynb for every master notebook
     check                       exit 1 (naming the files) if students/ is not what build writes
@@ -28,13 +28,13 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 
-from . import runtime
+from dnet_lib import runtime
+from dnet_lib.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTER_DIR = Path("chapters") / "exercises"
@@ -95,7 +95,7 @@ def _badge_cell(student_path: Path) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_markdown_cell(
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(student_path)})"
         "  \n*Student copy*: replace every `# YOUR CODE HERE` stub with your answer and run the visible checks. "
-        "Your instructor grades it with `python -m dnet_lib.assign grade`.")
+        "Your instructor grades it with `python -m dnet_tools.assign grade`.")
     cell.id = "student-colab-badge"
     cell.metadata["tags"] = ["student-badge"]
     return cell
@@ -186,22 +186,6 @@ def _dumps(nb) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _expected(root: Path) -> dict[Path, str]:
     out = {}
     for master in master_paths(root):
@@ -215,7 +199,7 @@ def build(root: str | Path = ROOT) -> list[Path]:
     root = Path(root)
     expected = _expected(root)
     for rel, text in expected.items():
-        _atomic_write(root / rel, text)
+        atomic_write_text(root / rel, text)
     for old in (root / STUDENT_DIR).glob("*.ipynb"):
         if old.relative_to(root) not in expected:
             old.unlink()
@@ -396,10 +380,10 @@ def grade(submission: str | Path, master: str | Path | None = None, out: str | P
         "score": sum(r["score"] for r in rows), "total": sum(r["points"] for r in rows),
         "questions": rows, "seconds": round(time.monotonic() - started, 1),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "python -m dnet_lib.assign grade " + str(submission), "mode": "smoke",
+        "command": "python -m dnet_tools.assign grade " + str(submission), "mode": "smoke",
     }
     if out is not None:
-        _atomic_write(Path(out), json.dumps(result, indent=2) + "\n")
+        atomic_write_text(Path(out), json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -414,7 +398,7 @@ def format_table(result: dict) -> str:
 
 # --------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dnet_lib.assign", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dnet_tools.assign", description=__doc__.split("\n")[0])
     parser.add_argument("--root", default=str(ROOT), help="repository root (default: this checkout)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="write students/*.ipynb from chapters/exercises/*.ipynb")
@@ -434,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         problems = check(root)
         if problems:
-            print("student notebooks are out of date; run `python -m dnet_lib.assign build`:",
+            print("student notebooks are out of date; run `python -m dnet_tools.assign build`:",
                   file=sys.stderr)
             for p in problems:
                 print(f"  {p}", file=sys.stderr)
