@@ -1,12 +1,14 @@
 # Two commands for a fresh machine:
-#   make book   -- set up .venv, then build the HTML book into _build/html
-#   make test   -- set up .venv, then run every test (smoke-mode notebooks and book included)
+#   make book   -- set up .venv and the data, then build the HTML book into _build/html
+#   make test   -- set up .venv and the data, then run every test (smoke-mode book build included)
+# The data set-up (make data) uses $DNET_DATA_DIR, else ../shared/data, else downloads into data/
+# once (about 32 MB, md5-checked); see README.md.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test student-notebooks clean
+.PHONY: setup data book test student-notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,14 +17,20 @@ $(STAMP): requirements.txt pyproject.toml
 	# d2l's own pins would downgrade numpy: install it without its dependencies.
 	$(PY) -m pip install -q --no-deps d2l==1.0.3
 	$(PY) -m pip install -q --no-deps -e .
+	# Colab's ipywidgets 7.7.1 in a folder of its own, for tests/test_widgets_compat.py
+	$(PY) -m pip install -q --no-deps --upgrade --target $(VENV)/ipywidgets7 ipywidgets==7.7.1 \
+	  ipython_genutils==0.2.0 widgetsnbextension==3.6.10 jupyterlab_widgets==1.1.11
 	touch $(STAMP)
 
 setup: $(STAMP)
 
-book: setup
+data: setup
+	$(PY) -m dnet_lib.data
+
+book: data
 	$(PY) -m dnet_tools.book build
 
-test: setup
+test: data
 	bash scripts/ensure_chromium.sh
 	$(PY) -m pytest -q -ra
 

@@ -1,21 +1,29 @@
-"""Shared plumbing for the benchmark scripts: arguments, environment record, atomic JSON output.
+"""Shared plumbing for the benchmark scripts: arguments, paired timing statistics, the JSON record.
 
 Every benchmark writes one JSON file with the keys ``benchmark, device (one line: type and name),
-device_info, date, versions, command, mode, machine, notes, goals, results``. Full runs go to ``book/results/NAME_{cpu,gpu}.json`` (the
-committed reference files); smoke runs (``--smoke`` or ``DNET_SMOKE=1``) go to a temporary folder
-unless ``--out`` says otherwise, so a smoke run can never overwrite a reference result.
+device_info, date, versions, command, mode, machine, notes, goals, results``. Full runs go to
+``book/results/NAME_{cpu,gpu}.json`` (the committed reference files); smoke runs (``--smoke`` or
+``DNET_SMOKE=1``) go to a temporary folder unless ``--out`` says otherwise, so a smoke run can never
+overwrite a reference result.
+
+Timing ratios are *paired*: every round measures each contender once (in a rotating order), the
+ratio is formed inside each round, and the reported figure is the median of those per-round
+ratios with its interquartile range (IQR). A slow spell on a shared machine hits both sides of a
+round alike, so it widens the IQR instead of biasing the median. ``interleaved_rounds`` keeps
+adding rounds until every ratio's IQR is under 5% of its median (or a round/time limit is hit,
+which the output then says).
 """
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import shlex
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -25,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "book" / "results"
 SMOKE_DIR = Path(tempfile.gettempdir()) / "dnet_bench_smoke"
 REQUIRED_KEYS = ("benchmark", "device", "device_info", "date", "versions", "command", "mode", "results", "goals")
+PRECISION = 0.05          # a ratio is "precise" when its IQR is under 5% of its median
 SHARED_MACHINE_NOTE = ("machine shared with other processes during the run (2 CPU cores, several "
                        "agents working at once): timings are noisy and on the slow side")
 
@@ -56,40 +65,19 @@ def setup(args: argparse.Namespace) -> tuple[torch.device, bool]:
     return device, smoke
 
 
-def device_name(device: torch.device) -> str:
-    """One line naming the device, e.g. 'cuda (NVIDIA H100 80GB HBM3)' or 'cpu (AMD EPYC)'."""
-    return f"{device.type} ({device_info(device)['name']})"
-
-
-def device_info(device: torch.device) -> dict:
-    info = {"type": device.type, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
-    if device.type == "cuda":
-        info["name"] = torch.cuda.get_device_name(device)
-    else:
-        info["name"] = _cpu_name()
-    return info
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def versions() -> dict:
-    import torchvision
-    out = {"python": platform.python_version(), "torch": torch.__version__,
-           "torchvision": torchvision.__version__}
+def environment(device: torch.device) -> dict:
+    """Device, date and versions (``dnet_lib.results.environment``), plus the device's name and
+    d2l's version where d2l is installed."""
+    from dnet_lib import results
+    env = results.environment(device)
+    name = env["device"].split(" (", 1)[1][:-1]          # "cpu (AMD EPYC)" -> "AMD EPYC"
+    env["device_info"] = {**env["device_info"], "name": name}
     try:
         import d2l
-        out["d2l"] = d2l.__version__
-    except Exception:        # optional: only the d2l reference rows need it
+        env["versions"]["d2l"] = d2l.__version__
+    except ImportError:      # optional: only the d2l reference rows need it
         pass
-    return out
+    return env
 
 
 def command() -> str:
@@ -137,10 +125,7 @@ def record(name: str, args: argparse.Namespace, device: torch.device, smoke: boo
         notes = [SHARED_MACHINE_NOTE] + list(notes)
     payload = {
         "benchmark": name,
-        "device": device_name(device),
-        "device_info": device_info(device),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": versions(),
+        **environment(device),
         "command": command(),
         "mode": "smoke" if smoke else runtime.mode(device),
         "machine": machine,
@@ -163,3 +148,75 @@ def print_goals(goals: list[dict]) -> None:
     for g in goals:
         verdict = {True: "MET", False: "NOT MET", None: "NOT MEASURED"}[g["met"]]
         print(f"  [{verdict}] {g['goal']}: measured {g['measured']} (target {g['target']})")
+
+
+def finish(name: str, args: argparse.Namespace, device: torch.device, smoke: bool, results: dict,
+           goals: list[dict], notes: list[str], load_before: list[float] | None) -> Path:
+    """The ending every benchmark shares: standard notes, write the record, print the goals."""
+    notes = list(notes)
+    if device.type != "cuda":
+        notes.append("GPU figures: not yet measured (no GPU for this run)")
+    if smoke:
+        notes.append("smoke run: tiny sizes, numbers mean nothing")
+    path = record(name, args, device, smoke, results, goals, notes, load_before)
+    print("\nGoals:")
+    print_goals(goals)
+    print(f"\nwrote {path}")
+    return path
+
+
+# --------------------------------------------------------------------------- paired statistics
+def paired_ratio(numerator: list[float], denominator: list[float]) -> dict:
+    """Median and IQR of the per-round ratios ``numerator[i] / denominator[i]``."""
+    if len(numerator) != len(denominator) or not numerator:
+        raise ValueError(f"need the same number (>= 1) of rounds on both sides, got "
+                         f"{len(numerator)} and {len(denominator)}")
+    ratios = [a / b for a, b in zip(numerator, denominator)]
+    if len(ratios) > 1:
+        q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    else:
+        q1 = median = q3 = ratios[0]
+    iqr = q3 - q1
+    return {"median": median, "iqr": iqr, "q1": q1, "q3": q3, "rounds": len(ratios),
+            "relative_iqr": iqr / median, "precise": iqr / median < PRECISION,
+            "per_round": ratios}
+
+
+def format_ratio(ratio: dict) -> str:
+    """'1.043x (IQR 0.021 = 2.0% of median, 12 paired rounds)', flagged when not precise."""
+    text = (f"{ratio['median']:.3f}x (IQR {ratio['iqr']:.3f} = {ratio['relative_iqr']:.1%} of "
+            f"median, {ratio['rounds']} paired rounds)")
+    if not ratio["precise"]:
+        text += f" -- spread NOT under {PRECISION:.0%} of the median: not precise to 5%"
+    return text
+
+
+def ratio_goal(description: str, ratio: dict, target: str, met: bool) -> dict:
+    """A goal whose measured value is a paired ratio: median, IQR and rounds side by side."""
+    measured = {"median": round(ratio["median"], 4), "iqr": round(ratio["iqr"], 4),
+                "rounds": ratio["rounds"], "iqr_under_5pct_of_median": ratio["precise"]}
+    return goal(description, measured, target, met)
+
+
+def interleaved_rounds(measure: dict[str, Callable[[], float]], pairs: list[tuple[str, str]], *,
+                       min_rounds: int, max_rounds: int, max_seconds: float) -> dict[str, list[float]]:
+    """Call every ``measure[name]()`` once per round, rotating the order between rounds.
+
+    Stops after ``min_rounds`` once every ``(a, b)`` pair's paired ratio is precise (IQR under 5%
+    of the median), or after ``max_rounds`` rounds or ``max_seconds`` seconds, whichever comes
+    first. Returns each contender's values, one per round, in round order.
+    """
+    names = list(measure)
+    values: dict[str, list[float]] = {name: [] for name in names}
+    start = time.perf_counter()
+    for r in range(max_rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            values[name].append(measure[name]())
+        if r + 1 < min_rounds:
+            continue
+        if all(paired_ratio(values[a], values[b])["precise"] for a, b in pairs):
+            break
+        if time.perf_counter() - start > max_seconds:
+            break
+    return values

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from . import models
+from .validate import check_int
 
 
 def model_factories() -> dict[str, callable]:
@@ -29,10 +30,10 @@ def model_factories() -> dict[str, callable]:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
+    try:
+        return check_int("value", int(text), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}") from None
 
 
 def _subset(text: str):
@@ -63,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", choices=("fashion-mnist", "cifar10"), default="fashion-mnist")
     t.add_argument("--data-dir", default=None, help="folder with the dataset files "
                    "(default: $DNET_DATA_DIR or ../shared/data; else download)")
-    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--epochs", type=_positive_int, default=None,
+                   help="epochs to train (default 10; with --time-budget-s: an upper limit)")
+    t.add_argument("--time-budget-s", type=float, default=None,
+                   help="train for this many seconds of training; the schedule follows elapsed time")
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--resize", type=_positive_int, default=None, help="side length fed to the model")
     t.add_argument("--subset", type=_subset, default=None,
@@ -78,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=5e-4)
     t.add_argument("--schedule", choices=SCHEDULES, default="cosine")
     t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--test-flip", action="store_true",
+                   help="evaluate on each test image and its mirror image (summed logits)")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (default: on for CUDA)")
@@ -106,6 +112,7 @@ def _init_distributed() -> bool:
 
 def train_main(args: argparse.Namespace) -> int:
     from . import data, runtime
+    from .arith import count_params
     from .train import fit
 
     if args.threads:
@@ -128,9 +135,11 @@ def train_main(args: argparse.Namespace) -> int:
         kwargs = {"num_classes": 10, "in_channels": in_channels, **dict(args.model_arg)}
         model: nn.Module = model_factories()[args.model](**kwargs)
         if rank == 0:
-            print(f"{runtime.describe(device)} model={args.model} "
-                  f"params={sum(p.numel() for p in model.parameters()):,} train={train_iter!r}", flush=True)
-        history = fit(model, train_iter, test_iter, epochs=args.epochs, optimizer=args.optimizer, lr=args.lr,
+            print(f"{runtime.describe(device)} model={args.model} params={count_params(model):,} "
+                  f"train={train_iter!r}", flush=True)
+        epochs = args.epochs or (None if args.time_budget_s else 10)
+        history = fit(model, train_iter, test_iter, epochs=epochs, time_budget_s=args.time_budget_s,
+                      test_flip=args.test_flip, optimizer=args.optimizer, lr=args.lr,
                       momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
                       label_smoothing=args.label_smoothing, device=device, amp=args.amp,
                       channels_last=args.channels_last, compile=args.compile,

@@ -1,12 +1,16 @@
-"""The arithmetic the concept chapters show: channels, parameters, FLOPs, and two small measurements.
+"""DenseNet and ResNet arithmetic: channels, parameters, FLOPs -- the one home of these formulas.
 
 Every closed form here is checked against real ``dnet_lib`` models (and torchvision's exact
-counts) in ``tests/test_arith.py``; the chapters print what these functions return.
+counts, and ``torch.utils.flop_counter``) in ``tests/test_arith.py``; the chapters and the
+explorers print what these functions return.
 
 * channels:   ``dense_block_channels``, ``transition_channels``, ``densenet_stage_channels``
-* parameters: ``dense_layer_params``, ``dense_block_params``, ``transition_params``,
-  ``densenet_params``, ``conv_params``, ``mlp_params``, ``growth_curve``
-* FLOPs:      ``count_flops`` (``torch.utils.flop_counter``), ``count_params``
+* parameters: ``conv_params``, ``bn_params``, ``dense_layer_params``, ``dense_block_params``,
+  ``transition_params``, ``stem_params``, ``densenet_params``, ``mlp_params``, ``growth_curve``
+* whole tables: ``dense_block_stats`` (one block: per-layer channels, parameters, activation
+  sizes) and ``densenet_stats`` (a whole DenseNet: stages, parameters by part, FLOPs)
+* FLOPs:      ``dense_layer_flops``, ``transition_flops``, ``densenet_flops``, ``resnet_flops``
+* real models: ``count_params`` and ``count_flops`` (``torch.utils.flop_counter``)
 * measurements: ``conv_over_concat_equals_sum`` (the concat/split-weight identity) and
   ``feature_correlation`` (how correlated the channels a next layer reads are)
 """
@@ -18,37 +22,21 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .models.stem import STEMS, Stem, resolve_stem
+from .units import BYTES_PER_FLOAT32
+from .validate import check_block_config, check_choice, check_compression, check_int
+
 __all__ = [
     "dense_block_channels", "transition_channels", "densenet_stage_channels",
-    "conv_params", "dense_layer_params", "dense_block_params", "transition_params",
-    "densenet_params", "mlp_params", "growth_curve", "GROWTH_SCHEMES",
+    "conv_params", "bn_params", "dense_layer_params", "dense_block_params", "transition_params",
+    "stem_params", "densenet_params", "mlp_params", "growth_curve", "GROWTH_SCHEMES",
+    "dense_block_stats", "densenet_stats", "variant_name",
+    "dense_layer_flops", "transition_flops", "densenet_flops", "resnet_flops",
     "count_params", "count_flops", "conv_over_concat_equals_sum", "feature_correlation",
 ]
 
-STEMS = ("imagenet", "cifar", "d2l")
 CONNECTIONS = ("plain", "residual", "dense")
 GROWTH_SCHEMES = ("residual", "dense", "doubling")
-
-
-# --------------------------------------------------------------------------- checks
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def _check_compression(compression) -> None:
-    if isinstance(compression, bool) or not isinstance(compression, (int, float)) \
-            or not 0 < compression <= 1:
-        raise ValueError(f"compression must be a number in (0, 1], got {compression!r}")
-
-
-def _check_block_config(block_config) -> tuple[int, ...]:
-    block_config = tuple(block_config)
-    if not block_config:
-        raise ValueError(f"block_config must list at least one block, got {block_config!r}")
-    for n in block_config:
-        _check_int("block_config entries", n, 1)
-    return block_config
 
 
 # --------------------------------------------------------------------------- channels
@@ -58,16 +46,16 @@ def dense_block_channels(in_channels: int, num_layers: int, growth_rate: int) ->
     Layer i (0-based) reads ``in_channels + i * growth_rate`` channels; the block emits
     ``in_channels + num_layers * growth_rate``.
     """
-    _check_int("in_channels", in_channels, 1)
-    _check_int("num_layers", num_layers, 0)
-    _check_int("growth_rate", growth_rate, 1)
+    check_int("in_channels", in_channels, 1)
+    check_int("num_layers", num_layers, 0)
+    check_int("growth_rate", growth_rate, 1)
     return [in_channels + i * growth_rate for i in range(num_layers + 1)]
 
 
 def transition_channels(m: int, compression: float) -> int:
     """Channels a transition emits after a block with ``m`` channels: floor(θ·m) (paper, Sec. 3)."""
-    _check_int("m", m, 1)
-    _check_compression(compression)
+    check_int("m", m, 1)
+    check_compression(compression)
     out = int(math.floor(compression * m))
     if out < 1:
         raise ValueError(f"compression={compression} leaves no channels from m={m}; "
@@ -81,91 +69,175 @@ def densenet_stage_channels(growth_rate: int = 32, block_config: Sequence[int] =
 
     Same convention as ``DenseNet.stage_channels``.
     """
-    _check_int("growth_rate", growth_rate, 1)
-    block_config = _check_block_config(block_config)
-    _check_int("num_init_features", num_init_features, 1)
-    _check_compression(compression)
-    channels, stages = num_init_features, [num_init_features]
-    for i, num_layers in enumerate(block_config):
-        channels += num_layers * growth_rate
-        if i != len(block_config) - 1:
-            channels = transition_channels(channels, compression)
-        stages.append(channels)
-    return stages
+    return densenet_stats(growth_rate, block_config, num_init_features, bottleneck=False,
+                          compression=compression)["stage_channels"]
 
 
 # --------------------------------------------------------------------------- parameters
 def conv_params(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = False) -> int:
     """Weights of one convolution: k·k·C_in per filter, C_out filters (plus C_out biases)."""
-    _check_int("in_channels", in_channels, 1)
-    _check_int("out_channels", out_channels, 1)
-    _check_int("kernel_size", kernel_size, 1)
+    check_int("in_channels", in_channels, 1)
+    check_int("out_channels", out_channels, 1)
+    check_int("kernel_size", kernel_size, 1)
     return kernel_size * kernel_size * in_channels * out_channels + (out_channels if bias else 0)
 
 
-def _bn_params(channels: int) -> int:
-    return 2 * channels                     # weight (gamma) and bias (beta); running stats are buffers
+def bn_params(channels: int) -> int:
+    """A BatchNorm's weight (gamma) and bias (beta); its running statistics are buffers."""
+    return 2 * channels
 
 
-def dense_layer_params(in_channels: int, growth_rate: int, bottleneck: bool = True, bn_size: int = 4,
+def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, bn_size: int = 4,
                        conv_bias: bool = False) -> int:
     """Parameters of one ``DenseLayer`` (BN-ReLU-3x3, or BN-ReLU-1x1(bn_size·k)-BN-ReLU-3x3)."""
-    _check_int("in_channels", in_channels, 1)
-    _check_int("growth_rate", growth_rate, 1)
-    _check_int("bn_size", bn_size, 1)
+    check_int("in_channels", in_channels, 1)
+    check_int("growth_rate", growth_rate, 1)
+    check_int("bn_size", bn_size, 1)
     if not bottleneck:
-        return _bn_params(in_channels) + conv_params(in_channels, growth_rate, 3, conv_bias)
+        return bn_params(in_channels) + conv_params(in_channels, growth_rate, 3, conv_bias)
     width = bn_size * growth_rate
-    return (_bn_params(in_channels) + conv_params(in_channels, width, 1, conv_bias)
-            + _bn_params(width) + conv_params(width, growth_rate, 3, conv_bias))
+    return (bn_params(in_channels) + conv_params(in_channels, width, 1, conv_bias)
+            + bn_params(width) + conv_params(width, growth_rate, 3, conv_bias))
 
 
-def dense_block_params(num_layers: int, in_channels: int, growth_rate: int, bottleneck: bool = True,
+def dense_block_params(num_layers: int, in_channels: int, growth_rate: int, *, bottleneck: bool,
                        bn_size: int = 4, conv_bias: bool = False) -> int:
     """Parameters of a ``DenseBlock``: the sum over its layers' growing inputs."""
-    _check_int("num_layers", num_layers, 1)
-    inputs = dense_block_channels(in_channels, num_layers, growth_rate)[:-1]
-    return sum(dense_layer_params(c, growth_rate, bottleneck, bn_size, conv_bias) for c in inputs)
+    return dense_block_stats(in_channels, num_layers, growth_rate, bottleneck=bottleneck,
+                             bn_size=bn_size, conv_bias=conv_bias)["params"]
 
 
 def transition_params(in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
     """Parameters of a ``Transition``: BN over the input and a 1x1 convolution (pooling has none)."""
-    return _bn_params(in_channels) + conv_params(in_channels, out_channels, 1, conv_bias)
+    return bn_params(in_channels) + conv_params(in_channels, out_channels, 1, conv_bias)
+
+
+def stem_params(stem: str | Stem, in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
+    """Parameters of a stem: its convolution, plus a BatchNorm if it has one."""
+    spec = resolve_stem(stem)
+    norm = bn_params(out_channels) if spec.norm else 0
+    return conv_params(in_channels, out_channels, spec.kernel_size, conv_bias) + norm
+
+
+def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
+                      bottleneck: bool, bn_size: int = 4, conv_bias: bool = False) -> dict:
+    """Channels, parameters and activation sizes of ``DenseBlock(num_layers, in_channels, k)``.
+
+    Sizes are for one image of ``image_size`` x ``image_size`` (a dense block keeps the spatial
+    size); values count float32 numbers. Returns a dict: ``layers`` (one dict per layer:
+    ``layer``, ``in_channels``, ``out_channels``, ``params``, ``input_values``), ``out_channels``,
+    ``params``, ``output_values``, ``output_bytes``, ``layer_input_values`` (the sum of every
+    layer's input: it grows as L^2), and the arguments.
+    """
+    check_int("num_layers", num_layers, 1)
+    check_int("image_size", image_size, 1)
+    pixels = image_size * image_size
+    channels = dense_block_channels(in_channels, num_layers, growth_rate)
+    layers = [{"layer": i + 1, "in_channels": c, "out_channels": growth_rate,
+               "params": dense_layer_params(c, growth_rate, bottleneck=bottleneck, bn_size=bn_size,
+                                            conv_bias=conv_bias),
+               "input_values": c * pixels}
+              for i, c in enumerate(channels[:-1])]
+    out_channels = channels[-1]
+    return {
+        "in_channels": in_channels, "num_layers": num_layers, "growth_rate": growth_rate,
+        "image_size": image_size, "bottleneck": bottleneck,
+        "layers": layers,
+        "out_channels": out_channels,
+        "params": sum(layer["params"] for layer in layers),
+        "output_values": out_channels * pixels,
+        "output_bytes": out_channels * pixels * BYTES_PER_FLOAT32,
+        "layer_input_values": sum(layer["input_values"] for layer in layers),
+    }
+
+
+def variant_name(bottleneck: bool, compression: float) -> str:
+    """DenseNet, DenseNet-B, DenseNet-C or DenseNet-BC (the paper's naming)."""
+    suffix = ("B" if bottleneck else "") + ("C" if compression < 1 else "")
+    return "DenseNet" + (f"-{suffix}" if suffix else "")
+
+
+def densenet_stats(growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
+                   num_init_features: int = 64, bottleneck: bool = True, bn_size: int = 4,
+                   compression: float = 0.5, num_classes: int = 1000, in_channels: int = 3,
+                   stem: str | Stem = "imagenet", conv_bias: bool | None = None,
+                   image_size: int | None = None) -> dict:
+    """Channels, parameters (and FLOPs) of ``dnet_lib.models.DenseNet`` with the same arguments.
+
+    The defaults are ``DenseNet()``'s (DenseNet-121). ``conv_bias=None`` means what the model
+    means: biased convolutions only for the "d2l" stem. Returns a dict:
+
+    * ``variant`` (DenseNet, -B, -C or -BC), ``bottleneck``, ``compression``;
+    * ``stage_channels``: the stem's channels, then those leaving each block (after its
+      transition, if any) -- ``DenseNet.stage_channels``; ``num_features`` = the last of them;
+    * ``blocks``: per block ``in_channels``, ``num_layers``, ``out_channels``, ``params``;
+      ``transitions``: per transition ``in_channels``, ``out_channels``, ``params``;
+    * ``params`` and its parts ``params_stem``, ``params_blocks``, ``params_transitions``,
+      ``params_head`` (final BN + linear classifier);
+    * ``flops`` (2 per multiply-add, convolutions and classifier, one image), only when
+      ``image_size`` is given -- what ``count_flops`` measures.
+    """
+    check_int("growth_rate", growth_rate, 1)
+    block_config = check_block_config(block_config)
+    check_int("num_init_features", num_init_features, 1)
+    check_int("num_classes", num_classes, 1)
+    check_int("in_channels", in_channels, 1)
+    check_compression(compression)
+    spec = resolve_stem(stem)
+    if conv_bias is None:
+        conv_bias = stem == "d2l"
+    size = None
+    if image_size is not None:
+        check_int("image_size", image_size, 1)
+        size = spec.out_size(image_size)
+        if size < 2 ** (len(block_config) - 1):
+            raise ValueError(f"image_size={image_size} is too small for this stem and "
+                             f"{len(block_config)} blocks")
+    params_stem = stem_params(spec, in_channels, num_init_features, conv_bias)
+    flops = 0 if size is None else _conv_flops(in_channels, num_init_features, spec.kernel_size,
+                                               spec.conv_size(image_size))
+    channels, stage_channels, blocks, transitions = num_init_features, [num_init_features], [], []
+    for i, num_layers in enumerate(block_config):
+        block = dense_block_stats(channels, num_layers, growth_rate, bottleneck=bottleneck,
+                                  bn_size=bn_size, conv_bias=conv_bias)
+        blocks.append({key: block[key] for key in ("in_channels", "num_layers", "out_channels", "params")})
+        if size is not None:
+            flops += sum(dense_layer_flops(c["in_channels"], growth_rate, size, bottleneck=bottleneck,
+                                           bn_size=bn_size) for c in block["layers"])
+        channels = block["out_channels"]
+        if i != len(block_config) - 1:
+            out = transition_channels(channels, compression)
+            transitions.append({"in_channels": channels, "out_channels": out,
+                                "params": transition_params(channels, out, conv_bias)})
+            if size is not None:
+                flops += _conv_flops(channels, out, 1, size)
+                size //= 2
+            channels = out
+        stage_channels.append(channels)
+    params_head = bn_params(channels) + channels * num_classes + num_classes   # final BN + linear
+    params_blocks = sum(b["params"] for b in blocks)
+    params_transitions = sum(t["params"] for t in transitions)
+    stats = {
+        "variant": variant_name(bottleneck, compression),
+        "bottleneck": bottleneck, "compression": compression,
+        "stage_channels": stage_channels, "num_features": channels,
+        "blocks": blocks, "transitions": transitions,
+        "params": params_stem + params_blocks + params_transitions + params_head,
+        "params_stem": params_stem, "params_blocks": params_blocks,
+        "params_transitions": params_transitions, "params_head": params_head,
+    }
+    if size is not None:
+        stats["flops"] = flops + 2 * channels * num_classes
+    return stats
 
 
 def densenet_params(growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
                     num_init_features: int = 64, bottleneck: bool = True, bn_size: int = 4,
                     compression: float = 0.5, num_classes: int = 1000, in_channels: int = 3,
-                    stem: str = "imagenet", conv_bias: bool | None = None) -> int:
-    """Closed-form parameter count of ``dnet_lib.models.DenseNet`` with the same arguments.
-
-    ``conv_bias=None`` means what the model means: biased convolutions only for the d2l stem.
-    """
-    _check_int("growth_rate", growth_rate, 1)
-    block_config = _check_block_config(block_config)
-    _check_int("num_init_features", num_init_features, 1)
-    _check_int("num_classes", num_classes, 1)
-    _check_int("in_channels", in_channels, 1)
-    _check_compression(compression)
-    if stem not in STEMS:
-        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
-    if conv_bias is None:
-        conv_bias = stem == "d2l"
-    if stem == "cifar":                     # a single 3x3 conv, no BN
-        total = conv_params(in_channels, num_init_features, 3, conv_bias)
-    else:                                   # 7x7/2 conv + BN (+ ReLU, max pool: no parameters)
-        total = conv_params(in_channels, num_init_features, 7, conv_bias) + _bn_params(num_init_features)
-    channels = num_init_features
-    for i, num_layers in enumerate(block_config):
-        total += dense_block_params(num_layers, channels, growth_rate, bottleneck, bn_size, conv_bias)
-        channels += num_layers * growth_rate
-        if i != len(block_config) - 1:
-            out = transition_channels(channels, compression)
-            total += transition_params(channels, out, conv_bias)
-            channels = out
-    total += _bn_params(channels)                   # final norm
-    total += channels * num_classes + num_classes   # linear classifier (always biased)
-    return total
+                    stem: str | Stem = "imagenet", conv_bias: bool | None = None) -> int:
+    """Closed-form parameter count of ``dnet_lib.models.DenseNet`` with the same arguments."""
+    return densenet_stats(growth_rate, block_config, num_init_features, bottleneck, bn_size,
+                          compression, num_classes, in_channels, stem, conv_bias)["params"]
 
 
 def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = False) -> int:
@@ -182,9 +254,8 @@ def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = Fa
     if len(widths) < 2:
         raise ValueError(f"widths must list at least 2 layers, got {widths!r}")
     for w in widths:
-        _check_int("widths entries", w, 1)
-    if connection not in CONNECTIONS:
-        raise ValueError(f"connection must be one of {CONNECTIONS}, got {connection!r}")
+        check_int("widths entries", w, 1)
+    check_choice("connection", connection, CONNECTIONS)
     if connection == "residual" and len(set(widths)) != 1:
         raise ValueError(f"connection='residual' adds layers, so all widths must be equal, got {widths!r}")
     total = 0
@@ -205,10 +276,9 @@ def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
       the width doubles each layer; layer j costs 4^(j-1)·width^2 -- *exponential* growth
       (the scenario in seed 002's first answer).
     """
-    _check_int("num_layers", num_layers, 1)
-    _check_int("width", width, 1)
-    if scheme not in GROWTH_SCHEMES:
-        raise ValueError(f"scheme must be one of {GROWTH_SCHEMES}, got {scheme!r}")
+    check_int("num_layers", num_layers, 1)
+    check_int("width", width, 1)
+    check_choice("scheme", scheme, GROWTH_SCHEMES)
     totals, total = [], 0
     for j in range(1, num_layers + 1):
         if scheme == "residual":
@@ -222,10 +292,81 @@ def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
     return totals
 
 
+# --------------------------------------------------------------------------- FLOPs
+def _conv_flops(in_channels: int, out_channels: int, kernel_size: int, out_size: int) -> int:
+    """2·k²·C_in·C_out per output pixel (a multiply and an add per weight)."""
+    return 2 * kernel_size * kernel_size * in_channels * out_channels * out_size * out_size
+
+
+def dense_layer_flops(in_channels: int, growth_rate: int, image_size: int, *, bottleneck: bool,
+                      bn_size: int = 4) -> int:
+    """FLOPs of one ``DenseLayer``'s convolutions on one ``image_size`` x ``image_size`` image."""
+    check_int("in_channels", in_channels, 1)
+    check_int("growth_rate", growth_rate, 1)
+    check_int("image_size", image_size, 1)
+    if not bottleneck:
+        return _conv_flops(in_channels, growth_rate, 3, image_size)
+    width = bn_size * growth_rate
+    return (_conv_flops(in_channels, width, 1, image_size)
+            + _conv_flops(width, growth_rate, 3, image_size))
+
+
+def transition_flops(in_channels: int, out_channels: int, image_size: int) -> int:
+    """FLOPs of a ``Transition``'s 1x1 convolution on its ``image_size`` input (pooling: none)."""
+    return _conv_flops(in_channels, out_channels, 1, image_size)
+
+
+def densenet_flops(image_size: int, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
+                   num_init_features: int = 64, bottleneck: bool = True, bn_size: int = 4,
+                   compression: float = 0.5, num_classes: int = 1000, in_channels: int = 3,
+                   stem: str | Stem = "imagenet") -> int:
+    """Closed-form FLOPs (2 per multiply-add, convolutions and the classifier) of one image.
+
+    Counts what ``count_flops`` counts, without running the model: a conv from C_in to C_out
+    with a k x k kernel on an H x W output costs 2·k²·C_in·C_out·H·W.
+    """
+    return densenet_stats(growth_rate, block_config, num_init_features, bottleneck, bn_size,
+                          compression, num_classes, in_channels, stem,
+                          image_size=image_size)["flops"]
+
+
+def resnet_flops(image_size: int, layers: Sequence[int] = (2, 2, 2, 2),
+                 widths: Sequence[int] = (64, 128, 256, 512), bottleneck: bool = False,
+                 num_classes: int = 1000, in_channels: int = 3, stem: str | Stem = "imagenet") -> int:
+    """Closed-form FLOPs of ``dnet_lib.models.ResNet`` (``Bottleneck`` blocks if ``bottleneck``).
+
+    Same rule as ``densenet_flops``; a strided 3x3 conv (padding 1) halves the side, rounding up.
+    """
+    check_int("image_size", image_size, 1)
+    layers = check_block_config(layers)
+    spec = resolve_stem(stem, norm_for_cifar=True)
+    size = spec.conv_size(image_size)
+    flops = _conv_flops(in_channels, widths[0], spec.kernel_size, size)
+    size = spec.out_size(image_size)
+    expansion = 4 if bottleneck else 1
+    channels = widths[0]
+    for i, (num_blocks, width) in enumerate(zip(layers, widths)):
+        for j in range(num_blocks):
+            stride = 2 if i > 0 and j == 0 else 1
+            out_size = (size - 1) // stride + 1
+            out = width * expansion
+            if bottleneck:
+                flops += (_conv_flops(channels, width, 1, size) + _conv_flops(width, width, 3, out_size)
+                          + _conv_flops(width, out, 1, out_size))
+            else:
+                flops += _conv_flops(channels, width, 3, out_size) + _conv_flops(width, width, 3, out_size)
+            if stride != 1 or channels != out:                  # 1x1 projection shortcut
+                flops += _conv_flops(channels, out, 1, out_size)
+            channels, size = out, out_size
+    return flops + 2 * channels * num_classes
+
+
 # --------------------------------------------------------------------------- real models
-def count_params(model: nn.Module) -> int:
-    """Trainable parameters of a real model: the number the closed forms must match."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Parameters of a real model: every value in ``model.parameters()`` (BatchNorm's running
+    statistics are buffers, not parameters). ``trainable_only`` skips frozen ones
+    (``requires_grad=False``). Shared parameters count once."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
@@ -270,10 +411,10 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
     if not channels:
         raise ValueError("channels must list at least one input")
     for c in channels:
-        _check_int("channels entries", c, 1)
-    _check_int("out_channels", out_channels, 1)
-    _check_int("size", size, 1)
-    _check_int("kernel_size", kernel_size, 1)
+        check_int("channels entries", c, 1)
+    check_int("out_channels", out_channels, 1)
+    check_int("size", size, 1)
+    check_int("kernel_size", kernel_size, 1)
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
     gen = torch.Generator().manual_seed(seed)
@@ -323,11 +464,11 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
     channels are left out), so the comparison is not just about carrying x_0 along.
     """
     from .models import BasicBlock, DenseBlock
-    _check_int("num_layers", num_layers, 1)
-    _check_int("channels", channels, 2)
-    _check_int("growth_rate", growth_rate, 2)
-    _check_int("size", size, 2)
-    _check_int("batch", batch, 2)
+    check_int("num_layers", num_layers, 1)
+    check_int("channels", channels, 2)
+    check_int("growth_rate", growth_rate, 2)
+    check_int("size", size, 2)
+    check_int("batch", batch, 2)
     torch.manual_seed(seed)
     if inputs is None:
         x = torch.randn(batch, channels, size, size)
@@ -349,42 +490,3 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
             out["dense"].append(_mean_abs_channel_correlation(torch.cat(features, 1)))
             out["dense_new_only"].append(_mean_abs_channel_correlation(torch.cat(features[1:], 1)))
     return out
-
-
-def densenet_flops(image_size: int, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
-                   num_init_features: int = 64, bottleneck: bool = True, bn_size: int = 4,
-                   compression: float = 0.5, num_classes: int = 1000, in_channels: int = 3,
-                   stem: str = "imagenet") -> int:
-    """Closed-form FLOPs (2 per multiply-add, convolutions and the classifier) of one image.
-
-    Counts what ``count_flops`` counts, without running the model: a conv from C_in to C_out
-    with a k x k kernel on an H x W output costs 2·k²·C_in·C_out·H·W.
-    """
-    _check_int("image_size", image_size, 1)
-    block_config = _check_block_config(block_config)
-    if stem not in STEMS:
-        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
-    s = image_size
-    if stem == "cifar":
-        flops = 2 * 9 * in_channels * num_init_features * s * s
-    else:
-        s = (s + 6 - 7) // 2 + 1                       # 7x7 conv, stride 2, padding 3
-        flops = 2 * 49 * in_channels * num_init_features * s * s
-        s = (s + 2 - 3) // 2 + 1                       # 3x3 max pool, stride 2, padding 1
-    channels = num_init_features
-    for i, num_layers in enumerate(block_config):
-        for c in dense_block_channels(channels, num_layers, growth_rate)[:-1]:
-            if bottleneck:
-                width = bn_size * growth_rate
-                flops += 2 * (c * width + 9 * width * growth_rate) * s * s
-            else:
-                flops += 2 * 9 * c * growth_rate * s * s
-        channels += num_layers * growth_rate
-        if i != len(block_config) - 1:
-            out = transition_channels(channels, compression)
-            flops += 2 * channels * out * s * s
-            channels, s = out, s // 2
-    return flops + 2 * channels * num_classes
-
-
-__all__.append("densenet_flops")

@@ -8,9 +8,15 @@ Two ways to feed a model:
 * ``classic_loaders`` is the usual torchvision dataset + transforms + ``DataLoader`` pipeline,
   kept so the two can be compared.
 
-Fashion-MNIST is read straight from its four ``.gz`` IDX files (gzip + numpy, md5-checked). The
-folder comes from the ``data_dir`` argument, else ``$DNET_DATA_DIR``, else the repository's
-``../shared/data/fashion-mnist``; when none exists it is downloaded with torchvision.
+Fashion-MNIST is read straight from its four ``.gz`` IDX files (gzip + numpy, md5-checked).
+
+Where the files live (``data_root``): ``$DNET_DATA_DIR`` when set, else ``../shared/data`` beside
+the repository when present, else the repository's git-ignored ``data/`` folder (outside a
+checkout, e.g. in Colab: ``~/.cache/dnet_lib/data``). ``python -m dnet_lib.data`` (run by
+``make data``, which ``make book`` and ``make test`` run first) fills that folder once from
+``DATA_SOURCES`` -- each file md5-checked before it is saved. A loader that finds nothing
+downloads the same way, except when ``DNET_OFFLINE=1`` (the tests set it): then it raises a
+``DataError`` naming the set-up command.
 """
 from __future__ import annotations
 
@@ -19,7 +25,10 @@ import hashlib
 import math
 import os
 import pickle
+import shutil
+import sys
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
@@ -28,9 +37,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .files import atomic_write
+
 __all__ = [
-    "FASHION_MNIST_CLASSES", "FASHION_MNIST_FILES", "CIFAR10_CLASSES", "DataError",
-    "find_data_dir", "md5sum", "read_idx", "load_fashion_mnist", "load_cifar10",
+    "FASHION_MNIST_CLASSES", "FASHION_MNIST_FILES", "HOUSE_PRICE_FILES", "DATASETS",
+    "DATA_SOURCES", "CIFAR10_CLASSES", "DataError", "data_root", "dataset_dir", "find_data_dir",
+    "ensure_data",
+    "data_source", "md5sum", "read_idx", "load_fashion_mnist", "load_cifar10",
     "balanced_subset", "DeviceLoader", "load_data_fashion_mnist", "load_data_cifar10",
     "classic_loaders", "load_house_prices", "preprocess_house_prices", "load_house_price_tensors",
 ]
@@ -48,12 +61,27 @@ FASHION_MNIST_FILES = {
     ("test", "labels"): ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
 }
 
-# d2l's copies of the Kaggle house-price files and their sha1 (d2l's DATA_HUB).
+# d2l's copies of the Kaggle house-price files (their sha1s are d2l's DATA_HUB hashes).
 HOUSE_PRICE_FILES = {
-    "train": ("kaggle_house_pred_train.csv", "585e9cc93e70b39160e7921475f9bcd7d31219ce"),
-    "test": ("kaggle_house_pred_test.csv", "fa19780a7b011d9b009e8bff8e99922a8ee2eb90"),
+    "train": ("kaggle_house_pred_train.csv", "80ccab65fb115cbad143dbbd2bcd5577"),
+    "test": ("kaggle_house_pred_test.csv", "dcec4b79bf9c7317bd9e17789bf888f0"),
 }
-D2L_DATA_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"
+
+# Every file the set-up provides, as {dataset folder: {file name: md5}}.
+DATASETS = {
+    "fashion-mnist": dict(FASHION_MNIST_FILES.values()),
+    "house-prices": dict(HOUSE_PRICE_FILES.values()),
+}
+
+# Where the set-up downloads each dataset from: the mirrors torchvision (FashionMNIST.mirrors)
+# and d2l (DATA_URL) use. DNET_DATA_MIRROR=URL replaces both with one server laid out like the
+# data folder: URL/fashion-mnist/<file>, URL/house-prices/<file>.
+DATA_SOURCES = {
+    "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "house-prices": "http://d2l-data.s3-accelerate.amazonaws.com/",
+}
+MIRROR_ENV = "DNET_DATA_MIRROR"
+SETUP_COMMAND = "make data"         # = python -m dnet_lib.data; make book and make test run it
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,36 +91,93 @@ class DataError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- locating files
+def _in_checkout() -> bool:
+    return (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "dnet_lib").is_dir()
+
+
+def data_root() -> Path:
+    """The folder that holds (or will hold) ``fashion-mnist/`` and ``house-prices/``.
+
+    ``$DNET_DATA_DIR`` when set; else ``<repo>/../shared/data`` when it exists; else the
+    repository's git-ignored ``data/`` (outside a checkout: ``~/.cache/dnet_lib/data``).
+    """
+    env = os.environ.get("DNET_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    shared = _REPO_ROOT.parent / "shared" / "data"
+    if shared.is_dir():
+        return shared
+    return _REPO_ROOT / "data" if _in_checkout() else Path.home() / ".cache" / "dnet_lib" / "data"
+
+
+def _dataset_folder(root: Path, name: str, must_contain: str | None) -> Path | None:
+    """``root/name``, or ``root`` itself when it is that dataset's folder (DNET_DATA_DIR may point
+    at ``.../fashion-mnist``), or its sibling ``root/../name``."""
+    for folder in (root / name, root, root.parent / name):
+        if folder.is_dir() and (must_contain is None or (folder / must_contain).exists()):
+            return folder
+    return None
+
+
 def find_data_dir(name: str, data_dir: str | os.PathLike | None = None,
                   must_contain: str | None = None) -> Path | None:
-    """The folder holding dataset ``name`` (e.g. "fashion-mnist", "house-prices").
+    """The folder holding dataset ``name`` ("fashion-mnist" or "house-prices"), or None.
 
-    Looks at ``data_dir``, then ``$DNET_DATA_DIR``, then ``<repo>/../shared/data``. Each may be the
-    dataset folder itself, a folder that contains it, or a sibling of it (CI points
-    ``DNET_DATA_DIR`` at ``shared/data/fashion-mnist``). Returns None when nothing is found;
-    an explicit ``data_dir`` that does not exist is an error.
+    Looks in ``data_dir`` when given (an explicit folder that does not exist is an error, and
+    one without the files is returned as it is, so the file check can say what is missing),
+    else in ``data_root()``.
     """
-    def matches(folder: Path) -> bool:
-        return folder.is_dir() and (must_contain is None or (folder / must_contain).exists())
-
-    candidates: list[Path] = []
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         if not root.exists():
             raise DataError(f"data_dir {str(root)!r} does not exist")
-        candidates += [root, root / name]
-    else:
-        env = os.environ.get("DNET_DATA_DIR")
-        if env:
-            root = Path(env).expanduser()
-            candidates += [root, root / name, root.parent / name]
-        candidates.append(_REPO_ROOT.parent / "shared" / "data" / name)
-    for folder in candidates:
-        if matches(folder):
-            return folder
-    if data_dir is not None:    # the caller named a folder: use it and let the file check explain
-        return Path(data_dir).expanduser()
-    return None
+        return _dataset_folder(root, name, must_contain) or root
+    return _dataset_folder(data_root(), name, must_contain)
+
+
+def dataset_dir(name: str) -> Path:
+    """The folder of dataset ``name`` under ``data_root()``; never downloads.
+
+    Raises ``DataError`` naming the set-up command when it is not there (what the tests use).
+    """
+    if name not in DATASETS:
+        raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
+    folder = _dataset_folder(data_root(), name, next(iter(DATASETS[name])))
+    if folder is None:
+        raise _not_found(name)
+    return folder
+
+
+def downloads_allowed() -> bool:
+    """False when ``DNET_OFFLINE`` is 1/true/yes: loaders then never download (the tests set it)."""
+    return os.environ.get("DNET_OFFLINE", "").strip().lower() not in ("1", "true", "yes")
+
+
+def data_source(name: str) -> str:
+    """Base URL the set-up downloads dataset ``name`` from (``$DNET_DATA_MIRROR`` overrides)."""
+    if name not in DATASETS:
+        raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    if mirror:
+        return mirror.rstrip("/") + f"/{name}/"
+    return DATA_SOURCES[name]
+
+
+def _not_found(name: str) -> DataError:
+    return DataError(
+        f"{name} data not found under {data_root() / name}. Run `{SETUP_COMMAND}` (part of "
+        f"`make test` and `make book`; or `python -m dnet_lib.data`) to download it, or set "
+        f"DNET_DATA_DIR to a folder holding {name}/ ({', '.join(DATASETS[name])}).")
+
+
+def _locate(name: str, data_dir, must_contain: str) -> Path:
+    """Folder of dataset ``name``; downloads it into ``data_root()`` when missing and allowed."""
+    folder = find_data_dir(name, data_dir, must_contain)
+    if folder is not None:
+        return folder
+    if not downloads_allowed():
+        raise _not_found(name)
+    return ensure_data(names=[name])[name]
 
 
 _MD5_CACHE: dict[tuple[str, int, int], str] = {}
@@ -127,6 +212,85 @@ def _checked_file(folder: Path, filename: str, expected_md5: str, hint: str) -> 
     return path
 
 
+# --------------------------------------------------------------------------- set-up (downloads)
+def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
+    """Fetch ``url`` into ``path`` atomically; the md5 is checked before the file appears."""
+    from tqdm.auto import tqdm
+
+    def fetch(f) -> None:
+        digest, received, total = hashlib.md5(), 0, None
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                          desc=path.name, disable=not progress, leave=False) as bar:
+                    while chunk := response.read(1 << 16):
+                        f.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+        except (urllib.error.URLError, OSError, ValueError) as exc:   # 404, refused, timeout, bad URL
+            raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was "
+                            f"saved; check the connection or point {MIRROR_ENV} at a mirror.") from exc
+        if total is not None and received != total:
+            raise DataError(f"download of {path.name} from {url} stopped after {received:,} of "
+                            f"{total:,} bytes. Nothing was saved; run `{SETUP_COMMAND}` again.")
+        if digest.hexdigest() != expected_md5:
+            raise DataError(f"{path.name} from {url} has md5 {digest.hexdigest()}, expected md5 "
+                            f"{expected_md5} ({received:,} bytes received). Nothing was saved; "
+                            f"the source serves a different or damaged file.")
+
+    atomic_write(path, fetch)
+
+
+def ensure_data(root: str | os.PathLike | None = None, names: Sequence[str] | None = None, *,
+                progress: bool = True) -> dict[str, Path]:
+    """The set-up: make sure every dataset file is under ``root`` (default ``data_root()``).
+
+    A file already there is md5-checked; a missing one is downloaded from ``data_source(name)``
+    and saved only once its md5 matches. Returns ``{name: folder}``. Raises ``DataError`` naming
+    the file and the source when a download fails or a checksum does not match.
+    """
+    root = Path(root).expanduser() if root is not None else data_root()
+    names = list(DATASETS) if names is None else list(names)
+    folders = {}
+    for name in names:
+        if name not in DATASETS:
+            raise ValueError(f"names must be among {sorted(DATASETS)}, got {name!r}")
+        files = DATASETS[name]
+        folder = _dataset_folder(root, name, next(iter(files))) or root / name
+        for filename, md5 in files.items():
+            path = folder / filename
+            if path.is_file():
+                _checked_file(folder, filename, md5,
+                              f"Delete it and run `{SETUP_COMMAND}` to download it again.")
+                continue
+            _download(data_source(name) + filename, path, md5, progress)
+        folders[name] = folder
+    return folders
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m dnet_lib.data",
+        description="Download (once) and md5-check the book's datasets into the data folder: "
+                    "$DNET_DATA_DIR, else ../shared/data when present, else data/.")
+    parser.add_argument("--root", type=Path, default=None, help="data folder (default: see above)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    try:
+        folders = ensure_data(args.root, progress=not args.quiet)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for name, folder in folders.items():
+        size = sum((folder / f).stat().st_size for f in DATASETS[name])
+        print(f"ok: {name}: {len(DATASETS[name])} files, {size / 1e6:.1f} MB, md5 checked, in {folder}")
+    return 0
+
+
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
                0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -158,24 +322,23 @@ class Split(NamedTuple):
 _FASHION_CACHE: dict[tuple[str, str], Split] = {}
 _FASHION_HINT = ("Put the four original Fashion-MNIST .gz files (train-images-idx3-ubyte.gz, "
                  "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) "
-                 "in that folder, pass data_dir=..., or set DNET_DATA_DIR.")
+                 f"in that folder, or run `{SETUP_COMMAND}`.")
 
 
 def _default_download_root() -> Path:
+    """torchvision's downloads (CIFAR-10) and its unpacked Fashion-MNIST layout."""
     return Path(os.environ.get("DNET_DOWNLOAD_DIR", Path.home() / ".cache" / "dnet_lib"))
 
 
-def load_fashion_mnist(train: bool = True, data_dir: str | os.PathLike | None = None,
-                       download_root: str | os.PathLike | None = None) -> Split:
+def load_fashion_mnist(train: bool = True, data_dir: str | os.PathLike | None = None) -> Split:
     """Fashion-MNIST as ``Split(images uint8 (N, 28, 28), labels int64 (N,))``.
 
-    60,000 training or 10,000 test images. The tensors are cached per process and shared
+    60,000 training or 10,000 test images, from ``data_dir`` or the data folder (downloaded
+    there once when missing, see ``ensure_data``). The tensors are cached per process and shared
     between calls: do not modify them in place.
     """
     split = "train" if train else "test"
-    folder = find_data_dir("fashion-mnist", data_dir, must_contain=FASHION_MNIST_FILES[(split, "labels")][0])
-    if folder is None:
-        return _download_fashion_mnist(train, download_root)
+    folder = _locate("fashion-mnist", data_dir, FASHION_MNIST_FILES[(split, "labels")][0])
     key = (str(folder.resolve()), split)
     if key not in _FASHION_CACHE:
         paths = {kind: _checked_file(folder, *FASHION_MNIST_FILES[(split, kind)], _FASHION_HINT)
@@ -187,18 +350,6 @@ def load_fashion_mnist(train: bool = True, data_dir: str | os.PathLike | None = 
         _FASHION_CACHE[key] = Split(torch.from_numpy(images.copy()),
                                     torch.from_numpy(labels.astype(np.int64)))
     return _FASHION_CACHE[key]
-
-
-def _download_fashion_mnist(train: bool, download_root) -> Split:
-    """No local copy: let torchvision download (and md5-check) the files."""
-    import torchvision
-    root = Path(download_root) if download_root is not None else _default_download_root()
-    try:
-        ds = torchvision.datasets.FashionMNIST(str(root), train=train, download=True)
-    except Exception as exc:   # offline, proxy, ...
-        raise DataError(f"Fashion-MNIST was not found locally and could not be downloaded to {root} "
-                        f"({exc}). {_FASHION_HINT}") from exc
-    return Split(ds.data.to(torch.uint8).contiguous(), ds.targets.to(torch.int64))
 
 
 # --------------------------------------------------------------------------- CIFAR-10
@@ -514,19 +665,13 @@ def _torchvision_root(data_dir, root) -> Path:
     """
     root = Path(root) if root is not None else _default_download_root() / "torchvision"
     raw = root / "FashionMNIST" / "raw"
-    folder = find_data_dir("fashion-mnist", data_dir, must_contain=FASHION_MNIST_FILES[("train", "labels")][0])
-    if folder is None:
-        return root                  # caller downloads
-    raw.mkdir(parents=True, exist_ok=True)
+    folder = _locate("fashion-mnist", data_dir, FASHION_MNIST_FILES[("train", "labels")][0])
     for filename, md5 in FASHION_MNIST_FILES.values():
         src = _checked_file(folder, filename, md5, _FASHION_HINT)
         dst = raw / filename[:-3]
         if not dst.exists():
-            tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-            with gzip.open(src, "rb") as fi, open(tmp, "wb") as fo:
-                while chunk := fi.read(1 << 20):
-                    fo.write(chunk)
-            os.replace(tmp, dst)
+            with gzip.open(src, "rb") as fi:
+                atomic_write(dst, lambda fo: shutil.copyfileobj(fi, fo, 1 << 20))
     return root
 
 
@@ -544,7 +689,6 @@ def classic_loaders(batch_size: int, resize: int | None = None, *,
     from torch.utils.data import DataLoader, Subset
 
     tv_root = _torchvision_root(data_dir, root)
-    download = not (tv_root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").exists()
     steps = []
     if resize is not None:
         steps.append(transforms.Resize(resize))
@@ -556,8 +700,8 @@ def classic_loaders(batch_size: int, resize: int | None = None, *,
         steps.append(transforms.Normalize(mean, std))
     train_tf = transforms.Compose(steps)
     test_tf = transforms.Compose([s for s in steps if not isinstance(s, transforms.RandomHorizontalFlip)])
-    train_ds = torchvision.datasets.FashionMNIST(str(tv_root), train=True, transform=train_tf, download=download)
-    test_ds = torchvision.datasets.FashionMNIST(str(tv_root), train=False, transform=test_tf, download=download)
+    train_ds = torchvision.datasets.FashionMNIST(str(tv_root), train=True, transform=train_tf)
+    test_ds = torchvision.datasets.FashionMNIST(str(tv_root), train=False, transform=test_tf)
     if subset is not None:
         train_ds = Subset(train_ds, balanced_subset(train_ds.targets, subset, seed).tolist())
     g = torch.Generator().manual_seed(seed)
@@ -569,46 +713,27 @@ def classic_loaders(batch_size: int, resize: int | None = None, *,
 
 
 # --------------------------------------------------------------------------- house prices
-_HOUSE_HINT = ("Put kaggle_house_pred_train.csv and kaggle_house_pred_test.csv (d2l's copies of Kaggle's "
-               "'House Prices' train.csv/test.csv) in a folder named house-prices and pass data_dir=..., "
-               "or set DNET_DATA_DIR; online, use load_house_prices(download=True).")
+_HOUSE_HINT = ("Put kaggle_house_pred_train.csv and kaggle_house_pred_test.csv (d2l's copies of "
+               "Kaggle's 'House Prices' train.csv/test.csv) in that folder, or run "
+               f"`{SETUP_COMMAND}`.")
 
 
-def _sha1(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
+def load_house_prices(data_dir: str | os.PathLike | None = None, download: bool = True):
+    """(train, test) pandas DataFrames: 1460 x 81 (with SalePrice) and 1459 x 80.
 
-
-def _download_house_prices(root: Path) -> Path:
-    """d2l's download path: fetch both CSVs from d2l's data bucket and check their sha1."""
-    root.mkdir(parents=True, exist_ok=True)
-    for filename, sha1 in HOUSE_PRICE_FILES.values():
-        dst = root / filename
-        if dst.exists() and _sha1(dst) == sha1:
-            continue
-        tmp = dst.with_name(f".{filename}.{os.getpid()}.tmp")
-        urllib.request.urlretrieve(D2L_DATA_URL + filename, tmp)
-        if _sha1(tmp) != sha1:
-            tmp.unlink()
-            raise DataError(f"downloaded {filename} has the wrong sha1 (expected {sha1})")
-        os.replace(tmp, dst)
-    return root
-
-
-def load_house_prices(data_dir: str | os.PathLike | None = None, download: bool = False):
-    """(train, test) pandas DataFrames: 1460 x 81 (with SalePrice) and 1459 x 80."""
+    Read from ``data_dir`` or the data folder, md5-checked. When the files are missing they are
+    downloaded there once (see ``ensure_data``), unless ``download=False`` or ``DNET_OFFLINE=1``.
+    """
     import pandas as pd
     train_name = HOUSE_PRICE_FILES["train"][0]
-    folder = find_data_dir("house-prices", data_dir, must_contain=train_name)
-    if folder is None or not (folder / train_name).exists():
-        if not download:
-            where = folder if folder is not None else _REPO_ROOT.parent / "shared" / "data" / "house-prices"
-            raise DataError(f"house-price data not found (looked for {where / train_name}). {_HOUSE_HINT}")
-        folder = _download_house_prices(_default_download_root() / "house-prices")
-    paths = {}
-    for split, (filename, _) in HOUSE_PRICE_FILES.items():
-        paths[split] = folder / filename
-        if not paths[split].is_file():
-            raise DataError(f"missing file {paths[split]}. {_HOUSE_HINT}")
+    if download:
+        folder = _locate("house-prices", data_dir, train_name)
+    else:
+        folder = find_data_dir("house-prices", data_dir, train_name)
+        if folder is None:
+            raise _not_found("house-prices")
+    paths = {split: _checked_file(folder, filename, md5, _HOUSE_HINT)
+             for split, (filename, md5) in HOUSE_PRICE_FILES.items()}
     return pd.read_csv(paths["train"]), pd.read_csv(paths["test"])
 
 
@@ -637,3 +762,7 @@ def preprocess_house_prices(train, test) -> tuple[torch.Tensor, torch.Tensor, to
 def load_house_price_tensors(data_dir: str | os.PathLike | None = None):
     """``preprocess_house_prices(*load_house_prices(data_dir))``."""
     return preprocess_house_prices(*load_house_prices(data_dir))
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

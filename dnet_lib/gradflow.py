@@ -1,6 +1,7 @@
 """Gradient flow at initialisation: plain, residual and dense stacks of the same depth.
 
-``DeepConvNet(kind, depth)`` builds three nets from one unit, ``u(h) = conv3x3(relu([bn](h)))``:
+``DeepConvNet(kind, depth)`` (in ``dnet_lib.models``) builds three nets from one unit,
+``u(h) = conv3x3(relu([bn](h)))``:
 
 * ``"plain"``:    ``h = u(h)``                       (each layer sees only its predecessor)
 * ``"residual"``: ``h = h + u(h)``                   (pre-activation ResNet, one conv per unit)
@@ -30,100 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models.deepconv import INITS, KINDS, DeepConvNet
+
 __all__ = ["KINDS", "INITS", "DeepConvNet", "build_nets", "layer_gradient_norms",
            "feature_gradient_norms", "plot_gradient_norms"]
-
-KINDS = ("plain", "residual", "dense")
-INITS = ("default", "kaiming")
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-
-class _Unit(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, batch_norm: bool):
-        super().__init__()
-        self.norm = nn.BatchNorm2d(in_channels) if batch_norm else nn.Identity()
-        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.relu(self.norm(h)))
-
-
-class DeepConvNet(nn.Module):
-    """A stack of ``depth`` identical conv units wired as ``kind`` (see the module docstring).
-
-    Args:
-        kind: "plain", "residual" or "dense".
-        depth: number of units (3x3 convs) between stem and head.
-        width: channels of the plain/residual path, and of the dense stem.
-        growth_rate: channels each dense unit adds (default: ``width``); ignored otherwise.
-        batch_norm: put a BatchNorm in front of each unit's ReLU.
-        init: "default" (PyTorch's conv init, weight variance 1/(3 fan_in)) or "kaiming"
-            (He et al.'s variance 2/fan_in, which keeps a plain ReLU stack's signal scale).
-    """
-
-    def __init__(self, kind: str, depth: int, width: int = 16, growth_rate: int | None = None,
-                 in_channels: int = 1, num_classes: int = 10, batch_norm: bool = False,
-                 init: str = "default"):
-        super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
-        for name, value in (("depth", depth), ("width", width), ("in_channels", in_channels),
-                            ("num_classes", num_classes)):
-            _check_positive_int(name, value)
-        growth_rate = width if growth_rate is None else growth_rate
-        _check_positive_int("growth_rate", growth_rate)
-        self.kind, self.depth, self.width, self.growth_rate = kind, depth, width, growth_rate
-        self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
-        units, channels = [], width
-        for _ in range(depth):
-            if kind == "dense":
-                units.append(_Unit(channels, growth_rate, batch_norm))
-                channels += growth_rate
-            else:
-                units.append(_Unit(channels, width, batch_norm))
-        self.units = nn.ModuleList(units)
-        self.num_features = channels
-        self.head = nn.Linear(channels, num_classes)
-        if init == "kaiming":
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                    nn.init.zeros_(m.bias)
-
-    def gradient_layers(self) -> list[nn.Module]:
-        """The layers ``layer_gradient_norms`` reports, input to output: stem, units, head."""
-        return [self.stem, *[u.conv for u in self.units], self.head]
-
-    def forward(self, x: torch.Tensor, detach_unit_inputs: bool = False,
-                unit_outputs: list | None = None) -> torch.Tensor:
-        """``unit_outputs``: a list that receives each unit's output ``o_l`` (for gradients).
-        ``detach_unit_inputs``: cut every path into a unit, leaving only the direct paths to the head."""
-        if x.dim() != 4:
-            raise ValueError(f"x must be a 4-D tensor (batch, channels, height, width), got {tuple(x.shape)}")
-        h = self.stem(x)
-        features = [h]
-        for unit in self.units:
-            inp = torch.cat(features, 1) if self.kind == "dense" else h
-            out = unit(inp.detach() if detach_unit_inputs else inp)
-            if unit_outputs is not None:
-                out.retain_grad()
-                unit_outputs.append(out)
-            if self.kind == "plain":
-                h = out
-            elif self.kind == "residual":
-                h = h + out
-            else:
-                features.append(out)
-        if self.kind == "dense":
-            h = torch.cat(features, 1)
-        return self.head(torch.flatten(F.adaptive_avg_pool2d(F.relu(h), 1), 1))
-
 
 def build_nets(depth: int, width: int = 16, growth_rate: int | None = None, in_channels: int = 1,
                num_classes: int = 10, batch_norm: bool = False, init: str = "default",

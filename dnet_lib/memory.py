@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -30,7 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import runtime
+from .models import torchvision_densenet_cifar   # re-exported: the memory chapter builds it here
 from .units import format_bytes
+from .validate import check_choice, check_int
 
 __all__ = ["SavedActivations", "saved_activation_bytes", "step_time", "cuda_peak_bytes",
            "MemoryRow", "compare_memory", "torchvision_densenet_cifar", "densenet_variants",
@@ -91,7 +92,7 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
 
     seen: dict[tuple[str, int], int] = {}
     keep_alive: list[torch.Tensor] = []     # holding every saved tensor makes data_ptr reuse impossible
-    per_module: dict[str, int] = OrderedDict()
+    per_module: dict[str, int] = {}
     stack = [""]
     handles = []
 
@@ -133,10 +134,8 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
 
 # --------------------------------------------------------------------------- timing
 def _check_counts(repeats, warmup) -> None:
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    check_int("repeats", repeats, 1)
+    check_int("warmup", warmup, 0)
 
 
 def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
@@ -248,33 +247,6 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
     return rows
 
 
-def torchvision_densenet_cifar(depth: int = 100, growth_rate: int = 12, num_classes: int = 10,
-                               memory_efficient: bool = False) -> nn.Module:
-    """torchvision's own ``DenseNet`` class as a CIFAR DenseNet-BC (its real layer code).
-
-    torchvision has no CIFAR factory and always builds the ImageNet stem, so the stem is swapped:
-    ``features.conv0`` becomes a 3x3 convolution to 2k channels and ``norm0``/``relu0``/``pool0``
-    become ``nn.Identity``. The result has the same modules and parameter names as
-    ``dnet_lib.models.densenet_cifar(depth, growth_rate)`` (the last BatchNorm is renamed from
-    torchvision's ``norm5`` to ``norm4``) and loads its state dict with ``strict=True``.
-    """
-    import torchvision
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth <= 4 or (depth - 4) % 6:
-        raise ValueError(f"depth must be 6n + 4 with n >= 1 (DenseNet-BC), got {depth!r}")
-    n = (depth - 4) // 6
-    model = torchvision.models.DenseNet(growth_rate=growth_rate, block_config=(n, n, n),
-                                        num_init_features=2 * growth_rate, bn_size=4,
-                                        num_classes=num_classes, memory_efficient=memory_efficient)
-    model.features.conv0 = nn.Conv2d(3, 2 * growth_rate, 3, padding=1, bias=False)
-    for name in ("norm0", "relu0", "pool0"):
-        setattr(model.features, name, nn.Identity())
-    # torchvision calls the last BatchNorm norm5 whatever the number of blocks; ours (and the
-    # paper's block count) make it norm4 for three blocks
-    model.features = nn.Sequential(OrderedDict(
-        ("norm4" if name == "norm5" else name, module) for name, module in model.features.named_children()))
-    return model
-
-
 VARIANT_ARCHS = ("densenet_bc", "densenet121")
 
 
@@ -283,16 +255,15 @@ def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: 
     """The models the memory comparison uses, all with the same weights.
 
     ``densenet_bc`` (CIFAR DenseNet-BC of ``depth``, k=12, 32 px, 10 classes): ours plain, ours memory-efficient, torchvision's
-    DenseNet class with the CIFAR stem (``torchvision_densenet_cifar``) plain and with its
+    DenseNet class with the CIFAR stem (``models.torchvision_densenet_cifar``) plain and with its
     ``memory_efficient`` flag. ``densenet121`` (ImageNet stem, 1000 classes): ours and
     ``torchvision.models.densenet121``, each plain and memory-efficient. Our memory-efficient layer
-    recomputes everything up to the 3x3 convolution's input; torchvision's flag recomputes only
-    the concatenation + BN-ReLU-1x1 bottleneck.
+    keeps the 1x1 convolution's output and recomputes the concatenation and its BN-ReLU;
+    torchvision's flag checkpoints the concatenation + BN-ReLU-1x1 (recomputing the 1x1 conv).
     """
     import torchvision
     from . import models as M
-    if arch not in VARIANT_ARCHS:
-        raise ValueError(f"arch must be one of {VARIANT_ARCHS}, got {arch!r}")
+    check_choice("arch", arch, VARIANT_ARCHS)
     torch.manual_seed(seed)
     if arch == "densenet_bc":
         num_classes = 10 if num_classes is None else num_classes

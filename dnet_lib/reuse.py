@@ -28,7 +28,8 @@ from torch import nn
 
 from .models import DenseBlock, DenseNet, Transition
 
-__all__ = ["source_slices", "feature_reuse", "plot_feature_reuse", "NORMALIZE"]
+__all__ = ["source_slices", "feature_reuse", "plot_feature_reuse", "reuse_summary",
+           "figure5_observations", "FIGURE5_OBSERVATIONS", "NORMALIZE"]
 
 NORMALIZE = ("none", "row")
 
@@ -133,3 +134,89 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- reading the map
+def _check_matrices(matrices) -> list[np.ndarray]:
+    matrices = [np.asarray(m, dtype=float) for m in matrices]
+    if not matrices or any(m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2
+                           for m in matrices):
+        raise ValueError("matrices must be a non-empty list of square (L + 1, L + 1) arrays "
+                         "with L >= 1, as returned by feature_reuse")
+    return matrices
+
+
+def reuse_summary(matrices):
+    """Two ratios per block, from ``feature_reuse`` matrices (any normalisation).
+
+    * ``input_vs_layers``: for the layers that read the block input and at least one earlier
+      layer, the weight on the block input divided by the mean weight on the earlier layers,
+      averaged over those layers (NaN for a block of one layer). Below 1: the input is used less.
+    * ``final_late_vs_early``: in the final row (transition or classifier), the mean weight on
+      the later half of the block's layers divided by the mean on the earlier half (the block
+      input excluded). Above 1: the final row leans on later layers.
+
+    Returns a DataFrame with one row per block.
+    """
+    import pandas as pd
+    matrices = _check_matrices(matrices)
+    rows = []
+    for b, m in enumerate(matrices):
+        layers = m[1:-1]                       # targets 2..L: they read x_0 and >= 1 layer
+        ratios = [r[0] / np.nanmean(r[1:]) for r in layers]
+        final = m[-1, 1:]                      # the final row's weights on layers 1..L
+        half = max(1, len(final) // 2)
+        late_vs_early = np.mean(final[-half:]) / np.mean(final[:half])
+        rows.append(dict(block=b + 1,
+                         final_row="classifier" if b == len(matrices) - 1 else "transition",
+                         input_vs_layers=float(np.mean(ratios)) if ratios else float("nan"),
+                         final_late_vs_early=float(late_vs_early)))
+    return pd.DataFrame(rows)
+
+
+# The paper's four observations about its Figure 5, in our words, each with the statistic we
+# compute and the rule that decides whether it holds for a given model.
+FIGURE5_OBSERVATIONS = (
+    ("1. Layers spread their weight over many inputs of their block",
+     "share of (layer, earlier source) pairs weighted >= 1/3 of the row's strongest source",
+     ">= 0.8"),
+    ("2. Transition layers spread their weight across the whole preceding block",
+     "share of (transition, source) pairs weighted >= 1/3 of the row's strongest source",
+     ">= 0.8"),
+    ("3. In blocks 2 and later, layers weight the block input (the transition's output) least",
+     "share of those layers (reading >= 2 sources) whose weakest source is the block input",
+     ">= 0.75"),
+    ("4. The classifier concentrates on the last maps of the last block",
+     "classifier weight on the last layer's maps / its mean weight on the other sources",
+     "> 1"),
+)
+
+
+def figure5_observations(matrices, used_fraction: float = 1 / 3):
+    """Test the paper's four Figure 5 observations on one model's ``feature_reuse`` matrices.
+
+    Returns a DataFrame with columns ``observation``, ``statistic``, ``value``, ``criterion``
+    and ``holds`` (a bool computed from value and criterion; None when the model has no row to
+    test, e.g. observation 2 with a single block). ``used_fraction``: a source counts as used by
+    a row when its weight is at least this fraction of the row's maximum.
+    """
+    import pandas as pd
+    matrices = _check_matrices(matrices)
+    rows = [m / np.nanmax(m, axis=1, keepdims=True) for m in matrices]
+    layer_cells = [v for m in rows for r in m[1:-1] for v in r[~np.isnan(r)]]
+    transition_cells = [v for m in rows[:-1] for v in m[-1]]
+    weakest_is_input = [bool(np.nanargmin(r) == 0) for m in rows[1:] for r in m[1:-1]]
+    cls = matrices[-1][-1]
+    values = [
+        float(np.mean(np.array(layer_cells) >= used_fraction)) if layer_cells else None,
+        float(np.mean(np.array(transition_cells) >= used_fraction)) if transition_cells else None,
+        float(np.mean(weakest_is_input)) if weakest_is_input else None,
+        float(cls[-1] / np.mean(cls[:-1])),
+    ]
+    tests = [lambda v: v >= 0.8, lambda v: v >= 0.8, lambda v: v >= 0.75, lambda v: v > 1]
+    table = []
+    for (observation, statistic, criterion), value, test in zip(FIGURE5_OBSERVATIONS, values,
+                                                                 tests):
+        table.append(dict(observation=observation, statistic=statistic, value=value,
+                          criterion=criterion, holds=None if value is None else bool(test(value))))
+    return pd.DataFrame(table)

@@ -10,7 +10,11 @@ import sys
 
 import torch
 
-REPO_URL = "https://github.com/densenet-book/dnet-book"   # also in _config.yml (repository.url)
+# The repository this book is published from: the one setting behind every chapter's Colab setup
+# cell (pip install git+REPO_URL), the built book's Colab launch and repository buttons (the
+# build puts it into its _config.yml) and the student notebooks' Colab badges. After changing it,
+# run `python -m dnet_tools.book sync`; tests/test_book.py checks that every place agrees.
+REPO_URL = "https://github.com/densenet-book/dnet-book"
 
 
 def smoke() -> bool:

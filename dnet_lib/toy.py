@@ -1,7 +1,7 @@
 """A 2-D toy problem for the "smoother decision boundaries" claim.
 
-``make_spirals`` draws two interleaved spirals (seeded numpy). Three MLPs with the same number of
-hidden layers are compared:
+``make_spirals`` draws two interleaved spirals (seeded numpy). Three MLPs from ``dnet_lib.models``
+with the same number of hidden layers are compared:
 
 * ``PlainMLP``    -- ``Linear -> act`` repeated; each layer sees only the previous one.
 * ``ResidualMLP`` -- an input projection, then ``h = h + act(Linear(h))``: the same parameter count
@@ -15,7 +15,6 @@ measures of how wiggly the boundary is: smaller means smoother.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -23,31 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .arith import count_params as count_parameters   # the old name, kept for the chapters
+from .models.mlp import ACTIVATIONS, DenseMLP, PlainMLP, ResidualMLP
+from .validate import check_int, check_number
+
 __all__ = ["make_spirals", "PlainMLP", "ResidualMLP", "DenseMLP", "count_parameters",
            "plain_parameters", "dense_parameters", "width_for_parameters", "train_toy",
            "accuracy", "decision_grid", "boundary_length", "mean_input_gradient",
            "plot_decision_boundary", "ACTIVATIONS"]
-
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def _check_float(name: str, value, low: float, high: float, high_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < low or value > high or (high_open and value == high):
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
-
-
-def _activation(name: str) -> nn.Module:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]()
-
 
 # --------------------------------------------------------------------------- data
 def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0, turns: float = 1.5
@@ -57,9 +39,9 @@ def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0, turns: float 
     Returns ``(x, y)``: float32 of shape (n, 2) and int64 labels in {0, 1}. ``noise`` is the
     standard deviation of Gaussian jitter in units of the spirals' arm spacing (0 = exact curves).
     """
-    _check_int("n", n, 2)
-    _check_float("noise", noise, 0.0, 10.0)
-    _check_float("turns", turns, 0.25, 10.0)
+    check_int("n", n, 2)
+    check_number("noise", noise, 0.0, 10.0)
+    check_number("turns", turns, 0.25, 10.0)
     rng = np.random.default_rng(seed)
     counts = (n // 2, n - n // 2)
     xs, ys = [], []
@@ -78,84 +60,6 @@ def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0, turns: float 
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-# --------------------------------------------------------------------------- models
-class PlainMLP(nn.Module):
-    """``num_layers`` hidden layers of ``hidden`` units: Linear -> act (-> dropout), then a linear head."""
-
-    def __init__(self, in_features: int, hidden: int, num_layers: int, out_features: int,
-                 activation: str = "relu", dropout: float = 0.0):
-        super().__init__()
-        for name, value in (("in_features", in_features), ("hidden", hidden),
-                            ("num_layers", num_layers), ("out_features", out_features)):
-            _check_int(name, value, 1)
-        _check_float("dropout", dropout, 0.0, 1.0, high_open=True)
-        self.in_features, self.hidden, self.num_layers = in_features, hidden, num_layers
-        self.layers = nn.ModuleList(
-            nn.Linear(in_features if i == 0 else hidden, hidden) for i in range(num_layers))
-        self.act = _activation(activation)
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, out_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for layer in self.layers:
-            h = self.drop(self.act(layer(h)))
-        return self.head(h)
-
-
-class ResidualMLP(PlainMLP):
-    """An input projection ``Linear(in, hidden) -> act``, then ``num_layers - 1`` residual layers
-    ``h = h + act(Linear(h))``, then a linear head. Same parameters as ``PlainMLP`` of equal width."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.drop(self.act(self.layers[0](x)))
-        for layer in self.layers[1:]:
-            h = h + self.drop(self.act(layer(h)))
-        return self.head(h)
-
-
-class DenseMLP(nn.Module):
-    """A dense block for vectors: layer i maps ``in_features + (i-1) * growth`` inputs (the input
-    and all earlier outputs, concatenated) to ``growth`` outputs; the head reads all
-    ``in_features + num_layers * growth`` features.
-
-    Args:
-        in_features: input width (2 for the toy problem, the feature count for tabular data).
-        growth: units each layer adds (the growth rate k).
-        num_layers: hidden layers.
-        out_features: outputs (classes, or 1 for regression).
-        activation: "relu", "tanh" or "gelu".
-        dropout: dropout probability after each layer's activation.
-    """
-
-    def __init__(self, in_features: int, growth: int, num_layers: int, out_features: int,
-                 activation: str = "relu", dropout: float = 0.0):
-        super().__init__()
-        for name, value in (("in_features", in_features), ("growth", growth),
-                            ("num_layers", num_layers), ("out_features", out_features)):
-            _check_int(name, value, 1)
-        _check_float("dropout", dropout, 0.0, 1.0, high_open=True)
-        self.in_features, self.growth, self.num_layers = in_features, growth, num_layers
-        self.layers = nn.ModuleList(
-            nn.Linear(in_features + i * growth, growth) for i in range(num_layers))
-        self.act = _activation(activation)
-        self.drop = nn.Dropout(dropout)
-        self.num_features = in_features + num_layers * growth
-        self.head = nn.Linear(self.num_features, out_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"x must have shape (batch, {self.in_features}), got {tuple(x.shape)}")
-        features = [x]
-        for layer in self.layers:
-            features.append(self.drop(self.act(layer(torch.cat(features, 1)))))
-        return self.head(torch.cat(features, 1))
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def plain_parameters(in_features: int, hidden: int, num_layers: int, out_features: int) -> int:
     """Parameters of ``PlainMLP`` (and ``ResidualMLP``) by formula."""
     return ((in_features + 1) * hidden + (num_layers - 1) * (hidden + 1) * hidden
@@ -170,7 +74,7 @@ def dense_parameters(in_features: int, growth: int, num_layers: int, out_feature
 
 def width_for_parameters(target: int, in_features: int, num_layers: int, out_features: int) -> int:
     """The plain/residual width whose parameter count is closest to ``target``."""
-    _check_int("target", target, 1)
+    check_int("target", target, 1)
     best = min(range(1, 4097), key=lambda h: abs(plain_parameters(in_features, h, num_layers,
                                                                    out_features) - target))
     return best
@@ -183,10 +87,8 @@ def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 5
 
     ``seed`` fixes dropout's randomness; initialise the model under your own seed for determinism.
     """
-    _check_int("steps", steps, 1)
-    _check_float("lr", lr, 0.0, 10.0)
-    if lr == 0:
-        raise ValueError("lr must be > 0, got 0")
+    check_int("steps", steps, 1)
+    check_number("lr", lr, 0.0, 10.0, low_open=True)
     torch.manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
@@ -211,7 +113,7 @@ def decision_grid(model: nn.Module, extent: Sequence[float] = (-1.5, 1.5, -1.5, 
                   resolution: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Probability of class 1 on a ``resolution x resolution`` grid over ``extent`` =
     (xmin, xmax, ymin, ymax). Returns ``(xs, ys, prob)`` with ``prob[i, j]`` at ``(xs[j], ys[i])``."""
-    _check_int("resolution", resolution, 2)
+    check_int("resolution", resolution, 2)
     xmin, xmax, ymin, ymax = (float(v) for v in extent)
     if not (xmin < xmax and ymin < ymax):
         raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {tuple(extent)}")
@@ -241,7 +143,7 @@ def boundary_length(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, level: flo
 def mean_input_gradient(model: nn.Module, extent: Sequence[float] = (-1.5, 1.5, -1.5, 1.5),
                         resolution: int = 100) -> float:
     """Mean over a grid of ``|d p(class 1) / d x|``: how sharply the prediction changes in space."""
-    _check_int("resolution", resolution, 2)
+    check_int("resolution", resolution, 2)
     xmin, xmax, ymin, ymax = (float(v) for v in extent)
     gx, gy = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
     points = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32))

@@ -1,7 +1,10 @@
 """dnet_tools: the tooling around the book, not imported by chapters.
 
-``book``   -- build the Jupyter Book, keep each chapter's Colab setup cell current, run a notebook.
-``assign`` -- the classroom: student copies of the exercises and their grading.
+``book``         -- build the Jupyter Book, keep each chapter's Colab setup cell current, run a notebook.
+``course``       -- classroom assignments from the book's exercises, graded with nbgrader.
+``hidden_tests`` -- the graded exercises' hidden tests, kept apart from student code.
+``sandbox``      -- runs a student's answer to one question in a throwaway process.
+``variants``     -- variants of the graded exercises.
 
 Readers of the chapters only need ``dnet_lib``; instructors and maintainers use these.
 """

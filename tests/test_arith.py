@@ -44,9 +44,10 @@ def test_resnet_params_equal_torchvision(name):
 @pytest.mark.parametrize("bottleneck,bias", list(itertools.product((True, False), (True, False))))
 def test_layer_block_transition_params(bottleneck, bias):
     layer = models.DenseLayer(13, 5, bottleneck=bottleneck, bn_size=2, conv_bias=bias)
-    assert arith.dense_layer_params(13, 5, bottleneck, 2, bias) == arith.count_params(layer)
-    block = models.DenseBlock(3, 13, 5, bottleneck=bottleneck, bn_size=2, conv_bias=bias)
-    assert arith.dense_block_params(3, 13, 5, bottleneck, 2, bias) == arith.count_params(block)
+    kw = dict(bottleneck=bottleneck, bn_size=2, conv_bias=bias)
+    assert arith.dense_layer_params(13, 5, **kw) == arith.count_params(layer)
+    block = models.DenseBlock(3, 13, 5, **kw)
+    assert arith.dense_block_params(3, 13, 5, **kw) == arith.count_params(block)
     assert arith.dense_block_channels(13, 3, 5)[-1] == block.out_channels
     assert arith.transition_params(28, 14, bias) == arith.count_params(models.Transition(28, 14, bias))
 
@@ -72,12 +73,97 @@ def test_growth_curves_linear_quadratic_exponential():
     assert [b / a for a, b in zip(diff(dbl), diff(dbl)[1:])] == [4.0] * 7   # ratio 4: exponential
 
 
+STEM_GRID = [models.Stem(), models.Stem(3, 1, norm=False, pool=0),
+             models.Stem(3, 1, norm=True, pool=2, pool_stride=2, pool_padding=0),
+             models.Stem(5, 2, norm=True, pool=0)]
+
+
+@pytest.mark.parametrize("stem", STEM_GRID, ids=str)
+@pytest.mark.parametrize("bottleneck,theta", [(True, 0.5), (False, 1.0), (False, 0.4)])
+def test_densenet_stats_match_real_model_part_by_part(stem, bottleneck, theta):
+    kw = dict(growth_rate=4, block_config=(2, 1, 3), num_init_features=9, bottleneck=bottleneck,
+              compression=theta, num_classes=5, in_channels=2, stem=stem)
+    model = models.DenseNet(**kw)
+    stats = arith.densenet_stats(**kw, image_size=40)
+    assert stats["params"] == arith.count_params(model)
+    assert stats["params_stem"] == arith.count_params(model.stem)
+    blocks = model.dense_blocks()
+    assert [b["params"] for b in stats["blocks"]] == [arith.count_params(b) for b in blocks]
+    assert [b["out_channels"] for b in stats["blocks"]] == [b.out_channels for b in blocks]
+    transitions = [m for m in model.features if isinstance(m, models.Transition)]
+    assert [t["params"] for t in stats["transitions"]] == [arith.count_params(t) for t in transitions]
+    assert stats["params_head"] == (arith.count_params(model.features.norm5)
+                                    + arith.count_params(model.classifier))
+    assert stats["stage_channels"] == model.stage_channels
+    assert stats["num_features"] == model.num_features
+    assert stats["flops"] == arith.count_flops(model, (1, 2, 40, 40))
+    assert stats["variant"] == {(True, 0.5): "DenseNet-BC", (False, 1.0): "DenseNet",
+                                (False, 0.4): "DenseNet-C"}[(bottleneck, theta)]
+
+
+@pytest.mark.parametrize("bottleneck", [True, False])
+def test_dense_block_stats_match_a_real_block(bottleneck):
+    block = models.DenseBlock(4, 7, 5, bottleneck=bottleneck, bn_size=3)
+    stats = arith.dense_block_stats(7, 4, 5, 6, bottleneck=bottleneck, bn_size=3)
+    assert stats["params"] == arith.count_params(block)
+    assert [r["params"] for r in stats["layers"]] == [arith.count_params(m) for m in block.values()]
+    assert [r["in_channels"] for r in stats["layers"]] == [m.in_channels for m in block.values()]
+    inputs = []
+    for layer in block.values():             # what each layer really reads, for one 6x6 image
+        layer.register_forward_pre_hook(lambda m, args: inputs.append(torch.cat(args[0], 1)))
+    y = block(torch.randn(1, 7, 6, 6))
+    assert stats["output_values"] == y.numel() and stats["output_bytes"] == y.numel() * y.element_size()
+    assert [r["input_values"] for r in stats["layers"]] == [x.numel() for x in inputs]
+    assert stats["layer_input_values"] == sum(x.numel() for x in inputs)
+
+
+def test_block_arithmetic_has_no_default_bottleneck():
+    # explorers once defaulted to plain layers and arith to bottlenecks: now the caller says
+    for call in (lambda: arith.dense_layer_params(8, 4), lambda: arith.dense_block_params(2, 8, 4),
+                 lambda: arith.dense_block_stats(8, 2, 4), lambda: arith.dense_layer_flops(8, 4, 5)):
+        with pytest.raises(TypeError, match="bottleneck"):
+            call()
+
+
+def test_count_params_all_or_trainable():
+    model = models.DenseBlock(2, 3, 4, bottleneck=False)
+    total = sum(p.numel() for p in model.parameters())
+    model.denselayer1.requires_grad_(False)
+    frozen = sum(p.numel() for p in model.denselayer1.parameters())
+    assert arith.count_params(model) == total
+    assert arith.count_params(model, trainable_only=True) == total - frozen > 0
+
+
+# --------------------------------------------------------------------------- FLOPs
+@pytest.mark.parametrize("bottleneck", [True, False])
+def test_layer_and_transition_flops_match_flop_counter(bottleneck):
+    layer = models.DenseLayer(11, 6, bottleneck=bottleneck, bn_size=3)
+    assert arith.dense_layer_flops(11, 6, 9, bottleneck=bottleneck, bn_size=3) == \
+        arith.count_flops(layer, (1, 11, 9, 9))
+    assert arith.transition_flops(20, 7, 10) == arith.count_flops(models.Transition(20, 7), (1, 20, 10, 10))
+
+
 def test_densenet_flops_match_flop_counter():
     for kw, shape in [(dict(growth_rate=6, block_config=(2, 3), num_init_features=8, stem="cifar",
                             num_classes=5), (1, 3, 16, 16)),
                       (dict(growth_rate=4, block_config=(1, 2, 1), num_init_features=8, bottleneck=False,
                             compression=0.7, num_classes=3, in_channels=1), (1, 1, 64, 64))]:
         assert arith.densenet_flops(shape[-1], **kw) == arith.count_flops(models.DenseNet(**kw), shape)
+    bc = models.densenet_cifar(40, 8)             # DenseNet-BC, three blocks of 6
+    assert arith.densenet_flops(32, 8, (6, 6, 6), 16, stem="cifar", num_classes=10) == \
+        arith.count_flops(bc, (1, 3, 32, 32))
+
+
+@pytest.mark.parametrize("factory,kw,size", [
+    (lambda: models.resnet_cifar(20), dict(layers=(3, 3, 3), widths=(16, 32, 64), num_classes=10, stem="cifar"), 32),
+    (models.resnet18, dict(), 64),
+    (models.resnet50, dict(bottleneck=True, layers=(3, 4, 6, 3)), 64),
+    (models.d2l_resnet18, dict(num_classes=10, in_channels=1), 96),
+])
+def test_resnet_flops_match_flop_counter(factory, kw, size):
+    model = factory()
+    in_channels = kw.get("in_channels", 3)
+    assert arith.resnet_flops(size, **kw) == arith.count_flops(model, (1, in_channels, size, size))
 
 
 def test_concat_identity_holds_and_untied_weights_differ():
@@ -104,6 +190,8 @@ def test_feature_correlation_shapes_and_range():
     (lambda: arith.mlp_params([3, 4], "residual"), "residual"),
     (lambda: arith.growth_curve(3, 4, "cubic"), "scheme"),
     (lambda: arith.count_flops(nn.Identity(), (1, 0)), "input_shape"),
+    (lambda: arith.densenet_stats(image_size=16), "image_size"),
+    (lambda: arith.densenet_stats(stem=models.Stem(pool=2, pool_padding=2)), "pool_padding"),
 ])
 def test_bad_input_raises_value_error_naming_argument(call, name):
     with pytest.raises(ValueError, match=name):

@@ -1,186 +1,187 @@
-"""The assignment tooling: student copies leak nothing, stay in sync, and grading scores right.
+"""Grading with nbgrader (dnet_tools.course): honest, untouched and adversarial submissions.
 
-Grading executes a notebook in a Jupyter kernel, so only the fastest exercise (ex05, plain tensor
-algebra) is graded here; that every master's hidden tests pass is shown by executing the masters
-(tests/test_notebooks.py runs every chapter in smoke mode, hidden tests included).
+One course folder is built and graded once for the whole module (nbgrader starts a kernel per
+notebook, so grading is the slow part): ex05 (plain tensor algebra, the fastest exercise) for the
+master, the untouched student copy and most attacks, ex02 for the attack that calls the
+library's own implementation. Every attack must score zero on the questions it attacks and full
+marks on the questions it answers honestly.
 """
 from __future__ import annotations
 
-import json
-import shutil
+import csv
+import hashlib
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from dnet_lib import runtime
-from dnet_tools import assign
+pytest.importorskip("nbgrader", reason="grading needs the instructor extra: pip install -e .[instructor]")
+
+from dnet_tools import course, hidden_tests, sandbox  # noqa: E402
+from tests.fixtures import adversarial  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MASTERS = assign.master_paths(ROOT)
-GRADED = "chapters/exercises/ex05_concat_vs_add.ipynb"
-EXPECTED_NAMES = ["ex01_pooling", "ex02_parameters", "ex03_memory", "ex04_table1",
-                  "ex05_concat_vs_add", "ex06_house_prices"]
+CELL_TIMEOUT = 15           # nbgrader's per-cell limit in the test course
+QUESTION_TIMEOUT = 15       # CPU seconds a question's sandbox may use
 
 
-def _student(master: Path) -> Path:
-    return ROOT / "students" / master.name
+def _masters_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted((ROOT / course.MASTER_DIR).glob("*.ipynb")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
-def _lines(nb) -> set[str]:
-    return {line.strip() for cell in nb.cells for line in assign._source_lines(cell)}
+def _nb(course_dir: Path, ex: str, kind: str):
+    return nbformat.read(course_dir / kind / ex / f"{ex}.ipynb", as_version=4)
 
 
-def test_every_exercise_has_a_master_and_a_student_copy():
-    assert [m.stem for m in MASTERS] == EXPECTED_NAMES
-    for master in MASTERS:
-        assert _student(master).is_file(), f"missing {_student(master)}: run python -m dnet_tools.assign build"
+def _submit(course_dir: Path, tmp: Path, student: str, ex: str, nb) -> None:
+    path = tmp / f"{student}-{ex}.ipynb"
+    nbformat.write(nb, path)
+    course.submit(course_dir, student, path, ex)
 
 
-def test_committed_student_notebooks_are_current():
-    assert assign.check(ROOT) == []
-    assert assign.main(["--root", str(ROOT), "check"]) == 0
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("course")
+    where = tmp / "course"
+    before = _masters_digest()
+    assert course.build(where, exercises=["ex02", "ex05"], cell_timeout=CELL_TIMEOUT) == \
+        {"ex02": "book", "ex05": "book"}
+    _submit(where, tmp, "a_master", "ex05", _nb(where, "ex05", "source"))
+    _submit(where, tmp, "b_untouched", "ex05", _nb(where, "ex05", "release"))
+    for name, attack in adversarial.ATTACKS.items():
+        ex = attack["exercise"]
+        _submit(where, tmp, name, ex, adversarial.submission(name, _nb(where, ex, "release"), _nb(where, ex, "source")))
+    rows = course.autograde(where, timeout=300, question_timeout=QUESTION_TIMEOUT)
+    return {"course": where, "rows": {(r["student"], r["exercise"]): r for r in rows}, "masters": before}
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
-def test_no_solution_or_hidden_test_line_reaches_students(master):
-    master_nb = nbformat.read(ROOT / master, as_version=4)
-    secrets = assign.secret_lines(master_nb)
-    assert len(secrets) >= 5, f"{master}: too few solution/hidden lines ({len(secrets)}) for a real exercise"
-    for student in sorted((ROOT / "students").glob("*.ipynb")):    # every copy, not just the matching one
-        # a copy may show what its own master shows publicly (e.g. a common `return out`), nothing else
-        own_public = assign.split_lines(nbformat.read(ROOT / "chapters/exercises" / student.name, as_version=4))[1]
-        leaked = (secrets - own_public) & _lines(nbformat.read(student, as_version=4))
-        assert not leaked, f"{student.name} contains lines of {master.name}'s answers: {sorted(leaked)[:5]}"
+def _scores(row) -> dict[str, float]:
+    return {q: v["score"] for q, v in row["questions"].items()}
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
-def test_student_copy_structure(master):
-    master_nb = nbformat.read(ROOT / master, as_version=4)
-    nb = nbformat.read(_student(master), as_version=4)
-    text = json.dumps(nb.cells)
-    for marker in (assign.BEGIN_SOLUTION, assign.END_SOLUTION, assign.BEGIN_HIDDEN, assign.END_HIDDEN):
-        assert marker not in text
-    assert not any(assign.SOLUTION_TAG in c.metadata.get("tags", []) for c in nb.cells)
-    assert all(not c.get("outputs") and c.get("execution_count") is None
-               for c in nb.cells if c.cell_type == "code")
-    assert "colab-setup" in nb.cells[0].metadata.get("tags", [])
-    badge = nb.cells[1].source
-    assert f"{runtime.REPO_URL.split('github.com/')[1]}/blob/main/students/{master.name}" in badge
-    assert "chapters/exercises" not in text
-    # every question keeps its test cells (visible checks) and its points
-    def points(n):
-        out = {}
-        for c in n.cells:
-            if assign.points_of(c) is not None:
-                out[assign.question_of(c)] = out.get(assign.question_of(c), 0) + assign.points_of(c)
-        return out
-    assert points(nb) == points(master_nb) and points(nb)
-    stubs = sum(c.source.count("raise NotImplementedError(") for c in nb.cells if c.cell_type == "code")
-    solutions = sum(c.source.count(assign.BEGIN_SOLUTION) for c in master_nb.cells)
-    assert stubs == solutions > 0
+@pytest.mark.slow
+def test_course_layout(graded):
+    where = graded["course"]
+    for sub in ("source", "release", "submitted", "autograded"):
+        assert (where / sub / "ex05").is_dir() or (where / sub / "a_master" / "ex05").is_dir(), sub
+    assert (where / "gradebook.db").is_file() and (where / "nbgrader_config.py").is_file()
+    release = (where / "release" / "ex05" / "ex05.ipynb").read_text()
+    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "MARK SCHEME", "check_inline", "torch.linalg.solve(A, B)"):
+        assert secret not in release, secret
 
 
-def test_build_keeps_lines_around_the_solution_and_its_indent():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n# after")])
-    nb.cells[0].metadata["dnet_assign"] = {"question": "q7"}
-    out = assign.student_notebook(nb, "chapters/exercises/demo.ipynb").cells[1].source
-    assert out.splitlines() == ["def f(x):", "    y = 1", "    # YOUR CODE HERE",
-                                '    raise NotImplementedError("q7: your solution goes here")', "# after"]
+@pytest.mark.slow
+def test_master_scores_full_marks(graded):
+    row = graded["rows"][("a_master", "ex05")]
+    assert row["auto_score"] == row["auto_points"] == 5, course.format_rows([row])
+    assert not row["tampered"] and row["manual"] == ["why-answer", "why-rubric"]
 
 
-@pytest.mark.parametrize("source", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
-                                    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
-def test_build_rejects_unbalanced_markers(source):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
-    with pytest.raises(ValueError, match="cell 0"):
-        assign.student_notebook(nb, "chapters/exercises/demo.ipynb")
+@pytest.mark.slow
+def test_untouched_copy_scores_zero(graded):
+    row = graded["rows"][("b_untouched", "ex05")]
+    assert row["auto_score"] == 0 and row["auto_points"] == 5
+    assert all("NotImplementedError" in v["message"] for v in row["questions"].values())
 
 
-def test_build_rejects_bad_points():
-    cell = nbformat.v4.new_code_cell("assert True")
-    cell.metadata["dnet_assign"] = {"question": "q1", "points": -1}
-    with pytest.raises(ValueError, match="points"):
-        assign.student_notebook(nbformat.v4.new_notebook(cells=[cell]), "chapters/exercises/demo.ipynb")
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(adversarial.ATTACKS))
+def test_attack_scores_zero_on_what_it_attacks(graded, name):
+    attack = adversarial.ATTACKS[name]
+    row = graded["rows"][(name, attack["exercise"])]
+    scores = _scores(row)
+    for q, points in scores.items():
+        if q in attack["attacked"]:
+            assert points == 0, f"{name} earned {points} on {q}: {row['questions'][q]['message']}"
+        else:                   # the honest answers keep their points: the grader is not just strict
+            assert points == row["questions"][q]["points"], f"{name} lost {q}: {row['questions'][q]['message']}"
 
 
-def test_check_fails_after_a_master_edit(tmp_path, capsys):
-    for sub in ("chapters/exercises", "students"):
-        shutil.copytree(ROOT / sub, tmp_path / sub)
-    assert assign.check(tmp_path) == []
-    edited = tmp_path / GRADED
-    nb = nbformat.read(edited, as_version=4)
-    nb.cells[1].source += "\n\nAn instructor's extra sentence."
-    nbformat.write(nb, edited)
-    problems = assign.check(tmp_path)
-    assert problems == [f"students/{edited.name}: stale (differs from what `build` writes)"]
-    assert assign.main(["--root", str(tmp_path), "check"]) == 1
-    assert edited.name in capsys.readouterr().err
-    assign.build(tmp_path)
-    assert assign.check(tmp_path) == []
-    (tmp_path / "students" / "orphan.ipynb").write_text((tmp_path / "students" / edited.name).read_text())
-    assert assign.check(tmp_path) == ["students/orphan.ipynb: has no master notebook"]
+@pytest.mark.slow
+def test_no_submission_alters_grades_or_masters(graded):
+    from nbgrader.api import Gradebook
+    where = graded["course"]
+    with Gradebook(f"sqlite:///{where / 'gradebook.db'}", course_id=course.COURSE_ID) as gb:
+        master = gb.find_submission("ex05", "a_master")
+        assert master.code_score == 5 and master.max_code_score == 5
+        for name, attack in adversarial.ATTACKS.items():
+            sub = gb.find_submission(attack["exercise"], name)
+            assert sub.code_score == sum(_scores(graded["rows"][(name, attack["exercise"])]).values())
+    assert not any(r["tampered"] for r in graded["rows"].values())
+    assert _masters_digest() == graded["masters"], "grading changed chapters/exercises"
+    graded_master = nbformat.read(where / "autograded" / "a_master" / "ex05" / "ex05.ipynb", as_version=4)
+    assert sum("[grader] passed" in "".join(o.get("text", "") for o in c.get("outputs", []))
+               for c in graded_master.cells) == 3
 
 
-def _grade(path: Path, tmp_path: Path) -> dict:
-    out = tmp_path / "score.json"
-    result = assign.grade(path, out=out, cell_timeout=120, total_timeout=300, root=ROOT)
-    assert json.loads(out.read_text()) == result
-    assert not list(tmp_path.glob("*.tmp"))
-    return result
+@pytest.mark.slow
+def test_feedback_and_export(graded):
+    where = graded["course"]
+    course.feedback(where)
+    assert (where / "feedback" / "a_master" / "ex05" / "ex05.html").is_file()
+    with open(course.export(where)) as f:
+        rows = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in csv.DictReader(f)}
+    assert rows[("a_master", "ex05")] == 5 and rows[("b_untouched", "ex05")] == 0
 
 
-def test_grading_the_master_gives_full_marks(tmp_path, capsys):
-    out = tmp_path / "score.json"      # through the command line, as an instructor runs it
-    assert assign.main(["--root", str(ROOT), "grade", str(ROOT / GRADED), "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert result["total"] > 0 and result["score"] == result["total"], assign.format_table(result)
-    assert [q["question"] for q in result["questions"]] == ["q1", "q2", "q3"]
-    table = capsys.readouterr().out
-    assert "q2" in table and "total" in table and "FAIL" not in table
+@pytest.mark.slow
+def test_a_variant_is_not_answered_by_the_public_page(tmp_path):
+    """With a seed the class gets a variant: the book's answers score zero, the variant's key full."""
+    where = tmp_path / "course"
+    chosen = course.build(where, variant_seed=3, exercises=["ex05"], cell_timeout=CELL_TIMEOUT)
+    assert chosen == {"ex05": "b"}
+    release = (where / "release" / "ex05" / "ex05.ipynb").read_text()
+    assert "In this assignment" in release
+    _submit(where, tmp_path, "key", "ex05", _nb(where, "ex05", "source"))
+    public = nbformat.read(ROOT / "chapters" / "exercises" / "ex05_concat_vs_add.ipynb", as_version=4)
+    _submit(where, tmp_path, "copier", "ex05", adversarial.honest(_nb(where, "ex05", "release"), public))
+    rows = {r["student"]: r for r in course.autograde(where, timeout=300, question_timeout=QUESTION_TIMEOUT)}
+    assert rows["key"]["auto_score"] == 5, course.format_rows(list(rows.values()))
+    assert rows["copier"]["auto_score"] == 0, course.format_rows(list(rows.values()))
 
 
-def test_grading_an_untouched_student_copy_gives_zero(tmp_path):
-    result = _grade(ROOT / "students" / Path(GRADED).name, tmp_path)
-    assert result["score"] == 0 and result["total"] > 0
-    assert all("NotImplementedError" in q["error"] for q in result["questions"])
+@pytest.mark.slow
+def test_committed_student_copies_are_current():
+    assert course.check(ROOT) == []
 
 
-def test_one_wrong_answer_loses_exactly_its_points(tmp_path):
-    """Fill the student copy with the master's answers, break q2, and delete q1's test cell:
-    the grader re-inserts the hidden tests, and only q2's points are lost."""
-    master = nbformat.read(ROOT / GRADED, as_version=4)
-    student = nbformat.read(ROOT / "students" / Path(GRADED).name, as_version=4)
-    answers = {c.id: c.source for c in master.cells}
-    for cell in student.cells:
-        if cell.cell_type == "code" and "raise NotImplementedError(" in cell.source:
-            cell.source = answers[cell.id]
-    q2 = next(c for c in student.cells if "def as_residual" in c.source)
-    q2.source = q2.source.replace("return torch.linalg.solve(A, B)", "return B - A")
-    assert "return B - A" in q2.source
-    student.cells = [c for c in student.cells
-                     if not (assign.question_of(c) == "q1" and assign.points_of(c) is not None)]
-    path = tmp_path / "submission.ipynb"
-    nbformat.write(student, path)
-    result = _grade(path, tmp_path)
-    by_q = {q["question"]: q for q in result["questions"]}
-    assert by_q["q2"]["score"] == 0 and not by_q["q2"]["passed"]
-    assert by_q["q1"]["passed"] and by_q["q3"]["passed"]
-    assert result["score"] == result["total"] - by_q["q2"]["points"]
+# --------------------------------------------------------------------------- sandbox (no nbgrader)
+def test_sandbox_returns_plain_data_and_survives_hostile_code():
+    ok = sandbox.evaluate(["import torch", "def fit_error(f, t):\n    return 0.25"], "ex05", "q3",
+                          {"fit": "affine"}, timeout=30)
+    assert ok == {"data": [0.25, 0.25, 0.25]}
+    for cells, error in ((["import os\nos._exit(0)"], "NoResult"), (["while True:\n    pass"], "Timeout"),
+                         (["import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"], "Crashed")):
+        assert sandbox.evaluate(cells, "ex05", "q3", {"fit": "affine"}, timeout=10)["error"] == error
 
 
-def test_grade_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="submission"):
-        assign.grade(tmp_path / "missing.ipynb", root=ROOT)
-    with pytest.raises(ValueError, match="cell_timeout"):
-        assign.grade(ROOT / GRADED, cell_timeout=0, root=ROOT)
+def test_sandbox_stubs_the_library_implementation():
+    cells = ["from dnet_lib import arith", "def dense_layer_params(c, k, b=4):\n"
+             "    return arith.dense_layer_params(c, k, bn_size=b)\n\ndef basic_block_params(c):\n    return 0"]
+    data = sandbox.evaluate(cells, "ex02", "q2", {"bottleneck": True}, timeout=30,
+                            forbidden=("arith.dense_layer_params",))["data"]
+    assert all(d["error"] == "RuntimeError" for d in data["dense"])
+    assert "dnet_lib.arith" in sandbox.forbidden_bindings(("arith.dense_layer_params",))
 
 
-def test_grading_notebook_reinserts_tests_by_question():
-    master = nbformat.read(ROOT / GRADED, as_version=4)
-    student = nbformat.read(ROOT / "students" / Path(GRADED).name, as_version=4)
-    nb, questions = assign.grading_notebook(student, master)
-    master_tests = [c.source for c in master.cells if assign.points_of(c) is not None]
-    assert [nb.cells[i].source for q in questions.values() for i in q["cells"]] == master_tests
-    assert {q: v["points"] for q, v in questions.items()} == {"q1": 1.0, "q2": 2.0, "q3": 2.0}
+def test_judge_rejects_lookalikes_and_accepts_the_reference():
+    params = {"fit": "affine"}
+    with pytest.raises(AssertionError, match="float"):
+        hidden_tests.judge("ex05", "q3", [1, 1, 1], params)              # ints are not floats
+    with pytest.raises(hidden_tests.PlainDataError):
+        hidden_tests.plain(type("F", (float,), {"__eq__": lambda s, o: True})(0.0))
+    ns = {}
+    exec(_source_of("ex05", "q3-answer"), {"torch": __import__("torch")}, ns)
+    data = hidden_tests.QUESTIONS["ex05"]["q3"].probe(ns, params)
+    hidden_tests.judge("ex05", "q3", data, params)
+    with pytest.raises(AssertionError):
+        hidden_tests.judge("ex05", "q3", [v + 1e-3 for v in data], params)
+
+
+def _source_of(ex: str, grade_id: str) -> str:
+    master = next((ROOT / course.MASTER_DIR).glob(f"{ex}_*.ipynb"))
+    nb = nbformat.read(master, as_version=4)
+    return next(c.source for c in nb.cells if course.nbgrader_meta(c).get("grade_id") == grade_id)

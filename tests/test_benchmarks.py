@@ -1,4 +1,5 @@
-"""Every benchmark runs in smoke mode, writes a complete JSON record, and leaves book/results alone."""
+"""Every benchmark runs in smoke mode and writes a complete JSON record, the committed records are
+complete, the paired statistics are right, and no run on a CPU can write a GPU record."""
 import hashlib
 import importlib.util
 import json
@@ -11,11 +12,14 @@ import pytest
 import torch
 
 from dnet_lib import models
+from dnet_lib.arith import count_params
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 RESULTS = REPO / "book" / "results"
 REQUIRED = ("benchmark", "device", "device_info", "date", "versions", "command", "mode", "results", "goals")
+CPU_RECORDS = ("time_to_accuracy", "throughput", "memory")        # committed CPU results
+GPU_RECORDS = ("d2l_recipe", "throughput", "memory")              # written by gpu_reference.py
 
 
 def _load(name):
@@ -30,88 +34,170 @@ def _load(name):
 
 
 def _snapshot() -> dict:
-    if not RESULTS.exists():
-        return {}
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(RESULTS.glob("*"))}
 
 
-def _run_smoke(name: str, tmp_path: Path) -> dict:
-    env = dict(os.environ, DNET_SMOKE="1", TMPDIR=str(tmp_path))
-    before = _snapshot()
-    proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert _snapshot() == before, "a smoke run changed book/results"
-    path = tmp_path / "dnet_bench_smoke" / f"{name}.json"      # the smoke default, under TMPDIR
-    assert path.exists(), proc.stdout[-2000:]
-    record = json.loads(path.read_text())
+def _check_record(record: dict, name: str) -> None:
     for key in REQUIRED:
-        assert key in record, key
+        assert key in record, (name, key)
     assert record["benchmark"] == name
-    assert record["mode"] == "smoke"
     assert record["device_info"]["type"] in ("cpu", "cuda", "mps") and record["device_info"]["name"]
     assert record["device"] == f"{record['device_info']['type']} ({record['device_info']['name']})"
     assert {"torch", "torchvision", "python"} <= set(record["versions"])
-    assert record["command"].startswith("DNET_SMOKE=1 python benchmarks/") and name in record["command"]
     assert record["date"][:4].isdigit()
+    assert record["goals"], name
     for goal in record["goals"]:
         assert set(goal) == {"goal", "measured", "target", "met"} and goal["met"] in (True, False, None)
-    assert not list(path.parent.glob(".*.tmp")), "temporary file left behind"
+
+
+def _run_smoke(script: str, tmp_path: Path, *args: str, timeout: int = 300) -> Path:
+    """Run ``script`` in smoke mode; returns the smoke output folder."""
+    env = dict(os.environ, DNET_SMOKE="1", TMPDIR=str(tmp_path))
+    before = _snapshot()
+    proc = subprocess.run([sys.executable, str(BENCH / f"{script}.py"), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert _snapshot() == before, "a smoke run changed book/results"
+    folder = tmp_path / "dnet_bench_smoke"                    # the smoke default, under TMPDIR
+    assert not list(folder.glob(".*.tmp")), "temporary file left behind"
+    return folder
+
+
+def _smoke_record(folder: Path, name: str, script: str | None = None) -> dict:
+    path = folder / f"{name}.json"
+    assert path.exists(), sorted(folder.iterdir())
+    record = json.loads(path.read_text())
+    _check_record(record, name)
+    assert record["mode"] == "smoke"
+    assert record["command"].startswith(f"DNET_SMOKE=1 python benchmarks/{script or name}.py")
     return record
 
 
+def _assert_paired(ratio: dict) -> None:
+    assert {"median", "iqr", "rounds", "precise", "per_round"} <= set(ratio)
+    assert len(ratio["per_round"]) == ratio["rounds"] >= 1 and ratio["iqr"] >= 0
+
+
+@pytest.mark.slow
 def test_throughput_smoke(tmp_path):
-    record = _run_smoke("throughput", tmp_path)
+    record = _smoke_record(_run_smoke("throughput", tmp_path), "throughput")
     rows = {r["name"]: r for r in record["results"]["rows"]}
-    assert len(rows) == 4 and all(r["examples_per_s"] > 0 for r in rows.values())
-    ratios = record["results"]["ratios"]
-    assert ratios["ours_d2l_densenet_over_d2l_way"] == pytest.approx(
-        rows["ours d2l_densenet"]["examples_per_s"] / rows["d2l way"]["examples_per_s"])
+    assert all(min(r["examples_per_s_per_round"]) > 0 for r in rows.values())
     # the d2l reference and ours are the same network: same parameter count
-    assert rows["d2l way"]["parameters"] == rows["ours d2l_densenet"]["parameters"]
+    assert rows["d2l way"]["parameters"] == rows["ours d2l_densenet fp32"]["parameters"]
+    ratios = record["results"]["paired_ratios"]
+    for ratio in ratios.values():
+        _assert_paired(ratio)
+    ours, d2l = rows["ours d2l_densenet fp32"], rows["d2l way"]
+    paired = ratios["ours d2l_densenet fp32 / d2l way"]
+    assert paired["per_round"] == pytest.approx([a / b for a, b in zip(
+        ours["examples_per_s_per_round"], d2l["examples_per_s_per_round"])])
+    # one number per goal: the paired median
+    assert record["goals"][0]["measured"]["median"] == pytest.approx(paired["median"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_memory_smoke(tmp_path):
-    record = _run_smoke("memory", tmp_path)
-    bc = {r["name"]: r for r in record["results"]["densenet_bc"]["rows"]}
-    assert bc["ours memory_efficient"]["saved_bytes"] < bc["torchvision class memory_efficient"]["saved_bytes"] \
-        < bc["ours plain"]["saved_bytes"]
+    record = _smoke_record(_run_smoke("memory", tmp_path), "memory")
+    bc = {r["name"]: r for r in record["results"]["densenet_bc_40"]["rows"]}
+    assert bc["ours memory_efficient"]["saved_bytes"] < bc["ours plain"]["saved_bytes"]
+    assert bc["torchvision class memory_efficient"]["saved_bytes"] < bc["ours plain"]["saved_bytes"]
     assert bc["ours plain"]["saved_bytes"] == bc["torchvision class plain"]["saved_bytes"]
+    assert bc["ours plain"]["step_time_ratio_to_plain"] is None and bc["ours plain"]["time_ratio"] == 1
+    paired = bc["ours memory_efficient"]["step_time_ratio_to_plain"]
+    _assert_paired(paired)
+    assert bc["ours memory_efficient"]["time_ratio"] == paired["median"]
     d121 = {r["name"]: r for r in record["results"]["densenet121"]["rows"]}
     assert d121["ours plain"]["saved_bytes"] == d121["torchvision plain"]["saved_bytes"]
-    assert len(record["goals"]) == 4
+    assert len(record["goals"]) == 5
 
 
+@pytest.mark.slow
 def test_time_to_accuracy_smoke(tmp_path):
-    record = _run_smoke("time_to_accuracy", tmp_path)
-    cpu = record["results"]["cpu_recipe"]
-    assert 0.0 <= cpu["final_test_accuracy"] <= 1.0 and cpu["history"]
-    d2l = record["results"]["d2l_recipe"]
-    assert set(d2l) >= {"recipe", "d2l_densenet", "d2l_resnet18"}
+    record = _smoke_record(_run_smoke("time_to_accuracy", tmp_path), "time_to_accuracy")
+    results = record["results"]
+    for key in ("ours_densenet", "ours_resnet", "d2l_code"):
+        assert 0.0 <= results[key]["final_test_accuracy"] <= 1.0, key
+    dense = results["ours_densenet"]
+    assert dense["history"]["config"]["time_budget_s"] == results["budget_s"]
+    assert dense["history"]["config"]["schedule"] == "one_cycle"
+    assert len(record["goals"]) == 2
 
 
-def test_full_cpu_run_reports_gpu_part_as_not_measured(monkeypatch):
+@pytest.mark.slow
+def test_gpu_reference_smoke_writes_no_gpu_record(tmp_path):
+    folder = _run_smoke("gpu_reference", tmp_path, timeout=600)
+    recipe = _smoke_record(folder, "d2l_recipe", "gpu_reference")
+    for name in ("d2l_densenet", "d2l_resnet18"):
+        entry = recipe["results"][name]
+        assert len(entry["runs"]) == 2 and 0 <= entry["mean_test_accuracy"] <= 1
+        assert 0 <= entry["d2l_code"]["final_test_acc"] <= 1
+    throughput = _smoke_record(folder, "throughput", "gpu_reference")
+    assert throughput["results"]["paired_ratios"]
+    memory = _smoke_record(folder, "memory", "gpu_reference")
+    assert set(memory["results"]) == {"densenet_bc_40", "densenet121"}
+    assert not list(RESULTS.glob("*_gpu.json")) or torch.cuda.is_available() or all(
+        json.loads(p.read_text())["device_info"]["type"] == "cuda" for p in RESULTS.glob("*_gpu.json"))
+
+
+def test_gpu_reference_refuses_a_cpu_without_smoke(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("only meaningful without a GPU")
+    env = {k: v for k, v in os.environ.items() if k != "DNET_SMOKE"}
+    before = _snapshot()
+    proc = subprocess.run([sys.executable, str(BENCH / "gpu_reference.py"), "--device", "cpu",
+                           "--out", str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "--smoke" in proc.stderr
+    assert _snapshot() == before and not list(tmp_path.iterdir())
+
+
+def test_paired_ratio_median_and_iqr():
+    common = _load("_common")
+    ratio = common.paired_ratio([2.0, 4.0, 6.0, 8.0, 10.0], [1.0, 2.0, 2.0, 4.0, 5.0])
+    assert ratio["per_round"] == [2.0, 2.0, 3.0, 2.0, 2.0]
+    assert ratio["median"] == 2.0 and ratio["iqr"] == 0.0 and ratio["precise"]
+    noisy = common.paired_ratio([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5)
+    assert noisy["median"] == 3.0 and noisy["iqr"] == 2.0 and not noisy["precise"]
+    assert "NOT under 5%" in common.format_ratio(noisy) and "NOT" not in common.format_ratio(ratio)
+    with pytest.raises(ValueError, match="same number"):
+        common.paired_ratio([1.0], [1.0, 2.0])
+
+
+def test_interleaved_rounds_rotate_and_stop_when_precise():
+    common = _load("_common")
+    calls = []
+
+    def contender(name, value):
+        return lambda: calls.append(name) or value
+
+    values = common.interleaved_rounds({"a": contender("a", 2.0), "b": contender("b", 1.0)},
+                                       [("a", "b")], min_rounds=3, max_rounds=50, max_seconds=60)
+    assert values == {"a": [2.0] * 3, "b": [1.0] * 3}          # precise at once: min_rounds
+    assert calls == ["a", "b", "b", "a", "a", "b"]              # the order rotates every round
+    noise = iter([1.0, 3.0] * 50)
+    values = common.interleaved_rounds({"a": lambda: next(noise), "b": lambda: 1.0}, [("a", "b")],
+                                       min_rounds=3, max_rounds=7, max_seconds=60)
+    assert len(values["a"]) == 7                                 # never precise: the round limit
+
+
+def test_d2l_reference_models_match_ours():
+    d2l_reference = _load("d2l_reference")
+    if not d2l_reference.available():
+        pytest.skip("d2l is not installed (pip install --no-deps d2l==1.0.3)")
+    dense = d2l_reference.d2l_densenet_reference(image_size=96)
+    assert count_params(dense) == count_params(models.d2l_densenet())
+    assert dense(torch.randn(2, 1, 96, 96)).shape == (2, 10)
+    assert count_params(d2l_reference.d2l_resnet18_reference()) == count_params(models.d2l_resnet18())
+
+
+def test_time_to_accuracy_networks_are_library_models_of_similar_size():
     tta = _load("time_to_accuracy")
-    recorded = {}
-    monkeypatch.setattr(tta._common, "record", lambda name, args, device, smoke, results, goals, notes, lb:
-                        recorded.update(results=results, notes=notes) or Path("unused"))
-    monkeypatch.delenv("DNET_SMOKE", raising=False)
-    tta.main(["--skip-cpu"])
-    assert recorded["results"]["d2l_recipe"] == "not measured: no GPU"
-    assert any("not measured: no GPU" in n for n in recorded["notes"])
-
-
-def test_d2l_reference_model_is_d2l_densenet():
-    throughput = _load("throughput")
-    ref = throughput.d2l_densenet_reference(image_size=96)
-    ours = models.d2l_densenet()
-    assert sum(p.numel() for p in ref.parameters()) == sum(p.numel() for p in ours.parameters())
-    assert ref(torch.randn(2, 1, 96, 96)).shape == (2, 10)
-    # torchvision's class with a 1-channel stem is our DenseNet-BC config: weights load both ways
-    tv = throughput.torchvision_bc()
-    tv.load_state_dict(throughput.ours_bc().state_dict(), strict=True)
+    dense, res = tta.fashion_densenet(), tta.fashion_resnet()
+    assert isinstance(dense, models.DenseNet) and isinstance(res, models.ResNet)
+    assert count_params(dense) == 80_706
+    assert abs(count_params(res) - count_params(dense)) < 0.1 * count_params(dense)
+    assert dense(torch.randn(2, 1, 28, 28)).shape == res(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_write_json_is_atomic_and_checks_keys(tmp_path):
@@ -126,14 +212,22 @@ def test_write_json_is_atomic_and_checks_keys(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
-def test_committed_results_name_device_date_command():
-    files = sorted(RESULTS.glob("*.json")) if RESULTS.exists() else []
-    for path in files:
-        record = json.loads(path.read_text())
-        if "benchmark" not in record:
-            continue                                       # another helper's result file
-        for key in REQUIRED:
-            assert key in record, (path.name, key)
-        assert record["mode"] != "smoke", path.name
-        assert record["command"].startswith("python benchmarks/"), path.name
-        assert isinstance(record["device"], str) and record["device_info"]["name"]
+@pytest.mark.parametrize("name", CPU_RECORDS)
+def test_committed_cpu_record_is_complete(name):
+    path = RESULTS / f"{name}_cpu.json"
+    assert path.exists(), f"{path} is missing: run python benchmarks/{name}.py"
+    record = json.loads(path.read_text())
+    _check_record(record, name)
+    assert record["mode"] == "cpu" and record["device_info"]["type"] == "cpu"
+    assert record["command"].startswith(f"python benchmarks/{name}.py")
+
+
+@pytest.mark.parametrize("name", GPU_RECORDS)
+def test_committed_gpu_record_comes_from_a_gpu(name):
+    path = RESULTS / f"{name}_gpu.json"
+    if not path.exists():
+        pytest.skip(f"{path.name}: GPU figures not yet measured")
+    record = json.loads(path.read_text())
+    _check_record(record, name)
+    assert record["mode"] == "gpu" and record["device_info"]["type"] == "cuda"
+    assert record["command"].startswith("python benchmarks/gpu_reference.py")

@@ -1,6 +1,9 @@
 """Book configuration, table of contents, vendored JavaScript and the Colab setup cell."""
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
 import types
@@ -17,9 +20,46 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
 
-def test_repo_url_is_configured_in_one_place():
-    assert CONFIG["repository"]["url"] == runtime.REPO_URL
-    assert runtime.REPO_URL.startswith("https://github.com/")   # Colab opens github/<owner>/<repo>
+# Where the repository's address is used: pip installs, Colab links and clones of it.
+_REPO_USES = re.compile(r"git\+https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?['\"\s@]"
+                        r"|colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/blob/([\w.-]+)/"
+                        r"([^)\s\"'#?]+)"
+                        r"|git clone https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?[\s&;]")
+_SKIP = {".git", ".venv", "_build", "_vendor", "data", "build", "node_modules", ".pytest_cache"}
+
+
+def _text_files():
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if d not in _SKIP and not d.endswith(".egg-info")]
+        for name in files:
+            if name.endswith((".py", ".md", ".ipynb", ".yml", ".yaml", ".toml", ".sh", ".txt")):
+                yield Path(folder, name)
+
+
+def test_repo_url_is_one_setting_and_every_use_agrees():
+    owner_repo = runtime.REPO_URL.removeprefix("https://github.com/")
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+", owner_repo), \
+        f"REPO_URL must be https://github.com/OWNER/REPO (Colab opens github/...), got {runtime.REPO_URL}"
+    # the book's launch and repository buttons: filled in by the build from REPO_URL
+    assert "url" not in (CONFIG.get("repository") or {}), "set REPO_URL, not repository.url"
+    effective = book.effective_config(ROOT, 60)
+    assert effective["repository"]["url"] == runtime.REPO_URL
+    branch = effective["repository"]["branch"]
+    # every Colab setup cell, Colab badge and clone command in the repository
+    uses, wrong, dangling = 0, [], []
+    for path in _text_files():
+        text = path.read_text(encoding="utf-8", errors="replace").replace('\\"', '"')
+        for match in _REPO_USES.finditer(text):
+            pip, colab, colab_branch, colab_path, clone = match.groups()
+            used = pip or colab or clone
+            uses += 1
+            if used != owner_repo or (colab and colab_branch != branch):
+                wrong.append(f"{path.relative_to(ROOT)}: {match.group(0).strip()}")
+            if colab and not (ROOT / colab_path).is_file() and path.suffix != ".py":
+                dangling.append(f"{path.relative_to(ROOT)}: {colab_path}")
+    assert not wrong, f"places that disagree with REPO_URL {runtime.REPO_URL}:\n" + "\n".join(wrong)
+    assert not dangling, "Colab links to notebooks that do not exist:\n" + "\n".join(dangling)
+    assert uses >= len(book.chapter_notebooks(ROOT)), f"only {uses} uses of the repository URL found"
     assert f"git+{runtime.REPO_URL}" in book.colab_cell()
 
 
@@ -161,6 +201,80 @@ def test_smoke_build_has_a_short_cell_timeout():
     assert book.BUILD_TIMEOUT["smoke"] <= 1200
 
 
-def test_library_fingerprint_tracks_the_source():
-    assert book.library_fingerprint() == book.library_fingerprint()
-    assert len(book.library_fingerprint()) == 64
+def test_library_fingerprint_tracks_the_source(tmp_path):
+    import dnet_lib
+
+    assert book.library_fingerprint() == book.library_fingerprint(Path(dnet_lib.__file__).parent)
+    copy = tmp_path / "dnet_lib"
+    shutil.copytree(Path(dnet_lib.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = book.library_fingerprint(copy)
+    assert len(before) == 64 and before == book.library_fingerprint(copy)
+    (copy / "data.py").write_text((copy / "data.py").read_text() + "\n# edited\n")
+    assert book.library_fingerprint(copy) != before
+
+
+# --------------------------------------------------------------------------- README
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _readme_section(title: str) -> str:
+    start = README.index(f"## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end != -1 else None]
+
+
+def test_readme_gives_two_commands_for_a_fresh_machine():
+    first_block = README.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.strip()]
+    assert commands == ["make book", "make test"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("book", "test"):     # both run the data set-up first
+        assert re.search(rf"^{target}: data$", makefile, re.M), target
+    assert re.search(r"^data: setup\n\t\$\(PY\) -m dnet_lib\.data$", makefile, re.M)
+
+
+def test_readme_tour_lists_every_module():
+    tour = _readme_section("A short tour")
+    for package in ("dnet_lib", "dnet_tools"):
+        section = tour[tour.index(f"**`{package}/`**"):]
+        section = section[:section.index("\n\n", section.index("| module |"))]
+        modules = sorted(p.relative_to(ROOT / package).as_posix()
+                         for p in (ROOT / package).rglob("*.py")
+                         if p.name != "__init__.py" and "__pycache__" not in p.parts)
+        listed = {m for m in modules if f"`{m}`" in section
+                  or f"`{m.split('/')[-1]}`" in section and m.startswith("models/")}
+        assert set(modules) == listed, f"{package}: not in README's tour: {sorted(set(modules) - listed)}"
+        named = set(re.findall(r"`([\w/]+\.py)`", section))
+        stale = {n for n in named if not (ROOT / package / n).is_file()
+                 and not (ROOT / package / "models" / n).is_file()}
+        assert not stale, f"README's tour lists {package} modules that do not exist: {sorted(stale)}"
+
+
+def test_tooling_docstring_lists_every_module():
+    import dnet_tools
+
+    modules = sorted(p.stem for p in (ROOT / "dnet_tools").glob("*.py") if p.stem != "__init__")
+    assert [m for m in modules if f"``{m}``" not in dnet_tools.__doc__] == []
+
+
+def test_readme_example_runs():
+    block = _readme_section("A short tour").split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    shape = namespace["block"](__import__("torch").rand(4, 3, 8, 8)).shape
+    assert f"torch.Size({list(shape)})" in block       # the shape the comment promises
+
+
+def test_a_failed_build_is_not_forgotten_by_the_next(tmp_path):
+    # Sphinx does not read an unchanged page again, so a notebook that failed would neither run
+    # nor be reported by the next build: its reports and Sphinx's state must go.
+    build_dir = tmp_path / "_build"
+    (build_dir / "html" / "reports" / "chapters").mkdir(parents=True)
+    (build_dir / "html" / "reports" / "chapters" / "x.err.log").write_text("Traceback")
+    (build_dir / ".doctrees").mkdir()
+    (build_dir / ".jupyter_cache").mkdir()
+    (build_dir / ".dnet_lib_fingerprint").write_text(book.library_fingerprint() + "\n")
+    book._invalidate_stale_cache(build_dir)
+    assert not (build_dir / "html" / "reports").exists() and not (build_dir / ".doctrees").exists()
+    assert (build_dir / ".jupyter_cache").is_dir()       # notebooks that ran fine are not run again

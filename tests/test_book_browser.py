@@ -1,12 +1,11 @@
 """The built book in a real browser: offline, interactive without a kernel, math rendered.
 
-A session fixture builds the book in smoke mode (``python -m dnet_tools.book build`` with
-``DNET_SMOKE=1``, into ``_build/smoke``; the execution cache makes a repeat fast), serves
-``_build/smoke/_build/html`` on 127.0.0.1 and drives headless Chromium over the DevTools
-protocol. Without Chromium the browser tests skip, except in CI (``CI=true``), where they fail.
-
-``DNET_BOOK_ROOT=/path/to/book`` tests another copy of the book (e.g. a scratch copy with stub
-chapters) instead of this repository.
+The pages come from the session's smoke-mode book build (the ``smoke_book`` fixture in
+conftest.py, which also runs every notebook once). They are served on 127.0.0.1 and opened
+in the system's headless Chromium (Debian's ``chromium``; ``scripts/ensure_chromium.sh``),
+driven by Playwright for Python with ``executable_path`` -- Playwright's own browser download
+is never used. Without Chromium or Playwright the browser tests skip, except in CI
+(``CI=true``), where they fail.
 """
 from __future__ import annotations
 
@@ -16,9 +15,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from html.parser import HTMLParser
@@ -30,18 +26,23 @@ import pytest
 from dnet_lib import explorers, models
 from dnet_tools import book
 
-REPO = Path(__file__).resolve().parents[1]
-ROOT = Path(os.environ.get("DNET_BOOK_ROOT", REPO)).resolve()
-BUILD_LIMIT_S = 1200
+from conftest import BOOK_ROOT as ROOT
+
 GROWTH_PAGE = "chapters/03_dense_blocks_growth_rate.html"
 COMPRESSION_PAGE = "chapters/04_transitions_compression.html"
 MATH_PAGE = "book/intro.html"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]   # one smoke build per session: ~30-80 s
+pytestmark = [pytest.mark.browser, pytest.mark.slow]   # needs the session's smoke build
 
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _skip_or_fail(message: str):
+    if _in_ci():
+        pytest.fail(message + " -- required in CI")
+    pytest.skip(message)
 
 
 def _chromium() -> str:
@@ -49,29 +50,15 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    message = ("headless Chromium is not installed (Debian: apt-get install chromium; "
-               "`make test` runs scripts/ensure_chromium.sh)")
-    if _in_ci():
-        pytest.fail(message + " -- required in CI")
-    pytest.skip(message)
+    _skip_or_fail("headless Chromium is not installed (Debian: apt-get install chromium; "
+                  "`make test` runs scripts/ensure_chromium.sh)")
 
 
 # --------------------------------------------------------------------------- the built book
 @pytest.fixture(scope="session")
-def built_html() -> Path:
-    """Build the book once per session in smoke mode; returns the folder with index.html."""
-    out = ROOT / "_build" / "smoke"
-    env = dict(os.environ, DNET_SMOKE="1")
-    cmd = [sys.executable, "-m", "dnet_tools.book", "build", "--root", str(ROOT), "--out", str(out),
-           "--timeout", str(BUILD_LIMIT_S - 60)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=BUILD_LIMIT_S)
-    if proc.returncode != 0:
-        pytest.fail(f"smoke-mode book build failed (exit {proc.returncode}):\n"
-                    f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
-    html_dir = out / "_build" / "html"
-    assert (html_dir / "index.html").is_file()
-    return html_dir
+def built_html(smoke_book) -> Path:
+    """The folder with index.html of the session's smoke-mode build."""
+    return smoke_book.require_success()
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -90,129 +77,52 @@ def server(built_html):
     httpd.server_close()
 
 
-# --------------------------------------------------------------------------- Chromium over CDP
+# --------------------------------------------------------------------------- Chromium via Playwright
 class Browser:
-    """Just enough of the Chrome DevTools protocol: navigate, evaluate, record requests."""
+    """One page in headless Chromium that records every request and every failed response."""
 
-    def __init__(self, executable: str):
-        import websocket
+    def __init__(self, page):
+        self.page = page
+        self.requested: list[str] = []
+        self.missing: list[tuple[str, int]] = []
+        page.on("request", lambda request: self.requested.append(request.url))
+        page.on("response", self._record_failure)
 
-        self.profile = tempfile.mkdtemp(prefix="dnet-chromium-")
-        self.proc = subprocess.Popen(
-            [executable, "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--no-first-run", "--disable-component-update",
-             "--disable-sync", "--disable-default-apps", "--disable-extensions",
-             "--disable-dev-shm-usage", "--mute-audio", "--remote-allow-origins=*",
-             f"--user-data-dir={self.profile}", "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        port = self._devtools_port()
-        deadline = time.monotonic() + 30
-        page = None
-        while page is None and time.monotonic() < deadline:
-            targets = json.loads(_http_get(f"http://127.0.0.1:{port}/json/list"))
-            page = next((t for t in targets if t.get("type") == "page"), None)
-            if page is None:
-                time.sleep(0.2)
-        if page is None:
-            raise RuntimeError("Chromium opened no page target")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60,
-                                              suppress_origin=True)
-        self.next_id = 0
-        self.events: list[dict] = []
-        self.call("Network.enable")
-        self.call("Page.enable")
-        self.call("Runtime.enable")
+    def _record_failure(self, response):
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            self.missing.append((response.url, response.status))
 
-    def _devtools_port(self) -> int:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line and self.proc.poll() is not None:
-                raise RuntimeError(f"Chromium exited with {self.proc.returncode}")
-            match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
-            if match:
-                # keep draining stderr so Chromium never blocks on a full pipe
-                threading.Thread(target=lambda: [None for _ in self.proc.stderr],
-                                 daemon=True).start()
-                return int(match.group(1))
-        raise RuntimeError("Chromium did not report its DevTools port within 60 s")
-
-    def call(self, method: str, params: dict | None = None) -> dict:
-        self.next_id += 1
-        my_id = self.next_id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params or {}}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == my_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            if "method" in message:
-                self.events.append(message)
-
-    def wait_event(self, method: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        self.ws.settimeout(timeout)
-        for i, event in enumerate(self.events):
-            if event["method"] == method:
-                return self.events.pop(i)
-        while time.monotonic() < deadline:
-            message = json.loads(self.ws.recv())
-            if message.get("method") == method:
-                return message
-            if "method" in message:
-                self.events.append(message)
-        raise TimeoutError(f"no {method} within {timeout} s")
-
-    def evaluate(self, expression: str, await_promise: bool = False):
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                 "awaitPromise": await_promise})
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
-        return result["result"].get("value")
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression (a returned promise is awaited)."""
+        return self.page.evaluate(expression)
 
     def open(self, url: str, settle_s: float = 1.0) -> list[str]:
         """Load ``url``, wait for scripts and MathJax; return every URL the page requested."""
-        self.events.clear()
-        self.call("Page.navigate", {"url": url})
-        self.wait_event("Page.loadEventFired", timeout=60)
+        self.requested, self.missing = [], []      # new lists: callers may keep the old ones
+        self.page.goto(url, wait_until="load", timeout=60_000)
         self.evaluate("window.MathJax && MathJax.startup && MathJax.startup.promise "
-                      "? MathJax.startup.promise.then(() => true) : true", await_promise=True)
+                      "? MathJax.startup.promise.then(() => true) : true")
         time.sleep(settle_s)           # late requests (fonts, lazy scripts) still get recorded
-        self.evaluate("1")             # flush events that arrived meanwhile
-        self.missing = [(e["params"]["response"]["url"], e["params"]["response"]["status"])
-                        for e in self.events if e["method"] == "Network.responseReceived"
-                        and e["params"]["response"]["status"] >= 400
-                        and not e["params"]["response"]["url"].endswith("/favicon.ico")]
-        return [e["params"]["request"]["url"] for e in self.events
-                if e["method"] == "Network.requestWillBeSent"]
-
-    def close(self):
-        try:
-            self.ws.close()
-        finally:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            shutil.rmtree(self.profile, ignore_errors=True)
-
-
-def _http_get(url: str) -> str:
-    from urllib.request import urlopen
-
-    with urlopen(url, timeout=10) as response:     # loopback only: Chromium's DevTools endpoint
-        return response.read().decode()
+        self.evaluate("1")             # let Playwright deliver the events that arrived meanwhile
+        return list(self.requested)
 
 
 @pytest.fixture(scope="session")
 def browser():
     executable = _chromium()
-    b = Browser(executable)
-    yield b
-    b.close()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("Playwright for Python is not installed (it is in requirements.txt)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update"])
+        page = chromium.new_page()
+        page.set_default_timeout(60_000)
+        yield Browser(page)
+        chromium.close()
 
 
 def _external(urls: list[str]) -> list[str]:
@@ -280,10 +190,10 @@ def test_pages_make_no_external_requests(built_html, server, browser):
     for page in pages:
         requested = browser.open(f"{server}/{page}", settle_s=0.3)
         assert any(u.endswith(page) for u in requested), f"{page} was not loaded"
-        if _external(requested):
-            offenders[page] = _external(requested)
-        if browser.missing:        # e.g. fonts the widget manager looks for in the wrong folder
-            offenders[page] = browser.missing
+        # other hosts, and local files that are missing (e.g. fonts the widget manager looks
+        # for in the wrong folder)
+        if _external(requested) or browser.missing:
+            offenders[page] = _external(requested) + browser.missing
     assert not offenders, f"pages fetched from other hosts or missed local files: {offenders}"
 
 

@@ -1,9 +1,21 @@
-"""dnet_lib.data on the real offline Fashion-MNIST and house-price files."""
+"""dnet_lib.data on the real offline Fashion-MNIST and house-price files.
+
+The files come from the set-up (``make data``: ``$DNET_DATA_DIR``, ``../shared/data`` or
+``data/``); these tests never download. The download path itself is tested against a local
+HTTP server on 127.0.0.1 that serves those same files.
+"""
 from __future__ import annotations
 
+import functools
+import gzip
+import http.server
 import os
 import pickle
 import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +24,11 @@ import torch
 
 from dnet_lib import data
 
-DATA = Path(os.environ.get("DNET_DATA_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
-FASHION = DATA if (DATA / "train-labels-idx1-ubyte.gz").exists() else DATA / "fashion-mnist"
-HOUSE = FASHION.parent / "house-prices"
+try:
+    FASHION = data.dataset_dir("fashion-mnist")
+    HOUSE = data.dataset_dir("house-prices")
+except data.DataError as err:     # fail every test here with the message naming the set-up
+    pytest.fail(str(err), pytrace=False)
 
 torch.set_num_threads(1)   # faster than 2 on a busy 2-core machine
 
@@ -30,7 +44,6 @@ def test_fashion_mnist_real_counts():
     assert len(data.FASHION_MNIST_CLASSES) == 10
     # the same pixels torchvision's own IDX reader gives (first and last image)
     from torchvision.datasets.mnist import read_image_file
-    import gzip, tempfile
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "t10k-images-idx3-ubyte"
         raw.write_bytes(gzip.open(FASHION / "t10k-images-idx3-ubyte.gz").read())
@@ -178,3 +191,176 @@ def test_house_prices():
 def test_house_prices_missing_says_where(tmp_path):
     with pytest.raises(data.DataError, match="kaggle_house_pred_train.csv"):
         data.load_house_prices(tmp_path)
+
+
+# --------------------------------------------------------------------------- the set-up (downloads)
+class _Mirror(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder laid out like the data folder; records paths; can misbehave on purpose."""
+    requests: list[str]
+    cut_after: int | None = None       # send the full Content-Length, then close after N bytes
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        if self.cut_after is None:
+            return super().do_GET()
+        body = Path(self.translate_path(self.path)).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:self.cut_after])
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def mirror(monkeypatch):
+    """Start a mirror on 127.0.0.1 for a folder; DNET_DATA_MIRROR points at it."""
+    servers = []
+
+    def start(folder: Path, cut_after: int | None = None) -> list[str]:
+        requests: list[str] = []
+        handler = type("Handler", (_Mirror,), {"requests": requests, "cut_after": cut_after})
+        httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        monkeypatch.setenv(data.MIRROR_ENV, f"http://127.0.0.1:{httpd.server_address[1]}/")
+        return requests
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _setup_command(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dnet_lib.data", "--root", str(root)],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def _joined(tmp_path: Path) -> Path:
+    """One folder with fashion-mnist/ and house-prices/ when the set-up found them apart."""
+    joined = tmp_path / "served"
+    joined.mkdir()
+    (joined / "fashion-mnist").symlink_to(FASHION)
+    (joined / "house-prices").symlink_to(HOUSE)
+    return joined
+
+
+def test_setup_downloads_every_file_once_and_checks_it(tmp_path, mirror):
+    # the mirror serves the very files the set-up provided (shared/data or data/)
+    requests = mirror(_joined(tmp_path))
+    root = tmp_path / "empty"
+    proc = _setup_command(root)
+    assert proc.returncode == 0, proc.stderr
+    assert "train-images-idx3-ubyte.gz" in proc.stderr            # tqdm's bar names the file
+    expected = {f"{name}/{f}": md5 for name, files in data.DATASETS.items() for f, md5 in files.items()}
+    assert sorted(r.lstrip("/") for r in requests) == sorted(expected)
+    assert {p.relative_to(root).as_posix(): data.md5sum(p) for p in _files(root)} == expected
+    assert not [p for p in _files(root) if p.name.startswith(".")]   # no temporary files left
+    # the downloaded copy is what the loaders read
+    assert torch.equal(data.load_fashion_mnist(False, root).labels,
+                       data.load_fashion_mnist(False, FASHION).labels)
+    assert data.load_house_prices(root, download=False)[0].shape == (1460, 81)
+    # a second run verifies and downloads nothing
+    again = _setup_command(root)
+    assert again.returncode == 0, again.stderr
+    assert len(requests) == len(expected) and "md5 checked" in again.stdout
+
+
+def test_setup_truncated_download_saves_nothing(tmp_path, mirror):
+    mirror(_joined(tmp_path), cut_after=1000)
+    root = tmp_path / "empty"
+    url = data.data_source("house-prices") + "kaggle_house_pred_train.csv"
+    with pytest.raises(data.DataError, match=r"kaggle_house_pred_train\.csv.*stopped after "
+                                             r"1,000 of 460,676 bytes") as err:
+        data.ensure_data(root, ["house-prices"], progress=False)
+    assert url in str(err.value)
+    assert _files(root) == []
+
+
+def test_setup_damaged_file_on_the_mirror_is_rejected(tmp_path, mirror):
+    served = tmp_path / "served" / "house-prices"
+    served.mkdir(parents=True)
+    for name in data.DATASETS["house-prices"]:
+        (served / name).write_bytes((HOUSE / name).read_bytes()[:-100])   # a short copy
+    mirror(served.parent)
+    root = tmp_path / "empty"
+    with pytest.raises(data.DataError, match=r"kaggle_house_pred_train\.csv from http://127\.0\.0\.1:"
+                                             r"\d+/house-prices/.* expected md5 "
+                                             r"80ccab65fb115cbad143dbbd2bcd5577"):
+        data.ensure_data(root, ["house-prices"], progress=False)
+    assert _files(root) == []
+
+
+def test_setup_404_names_file_and_source_and_saves_nothing(tmp_path, mirror):
+    (tmp_path / "nothing").mkdir()
+    mirror(tmp_path / "nothing")
+    root = tmp_path / "empty"
+    proc = _setup_command(root)
+    assert proc.returncode == 1
+    assert "train-images-idx3-ubyte.gz" in proc.stderr and "404" in proc.stderr
+    assert data.data_source("fashion-mnist") + "train-images-idx3-ubyte.gz" in proc.stderr
+    assert _files(root) == []
+
+
+def test_setup_rejects_a_corrupt_local_file(tmp_path):
+    folder = tmp_path / "house-prices"
+    folder.mkdir()
+    for name in data.DATASETS["house-prices"]:
+        shutil.copy(HOUSE / name, folder / name)
+    (folder / "kaggle_house_pred_test.csv").write_text("Id\n1\n")
+    with pytest.raises(data.DataError, match="kaggle_house_pred_test.csv.*dcec4b79bf9c7317bd9e17789bf888f0"
+                                             ".*make data"):
+        data.ensure_data(tmp_path, ["house-prices"], progress=False)
+
+
+def test_default_sources_are_the_torchvision_and_d2l_mirrors(monkeypatch):
+    import importlib.util
+    import torchvision
+
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    assert data.data_source("fashion-mnist") in torchvision.datasets.FashionMNIST.mirrors
+    d2l = importlib.util.find_spec("d2l")
+    assert d2l is not None, "d2l is part of the tested stack (pip install --no-deps d2l==1.0.3)"
+    d2l_source = (Path(d2l.origin).parent / "torch.py").read_text(encoding="utf-8")
+    assert f"DATA_URL = '{data.data_source('house-prices')}'" in d2l_source
+    monkeypatch.setenv(data.MIRROR_ENV, "http://127.0.0.1:9/mirror/")
+    assert data.data_source("house-prices") == "http://127.0.0.1:9/mirror/house-prices/"
+    with pytest.raises(ValueError, match="name"):
+        data.data_source("cifar-10")
+
+
+def test_data_root_order(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    (repo / "dnet_lib").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("")
+    monkeypatch.setattr(data, "_REPO_ROOT", repo)
+    monkeypatch.setenv("DNET_DATA_DIR", str(tmp_path / "mine"))
+    assert data.data_root() == tmp_path / "mine"
+    monkeypatch.delenv("DNET_DATA_DIR")
+    assert data.data_root() == repo / "data"                      # a fresh clone: data/
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    assert data.data_root() == tmp_path / "shared" / "data"       # ../shared/data beside it
+    (repo / "pyproject.toml").unlink()
+    shutil.rmtree(tmp_path / "shared")
+    assert data.data_root() == Path.home() / ".cache" / "dnet_lib" / "data"   # installed (Colab)
+
+
+def test_loaders_never_download_in_tests(tmp_path, monkeypatch):
+    assert os.environ["DNET_OFFLINE"] == "1"                      # tests/conftest.py
+    monkeypatch.setenv("DNET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(data.MIRROR_ENV, "http://127.0.0.1:9/")     # nothing listens there
+    with pytest.raises(data.DataError, match=r"fashion-mnist data not found.*`make data`"):
+        data.load_fashion_mnist(False)
+    with pytest.raises(data.DataError, match=r"house-prices data not found.*`make data`"):
+        data.load_house_prices()
+    with pytest.raises(data.DataError, match="make data"):
+        data.dataset_dir("fashion-mnist")
+    assert _files(tmp_path) == []

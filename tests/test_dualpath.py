@@ -1,8 +1,10 @@
-"""Dual-path blocks (dnet_lib.dualpath): shapes, path widths, gradients, validation."""
+"""Dual-path blocks (dnet_lib.models.dualpath): shapes, path widths, gradients, validation."""
 import pytest
 import torch
 
-from dnet_lib.dualpath import DualPathBlock, DualPathNet, count_parameters, dpn_small
+from dnet_lib import dualpath
+from dnet_lib.arith import count_params
+from dnet_lib.models import DualPathBlock, DualPathNet, dpn_small
 
 
 def test_block_paths_residual_constant_dense_grows():
@@ -43,7 +45,12 @@ def test_net_shapes_and_gradients():
 
 
 def test_parameter_count_in_matched_range():
-    assert 200_000 <= count_parameters(dpn_small()) <= 300_000
+    assert 200_000 <= count_params(dpn_small()) <= 300_000
+
+
+def test_chapter_names_are_the_models():
+    # chapter 9 reads the classes from their old home
+    assert dualpath.DualPathBlock is DualPathBlock and dualpath.dpn_small is dpn_small
 
 
 @pytest.mark.parametrize("kwargs,name", [
@@ -60,7 +67,7 @@ def test_bad_arguments(kwargs, name):
 
 def test_bad_input():
     model = dpn_small()
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="in_channels=1"):
         model(torch.randn(2, 3, 28, 28))
     with pytest.raises(ValueError, match="shape"):
         DualPathBlock(2, 4, 2)(torch.randn(1, 5, 4, 4))

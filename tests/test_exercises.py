@@ -1,11 +1,13 @@
-"""The exercise notebooks and their visible checks.
+"""The exercise masters (nbgrader sources), their variants, student copies and visible checks.
 
-Master notebooks are executed (smoke mode) by tests/test_notebooks.py with every other chapter, and
-their hidden tests run inline there; here the *student* copies are run, in-process (no kernel
-start-up), to show that a student meets a NotImplementedError stub before any other error.
+Master notebooks are executed in smoke mode with every other chapter (tests/test_notebooks.py),
+their hidden tests inline. Here: the nbgrader layout of every master, that every variant's answer
+key passes its own hidden tests while the book's answers fail them (probes and judges run
+in-process, no kernel), that student copies leak nothing and stop at a stub, and the checks.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -15,15 +17,146 @@ import torch
 from torch import nn
 
 from dnet_lib import checks, models
-from dnet_tools import assign
+from dnet_tools import course, hidden_tests, variants
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDENTS = sorted((ROOT / "students").glob("*.ipynb"))
+STUDENTS = sorted((ROOT / "students").glob("ex*.ipynb"))
+MASTERS = course.master_paths(ROOT)
+EXPECTED = ["ex01_pooling", "ex02_parameters", "ex03_memory", "ex04_table1", "ex05_concat_vs_add",
+            "ex06_house_prices"]
+SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "BEGIN MARK SCHEME", "check_inline")
+
+
+def _meta(cell) -> dict:
+    return course.nbgrader_meta(cell)
+
+
+def _by_gid(nb) -> dict:
+    return {_meta(c)["grade_id"]: c for c in nb.cells if _meta(c).get("grade_id")}
+
+
+def test_every_exercise_has_a_master_and_a_student_copy():
+    assert [m.stem for m in MASTERS] == EXPECTED
+    assert [s.stem for s in STUDENTS] == EXPECTED
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
+def test_master_carries_nbgrader_metadata(master):
+    pytest.importorskip("nbgrader")
+    from nbgrader.nbgraderformat import MetadataValidator
+    nb = nbformat.read(ROOT / master, as_version=4)
+    MetadataValidator().validate_nb(nb)            # what nbgrader itself checks before releasing
+    ex = course.exercise_of(master)
+    cells = _by_gid(nb)
+    setup = [c for c in nb.cells if course.SETUP_TAG in c.metadata.get("tags", [])]
+    assert len(setup) == 1 and _meta(setup[0])["locked"]
+    for q in hidden_tests.QUESTIONS[ex]:
+        assert _meta(cells[f"{q}-question"])["locked"]
+        answer, tests = cells[f"{q}-answer"], cells[f"{q}-tests"]
+        assert _meta(answer)["solution"] and "### BEGIN SOLUTION" in answer.source
+        assert _meta(tests)["grade"] and _meta(tests)["points"] > 0 and _meta(tests)["locked"]
+        assert "checks.check_" in tests.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert f'check_inline("{ex}", "{q}", globals())' in tests.source
+    why, rubric = cells["why-answer"], cells["why-rubric"]
+    assert why.cell_type == "markdown" and _meta(why)["grade"] and _meta(why)["solution"] and _meta(why)["points"] >= 2
+    assert _meta(rubric)["task"] and "remove-cell" in rubric.metadata["tags"]
+    scheme = rubric.source.split("### BEGIN MARK SCHEME")[1].split("### END MARK SCHEME")[0]
+    assert scheme.count("1 point") >= 2, "a rubric says what earns each point"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit masters without outputs"
+    long = [line for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines() if len(line) > 100]
+    assert not long, f"code lines over 100 characters: {long[:2]}"
+
+
+# --------------------------------------------------------------------------- variants
+def test_variants_are_drawn_by_seed():
+    exercises = sorted(variants.VARIANTS)
+    assert course.choose_variants(exercises, None) == {ex: "book" for ex in exercises}
+    drawn = course.choose_variants(exercises, 7)
+    assert drawn == course.choose_variants(exercises, 7) and "book" not in drawn.values()
+
+
+def _namespace(ex: str) -> dict:
+    from dnet_lib import memory
+    return {"torch": torch, "nn": nn, "models": models, "memory": memory, "checks": checks}
+
+
+def _answers(nb, ex: str, questions) -> dict:
+    ns = _namespace(ex)
+    cells = _by_gid(nb)
+    for q in questions:
+        exec(compile(cells[f"{q}-answer"].source, f"{ex} {q}", "exec"), ns)
+    return ns
+
+
+CASES = [(ex, v) for ex in sorted(variants.VARIANTS) for v in variants.VARIANTS[ex]]
+
+
+@pytest.mark.parametrize("ex,variant", CASES, ids=[f"{e}-{v}" for e, v in CASES])
+def test_every_variant_key_passes_and_book_answers_fail_it(ex, variant):
+    master = next(m for m in MASTERS if course.exercise_of(m) == ex)
+    book = nbformat.read(ROOT / master, as_version=4)
+    source = course.variant_source(book, ex, variant)
+    params = variants.VARIANTS[ex][variant]["params"]
+    specs = hidden_tests.QUESTIONS[ex]
+    key = _answers(source, ex, specs)
+    public = _answers(book, ex, specs)
+    for q, spec in specs.items():
+        data = json.loads(json.dumps(spec.probe(key, params)))
+        hidden_tests.judge(ex, q, data, params)                     # the answer key earns the points
+        if variant != "book":                                       # the public page's answer does not
+            with pytest.raises(AssertionError):
+                hidden_tests.judge(ex, q, json.loads(json.dumps(spec.probe(public, params))), params)
+    if variant != "book":
+        release_text = json.dumps([c.source for c in source.cells])
+        assert release_text != json.dumps([c.source for c in book.cells])
+
+
+# --------------------------------------------------------------------------- student copies
+def _secret_lines(master_nb) -> set[str]:
+    """Lines only the master shows: inside solution, hidden-test and mark-scheme regions, and the
+    whole of manually graded answers."""
+    secret, public = set(), set()
+    for cell in master_nb.cells:
+        whole = cell.cell_type == "markdown" and _meta(cell).get("solution")
+        inside = False
+        for line in cell.source.splitlines():
+            s = line.strip()
+            if any(s == f"### BEGIN {m}" for m in ("SOLUTION", "HIDDEN TESTS", "MARK SCHEME")):
+                inside = True
+            elif any(s == f"### END {m}" for m in ("SOLUTION", "HIDDEN TESTS", "MARK SCHEME")):
+                inside = False
+            elif s:
+                (secret if whole or inside else public).add(s)
+    return secret - public
+
+
+@pytest.mark.parametrize("student", STUDENTS, ids=lambda p: p.stem)
+def test_student_copy_leaks_nothing(student):
+    nb = nbformat.read(student, as_version=4)
+    text = json.dumps([c.source for c in nb.cells])
+    for marker in SECRET_MARKERS:
+        assert marker not in text, marker
+    lines = {line.strip() for c in nb.cells for line in c.source.splitlines()}
+    for master in MASTERS:                    # no line of any master's answers, tests or rubrics
+        leaked = _secret_lines(nbformat.read(ROOT / master, as_version=4)) & lines
+        leaked -= _public_lines(ROOT / course.MASTER_DIR / student.name)
+        assert not leaked, f"{student.name} shows lines of {master.name}'s answers: {sorted(leaked)[:3]}"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert "colab-setup" in nb.cells[0].metadata.get("tags", [])
+    stubs = sum(c.source.count("raise NotImplementedError()") for c in nb.cells)
+    assert stubs >= len(hidden_tests.QUESTIONS[course.exercise_of(student)])
+    assert sum(c.source == "YOUR ANSWER HERE" for c in nb.cells) == 1
+
+
+def _public_lines(master: Path) -> set[str]:
+    nb = nbformat.read(master, as_version=4)
+    return {line.strip() for c in nb.cells for line in c.source.splitlines()} - _secret_lines(nb)
 
 
 @pytest.mark.parametrize("path", STUDENTS, ids=lambda p: p.stem)
 def test_student_notebook_runs_until_its_first_stub(path, monkeypatch):
     monkeypatch.setenv("DNET_SMOKE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.chdir(ROOT / "chapters" / "exercises")     # where the master runs in the book
     nb = nbformat.read(path, as_version=4)
     namespace = {"__name__": "__student__"}
@@ -32,46 +165,30 @@ def test_student_notebook_runs_until_its_first_stub(path, monkeypatch):
             continue
         try:
             exec(compile(cell.source, f"{path.name}[{index}]", "exec"), namespace)
-        except NotImplementedError as e:
-            assert "your solution goes here" in str(e)
-            assert any("raise NotImplementedError(" in c.source for c in nb.cells[:index + 1]
-                       if c.cell_type == "code")
+        except NotImplementedError:
+            assert _meta(cell).get("solution") or _meta(cell).get("grade"), f"stub met in cell {index}"
             return
         except Exception as e:   # anything else before the first stub is a bug in the notebook
             pytest.fail(f"{path.name} cell {index} raised {type(e).__name__}: {e} before any stub")
     pytest.fail(f"{path.name} ran to the end without meeting a NotImplementedError stub")
 
 
-@pytest.mark.parametrize("master", assign.master_paths(ROOT), ids=lambda p: p.stem)
-def test_master_layout(master):
-    nb = nbformat.read(ROOT / master, as_version=4)
-    assert "colab-setup" in nb.cells[0].metadata.get("tags", [])
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    tested = {assign.question_of(c) for c in nb.cells if assign.points_of(c) is not None}
-    solved = {assign.question_of(c) for c in nb.cells if assign.BEGIN_SOLUTION in c.source}
-    assert solved and solved == tested, f"questions with a solution {sorted(solved)} vs with tests {sorted(tested)}"
-    for c in nb.cells:
-        if assign.points_of(c) is not None:
-            assert assign.BEGIN_HIDDEN in c.source, f"{master}: test cell of {assign.question_of(c)} has no hidden tests"
-            assert "checks.check_" in c.source, f"{master}: test cell of {assign.question_of(c)} has no visible check"
-    assert any(assign.SOLUTION_TAG in c.metadata.get("tags", []) for c in nb.cells), "no written answer"
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit masters without outputs"
-
-
 # --------------------------------------------------------------------------- visible checks
-def _fails(check, *args, match: str | None = None):
+def _fails(check, *args, match: str | None = None, **kwargs):
     with pytest.raises(AssertionError, match=match):
-        check(*args)
+        check(*args, **kwargs)
 
 
-def _coverage(pool, x):
+def _coverage(pool, x, zero=False):
     x = x.clone().requires_grad_(True)
     pool(x).sum().backward()
-    return float((x.grad != 0).float().mean())
+    return float(((x.grad == 0) if zero else (x.grad != 0)).float().mean())
 
 
 def test_pooling_checks(capsys):
     checks.check_gradient_coverage(_coverage)
+    checks.check_gradient_coverage(lambda p, x: _coverage(p, x, zero=True), count="zero")
+    _fails(checks.check_gradient_coverage, _coverage, count="zero")
     _fails(checks.check_gradient_coverage, lambda pool, x: 0.25, match="1.0")
     _fails(checks.check_gradient_coverage, lambda pool, x: 1, match="float")
     checks.check_swap_error(lambda pool, conv, x: float((pool(conv(x)) - conv(pool(x))).detach().abs().max()))
@@ -80,7 +197,7 @@ def test_pooling_checks(capsys):
                                          transition_pool=pool)
     checks.check_pool_densenet(small)
     _fails(checks.check_pool_densenet, lambda pool: small("max"), match="AvgPool2d")
-    assert capsys.readouterr().out.count("ok:") == 3
+    assert capsys.readouterr().out.count("ok:") == 4
 
 
 def test_parameter_checks():
@@ -90,6 +207,8 @@ def test_parameter_checks():
     dense = lambda c, k, b=4: 2 * c + c * b * k + 2 * b * k + 9 * b * k * k
     basic = lambda c: 2 * (9 * c * c + 2 * c)
     checks.check_layer_formulas(dense, basic)
+    checks.check_layer_formulas(lambda c, k, b=4: 2 * c + 9 * c * k, basic, bottleneck=False)
+    _fails(checks.check_layer_formulas, dense, basic, bottleneck=False)
     _fails(checks.check_layer_formulas, lambda c, k, b=4: c * b * k + 9 * b * k * k, basic, match="BatchNorm")
     _fails(checks.check_layer_formulas, dense, lambda c: 2 * 9 * c * c)
     checks.check_stage_parameters(lambda m: {"all": count(m), "denseblock1": 0})
@@ -102,9 +221,12 @@ def test_parameter_checks():
 def test_memory_checks():
     from dnet_lib import memory
     checks.check_saved_bytes(lambda m, x: memory.saved_activation_bytes(m, x).total_bytes)
+    checks.check_saved_bytes(lambda m, x: memory.saved_activation_bytes(m, x).total_bytes // 4, unit="elements")
     _fails(checks.check_saved_bytes, lambda m, x: x.numel())              # elements, not bytes
     checks.check_resolution_ratio((224 / 96) ** 2)
+    checks.check_resolution_ratio((160 / 96) ** 2, sizes=(160, 96))
     _fails(checks.check_resolution_ratio, 224 / 96)
+    _fails(checks.check_resolution_ratio, (224 / 96) ** 2, sizes=(160, 96))
 
     def pair(efficient=True, same=True):
         torch.manual_seed(0)
@@ -114,44 +236,55 @@ def test_memory_checks():
             other.load_state_dict(plain.state_dict())
         return plain, other
     checks.check_efficient_pair(pair)
+    checks.check_efficient_pair(lambda: pair()[::-1], order="efficient-first")
     _fails(checks.check_efficient_pair, lambda: pair(same=False), match="identical weights")
     _fails(checks.check_efficient_pair, lambda: pair(efficient=False), match="memory_efficient=True")
 
 
 def test_table1_checks():
-    configs = {121: (6, 12, 24, 16)}
+    configs = {121: (6, 12, 24, 16), 100: (16, 16, 16)}
 
-    def config(depth):
-        if depth not in configs:
-            raise ValueError(depth)
-        return configs[depth]
-    checks.check_table1_config(config)
+    def config(table):
+        def fn(depth):
+            if depth not in configs or (depth == 100) != (table == "cifar-bc"):
+                raise ValueError(depth)
+            return configs[depth]
+        return fn
+    checks.check_table1_config(config("imagenet"))
+    checks.check_table1_config(config("cifar-bc"), table="cifar-bc")
     _fails(checks.check_table1_config, lambda d: (6, 12, 24, 16), match="ValueError")
     checks.check_table1_model(lambda depth: models.densenet121())
+    checks.check_table1_model(lambda depth: models.DenseNet(12, (16, 16, 16), 24, stem="cifar"), table="cifar-bc")
     _fails(checks.check_table1_model, lambda depth: models.DenseNet(growth_rate=8, block_config=(6, 12, 24, 16)))
 
-    def sizes(model, size):
+    def sizes(model, size, dim=-1):
         x = torch.empty(1, 3, size, size, device="meta")
         out = {}
         for name, child in model.features.named_children():
             x = child(x)
-            out[name] = x.shape[-1]
+            out[name] = x.shape[dim]
         return out
     checks.check_output_sizes(sizes)
+    checks.check_output_sizes(lambda m, s: sizes(m, s, dim=1), report="channels")
     _fails(checks.check_output_sizes, lambda m, s: {"pool0": s // 2})
 
 
 def test_concat_checks():
     checks.check_split_linear(lambda lin, sizes: list(torch.split(lin.weight, list(sizes), 1)))
+    checks.check_split_linear(lambda lin, sizes: list(torch.split(lin.weight, list(sizes), 0)), split="rows")
     _fails(checks.check_split_linear, lambda lin, sizes: list(torch.split(lin.weight.flip(1), list(sizes), 1)))
     checks.check_as_residual(lambda A, B: torch.linalg.solve(A, B))
+    checks.check_as_residual(lambda A, B: torch.linalg.solve(A, B, left=False), side="right")
+    _fails(checks.check_as_residual, lambda A, B: torch.linalg.solve(A, B), side="right")
     _fails(checks.check_as_residual, lambda A, B: B)
 
-    def fit(f, y):
-        d = torch.cat([f, torch.ones(len(f), 1, dtype=f.dtype)], 1)
-        return float((d @ torch.linalg.lstsq(d, y).solution - y).norm() / (y - y.mean(0)).norm())
+    def fit(f, y, affine=True):
+        d = torch.cat([f, torch.ones(len(f), 1, dtype=f.dtype)], 1) if affine else f
+        scale = (y - y.mean(0)).norm() if affine else y.norm()
+        return float((d @ torch.linalg.lstsq(d, y).solution - y).norm() / scale)
     checks.check_fit_error(fit)
-    _fails(checks.check_fit_error, lambda f, y: float((f @ torch.linalg.lstsq(f, y).solution - y).norm()))
+    checks.check_fit_error(lambda f, y: fit(f, y, affine=False), fit="linear")
+    _fails(checks.check_fit_error, lambda f, y: fit(f, y, affine=False))
 
 
 def test_house_price_checks():
@@ -174,7 +307,9 @@ def test_house_price_checks():
                  torch.arange(j * n // k, (j + 1) * n // k)) for j in range(k)]
     checks.check_k_fold(folds)
     _fails(checks.check_k_fold, lambda n, k: [(torch.arange(n - n // k), torch.arange(n // k))] * k, match="overlap")
-    rmse = lambda p, y: float(((p.clamp(min=1).log() - y.log()) ** 2).mean().sqrt())
+    rmse = lambda p, y, log=torch.log: float(((log(p.clamp(min=1)) - log(y)) ** 2).mean().sqrt())
     checks.check_log_rmse(rmse)
+    checks.check_log_rmse(lambda p, y: rmse(p, y, torch.log10), base=10)
+    _fails(checks.check_log_rmse, rmse, base=10)
     _fails(checks.check_log_rmse, lambda p, y: float(((p - y) ** 2).mean().sqrt()))
     assert math.isclose(checks.relative_error(torch.tensor([2.0]), torch.tensor([1.0])), 1.0)

@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dnet_lib.gradflow import (DeepConvNet, build_nets, feature_gradient_norms, layer_gradient_norms,
+from dnet_lib.gradflow import (build_nets, feature_gradient_norms, layer_gradient_norms,
                                plot_gradient_norms)
-from dnet_lib.models import DenseNet
+from dnet_lib.models import DeepConvNet, DenseNet
 
 
 def batch(seed=0, size=12):

@@ -1,16 +1,15 @@
 """The models are the real thing: torchvision's counts and weights, the paper's tables, d2l's shapes."""
+import inspect
 import math
 
 import pytest
 import torch
 import torchvision
 from hypothesis import given, settings, strategies as st
+from torch import nn
 
 from dnet_lib import models as M
-
-
-def num_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from dnet_lib.arith import count_params as num_params
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -63,58 +62,96 @@ def test_densenet264_follows_table1():
     assert num_params(model) == num_params(reference)
 
 
-# --------------------------------------------------------------------------- paper, Table 2
-TABLE2 = [  # (depth, k, bottleneck, compression, paper's rounded params in millions)
-    (40, 12, False, 1.0, 1.0), (100, 12, False, 1.0, 7.0), (100, 24, False, 1.0, 27.2),
-    (100, 12, True, 0.5, 0.8), (250, 24, True, 0.5, 15.3), (190, 40, True, 0.5, 25.6),
-]
-
-
-@pytest.mark.parametrize("depth,k,bottleneck,compression,paper_millions", TABLE2)
-def test_cifar_densenets_match_table2(depth, k, bottleneck, compression, paper_millions):
-    model = M.densenet_cifar(depth, k, bottleneck, compression)
-    assert round(num_params(model) / 1e6, 1) == paper_millions
-    convs = 1 + (len(model.dense_blocks()) - 1) + 1   # stem, transitions, classifier
-    convs += sum(b.num_layers * (2 if bottleneck else 1) for b in model.dense_blocks())
-    assert convs == depth
-
-
+# --------------------------------------------------------------------------- paper
 def test_resnet110_is_1_7_million():
     assert round(num_params(M.resnet_cifar(110)) / 1e6, 1) == 1.7
     assert sum(len(s) for s in M.resnet_cifar(110).stages()) * 2 + 2 == 110
 
 
 # --------------------------------------------------------------------------- d2l
-def test_d2l_densenet_params_and_channels():
-    model = M.d2l_densenet()
-    assert num_params(model) == 758_226
-    # 64 -> +128 = 192 -> 96 -> 224 -> 112 -> 240 -> 120 -> 248
-    assert model.stage_channels == [64, 96, 112, 120, 248]
-    assert model(torch.randn(2, 1, 96, 96)).shape == (2, 10)
-
-
 def test_d2l_resnet18_params():
     model = M.d2l_resnet18()
     assert num_params(model) == 11_178_378
     assert model(torch.randn(2, 1, 96, 96)).shape == (2, 10)
 
 
-def test_seed_dense_block_and_transition_shapes():
-    block = M.DenseBlock(num_layers=2, in_channels=3, growth_rate=10, bottleneck=False, conv_bias=True)
-    assert block.out_channels == 3 + 2 * 10 == 23
-    y = block(torch.rand(4, 3, 8, 8))
-    assert y.shape == (4, 23, 8, 8)
-    # the block's output starts with its input unchanged: concatenation keeps x
-    x = torch.rand(4, 3, 8, 8)
-    assert torch.equal(block(x)[:, :3], x)
-    assert M.Transition(23, 10)(y).shape == (4, 10, 4, 4)
+# --------------------------------------------------------------------------- norm5, any depth
+@pytest.mark.parametrize("block_config", [(2,), (1, 2), (2, 1, 2), (1, 1, 1, 1, 1)])
+def test_torchvision_densenet_class_loads_ours_for_any_block_count(block_config):
+    torch.manual_seed(0)
+    ours = M.DenseNet(growth_rate=4, block_config=block_config, num_init_features=8, num_classes=5)
+    theirs = torchvision.models.DenseNet(4, block_config, 8, bn_size=4, num_classes=5)
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(theirs.eval()(x), ours.eval()(x))
 
 
-def test_transition_applies_floor_of_compression():
-    for m, theta in [(23, 0.5), (100, 0.3), (9, 1.0), (1000, 0.999)]:
-        model = M.DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=m - 8, compression=theta,
-                           stem="cifar", num_classes=2)
-        assert model.stage_channels[1] == math.floor(theta * m)
+def test_three_block_cifar_net_differs_from_torchvision_only_in_the_stem():
+    ours = M.densenet_cifar(40)                        # 3x3 stem without BN, final norm5
+    theirs = torchvision.models.DenseNet(12, (6, 6, 6), 24, bn_size=4, num_classes=10)
+    ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
+    assert set(theirs_sd) - set(ours_sd) == {f"features.norm0.{k}" for k in
+                                             ("weight", "bias", "running_mean", "running_var",
+                                              "num_batches_tracked")}
+    assert set(ours_sd) <= set(theirs_sd)
+    differ = [k for k in ours_sd if ours_sd[k].shape != theirs_sd[k].shape]
+    assert differ == ["features.conv0.weight"]         # 3x3 vs torchvision's 7x7
+    # torchvision's class with the CIFAR stem swapped in is the same network, no renaming
+    tv = M.torchvision_densenet_cifar(40)
+    tv.load_state_dict(ours_sd, strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(tv.eval()(x), ours.eval()(x))
+
+
+# --------------------------------------------------------------------------- stems
+def test_stem_spec_builds_the_layers_it_describes():
+    stem = M.Stem(kernel_size=3, stride=1, norm=True, pool=2, pool_stride=2, pool_padding=0)
+    model = M.DenseNet(16, (3, 3, 3), 32, bottleneck=False, num_classes=10, in_channels=1, stem=stem)
+    conv, norm, relu, pool = model.stem
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.bias) == ((3, 3), (1, 1), (1, 1), None)
+    assert isinstance(norm, nn.BatchNorm2d) and isinstance(relu, nn.ReLU)
+    assert (pool.kernel_size, pool.stride, pool.padding) == (2, 2, 0)
+    x = torch.randn(2, 1, 28, 28)
+    assert model.stem(x).shape == (2, 32, 14, 14) and model.feature_size(28) == 3
+    assert model(x).shape == (2, 10)
+    assert model.stem_spec is stem
+
+
+@pytest.mark.parametrize("build,first_block_channels", [
+    (lambda: M.densenet121(), 64), (lambda: M.densenet_cifar(40), 24), (lambda: M.resnet18(), 64),
+    (lambda: M.resnet_cifar(20), 16), (lambda: M.dpn_small(), 32),
+    (lambda: M.DeepConvNet("dense", 2, width=6), 6)])
+def test_stem_is_the_module_before_the_first_block_on_every_model(build, first_block_channels):
+    model = build()
+    assert isinstance(model.stem, nn.Module)
+    stem_params = {id(p) for p in model.stem.parameters()}
+    assert stem_params and stem_params <= {id(p) for p in model.parameters()}   # the model's own
+    in_channels = next(model.stem.parameters()).shape[1]
+    assert model.stem(torch.randn(1, in_channels, 32, 32)).shape[1] == first_block_channels
+
+
+@pytest.mark.parametrize("stem,name", [("tiny", "stem"), (3, "stem")])
+def test_bad_stem_names_the_argument(stem, name):
+    with pytest.raises(ValueError, match=name):
+        M.ResNet(stem=stem)
+
+
+@pytest.mark.parametrize("kwargs,name", [(dict(kernel_size=0), "kernel_size"), (dict(stride=0), "stride"),
+                                         (dict(pool=2, pool_padding=2), "pool_padding")])
+def test_bad_stem_spec(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        M.Stem(**kwargs)
+
+
+# --------------------------------------------------------------------------- readable classes
+@pytest.mark.parametrize("shown", [M.DenseLayer, M.DenseBlock, M.Transition.__init__, M.DenseNet.__init__,
+                                   M.BasicBlock, M.ResNet.__init__, M.DualPathLayer, M.DualPathBlock])
+def test_code_the_chapters_show_has_no_argument_checks_inline(shown):
+    # the chapters print these with inspect.getsource: checks live in small functions elsewhere
+    assert "raise " not in inspect.getsource(shown)
 
 
 # --------------------------------------------------------------------------- memory efficiency
@@ -138,6 +175,37 @@ def test_memory_efficient_equals_plain(bottleneck, drop_rate):
     # recomputation must not count a batch twice in BN's running statistics
     for (name, a), b in zip(plain.named_buffers(), efficient.buffers()):
         torch.testing.assert_close(b, a, atol=1e-6, rtol=0, msg=name)
+
+
+def _grads(model, x):
+    model.zero_grad()
+    out = model(x)
+    out.square().sum().backward()
+    return out, {name: p.grad for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("mode", ["eval", "conv_bias", "bf16"])
+def test_memory_efficient_equals_plain_in_eval_with_bias_and_under_autocast(mode):
+    torch.manual_seed(0)
+    kw = dict(growth_rate=4, block_config=(3, 2), num_init_features=6, stem="cifar", num_classes=3,
+              conv_bias=mode == "conv_bias")
+    plain, efficient = M.DenseNet(**kw), M.DenseNet(memory_efficient=True, **kw)
+    with torch.no_grad():                     # non-trivial running stats and biases
+        plain(torch.randn(8, 3, 8, 8))
+        for p in plain.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    efficient.load_state_dict(plain.state_dict())
+    if mode == "eval":
+        plain.eval(), efficient.eval()          # running stats, but gradients still wanted
+    x = torch.randn(4, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
+        y_plain, g_plain = _grads(plain, x)
+        y_eff, g_eff = _grads(efficient, x)
+    tol = dict(atol=2e-2, rtol=2e-2) if mode == "bf16" else dict(atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(y_eff, y_plain, **tol)
+    for name, grad in g_plain.items():
+        assert g_eff[name] is not None and g_eff[name].dtype == grad.dtype, name
+        torch.testing.assert_close(g_eff[name], grad, **tol, msg=name)
 
 
 def test_memory_efficient_is_plain_without_grad():

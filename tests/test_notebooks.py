@@ -1,48 +1,49 @@
-"""Every notebook in _toc.yml runs top to bottom in smoke mode without an error.
+"""Every notebook in _toc.yml ran top to bottom in smoke mode without an error.
 
-Each notebook runs in its own process (``python -m dnet_tools.book execute``: nbclient, a fresh
-``python3`` kernel, cwd = the notebook's folder, ``DNET_SMOKE=1``) under a wall-clock limit, so
-a hanging kernel fails its own test instead of stalling the suite.
+The notebooks are executed once per test session, by the smoke-mode book build (the
+``smoke_book`` fixture in conftest.py: Jupyter Book with ``allow_errors: false``, a per-cell
+timeout of ``dnet_tools.book.EXECUTE_TIMEOUT["smoke"]`` seconds and a wall-clock limit for the
+whole build). These tests read what that build executed; the browser tests read its pages.
+To run one notebook on its own: ``DNET_SMOKE=1 python -m dnet_tools.book execute NOTEBOOK``.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
+import nbformat
 import pytest
 
 from dnet_tools import book
 
-ROOT = Path(__file__).resolve().parents[1]
-CELL_TIMEOUT_S = 120          # smoke-mode cells take seconds
-NOTEBOOK_TIMEOUT_S = 300      # the whole notebook, kernel start included
+from conftest import BOOK_ROOT
+
+pytestmark = pytest.mark.slow        # the smoke build runs every notebook: minutes on 2 cores
 
 
 def _notebook_entries() -> list[str]:
     """toc entries that are notebooks (or should be: no .md page of that name exists)."""
-    return [e for e in book.toc_entries(ROOT) if not (ROOT / f"{e}.md").is_file()]
+    return [e for e in book.toc_entries(BOOK_ROOT) if not (BOOK_ROOT / f"{e}.md").is_file()]
+
+
+def test_smoke_build_succeeds(smoke_book):
+    smoke_book.require_success()
+    assert "mode=smoke" in smoke_book.log          # dnet_tools.book prints the mode it built in
 
 
 @pytest.mark.parametrize("entry", _notebook_entries())
-def test_notebook_runs_in_smoke_mode(entry):
-    path = ROOT / f"{entry}.ipynb"
-    assert path.is_file(), f"{entry} is listed in _toc.yml but {path.name} does not exist"
-    env = dict(os.environ, DNET_SMOKE="1")
-    env.pop("DNET_BOOK_BUILD", None)
-    # own process group, so a timeout also stops the kernel the runner started
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dnet_tools.book", "execute", str(path),
-         "--cell-timeout", str(CELL_TIMEOUT_S)],
-        cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=NOTEBOOK_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"{entry} did not finish within {NOTEBOOK_TIMEOUT_S} s in smoke mode")
-    assert proc.returncode == 0, f"{entry} failed in smoke mode:\n{stdout[-4000:]}\n{stderr[-8000:]}"
-    assert "mode=smoke" in stdout
+def test_notebook_ran_in_smoke_mode(entry, smoke_book):
+    source = BOOK_ROOT / f"{entry}.ipynb"
+    assert source.is_file(), f"{entry} is listed in _toc.yml but {source.name} does not exist"
+    report = smoke_book.html / "reports" / f"{entry}.err.log"
+    assert not report.exists(), f"{entry} failed in the smoke build:\n{report.read_text()[-6000:]}"
+    executed = smoke_book.executed(entry)
+    assert executed.is_file(), f"the smoke build did not execute {entry}:\n{smoke_book.log[-4000:]}"
+    nb = nbformat.read(executed, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert code and all(c.get("execution_count") for c in code), f"{entry}: cells left unexecuted"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{entry}: {errors[0].ename}: {errors[0].evalue}"
+    texts = [o.get("text", "") if o.output_type == "stream" else str(o.get("data", {}).get("text/plain", ""))
+             for c in code for o in c.outputs]
+    assert any("mode=smoke" in t for t in texts), f"{entry} never printed runtime.describe()"
+    # the executed copy is the notebook in the toc, not a stale one
+    assert [c.source for c in code] == [c.source for c in nbformat.read(source, as_version=4).cells
+                                        if c.cell_type == "code" and c.source.strip()]

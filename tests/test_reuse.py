@@ -98,3 +98,65 @@ def test_plot_has_one_panel_per_block():
     fig = plot_feature_reuse(small_densenet())
     assert len([ax for ax in fig.axes if ax.get_title().startswith("dense block")]) == 3
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- reading the map
+def lower(values):
+    """A square matrix with ``values`` (row lists) below and on the diagonal, NaN above."""
+    n = len(values)
+    m = np.full((n, n), np.nan)
+    for t, row in enumerate(values):
+        m[t, :len(row)] = row
+    return m
+
+
+def test_reuse_summary_ratios_by_hand():
+    from dnet_lib.reuse import reuse_summary
+    block = lower([[1.0], [0.5, 1.0], [0.25, 1.0, 1.0], [1.0, 1.0, 2.0, 4.0]])
+    summary = reuse_summary([block, block])
+    # input vs layers: layer 2 -> 0.5 / 1, layer 3 -> 0.25 / 1; mean 0.375
+    assert summary.input_vs_layers.tolist() == [0.375, 0.375]
+    # final row over layers 1..3 = [1, 2, 4]; half = 1: last (4) / first (1)
+    assert summary.final_late_vs_early.tolist() == [4.0, 4.0]
+    assert summary.final_row.tolist() == ["transition", "classifier"]
+
+
+def test_reuse_summary_on_a_real_model_follows_its_weights():
+    from dnet_lib.reuse import reuse_summary
+    model = small_densenet(bottleneck=False)
+    block = model.dense_blocks()[1]                      # 3 layers
+    with torch.no_grad():
+        for layer in block.values():
+            layer.conv1.weight.fill_(1.0)
+            layer.conv1.weight[:, :block.in_channels] = 0.5   # the block input, half as strong
+    summary = reuse_summary(feature_reuse(model))
+    assert summary.input_vs_layers.iloc[1] == pytest.approx(0.5)
+
+
+def test_figure5_observations_hold_and_fail_as_built():
+    from dnet_lib.reuse import figure5_observations
+    spread = lower([[1.0], [0.5, 1.0], [0.4, 1.0, 0.9], [0.6, 0.8, 0.9, 1.0]])
+    cls = lower([[1.0], [0.5, 1.0], [0.4, 1.0, 0.9], [0.2, 0.3, 0.5, 2.0]])
+    verdict = figure5_observations([spread, spread, cls])
+    assert verdict.holds.tolist() == [True, True, True, True]
+    assert verdict.value.iloc[2] == 1.0            # the input is the weakest source in every row
+    assert verdict.value.iloc[3] == pytest.approx(2.0 / np.mean([0.2, 0.3, 0.5]))
+
+    narrow = lower([[1.0], [1.0, 0.1], [1.0, 0.1, 0.1], [1.0, 0.1, 0.1, 0.1]])
+    verdict = figure5_observations([narrow, narrow, narrow])
+    assert verdict.holds.tolist() == [False, False, False, False]
+
+
+def test_figure5_single_block_has_no_transition_row():
+    from dnet_lib.reuse import figure5_observations
+    verdict = figure5_observations([lower([[1.0], [0.5, 1.0], [1.0, 1.0, 2.0]])])
+    assert verdict.holds.iloc[1] is None and verdict.holds.iloc[2] is None
+
+
+def test_reading_functions_reject_bad_matrices():
+    from dnet_lib.reuse import figure5_observations, reuse_summary
+    for bad in ([], [np.ones((2, 3))], [np.ones(3)]):
+        with pytest.raises(ValueError, match="matrices"):
+            reuse_summary(bad)
+        with pytest.raises(ValueError, match="matrices"):
+            figure5_observations(bad)

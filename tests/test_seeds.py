@@ -1,18 +1,21 @@
-"""Every checkable fact of the seed texts, computed by dnet_lib (numbers as in the seeds/paper)."""
+"""Every checkable fact of the seed texts, computed by dnet_lib (numbers as in the seeds/paper).
+
+Each fact is tested once, here; ``test_arith.py`` and ``test_models.py`` test the machinery.
+"""
 import pytest
 import torch
 
 from dnet_lib import arith, models
 
 
-def test_d2l_block_3_plus_2x10_is_23_channels():
+def test_d2l_block_3_plus_2x10_is_23_channels_and_transition_to_10_halves_size():
     assert arith.dense_block_channels(3, 2, 10) == [3, 13, 23]
-    block = models.DenseBlock(2, 3, 10, bottleneck=False)
-    assert tuple(block(torch.rand(4, 3, 8, 8)).shape) == (4, 23, 8, 8)
-
-
-def test_d2l_transition_to_10_channels_halves_size():
-    y = models.DenseBlock(2, 3, 10, bottleneck=False)(torch.rand(4, 3, 8, 8))
+    block = models.DenseBlock(2, 3, 10, bottleneck=False, conv_bias=True)
+    assert block.out_channels == 23
+    x = torch.rand(4, 3, 8, 8)
+    y = block(x)
+    assert tuple(y.shape) == (4, 23, 8, 8)
+    assert torch.equal(y[:, :3], x)          # concatenation keeps the input unchanged
     assert tuple(models.Transition(23, 10)(y).shape) == (4, 10, 4, 4)
 
 
@@ -20,11 +23,6 @@ def test_seed002_mlp_90000_vs_450000():
     widths = [100] * 10
     assert arith.mlp_params(widths, "plain") == arith.mlp_params(widths, "residual") == 90_000
     assert arith.mlp_params(widths, "dense") == 450_000
-
-
-def test_concat_conv_identity():
-    r = arith.conv_over_concat_equals_sum((8, 8, 8, 8), 6)
-    assert r["concat_vs_split_sum"] < 1e-10 and r["shared_weight_vs_conv_of_sum"] < 1e-10
 
 
 def test_d2l_densenet_758226_params_and_channel_sequence():
@@ -38,7 +36,8 @@ def test_d2l_densenet_758226_params_and_channel_sequence():
         if i < 3:
             seq.append(arith.transition_channels(seq[-1], 0.5))
     assert seq == [64, 192, 96, 224, 112, 240, 120, 248]
-    assert net.num_features == 248
+    assert net.stage_channels == [64, 96, 112, 120, 248] and net.num_features == 248
+    assert net(torch.randn(2, 1, 96, 96)).shape == (2, 10)
 
 
 # Huang et al. 2017, Table 2: (depth, k, bottleneck+compression) -> rounded parameter count
@@ -56,15 +55,19 @@ def test_table2_counts_round_to_paper(depth, k, bc, paper):
     n_layers = (depth - 4) // (6 if bc else 3)
     assert n == arith.densenet_params(k, (n_layers,) * 3, 2 * k if bc else 16, bottleneck=bc,
                                       compression=theta, num_classes=10, stem="cifar")
+    # depth counts the stem conv, the transitions, the classifier and every conv in the blocks
+    blocks = model.dense_blocks()
+    assert 1 + (len(blocks) - 1) + 1 + sum(b.num_layers * (2 if bc else 1) for b in blocks) == depth
 
 
 def test_theta_floor_rule():
     assert arith.transition_channels(23, 0.5) == 11          # floor(11.5)
     assert arith.transition_channels(1024, 0.5) == 512
     assert arith.transition_channels(100, 1.0) == 100        # theta = 1: no compression
-    model = models.DenseNet(growth_rate=5, block_config=(3, 3), num_init_features=8, compression=0.3,
-                            stem="cifar", num_classes=2)
-    assert model.stage_channels[1] == int(0.3 * 23) == 6
+    for m, theta, expected in [(23, 0.3, 6), (100, 0.3, 30), (1000, 0.999, 999), (9, 1.0, 9)]:
+        model = models.DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=m - 8,
+                                compression=theta, stem="cifar", num_classes=2)
+        assert model.stage_channels[1] == expected
 
 
 def test_bottleneck_width_is_4k():

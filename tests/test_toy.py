@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from dnet_lib.toy import (DenseMLP, PlainMLP, ResidualMLP, accuracy, boundary_length, count_parameters,
-                          decision_grid, dense_parameters, make_spirals, mean_input_gradient,
-                          plain_parameters, train_toy, width_for_parameters)
+from dnet_lib.arith import count_params
+from dnet_lib.models import DenseMLP, PlainMLP, ResidualMLP
+from dnet_lib.toy import (accuracy, boundary_length, decision_grid, dense_parameters, make_spirals,
+                          mean_input_gradient, plain_parameters, train_toy, width_for_parameters)
 
 
 @pytest.fixture(autouse=True)
@@ -30,9 +31,9 @@ def test_spirals_shapes_balance_and_seed():
 
 @pytest.mark.parametrize("in_f,width,layers,out_f", [(2, 7, 1, 2), (2, 28, 6, 2), (331, 16, 3, 1)])
 def test_parameter_formulas(in_f, width, layers, out_f):
-    assert count_parameters(PlainMLP(in_f, width, layers, out_f)) == plain_parameters(in_f, width, layers, out_f)
-    assert count_parameters(ResidualMLP(in_f, width, layers, out_f)) == plain_parameters(in_f, width, layers, out_f)
-    assert count_parameters(DenseMLP(in_f, width, layers, out_f)) == dense_parameters(in_f, width, layers, out_f)
+    assert count_params(PlainMLP(in_f, width, layers, out_f)) == plain_parameters(in_f, width, layers, out_f)
+    assert count_params(ResidualMLP(in_f, width, layers, out_f)) == plain_parameters(in_f, width, layers, out_f)
+    assert count_params(DenseMLP(in_f, width, layers, out_f)) == dense_parameters(in_f, width, layers, out_f)
 
 
 def test_dense_mlp_shapes_and_concatenation():

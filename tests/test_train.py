@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -134,6 +136,108 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path):
         train.fit(tiny_densenet(), train_iter, None, epochs=3, lr=1e30, momentum=0.0, progress=False)
 
 
+class Foreign:
+    """Not something a checkpoint holds: weights_only loading must refuse it."""
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign pickle", "foreign tensor"])
+def test_damaged_or_foreign_checkpoint_names_the_file(tmp_path, damage):
+    run(tmp_path, epochs=1)
+    path = tmp_path / train.CHECKPOINT_NAME
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:5000])
+    elif damage == "foreign pickle":
+        path.write_bytes(pickle.dumps(Foreign()))
+    else:
+        torch.save(torch.zeros(3), path)            # loads with weights_only, but is no checkpoint
+    with pytest.raises(train.CheckpointError) as info:
+        run(tmp_path, epochs=2, resume=True)
+    message = str(info.value)
+    assert str(path) in message and "Delete" in message and "without resume" in message
+    assert "weights_only" not in message and info.value.__cause__ is None
+    assert isinstance(info.value, ValueError)        # the CLI prints it as a plain error
+    # the CLI says the same in one line, with no traceback
+    cmd = [sys.executable, "-m", "dnet_lib", "train", "--model", "densenet_cifar", "--model-arg", "depth=10",
+           "--model-arg", "growth_rate=4", "--epochs", "2", "--batch-size", "32", "--data-dir", str(FASHION),
+           "--subset", "64", "--test-subset", "32", "--out", str(tmp_path), "--resume", "--threads", "1",
+           "--no-progress"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 2 and str(path) in result.stderr and "Traceback" not in result.stderr
+    assert "weights_only" not in result.stderr
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    run(tmp_path, epochs=1)
+    train_iter, _ = small_loaders()
+    other = DenseNet(growth_rate=6, block_config=(1, 1), num_init_features=8, stem="imagenet",
+                     in_channels=1, num_classes=10)
+    with pytest.raises(train.CheckpointError, match="does not fit this model"):
+        train.fit(other, train_iter, None, epochs=2, checkpoint_dir=tmp_path, resume=True,
+                  progress=False)
+
+
+def test_time_budget_stops_in_time_and_schedules_by_time(monkeypatch):
+    train_iter, test_iter = small_loaders(n=2560, batch_size=64)    # 40 steps per epoch
+    lrs = []
+
+    class Recorder(nn.Module):
+        """tiny_densenet that records the lr of every step it trains on."""
+
+        def __init__(self):
+            super().__init__()
+            self.net = tiny_densenet()
+
+        def forward(self, x):
+            if self.training:
+                lrs.append(optimizers[0].param_groups[0]["lr"])
+            return self.net(x)
+
+    optimizers = []
+    original = train._make_optimizer
+    monkeypatch.setattr(train, "_make_optimizer",
+                        lambda *args: optimizers.append(original(*args)) or optimizers[-1])
+    history = train.fit(Recorder(), train_iter, test_iter, time_budget_s=1.5, schedule="one_cycle",
+                        lr=0.05, optimizer="adamw", label_smoothing=0.1, test_flip=True, progress=False)
+    seconds = history.train_seconds()[-1]
+    step = seconds / sum(history.steps)
+    assert 1.5 <= seconds <= 1.5 + 3 * step + 0.2, (seconds, step)
+    assert history.config["time_budget_s"] == 1.5 and history.config["epochs"] is None
+    assert history.test_acc[-1] is not None and len(lrs) == sum(history.steps)
+    # one-cycle over elapsed time: starts at lr/25, rises, ends near zero
+    assert lrs[0] < 0.1 * 0.05 and max(lrs) > 0.5 * 0.05 and lrs[-1] < 0.2 * 0.05
+
+
+def test_lr_factor_shapes():
+    assert train.lr_factor("cosine", 0) == 1 and train.lr_factor("cosine", 1) == pytest.approx(0)
+    assert [train.lr_factor("step", p) for p in (0.49, 0.5, 0.8)] == pytest.approx([1, 0.1, 0.01])
+    assert train.lr_factor("one_cycle", 0) == pytest.approx(0.04)
+    assert train.lr_factor("one_cycle", train.ONE_CYCLE_WARMUP) == pytest.approx(1)
+    assert train.lr_factor("one_cycle", 1) == pytest.approx(0) and train.lr_factor("none", 0.7) == 1
+    assert train.lr_factor("one_cycle", 2.0) == train.lr_factor("one_cycle", 1.0)   # clamped
+
+
+def test_test_flip_averages_an_image_and_its_mirror():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2)).eval()
+    x = torch.randn(8, 1, 4, 4)
+    y = (model(x) + model(x.flip(-1))).argmax(1)
+    flipped_truth = [(x, y)]
+    assert train.evaluate(model, flipped_truth, "cpu", test_flip=True) == 1.0
+    plain = (model(x).argmax(1) == y).float().mean().item()
+    assert train.evaluate(model, flipped_truth, "cpu") == pytest.approx(plain)
+
+
+def test_history_time_to_accuracy():
+    h = train.History()
+    for acc, seconds in [(None, 10.0), (0.85, 10.0), (0.91, 12.0), (0.95, 5.0)]:
+        h.append(train_loss=1.0, train_acc=0.5, test_acc=acc, examples_per_s=1.0, train_time=seconds,
+                 epoch_time=seconds + 1, steps=1)
+    assert h.train_seconds() == [10.0, 20.0, 32.0, 37.0]
+    assert h.time_to_accuracy(0.90) == 32.0 and h.time_to_accuracy(0.99) is None
+    old = train.History.from_dict({"train_loss": [1.0], "test_acc": [0.9]})   # a file without train_time
+    assert old.train_time == [None] and old.time_to_accuracy(0.9) is None      # unknown, not 0
+
+
 def test_argument_validation():
     train_iter, _ = small_loaders(n=100)
     model = tiny_densenet()
@@ -142,7 +246,9 @@ def test_argument_validation():
                          ({"epochs": 1, "schedule": "linear"}, "schedule"),
                          ({"epochs": 1, "momentum": 1.5}, "momentum"),
                          ({"epochs": 1, "label_smoothing": -0.1}, "label_smoothing"),
-                         ({"epochs": 1, "resume": True}, "resume")]:
+                         ({"epochs": 1, "resume": True}, "resume"), ({}, "epochs"),
+                         ({"time_budget_s": 0}, "time_budget_s"),
+                         ({"time_budget_s": math.inf}, "time_budget_s")]:
         with pytest.raises(ValueError, match=name):
             train.fit(model, train_iter, None, progress=False, **kwargs)
 
@@ -151,8 +257,10 @@ def test_history_roundtrip_and_plot(tmp_path):
     import matplotlib
     matplotlib.use("Agg")
     h = train.History({"lr": 0.1}, "cpu")
-    h.append(train_loss=1.0, train_acc=0.5, test_acc=None, examples_per_s=10.0, epoch_time=2.0, steps=3)
-    h.append(train_loss=0.5, train_acc=0.7, test_acc=0.68, examples_per_s=12.0, epoch_time=2.5, steps=3)
+    h.append(train_loss=1.0, train_acc=0.5, test_acc=None, examples_per_s=10.0, train_time=1.5,
+             epoch_time=2.0, steps=3)
+    h.append(train_loss=0.5, train_acc=0.7, test_acc=0.68, examples_per_s=12.0, train_time=2.0,
+             epoch_time=2.5, steps=3)
     h.save(tmp_path / "h.json")
     back = train.History.load(tmp_path / "h.json")
     assert back.to_dict() == h.to_dict() and back.wall_time == 4.5 and back.final_test_acc == 0.68

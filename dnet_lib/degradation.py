@@ -1,0 +1,136 @@
+"""The degradation problem: a deeper *plain* network trains worse than a shallower one.
+
+He et al. (2016) built ResNet to fix this, not vanishing gradients: with batch normalisation a
+56-layer plain network still reached a *higher training error* than a 20-layer one, although the
+deeper one could copy the shallower one and set its extra layers to the identity. Residual
+connections make that identity the default, and the deeper network trains at least as well.
+
+``compare_depths`` reproduces the effect in CPU-seconds: ``models.DeepConvNet`` stacks of each
+wiring ("plain", "residual") and depth, batch-normalised and He-initialised, trained by the same
+minibatch SGD on the same images. It returns every training-loss curve; ``DepthComparison``
+summarises and plots them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import validate
+
+__all__ = ["WIRINGS", "train_losses", "DepthComparison", "compare_depths"]
+
+WIRINGS = ("plain", "residual")
+
+
+def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,
+                 batch_size: int = 32, lr: float = 0.05, momentum: float = 0.9,
+                 seed: int = 0) -> list[float]:
+    """Minibatch SGD with momentum on cross-entropy; the training loss of every step.
+
+    Minibatches are drawn with a generator seeded by ``seed``, so two models trained with the
+    same seed see exactly the same batches in the same order.
+    """
+    validate.check_int("steps", steps, 1)
+    validate.check_int("batch_size", batch_size, 1, len(images))
+    validate.check_number("lr", lr, 0.0, 10.0, low_open=True)
+    validate.check_number("momentum", momentum, 0.0, 1.0, high_open=True)
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels must have the same length, "
+                         f"got {len(images)} and {len(labels)}")
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        batch = torch.randint(0, len(images), (batch_size,), generator=generator)
+        loss = F.cross_entropy(model(images[batch]), labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _moving_average(values: Sequence[float], window: int) -> list[float]:
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value - (values[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
+@dataclass
+class DepthComparison:
+    """Training-loss curves keyed by ``(wiring, depth)``, in the order they were trained."""
+    curves: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+
+    def final_loss(self, wiring: str, depth: int, tail: float = 0.25) -> float:
+        """Mean training loss over the last ``tail`` fraction of steps (smooths minibatch noise)."""
+        validate.check_number("tail", tail, 0.0, 1.0, low_open=True)
+        losses = self.curves[(wiring, depth)]
+        count = max(1, round(len(losses) * tail))
+        return sum(losses[-count:]) / count
+
+    def table(self):
+        """One row per network: wiring, depth and final training loss (a pandas DataFrame)."""
+        import pandas as pd
+        rows = [{"wiring": wiring, "depth (conv units)": depth,
+                 "final training loss": round(self.final_loss(wiring, depth), 3)}
+                for wiring, depth in self.curves]
+        return pd.DataFrame(rows)
+
+    def plot(self, ax=None, window: int = 5):
+        """The curves (moving average over ``window`` steps): plain in dark grey, residual in the
+        book's residual colour; solid lines for the deepest networks, dashed for the others."""
+        import matplotlib.pyplot as plt
+        from .style import COLORS
+        validate.check_int("window", window, 1)
+        ax = ax if ax is not None else plt.subplots()[1]
+        colours = {"plain": COLORS["neutral"], "residual": COLORS["residual"]}
+        depths = sorted({depth for _, depth in self.curves})
+        for (wiring, depth), losses in self.curves.items():
+            smooth = _moving_average(losses, window)
+            dashes = "-" if depth == depths[-1] else "--"
+            ax.plot(range(1, len(losses) + 1), smooth, dashes, color=colours[wiring],
+                    label=f"{wiring}, {depth} layers")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("training loss (cross-entropy)")
+        ax.legend()
+        return ax
+
+
+def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[int] = (4, 16),
+                   wirings: Sequence[str] = WIRINGS, width: int = 8, steps: int = 60,
+                   batch_size: int = 32, lr: float = 0.05, seed: int = 0,
+                   num_classes: int | None = None, progress: bool = False) -> DepthComparison:
+    """Train one ``models.DeepConvNet`` per (wiring, depth) on ``images`` and keep the losses.
+
+    Every network is batch-normalised, He-initialised from ``seed`` and trained with
+    ``train_losses`` on the same batches. ``images``: float (N, C, H, W); ``labels``: int (N,).
+    ``progress`` shows a tqdm bar over the networks.
+    """
+    from tqdm.auto import tqdm
+    from .models import DeepConvNet
+    if images.dim() != 4:
+        raise ValueError(f"images must be 4-D (batch, channels, height, width), "
+                         f"got shape {tuple(images.shape)}")
+    if not depths:
+        raise ValueError("depths must name at least one depth")
+    for depth in depths:
+        validate.check_int("depth", depth, 1)
+    for wiring in wirings:
+        validate.check_choice("wiring", wiring, WIRINGS)
+    num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
+    result = DepthComparison()
+    jobs = [(wiring, depth) for wiring in wirings for depth in depths]
+    for wiring, depth in tqdm(jobs, desc="networks", disable=not progress):
+        torch.manual_seed(seed)
+        net = DeepConvNet(wiring, depth, width=width, in_channels=images.shape[1],
+                          num_classes=num_classes, batch_norm=True, init="kaiming")
+        result.curves[(wiring, depth)] = train_losses(net, images, labels, steps, batch_size,
+                                                      lr, seed=seed)
+    return result

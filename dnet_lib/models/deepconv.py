@@ -1,0 +1,108 @@
+"""``DeepConvNet``: one conv unit stacked ``depth`` times, wired plain, residual or dense.
+
+The unit is ``u(h) = conv3x3(relu([bn](h)))``:
+
+* ``"plain"``:    ``h = u(h)``            (each layer sees only its predecessor)
+* ``"residual"``: ``h = h + u(h)``        (pre-activation ResNet, one conv per unit)
+* ``"dense"``:    ``h = cat(h, u(h))``    (DenseNet: each unit adds ``growth_rate`` maps)
+
+Each has a 3x3 stem conv, ``depth`` units and a head ``relu -> global average pool -> linear``, so
+the three have the same number of convolutions between input and classifier
+(``dnet_lib.gradflow`` measures how gradients flow through them).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import validate
+
+__all__ = ["KINDS", "INITS", "DeepConvNet"]
+
+KINDS = ("plain", "residual", "dense")
+INITS = ("default", "kaiming")
+
+
+class ConvUnit(nn.Module):
+    """``conv3x3(relu(norm(h)))``; ``norm`` is a BatchNorm or nothing."""
+
+    def __init__(self, in_channels: int, out_channels: int, batch_norm: bool):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(in_channels) if batch_norm else nn.Identity()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.relu(self.norm(h)))
+
+
+class DeepConvNet(nn.Module):
+    """A stack of ``depth`` identical conv units wired as ``kind`` (see the module docstring).
+
+    Args:
+        kind: "plain", "residual" or "dense".
+        depth: number of units (3x3 convs) between stem and head.
+        width: channels of the plain/residual path, and of the dense stem.
+        growth_rate: channels each dense unit adds (default: ``width``); ignored otherwise.
+        batch_norm: put a BatchNorm in front of each unit's ReLU.
+        init: "default" (PyTorch's conv init, weight variance 1/(3 fan_in)) or "kaiming"
+            (He et al.'s variance 2/fan_in, which keeps a plain ReLU stack's signal scale).
+    """
+
+    def __init__(self, kind: str, depth: int, width: int = 16, growth_rate: int | None = None,
+                 in_channels: int = 1, num_classes: int = 10, batch_norm: bool = False,
+                 init: str = "default"):
+        super().__init__()
+        growth_rate = width if growth_rate is None else growth_rate
+        _check_args(kind, init, depth, width, growth_rate, in_channels, num_classes)
+        self.kind, self.depth, self.width, self.growth_rate = kind, depth, width, growth_rate
+        self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
+        units, channels = [], width
+        for _ in range(depth):
+            out = growth_rate if kind == "dense" else width
+            units.append(ConvUnit(channels, out, batch_norm))
+            channels += growth_rate if kind == "dense" else 0
+        self.units = nn.ModuleList(units)
+        self.num_features = channels
+        self.head = nn.Linear(channels, num_classes)
+        if init == "kaiming":
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+
+    def gradient_layers(self) -> list[nn.Module]:
+        """The layers ``gradflow.layer_gradient_norms`` reports, input to output: stem, units, head."""
+        return [self.stem, *[u.conv for u in self.units], self.head]
+
+    def forward(self, x: torch.Tensor, detach_unit_inputs: bool = False,
+                unit_outputs: list | None = None) -> torch.Tensor:
+        """``unit_outputs``: a list that receives each unit's output ``o_l`` (for gradients).
+        ``detach_unit_inputs``: cut every path into a unit, leaving only the direct paths to the head."""
+        if x.dim() != 4:
+            raise ValueError(f"x must be a 4-D tensor (batch, channels, height, width), got {tuple(x.shape)}")
+        h = self.stem(x)
+        features = [h]
+        for unit in self.units:
+            inp = torch.cat(features, 1) if self.kind == "dense" else h
+            out = unit(inp.detach() if detach_unit_inputs else inp)
+            if unit_outputs is not None:
+                out.retain_grad()
+                unit_outputs.append(out)
+            if self.kind == "plain":
+                h = out
+            elif self.kind == "residual":
+                h = h + out
+            else:
+                features.append(out)
+        if self.kind == "dense":
+            h = torch.cat(features, 1)
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(F.relu(h), 1), 1))
+
+
+def _check_args(kind, init, depth, width, growth_rate, in_channels, num_classes) -> None:
+    validate.check_choice("kind", kind, KINDS)
+    validate.check_choice("init", init, INITS)
+    for name, value in (("depth", depth), ("width", width), ("growth_rate", growth_rate),
+                        ("in_channels", in_channels), ("num_classes", num_classes)):
+        validate.check_int(name, value, 1)

@@ -1,0 +1,174 @@
+"""A small Dual Path Network (Chen et al., 2017): addition *and* concatenation in one block.
+
+A dual-path block carries two paths side by side:
+
+* a **residual path** of fixed width ``R``: every layer adds ``R`` new channels onto it (ResNet);
+* a **dense path** that starts with ``D0`` channels and grows by ``growth_rate`` per layer (DenseNet).
+
+Each layer reads the concatenation ``[residual, dense]`` and runs the DenseNet-B composite
+function BN-ReLU-1x1-BN-ReLU-3x3, producing ``R + growth_rate`` channels; the first ``R`` are added
+to the residual path and the last ``growth_rate`` are appended to the dense path. Chen et al. use
+grouped convolutions and a ResNeXt-style bottleneck; we keep the plain DenseNet-B layer so the
+only new idea is the split output.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import validate
+from .densenet import Transition, _check_input, _check_input_shape, _transition_channels
+
+__all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet", "dpn_small"]
+
+
+class DualPathLayer(nn.Module):
+    """BN-ReLU-1x1(-> bn_size*k)-BN-ReLU-3x3(-> R+k) on ``[residual, dense]``; returns the
+    residual increment (R channels) and the new dense maps (k channels)."""
+
+    def __init__(self, residual_channels: int, dense_channels: int, growth_rate: int,
+                 bn_size: int = 4):
+        super().__init__()
+        _check_widths(residual_channels, dense_channels, growth_rate)
+        validate.check_int("bn_size", bn_size, 1)
+        self.residual_channels, self.growth_rate = residual_channels, growth_rate
+        in_channels = residual_channels + dense_channels
+        width = bn_size * growth_rate
+        self.norm1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, residual_channels + growth_rate, 3, padding=1, bias=False)
+
+    def forward(self, residual: torch.Tensor, dense: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = residual if dense is None else torch.cat([residual, dense], 1)
+        out = self.conv2(F.relu(self.norm2(self.conv1(F.relu(self.norm1(x))))))
+        return out[:, :self.residual_channels], out[:, self.residual_channels:]
+
+
+class DualPathBlock(nn.Module):
+    """``num_layers`` dual-path layers.
+
+    Input: a tensor with ``residual_channels + dense_channels`` channels; the first
+    ``residual_channels`` start the residual path, the rest (possibly none) start the dense path.
+    Output: ``[residual, dense]`` with ``out_channels = residual_channels + dense_channels +
+    num_layers * growth_rate`` channels.
+    """
+
+    def __init__(self, num_layers: int, residual_channels: int, growth_rate: int,
+                 dense_channels: int = 0, bn_size: int = 4):
+        super().__init__()
+        validate.check_int("num_layers", num_layers, 1)
+        _check_widths(residual_channels, dense_channels, growth_rate)
+        self.num_layers, self.residual_channels = num_layers, residual_channels
+        self.growth_rate, self.dense_channels = growth_rate, dense_channels
+        self.in_channels = residual_channels + dense_channels
+        self.out_channels = self.in_channels + num_layers * growth_rate
+        self.layers = nn.ModuleList(
+            DualPathLayer(residual_channels, dense_channels + i * growth_rate, growth_rate, bn_size)
+            for i in range(num_layers))
+
+    def paths(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """``(residual, dense)`` before the first layer and after each layer (for inspection)."""
+        _check_input_shape(x, self.in_channels)
+        residual = x[:, :self.residual_channels]
+        dense_parts = [x[:, self.residual_channels:]] if self.dense_channels else []
+        states = [(residual, torch.cat(dense_parts, 1) if dense_parts else None)]
+        for layer in self.layers:
+            dense = torch.cat(dense_parts, 1) if dense_parts else None
+            increment, new = layer(residual, dense)
+            residual = residual + increment
+            dense_parts.append(new)
+            states.append((residual, torch.cat(dense_parts, 1)))
+        return states
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual, dense = self.paths(x)[-1]
+        return torch.cat([residual, dense], 1)
+
+
+class DualPathNet(nn.Module):
+    """A small DPN for 28-32 px images: 3x3 stem, dual-path blocks, transitions, BN-ReLU-pool-linear.
+
+    The stem emits ``residual_channels[0]`` maps, which start the first block's residual path.
+
+    Args:
+        residual_channels: residual-path width of each block.
+        growth_rate: dense-path growth per layer (one value for all blocks).
+        block_config: layers per block.
+        bn_size: bottleneck width factor (the 1x1 conv emits ``bn_size * growth_rate`` maps).
+        compression: transitions keep floor(compression * dense channels) dense maps; the
+            residual part is mapped to the next block's residual width.
+        in_channels, num_classes: input channels (1 for Fashion-MNIST) and classes.
+    """
+
+    def __init__(self, residual_channels: Sequence[int] = (32, 64, 128), growth_rate: int = 8,
+                 block_config: Sequence[int] = (3, 3, 3), bn_size: int = 4, compression: float = 0.5,
+                 in_channels: int = 1, num_classes: int = 10):
+        super().__init__()
+        block_config, residual_channels = _check_dpn_args(
+            residual_channels, growth_rate, block_config, compression, in_channels, num_classes)
+        self.in_channels, self.block_config = in_channels, block_config
+        self.residual_channels, self.growth_rate = residual_channels, growth_rate
+        self.stem = nn.Conv2d(in_channels, residual_channels[0], 3, padding=1, bias=False)
+        blocks, transitions = [], []
+        dense = 0
+        for i, (num_layers, width) in enumerate(zip(block_config, residual_channels)):
+            block = DualPathBlock(num_layers, width, growth_rate, dense, bn_size)
+            blocks.append(block)
+            if i + 1 < len(block_config):
+                dense = _transition_channels(dense + num_layers * growth_rate, compression)
+                transitions.append(Transition(block.out_channels, residual_channels[i + 1] + dense))
+        self.blocks = nn.ModuleList(blocks)
+        self.transitions = nn.ModuleList(transitions)
+        self.num_features = blocks[-1].out_channels
+        self.norm = nn.BatchNorm2d(self.num_features)
+        self.classifier = nn.Linear(self.num_features, num_classes)
+        self.min_input_size = 2 ** (len(block_config) - 1)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
+        x = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i < len(self.transitions):
+                x = self.transitions[i](x)
+        x = F.relu(self.norm(x))
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def dpn_small(num_classes: int = 10, in_channels: int = 1, **kwargs) -> DualPathNet:
+    """The chapter's DPN: residual widths 32/64/128, growth 8, 3 layers per block."""
+    return DualPathNet(num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+
+def _check_widths(residual_channels, dense_channels, growth_rate) -> None:
+    validate.check_int("residual_channels", residual_channels, 1)
+    validate.check_int("dense_channels", dense_channels, 0)
+    validate.check_int("growth_rate", growth_rate, 1)
+
+
+def _check_dpn_args(residual_channels, growth_rate, block_config, compression, in_channels,
+                    num_classes):
+    block_config = validate.check_block_config(block_config)
+    try:
+        residual_channels = tuple(residual_channels)
+    except TypeError:
+        residual_channels = None
+    if residual_channels is None or len(residual_channels) != len(block_config) or not all(
+            isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in residual_channels):
+        raise ValueError(f"residual_channels must be {len(block_config)} positive integers "
+                         f"(one width per block), got {residual_channels!r}")
+    validate.check_int("growth_rate", growth_rate, 1)
+    validate.check_compression(compression)
+    validate.check_int("in_channels", in_channels, 1)
+    validate.check_int("num_classes", num_classes, 1)
+    return block_config, residual_channels

@@ -1,0 +1,188 @@
+"""ResNet (He et al., 2016) with torchvision's module names, so its weights load strictly.
+
+* ``BasicBlock``  -- two 3x3 convs; output = relu(F(x) + x).
+* ``Bottleneck``  -- 1x1 reduce, 3x3, 1x1 expand (x4), stride on the 3x3 (ResNet v1.5).
+* ``ResNet``      -- stem + stages of blocks + global pool-linear head.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .. import validate
+from .densenet import _check_input, _min_input_size
+from .stem import Stem, resolve_stem
+
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50",
+           "resnet_cifar", "d2l_resnet18"]
+
+
+def _shortcut(in_channels: int, out_channels: int, stride: int, norm: bool, bias: bool):
+    if stride == 1 and in_channels == out_channels:
+        return None
+    layers = [nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=bias)]
+    if norm:
+        layers.append(nn.BatchNorm2d(out_channels))
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs; output = relu(F(x) + x), with a 1x1 projection when shapes change."""
+    expansion = 1
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, conv_bias: bool = False,
+                 shortcut_norm: bool = True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, stride=stride, padding=1, bias=conv_bias)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=conv_bias)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.downsample = _shortcut(in_channels, width, stride, shortcut_norm, conv_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3, 1x1 expand (x4); stride on the 3x3 as torchvision (ResNet v1.5)."""
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, conv_bias: bool = False,
+                 shortcut_norm: bool = True):
+        super().__init__()
+        out_channels = width * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=conv_bias)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=conv_bias)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_channels, 1, bias=conv_bias)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _shortcut(in_channels, out_channels, stride, shortcut_norm, conv_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
+
+
+class ResNet(nn.Module):
+    """ResNet (He et al., 2016) with torchvision's module names.
+
+    Args:
+        block: ``BasicBlock`` or ``Bottleneck``.
+        layers: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18.
+        widths: base width of each stage; the first block of every stage but the first has stride 2.
+        stem: "imagenet", "cifar" (3x3 conv + BN + ReLU), "d2l" (imagenet stem, biased
+            convolutions) or a ``Stem(...)``.
+        shortcut_norm: BN after the 1x1 projection shortcut (d2l's block has none).
+    """
+
+    def __init__(self, block: type[BasicBlock] | type[Bottleneck] = BasicBlock,
+                 layers: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
+                 num_classes: int = 1000, in_channels: int = 3, stem: str | Stem = "imagenet",
+                 conv_bias: bool | None = None, shortcut_norm: bool = True):
+        super().__init__()
+        layers, widths = _check_resnet_args(layers, widths, num_classes, in_channels)
+        if conv_bias is None:
+            conv_bias = stem == "d2l"
+        self.stem_spec = resolve_stem(stem, norm_for_cifar=True)
+        self.in_channels, self.layers_config = in_channels, layers
+        channels = widths[0]
+        stem_layers = dict(self.stem_spec.layers(in_channels, channels, conv_bias))
+        self.conv1 = stem_layers["conv0"]
+        self.bn1 = stem_layers.get("norm0", nn.Identity())
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = stem_layers.get("pool0", nn.Identity())
+        for i, (num_blocks, width) in enumerate(zip(layers, widths)):
+            stage = []
+            for j in range(num_blocks):
+                stride = 2 if i > 0 and j == 0 else 1
+                stage.append(block(channels, width, stride, conv_bias, shortcut_norm))
+                channels = width * block.expansion
+            self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
+        self.num_stages = len(layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+        self.num_features = channels
+        self.min_input_size = _min_input_size(self.feature_size)
+        _init_weights(self)
+
+    @property
+    def stem(self) -> nn.Sequential:
+        """The layers before the first stage (the same modules, as one Sequential)."""
+        return nn.Sequential(self.conv1, self.bn1, self.relu, self.maxpool)
+
+    def feature_size(self, size: int) -> int:
+        size = self.stem_spec.out_size(size)
+        for _ in range(self.num_stages - 1):
+            size = (size - 1) // 2 + 1 if size >= 1 else 0   # stride-2 3x3 conv, padding 1
+        return size
+
+    def stages(self) -> list[nn.Sequential]:
+        return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.in_channels, self.min_input_size, "ResNet")
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for stage in self.stages():
+            x = stage(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _init_weights(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def _check_resnet_args(layers, widths, num_classes, in_channels):
+    layers = validate.check_block_config(layers)
+    widths = tuple(widths)
+    if len(widths) != len(layers) or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
+                                         for w in widths):
+        raise ValueError(f"widths must be {len(layers)} positive integers (one per stage), "
+                         f"got {widths!r}")
+    validate.check_int("num_classes", num_classes, 1)
+    validate.check_int("in_channels", in_channels, 1)
+    return layers, widths
+
+
+def resnet18(**kwargs) -> ResNet:
+    return ResNet(BasicBlock, (2, 2, 2, 2), **kwargs)
+
+
+def resnet34(**kwargs) -> ResNet:
+    return ResNet(BasicBlock, (3, 4, 6, 3), **kwargs)
+
+
+def resnet50(**kwargs) -> ResNet:
+    return ResNet(Bottleneck, (3, 4, 6, 3), **kwargs)
+
+
+def resnet_cifar(depth: int = 56, num_classes: int = 10, **kwargs) -> ResNet:
+    """He et al.'s CIFAR ResNets (ResNet-20/32/44/56/110): depth = 6n + 2, widths 16/32/64.
+    Shortcuts that change shape use a 1x1 projection (option B)."""
+    validate.check_int("depth", depth, 8)
+    if (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n + 2 with n >= 1 (e.g. 20, 56, 110), got {depth}")
+    n = (depth - 2) // 6
+    return ResNet(BasicBlock, (n, n, n), (16, 32, 64), num_classes=num_classes, stem="cifar",
+                  **kwargs)
+
+
+def d2l_resnet18(num_classes: int = 10, in_channels: int = 1, **kwargs) -> ResNet:
+    """d2l's ResNet-18: biased convolutions, projection shortcuts without BN (11,178,378 params)."""
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, in_channels=in_channels,
+                  stem="d2l", shortcut_norm=False, **kwargs)

@@ -1,0 +1,365 @@
+"""Reference runs: the trained networks and learning curves that chapters 6, 8 and 9 load.
+
+``python -m dnet_lib.reference`` trains, on the full Fashion-MNIST training set and on the CPU:
+
+* a small DenseNet and a ResNet **matched in parameters** (80,706 vs 82,762, within 3%), with
+  the same stem, data, optimiser, schedule and number of steps; 3 seeds each;
+* the less-data experiment of chapter 6: both networks on class-balanced subsets of 2,000 and
+  10,000 images, 10 passes over each subset (the same data and steps for both networks);
+* the dual-path net of chapter 9 on the 10,000-image subset (one seed, same recipe; it costs
+  about 3x the parents' compute per image, too much for the full set on a shared CPU).
+
+Every finished run is merged into ``book/results/reference_cpu.json`` at once (atomically, under
+a file lock), so a killed run loses only the run in progress; a restart skips finished runs.
+Trained weights (``state_dict`` only) go to ``book/results/weights/reference_<run>.pt``;
+:func:`load_model` rebuilds a network and loads them with ``torch.load(weights_only=True)``.
+
+    python -m dnet_lib.reference             # everything, ~40 min on 2 busy shared cores (--jobs 3)
+    python -m dnet_lib.reference --smoke     # seconds: tiny subsets, written to a temp folder
+    python -m dnet_lib.reference --runs densenet-s0,resnet-s0
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import arith, data, models, results, runtime, validate
+from .files import atomic_write, atomic_write_json
+
+__all__ = ["RECIPE", "D2L_RECIPE", "NETWORKS", "POOLED_STEM", "RUNS", "build", "run_ids",
+           "train_run", "weights_path", "load_model", "retrain_requested", "retrain", "main"]
+
+# 3x3 conv, BN-ReLU, 2x2 max pool: the blocks then work at 14, 7 and 3 px instead of 28.
+POOLED_STEM = models.Stem(kernel_size=3, stride=1, norm=True, pool=2, pool_stride=2, pool_padding=0)
+
+# The CPU recipe shared by every network (one-cycle: 20% linear warm-up, then cosine to zero).
+RECIPE = {"batch_size": 256, "epochs": 4, "optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05,
+          "schedule": "one_cycle", "channels_last": True, "augmentation": "none",
+          "input": "28x28, normalised with the training set's mean and std", "threads": 1}
+SMOKE = {"subset": 512, "test_subset": 256, "max_steps": 3}
+SEEDS = (0, 1, 2)
+LESS_DATA_SIZES = (2000, 10000)
+LESS_DATA_EPOCHS = 10          # passes over each subset (the full-data runs make 4)
+FULL_SIZE = 60000
+
+NETWORKS = {
+    "densenet": dict(
+        label="DenseNet (k=16, blocks 3-3-3)",
+        code="models.DenseNet(16, (3, 3, 3), 32, bottleneck=False, in_channels=1, "
+             "num_classes=10, stem=POOLED_STEM)",
+        build=lambda: models.DenseNet(16, (3, 3, 3), 32, bottleneck=False, compression=0.5,
+                                      in_channels=1, num_classes=10, stem=POOLED_STEM)),
+    "resnet": dict(
+        label="ResNet-14 (widths 16-24-40)",
+        code="models.ResNet(models.BasicBlock, (2, 2, 2), (16, 24, 40), in_channels=1, "
+             "num_classes=10, stem=POOLED_STEM)",
+        build=lambda: models.ResNet(models.BasicBlock, (2, 2, 2), (16, 24, 40), in_channels=1,
+                                    num_classes=10, stem=POOLED_STEM)),
+    "dualpath": dict(
+        label="Dual-path net (residual 16-24-40, k=8)",
+        code="models.DualPathNet((16, 24, 40), 8, (2, 2, 2))",
+        build=lambda: models.DualPathNet((16, 24, 40), 8, (2, 2, 2))),
+}
+
+# Run order = priority: the matched pair first, seed by seed, then the rest.
+RUNS = {}
+for _seed in SEEDS:
+    for _net in ("densenet", "resnet"):
+        RUNS[f"{_net}-s{_seed}"] = dict(network=_net, seed=_seed, train_examples=FULL_SIZE,
+                                        save_weights=True, group="main")
+for _size in LESS_DATA_SIZES:
+    for _net in ("densenet", "resnet"):
+        RUNS[f"{_net}-n{_size}-s0"] = dict(network=_net, seed=0, train_examples=_size,
+                                          save_weights=False, group="less_data")
+RUNS["dualpath-n10000-s0"] = dict(network="dualpath", seed=0, train_examples=10000,
+                                  save_weights=True, group="dualpath")
+
+NOTES = [
+    "Both networks use the same stem (3x3 convolution, BatchNorm-ReLU, 2x2 max pool), the same "
+    "data order per seed and the same optimiser, schedule and number of steps. They are matched "
+    "in parameters; the DenseNet needs about 1.8x the FLOPs of the ResNet per image.",
+    "The dual-path net keeps its own stem (one 3x3 convolution at full resolution), so it costs "
+    "several times more compute per image than either parent; it was trained on the same "
+    "10,000-image subset as the parents' less-data runs, for the same 10 passes.",
+    "Less-data runs train both networks on the same class-balanced subset (seed 0) for 10 "
+    "passes over it (the full-data runs make 4 passes over 60,000 images): at each size the two "
+    "networks get identical data and steps; smaller subsets get fewer steps in total.",
+    "Timings come from a CPU shared with other work (one thread per run, three runs at a time): "
+    "compare the networks' times with each other, not with other machines.",
+]
+
+
+def build(network: str) -> nn.Module:
+    """A fresh, untrained network of the reference runs ("densenet", "resnet" or "dualpath")."""
+    validate.check_choice("network", network, NETWORKS)
+    return NETWORKS[network]["build"]()
+
+
+def run_ids(group: str | None = None) -> list[str]:
+    """Run ids in priority order, optionally only one group ("main", "dualpath", "less_data")."""
+    return [rid for rid, spec in RUNS.items() if group is None or spec["group"] == group]
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def weights_path(run_id: str, folder: str | os.PathLike | None = None) -> Path:
+    """Where the weights of ``run_id`` live (the committed folder unless ``folder`` is given)."""
+    validate.check_choice("run_id", run_id, RUNS)
+    folder = Path(folder) if folder is not None else results.results_dir() / "weights"
+    return folder / f"reference_{run_id}.pt"
+
+
+def load_model(run_id: str = "densenet-s0", folder: str | os.PathLike | None = None) -> nn.Module:
+    """The trained network of ``run_id`` in eval mode, weights loaded with weights_only=True."""
+    path = weights_path(run_id, folder)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights for run {run_id!r} at {path}; run "
+                                f"`python -m dnet_lib.reference --runs {run_id}` to make them")
+    model = build(RUNS[run_id]["network"])
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def _steps_per_epoch(examples: int, batch_size: int) -> int:
+    return math.ceil(examples / batch_size)
+
+
+def _log_epoch(run_id: str):
+    def log(epoch: int, history) -> None:
+        acc = history.test_acc[-1]
+        print(f"[{os.getpid()}] {run_id} epoch {epoch}: loss {history.train_loss[-1]:.4f}"
+              + (f", test acc {acc:.4f}" if acc is not None else ""), flush=True)
+    return log
+
+
+def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
+              weights_folder: str | os.PathLike | None = None, log: bool = False) -> dict:
+    """Train one reference run and return its record (history, cost, accuracy)."""
+    from . import train
+    spec = RUNS[validate.check_choice("run_id", run_id, RUNS)]
+    batch, seed = RECIPE["batch_size"], spec["seed"]
+    size = spec["train_examples"]
+    epochs = RECIPE["epochs"] if size == FULL_SIZE else LESS_DATA_EPOCHS
+    eval_every = 1 if size == FULL_SIZE else LESS_DATA_EPOCHS // 2
+    subset = None if size == FULL_SIZE else size
+    test_subset, max_steps = None, None
+    if smoke:
+        subset, test_subset, max_steps = SMOKE["subset"], SMOKE["test_subset"], SMOKE["max_steps"]
+        epochs, eval_every = 1, 1
+    train_iter, test_iter = data.load_data_fashion_mnist(
+        batch, device="cpu", subset=subset, test_subset=test_subset, seed=seed, channels_last=True)
+    torch.manual_seed(seed)
+    model = build(spec["network"])
+    params = arith.count_params(model)
+    flops = arith.count_flops(model, (1, 1, 28, 28))
+    start = time.perf_counter()
+    history = train.fit(model, train_iter, test_iter, epochs=epochs, optimizer=RECIPE["optimizer"],
+                        lr=RECIPE["lr"], weight_decay=RECIPE["weight_decay"],
+                        schedule=RECIPE["schedule"], device="cpu", channels_last=True,
+                        progress=progress, seed=seed, eval_every=eval_every, max_steps=max_steps,
+                        on_epoch_end=_log_epoch(run_id) if log else None)
+    wall = time.perf_counter() - start
+    record = dict(run=run_id, network=spec["network"], group=spec["group"], seed=seed,
+                  train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
+                  epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
+                  flops_per_image=flops, final_test_acc=history.final_test_acc,
+                  final_train_acc=history.train_acc[-1], wall_seconds=wall,
+                  finished=results.now(), history=history.to_dict())
+    if spec["save_weights"]:
+        path = weights_path(run_id, weights_folder)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        atomic_write(path, lambda f: torch.save(state, f))
+        record["weights"] = path.name
+    return record
+
+
+# --------------------------------------------------------------------------- retraining
+# d2l's recipe (the 0.17 text): plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs
+# scaled to [0, 1] without normalisation, here for 3 seeds and both networks.
+D2L_RECIPE = {"batch_size": 256, "epochs": 10, "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
+              "weight_decay": 0.0, "schedule": "none", "resize": 96, "normalize": False}
+D2L_NETWORKS = {"d2l_densenet": ("DenseNet (d2l)", models.d2l_densenet),
+                "d2l_resnet18": ("ResNet-18 (d2l)", models.d2l_resnet18)}
+RETRAIN_ENV = "DNET_RETRAIN"
+
+
+def retrain_requested() -> bool:
+    """True when the environment asks chapters to retrain (``DNET_RETRAIN=1``)."""
+    return os.environ.get(RETRAIN_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _d2l_run(network: str, seed: int, device: torch.device, progress: bool) -> dict:
+    from . import train
+    label, factory = D2L_NETWORKS[network]
+    r = D2L_RECIPE
+    train_iter, test_iter = data.load_data_fashion_mnist(
+        r["batch_size"], resize=r["resize"], device=device, seed=seed, normalize=r["normalize"])
+    torch.manual_seed(seed)
+    model = factory()
+    params, flops = arith.count_params(model), arith.count_flops(model, (1, 1, 96, 96))
+    start = time.perf_counter()
+    history = train.fit(model, train_iter, test_iter, epochs=r["epochs"], optimizer=r["optimizer"],
+                        lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"],
+                        schedule=r["schedule"], device=device, progress=progress, seed=seed)
+    return dict(run=f"{network}-s{seed}", network=network, group="main", seed=seed,
+                train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
+                epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
+                flops_per_image=flops, final_test_acc=history.final_test_acc,
+                final_train_acc=history.train_acc[-1], wall_seconds=time.perf_counter() - start,
+                finished=results.now(), history=history.to_dict())
+
+
+def retrain(mode: str | None = None, *, weights_folder: str | os.PathLike | None = None,
+            progress: bool = True) -> dict:
+    """Train the chapter-6 comparison again, here, and return a record like the committed one.
+
+    * "cpu": the reference recipe, 3 seeds of both networks (about 10 CPU-minutes per seed);
+    * "gpu": d2l's recipe (``D2L_RECIPE``) for d2l's DenseNet and ResNet-18, 3 seeds;
+    * "smoke": seed 0 of both reference networks on a tiny subset (seconds).
+
+    Weights of cpu/smoke runs go to ``weights_folder`` (default: a temporary folder, never the
+    committed weights). A tqdm bar counts the runs; ``fit`` shows one per epoch.
+    """
+    from tqdm.auto import tqdm
+    mode = runtime.mode() if mode is None else validate.check_choice("mode", mode,
+                                                                       ("smoke", "cpu", "gpu"))
+    smoke = mode == "smoke"
+    folder = Path(weights_folder) if weights_folder is not None else Path(
+        tempfile.mkdtemp(prefix="dnet_retrain_"))
+    header = _header(f"reference.retrain({mode!r})", smoke)
+    if mode == "gpu":
+        device = runtime.pick_device()
+        header.update(results.environment(device), recipe=dict(D2L_RECIPE, seeds=list(SEEDS)),
+                      networks={n: {"label": label, "code": f"models.{n}()"}
+                                for n, (label, _) in D2L_NETWORKS.items()},
+                      notes=["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
+                             "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."])
+        jobs = [(n, s) for s in SEEDS for n in D2L_NETWORKS]
+        for network, seed in tqdm(jobs, desc="runs", disable=not progress):
+            record = _d2l_run(network, seed, device, progress)
+            header["runs"][record["run"]] = record
+        return header
+    ids = ["densenet-s0", "resnet-s0"] if smoke else run_ids("main")
+    for run_id in tqdm(ids, desc="runs", disable=not progress):
+        header["runs"][run_id] = train_run(run_id, smoke=smoke, progress=progress and not smoke,
+                                           weights_folder=folder)
+    header["weights_folder"] = str(folder)
+    return header
+
+
+# --------------------------------------------------------------------------- result file
+@contextlib.contextmanager
+def _locked(path: Path):
+    digest = hashlib.md5(str(path.resolve()).encode()).hexdigest()[:12]
+    lock = Path(tempfile.gettempdir()) / f"dnet_reference_{digest}.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _header(command: str, smoke: bool) -> dict:
+    header = results.environment(torch.device("cpu"))
+    header.update(benchmark="reference", command=command, mode="smoke" if smoke else "cpu",
+                  recipe=dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)),
+                  networks={name: dict(label=n["label"], code=n["code"])
+                            for name, n in NETWORKS.items()},
+                  notes=list(NOTES) + (["Smoke run: tiny subsets, a few steps; the numbers mean "
+                                        "nothing."] if smoke else []),
+                  runs={})
+    return header
+
+
+def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
+    with _locked(path):
+        current = json.loads(path.read_text()) if path.is_file() else _header(command, smoke)
+        current["runs"][record["run"]] = record
+        current["runs"] = {rid: current["runs"][rid] for rid in RUNS if rid in current["runs"]}
+        current["updated"] = results.now()
+        atomic_write_json(path, current)
+
+
+def _claim(path: Path, run_id: str) -> bool:
+    """True if this process may run ``run_id`` (not finished, not taken by another worker)."""
+    with _locked(path):
+        done = json.loads(path.read_text())["runs"] if path.is_file() else {}
+        claim = Path(tempfile.gettempdir()) / f"{path.name}.{run_id}.claim"
+        if run_id in done or claim.exists():
+            return False
+        claim.write_text(str(os.getpid()))
+        return True
+
+
+def _release_claims(path: Path, ids) -> None:
+    for run_id in ids:
+        (Path(tempfile.gettempdir()) / f"{path.name}.{run_id}.claim").unlink(missing_ok=True)
+
+
+def _worker(path: Path, ids: list[str], command: str, smoke: bool, weights_folder) -> None:
+    for run_id in ids:
+        if not _claim(path, run_id):
+            continue
+        print(f"[{os.getpid()}] {run_id}: training", flush=True)
+        record = train_run(run_id, smoke=smoke, weights_folder=weights_folder, log=True)
+        _merge(path, record, command, smoke)
+        print(f"[{os.getpid()}] {run_id}: test acc {record['final_test_acc']:.4f}, "
+              f"{record['wall_seconds']:.0f} s, {record['epochs']} epochs", flush=True)
+
+
+def main(argv=None) -> Path:
+    p = argparse.ArgumentParser(prog="python -m dnet_lib.reference", description=__doc__.split("\n")[0])
+    p.add_argument("--smoke", action="store_true", help="seconds: tiny subsets, temp output")
+    p.add_argument("--runs", default=None, help=f"comma-separated run ids (default all: {', '.join(RUNS)})")
+    p.add_argument("--jobs", type=int, default=3, help="worker processes, one thread each (default 3)")
+    p.add_argument("--out", default=None, help="result folder (default book/results, smoke: a temp folder)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    smoke = args.smoke or runtime.smoke()
+    validate.check_int("--jobs", args.jobs, 1, 8)
+    ids = run_ids() if args.runs is None else [validate.check_choice("--runs", r.strip(), RUNS)
+                                               for r in args.runs.split(",") if r.strip()]
+    out = Path(args.out) if args.out else (
+        Path(tempfile.gettempdir()) / "dnet_reference_smoke" if smoke else results.results_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ("reference_cpu.json" if not smoke else "reference_smoke.json")
+    weights_folder = out / "weights"
+    command = "python -m dnet_lib.reference" + (" --smoke" if smoke else "") + (
+        f" --runs {args.runs}" if args.runs else "")
+    if args.worker:
+        command = os.environ.get("DNET_COMMAND", command)
+    torch.set_num_threads(RECIPE["threads"])     # 2 threads on 2 busy cores is many times slower
+    if args.worker or args.jobs == 1:
+        _worker(path, ids, command, smoke, weights_folder)
+        return path
+    _release_claims(path, ids)
+    base = [sys.executable, "-m", "dnet_lib.reference", "--worker", "--out", str(out),
+            "--runs", ",".join(ids)] + (["--smoke"] if smoke else [])
+    env = dict(os.environ, OMP_NUM_THREADS="1", DNET_COMMAND=command)
+    workers = [subprocess.Popen(base, env=env) for _ in range(args.jobs)]
+    codes = [w.wait() for w in workers]
+    _release_claims(path, ids)
+    if any(codes):
+        raise SystemExit(f"a worker failed (exit codes {codes}); finished runs are in {path}")
+    print(f"wrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""Committed result files: find them, say where they come from, show them as tables and figures.
+
+Every number a chapter prints comes from code in the build or from a file in ``book/results/``
+that names its device, date, command and versions. This module is the one place that reads
+those files:
+
+* :func:`results_dir`, :func:`find`, :func:`load` -- locate and read them;
+* :func:`provenance` -- "trained on <device> on <date> by <command>";
+* :func:`is_gpu`, :func:`gpu_sentence` -- GPU results only when a file says so;
+* :func:`benchmark_tables` -- the ``rows`` of a benchmark file as DataFrames, lists dropped;
+* for ``reference_*.json`` (``python -m dnet_lib.reference``): :func:`runs_table`,
+  :func:`summary_table`, :func:`curves`, :func:`plot_learning_curves`, :func:`less_data_table`,
+  :func:`plot_less_data`.
+
+It also writes the provenance header of new files (:func:`environment`, :func:`now`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+__all__ = ["results_dir", "find", "load", "now", "environment", "device_name", "provenance",
+           "is_gpu", "gpu_sentence", "benchmark_tables", "runs_table", "summary_table",
+           "mean_std", "curves", "plot_learning_curves", "less_data_table", "plot_less_data"]
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- files
+def results_dir(start: str | os.PathLike | None = None) -> Path:
+    """``book/results`` of the repository: searched upwards from ``start`` (default: the current
+    folder), then beside this package. Raises FileNotFoundError when there is none."""
+    here = Path(start) if start is not None else Path.cwd()
+    for folder in (here, *here.resolve().parents, _PACKAGE_ROOT):
+        candidate = folder / "book" / "results"
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("no book/results folder above the current folder or beside dnet_lib; "
+                            "run from a clone of the book's repository")
+
+
+def find(pattern: str, folder: str | os.PathLike | None = None) -> list[Path]:
+    """Result files matching a glob ``pattern`` (sorted; empty if there is no results folder)."""
+    try:
+        root = Path(folder) if folder is not None else results_dir()
+    except FileNotFoundError:
+        return []
+    return sorted(root.glob(pattern))
+
+
+def load(name: str | os.PathLike) -> dict:
+    """A result file by path or by name inside ``book/results`` (e.g. "reference_cpu.json")."""
+    path = Path(name)
+    if not path.is_file():
+        path = results_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"no result file {str(name)!r} (looked in {path.parent})")
+    record = json.loads(path.read_text())
+    record.setdefault("_path", str(path))
+    return record
+
+
+# --------------------------------------------------------------------------- provenance
+def now() -> str:
+    """The current UTC time, ISO 8601, to the second."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device | str) -> str:
+    """One line naming a device: 'cpu (AMD EPYC)' or 'cuda (NVIDIA H100 80GB HBM3)'."""
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return f"{device.type} ({name})"
+
+
+def environment(device: torch.device | str) -> dict:
+    """The provenance header of a new result file: device, date, versions."""
+    import torchvision
+    device = torch.device(device)
+    return {"device": device_name(device),
+            "device_info": {"type": device.type, "torch_threads": torch.get_num_threads(),
+                            "cpu_count": os.cpu_count()},
+            "date": now(),
+            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "torchvision": torchvision.__version__}}
+
+
+def _device_text(record: dict) -> str:
+    device = record.get("device", "unknown device")
+    if isinstance(device, dict):
+        device = f"{device.get('type', '?')} ({device.get('name', '?')})"
+    return str(device)
+
+
+def provenance(record: dict, verb: str = "trained") -> str:
+    """'trained on cpu (AMD EPYC) on 2026-11-27 by `python -m dnet_lib.reference`, torch ...'."""
+    date = str(record.get("date", "an unknown date"))[:10]
+    versions = record.get("versions", {})
+    torch_version = f" (torch {versions['torch']})" if "torch" in versions else ""
+    return (f"{verb} on {_device_text(record)} on {date} by `{record.get('command', '?')}`"
+            f"{torch_version}")
+
+
+def is_gpu(record: dict) -> bool:
+    """True when the file's device is a GPU (CUDA or Apple MPS)."""
+    text = _device_text(record).lower()
+    return text.startswith(("cuda", "mps", "gpu"))
+
+
+def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
+    """One sentence: which GPU result files exist, or that none has been measured yet."""
+    files = [p for p in find(pattern, folder) if is_gpu(json.loads(p.read_text()))]
+    if not files:
+        return ("GPU results: not yet measured. No result file from a GPU run is committed in "
+                "book/results/, and the book does not fill in GPU numbers by hand.")
+    return "GPU results: " + "; ".join(f"{p.name}, {provenance(load(p), 'measured')}" for p in files)
+
+
+# --------------------------------------------------------------------------- benchmark files
+def benchmark_tables(record: dict) -> dict:
+    """``{section title: DataFrame}`` for every ``results`` section that has ``rows``.
+
+    Columns holding lists or dicts (per-round raw values) are dropped; ``saved_bytes`` gains a
+    ``saved_MiB`` column. Sections without rows are skipped: show them as prose, not dumps.
+    """
+    import pandas as pd
+    sections = record.get("results", {})
+    if isinstance(sections, list):
+        sections = {"results": {"rows": sections}}
+    elif isinstance(sections, dict) and isinstance(sections.get("rows"), list):
+        sections = {record.get("benchmark", "results"): sections}     # one section, no names
+    tables = {}
+    for name, section in sections.items():
+        if not (isinstance(section, dict) and isinstance(section.get("rows"), list)
+                and section["rows"]):
+            continue
+        table = pd.DataFrame(section["rows"])
+        keep = [c for c in table.columns
+                if not any(isinstance(v, (list, dict)) for v in table[c])]
+        table = table[keep]
+        if "saved_bytes" in table:
+            table.insert(table.columns.get_loc("saved_bytes") + 1, "saved_MiB",
+                         table["saved_bytes"] / 2**20)
+        tables[section.get("title", name)] = table
+    return tables
+
+
+# --------------------------------------------------------------------------- reference runs
+def _runs(record: dict, group: str | None = None) -> list[dict]:
+    runs = record.get("runs", {})
+    return [r for r in runs.values() if group is None or r.get("group") == group]
+
+
+def _label(record: dict, network: str) -> str:
+    return record.get("networks", {}).get(network, {}).get("label", network)
+
+
+def runs_table(record: dict, group: str | None = "main"):
+    """One row per run: network, seed, examples, parameters, FLOPs, examples/s, accuracies, time."""
+    import pandas as pd
+    rows = []
+    for r in _runs(record, group):
+        h = r["history"]
+        train_time = [t for t in h.get("train_time", []) if t is not None]
+        rows.append(dict(network=_label(record, r["network"]), seed=r["seed"],
+                         train_examples=r["train_examples"], parameters=r["parameters"],
+                         flops_per_image=r["flops_per_image"], epochs=r["epochs"],
+                         steps=r["steps"],
+                         examples_per_s=statistics.median(h["examples_per_s"]),
+                         train_seconds=sum(train_time) if train_time else float("nan"),
+                         train_acc=r["final_train_acc"], test_acc=r["final_test_acc"]))
+    return pd.DataFrame(rows)
+
+
+def mean_std(values: Iterable[float], digits: int = 3) -> str:
+    """'0.921 ± 0.002 (3 seeds)'; one value prints as '0.921 (1 seed)'."""
+    values = [float(v) for v in values]
+    if not values:
+        return "not measured"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f} (1 seed)"
+    return (f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f} "
+            f"({len(values)} seeds)")
+
+
+def summary_table(record: dict, groups: Iterable[str] = ("main",)):
+    """One row per network: parameters, FLOPs, examples/s, training time, test accuracy
+    (mean ± std over seeds). A pandas DataFrame indexed by network."""
+    import pandas as pd
+    parts = [runs_table(record, g) for g in groups]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if table.empty:
+        return table
+    rows = []
+    for network, part in table.groupby("network", sort=False):
+        rows.append({"network": network, "parameters": f"{int(part.parameters.iloc[0]):,}",
+                     "MFLOPs / image": f"{part.flops_per_image.iloc[0] / 1e6:.1f}",
+                     "examples/s (train)": f"{part.examples_per_s.median():,.0f}",
+                     "training time (s)": mean_std(part.train_seconds, 0).split(" (")[0],
+                     "test accuracy": mean_std(part.test_acc)})
+    return pd.DataFrame(rows).set_index("network")
+
+
+def curves(record: dict, group: str | None = "main"):
+    """Tidy per-epoch histories: network, seed, train_examples, epoch, train_loss, train_acc,
+    test_acc (NaN where not evaluated), train_seconds (cumulative)."""
+    import pandas as pd
+    rows = []
+    for r in _runs(record, group):
+        h = r["history"]
+        times = h.get("train_time") or [None] * len(h["train_loss"])
+        elapsed = 0.0
+        for i in range(len(h["train_loss"])):
+            elapsed += times[i] or 0.0
+            test = h["test_acc"][i]
+            rows.append(dict(network=_label(record, r["network"]), seed=r["seed"],
+                             train_examples=r["train_examples"], epoch=i + 1,
+                             train_loss=h["train_loss"][i], train_acc=h["train_acc"][i],
+                             test_acc=float("nan") if test is None else test,
+                             train_seconds=elapsed))
+    return pd.DataFrame(rows)
+
+
+def plot_learning_curves(record: dict, group: str = "main", axes=None):
+    """Training loss and test accuracy against epoch, every network and every seed in one
+    figure (one colour per network, one line per seed). Returns the figure."""
+    import matplotlib.pyplot as plt
+    table = curves(record, group)
+    if table.empty:
+        raise ValueError(f"no runs of group {group!r} in this result file")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = axes[0].figure
+    for i, (network, part) in enumerate(table.groupby("network", sort=False)):
+        colour = _network_colour(network, i)
+        for j, (_, run) in enumerate(part.groupby("seed")):
+            label = network if j == 0 else None
+            axes[0].plot(run.epoch, run.train_loss, "-o", color=colour, alpha=0.8, ms=3,
+                         label=label)
+            tested = run.dropna(subset=["test_acc"])
+            axes[1].plot(tested.epoch, tested.test_acc, "-o", color=colour, alpha=0.8, ms=3,
+                         label=label)
+    axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log")
+    axes[1].set(xlabel="epoch", ylabel="test accuracy")
+    axes[1].legend(fontsize="small", loc="lower right")
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    return fig
+
+
+def _network_colour(network: str, index: int) -> str:
+    """The book's colour for DenseNet/ResNet when dnet_lib.style has one, else matplotlib's."""
+    try:
+        from . import style
+        colours = style.COLORS
+    except (ImportError, AttributeError):
+        colours = {}
+    for key in ("densenet", "resnet"):
+        if network.lower().startswith(key) and key in colours:
+            return colours[key]
+    return f"C{index}"
+
+
+def less_data_table(record: dict, full_group: str = "main"):
+    """Final test accuracy by training-set size (rows) and network (columns), seed 0, with the
+    full-data point taken from the main runs, and the difference of the first two columns."""
+    import pandas as pd
+    table = pd.concat([runs_table(record, "less_data"), runs_table(record, full_group)])
+    if table.empty:
+        return table
+    table = table[table.seed == 0]
+    pivot = table.pivot_table(index="train_examples", columns="network", values="test_acc",
+                              aggfunc="mean", sort=False).sort_index()
+    pivot.columns.name = None
+    if pivot.shape[1] == 2:
+        first, second = pivot.columns
+        pivot[f"{first.split(' ')[0]} - {second.split(' ')[0]}"] = pivot[first] - pivot[second]
+    return pivot
+
+
+def plot_less_data(record: dict, ax=None):
+    """Test accuracy against training-set size (log scale), one line per network."""
+    import matplotlib.pyplot as plt
+    pivot = less_data_table(record)
+    if pivot.empty:
+        raise ValueError("no less-data runs in this result file")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    networks = [c for c in pivot.columns if " - " not in c]
+    for i, column in enumerate(networks):
+        ax.semilogx(pivot.index, pivot[column], "-o", color=_network_colour(column, i),
+                    label=column)
+    ax.set(xlabel="training images (log scale)", ylabel="test accuracy")
+    ax.legend(fontsize="small", loc="lower right")
+    ax.figure.tight_layout()
+    return ax.figure

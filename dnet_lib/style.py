@@ -1,0 +1,94 @@
+"""One plot style for the whole book: readable on a phone, colour-blind safe, one colour per idea.
+
+Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies).
+Each recurring concept has one named colour, used by every diagram (``dnet_lib.drawing``), every
+explorer (``dnet_lib.explorers``) and every chapter plot::
+
+    from dnet_lib import style
+    style.use()                       # once, in a chapter's setup cell
+    ax.plot(x, y, color=style.COLORS["dense"])
+    style.label(ax, x="depth (layers)", y="parameters (millions)")
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+__all__ = ["PALETTE", "COLORS", "RC_PARAMS", "use", "context", "label"]
+
+# Okabe & Ito (2008), "Color Universal Design".
+PALETTE: dict[str, str] = {
+    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
+    "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442", "black": "#000000",
+}
+
+COLORS: dict[str, str] = {
+    "input": "#999999",                  # the block's input x / x0 (grey: neither family)
+    "residual": PALETTE["vermillion"],   # ResNet, residual branch F(x)
+    "add": PALETTE["vermillion"],        # the sum x + F(x)
+    "resnet": PALETTE["vermillion"],
+    "dense": PALETTE["blue"],            # DenseNet, a dense layer's k new channels
+    "concat": PALETTE["blue"],           # the concatenation [x0, x1, ...]
+    "densenet": PALETTE["blue"],
+    "transition": PALETTE["green"],      # transition layers, compression θ
+    "bottleneck": PALETTE["orange"],     # the 1x1 bottleneck (DenseNet-B)
+    "highlight": PALETTE["purple"],
+    "neutral": "#444444",                # text, arrows, outlines
+}
+
+# Sizes chosen so a 6.4-inch-wide figure scaled to a phone (~360 px) keeps ~8 px text.
+RC_PARAMS: dict[str, object] = {
+    "figure.figsize": (6.4, 3.8),
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "figure.constrained_layout.use": True,
+    "font.size": 12,
+    "axes.titlesize": 13,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    "legend.frameon": False,
+    "lines.linewidth": 2.2,
+    "lines.markersize": 6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.axisbelow": True,
+    "axes.prop_cycle": None,     # filled in by _rc() (needs matplotlib's cycler)
+}
+
+
+def _rc() -> dict:
+    from cycler import cycler
+    rc = dict(RC_PARAMS)
+    order = ("blue", "vermillion", "green", "orange", "sky", "purple", "black", "yellow")
+    rc["axes.prop_cycle"] = cycler(color=[PALETTE[name] for name in order])
+    return rc
+
+
+def use() -> None:
+    """Apply the book's style to every later matplotlib figure (call once per notebook)."""
+    import matplotlib
+    matplotlib.rcParams.update(_rc())
+
+
+@contextlib.contextmanager
+def context() -> Iterator[None]:
+    """The book's style for the figures made inside the ``with`` block only."""
+    import matplotlib
+    with matplotlib.rc_context(_rc()):
+        yield
+
+
+def label(ax, x: str | None = None, y: str | None = None, title: str | None = None) -> None:
+    """Label axes; the book's convention is "quantity (unit)", e.g. "memory (MiB)"."""
+    if x is not None:
+        ax.set_xlabel(x)
+    if y is not None:
+        ax.set_ylabel(y)
+    if title is not None:
+        ax.set_title(title)

@@ -1,0 +1,177 @@
+"""Every diagram shows the module it was given: change the module, the drawing changes."""
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.patches
+import pytest
+import torch
+from torch import nn
+from torchvision.models.densenet import _DenseBlock as TorchvisionDenseBlock
+
+from dnet_lib import arith, drawing, memory, models, style
+
+
+# --------------------------------------------------------------------------- style
+def test_style_colours_are_okabe_ito_and_use_sets_the_cycle():
+    allowed = set(style.PALETTE.values()) | {style.COLORS["input"], style.COLORS["neutral"]}
+    for concept in ("residual", "add", "dense", "concat", "transition", "bottleneck"):
+        assert style.COLORS[concept] in allowed, concept
+    assert style.COLORS["dense"] != style.COLORS["residual"] != style.COLORS["transition"]
+    before = matplotlib.rcParams["font.size"]
+    with style.context():
+        cycle = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+        assert cycle[0] == style.PALETTE["blue"] and len(cycle) == 8
+    assert matplotlib.rcParams["font.size"] == before      # the context leaves no trace
+
+
+# --------------------------------------------------------------------------- add vs concat
+def test_residual_vs_dense_shows_the_real_widths():
+    d = drawing.residual_vs_dense(nn.Sequential(models.BasicBlock(16, 16), models.BasicBlock(16, 16)),
+                                  models.DenseBlock(3, 16, 12, bottleneck=False))
+    last = max(p.meta["stage"] for p in d.find("slice", panel="dense"))
+    final = d.find("slice", panel="dense", stage=last)
+    assert last == 3 and len(final) == 4                      # x0 and one slice per layer
+    assert [p.value for p in final] == [16, 12, 12, 12]
+    assert [p.value for p in d.find("label", panel="dense")] == [16, 28, 40, 52]
+    assert [p.value for p in d.find("label", panel="residual")] == [16, 16, 16]  # addition keeps width
+    assert [p.value for p in d.find("op", panel="dense")] == [12, 12, 12]
+    assert "52 ch" in " ".join(d.texts())
+    assert all(p.label == "identity" for p in d.find("skip"))
+    # same scale on both rows: the dense output is 52/16 times as tall as the residual state
+    heights = {p.gid: a.get_height() for a in d.figure.findobj(matplotlib.patches.Rectangle)
+               for p in d.parts if a.get_gid() == p.gid and p.kind == "slice"}
+    res = sum(heights[p.gid] for p in d.find("slice", panel="residual")[-1:])
+    den = sum(heights[p.gid] for p in final)
+    assert den / res == pytest.approx(52 / 16)
+
+
+def test_residual_vs_dense_follows_a_projection_and_rejects_other_modules():
+    d = drawing.residual_vs_dense(models.BasicBlock(8, 24, stride=2), models.DenseBlock(1, 8, 5))
+    assert [p.value for p in d.find("label", panel="residual")] == [8, 24]
+    assert [p.label for p in d.find("skip")] == ["1×1 projection"]
+    assert [p.value for p in d.find("label", panel="dense")] == [8, 13]
+    assert d._repr_png_().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="residual"):
+        drawing.residual_vs_dense(nn.Linear(3, 3))
+    with pytest.raises(ValueError, match="dense"):
+        drawing.residual_vs_dense(dense=nn.Linear(3, 3))
+
+
+# --------------------------------------------------------------------------- channel stack
+@pytest.mark.parametrize("bottleneck", [False, True])
+def test_dense_block_stack_has_one_row_per_layer_with_its_input_width(bottleneck):
+    block = models.DenseBlock(5, 24, 12, bottleneck=bottleneck)
+    d = drawing.dense_block_stack(block)
+    rows = d.find("row")
+    assert len(rows) == block.num_layers + 1
+    assert [r.value for r in rows] == [layer.in_channels for layer in block.values()] \
+        + [block.out_channels]
+    for r in range(len(rows)):
+        assert len(d.find("slice", row=r)) == r + 1            # x0, then one k-slice per layer
+        assert sum(p.value for p in d.find("slice", row=r)) == rows[r].value
+    texts = " ".join(d.texts())
+    assert f"{block.out_channels} = 24 + 5×12" in texts
+    assert ("1×1: 48" in texts) == bottleneck                   # bn_size·k, read from the conv
+
+
+def test_dense_block_stack_reads_structure_not_our_attributes():
+    # torchvision's block has none of our attributes; the drawing reads its convolutions
+    block = TorchvisionDenseBlock(num_layers=3, num_input_features=10, bn_size=2, growth_rate=6,
+                                  drop_rate=0.0)
+    d = drawing.dense_block_stack(block)
+    assert [r.value for r in d.find("row")] == [10, 16, 22, 28]
+    assert "1×1: 12" in " ".join(d.texts())
+
+
+# --------------------------------------------------------------------------- transition
+def test_transition_diagram_measures_channels_and_resolution():
+    net = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
+    t = net.features.transition1
+    running = t.norm.running_mean.clone()
+    t.train()
+    d = drawing.transition_diagram(t, size=16)
+    tensors = d.find("tensor")
+    m = t.in_channels
+    assert [p.value for p in tensors] == [m, m // 2, m // 2]
+    assert [p.meta["resolution"] for p in tensors] == [(16, 16), (16, 16), (8, 8)]
+    assert d.find("theta")[0].value == pytest.approx((m // 2) / m)
+    assert f"{m} → ⌊θ·m⌋ = {m // 2}" in " ".join(d.texts())
+    assert torch.equal(t.norm.running_mean, running) and t.training   # module left as it was
+    other = drawing.transition_diagram(models.Transition(100, 37), size=10)
+    assert [p.value for p in other.find("tensor")] == [100, 37, 37]
+    assert other.find("tensor")[-1].meta["resolution"] == (5, 5)
+    with pytest.raises(ValueError, match="size"):
+        drawing.transition_diagram(size=1)
+
+
+# --------------------------------------------------------------------------- stages
+def test_stage_diagram_traces_channels_and_resolution_of_both_models():
+    dense = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
+    res = models.resnet_cifar(20)
+    d = drawing.stage_diagram(dense, res, size=32)
+    (dtrace,) = [p for p in d.find("trace") if p.label.startswith("DenseNet")]
+    points = dtrace.meta["points"]
+    after_transitions = [p.channels for p in points if p.kind == "transition"]
+    assert after_transitions == dense.stage_channels[1:-1]
+    assert points[-1].channels == dense.stage_channels[-1] == dense.num_features
+    assert points[-1].resolution == dense.feature_size(32)
+    assert sum(p.kind == "dense" for p in points) == sum(dense.block_config)
+    assert dtrace.label == "DenseNet-40"
+    (rtrace,) = [p for p in d.find("trace") if p.label.startswith("ResNet")]
+    assert rtrace.label == "ResNet-20"
+    ends = [p.value for p in d.find("stage_end", model="ResNet-20")]
+    assert ends == [16, 32, 64]
+    assert rtrace.meta["points"][-1].resolution == res.feature_size(32)
+    dense_ends = [p.value for p in d.find("stage_end", model="DenseNet-40")]
+    k, L = 12, 12
+    assert dense_ends == [c + L * k for c in dense.stage_channels[:-1]]
+
+
+# --------------------------------------------------------------------------- costs
+@pytest.mark.parametrize("make", [
+    lambda: models.densenet_cifar(40, 12, bottleneck=False, compression=1.0),
+    lambda: models.densenet_cifar(52, 6, bottleneck=True, compression=0.5),
+    lambda: models.resnet_cifar(20),
+])
+def test_unit_costs_add_up_to_the_whole_model(make):
+    net = make()
+    costs = drawing.unit_costs(net, size=16)
+    x = torch.zeros(1, 3, 16, 16)
+    assert sum(c.params for c in costs) == arith.count_params(net)
+    assert sum(c.flops for c in costs) == arith.count_flops(net, (1, 3, 16, 16))
+    assert sum(c.activation_bytes for c in costs) == memory.saved_activation_bytes(net, x).total_bytes
+    assert costs[0].kind == "stem" and costs[-1].kind == "head"
+    if isinstance(net, models.DenseNet):
+        layers = [c for c in costs if c.kind == "dense"]
+        assert len(layers) == sum(net.block_config)
+        real = [layer for block in net.dense_blocks() for layer in block.values()]
+        assert [c.params for c in layers] == [
+            arith.dense_layer_params(layer.in_channels, net.growth_rate, bottleneck=net.bottleneck)
+            for layer in real]
+        assert sum(c.kind == "transition" for c in costs) == len(net.block_config) - 1
+
+
+def test_layer_costs_draws_one_bar_per_unit_and_metric():
+    dense, res = models.densenet_cifar(40, 12, bottleneck=False), models.resnet_cifar(20)
+    d = drawing.layer_costs(dense, res, size=16)
+    for model, units in (("DenseNet-40", 36 + 2 + 2), ("ResNet-20", 9 + 2)):
+        for metric in ("params", "flops", "activation_bytes"):
+            bars = d.find("bar", model=model, metric=metric)
+            assert len(bars) == units, (model, metric)
+    total = d.find("total", model="DenseNet-40", metric="params")[0].value
+    assert total == arith.count_params(dense)
+    assert len(d.figure.axes) == 6
+
+
+def test_drawing_saves_png_and_svg(tmp_path):
+    d = drawing.dense_block_stack(models.DenseBlock(2, 3, 10, bottleneck=False))
+    assert d.save(tmp_path / "stack.svg").read_text().lstrip().startswith("<?xml")
+    assert d.save(tmp_path / "stack.png").read_bytes().startswith(b"\x89PNG")
+    assert "23" in " ".join(d.texts())
+
+
+def test_trace_of_a_meta_model_equals_the_real_one():
+    real = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
+    with torch.device("meta"):
+        meta = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
+    assert drawing.trace_widths(meta, 32) == drawing.trace_widths(real, 32)

@@ -1,0 +1,67 @@
+"""dnet_lib.reference: the reference runs' networks, run list, training record and weights."""
+import json
+import math
+
+import pytest
+import torch
+
+from dnet_lib import arith, reference, results
+
+
+def test_the_compared_networks_are_matched_in_parameters():
+    dense, res = reference.build("densenet"), reference.build("resnet")
+    p_dense, p_res = arith.count_params(dense), arith.count_params(res)
+    assert abs(p_dense - p_res) / p_res < 0.05          # the matching the book states
+    # same stem spec, same input, same classes
+    x = torch.zeros(2, 1, 28, 28)
+    assert dense.eval()(x).shape == res.eval()(x).shape == (2, 10)
+    assert type(dense.features.pool0) is type(res.maxpool) is torch.nn.MaxPool2d
+    # the DenseNet pays in FLOPs for its parameter economy
+    assert arith.count_flops(dense, (1, 1, 28, 28)) > arith.count_flops(res, (1, 1, 28, 28))
+
+
+def test_run_list_covers_seeds_sizes_and_the_dual_path_net():
+    main = reference.run_ids("main")
+    assert sorted(main) == sorted(f"{n}-s{s}" for n in ("densenet", "resnet") for s in (0, 1, 2))
+    sizes = {spec["train_examples"] for spec in reference.RUNS.values()
+             if spec["network"] == "densenet" and spec["seed"] == 0}
+    assert len(sizes) >= 3 and reference.FULL_SIZE in sizes
+    assert reference.run_ids("dualpath") == ["dualpath-n10000-s0"]
+    assert main == list(reference.RUNS)[:6]              # the matched pair runs first
+
+
+def test_bad_names_are_refused():
+    with pytest.raises(ValueError, match="network"):
+        reference.build("vgg")
+    with pytest.raises(ValueError, match="run_id"):
+        reference.weights_path("densenet-s9")
+    with pytest.raises(ValueError, match="--jobs"):
+        reference.main(["--jobs", "0", "--smoke"])
+
+
+def test_a_smoke_run_records_its_history_and_saves_loadable_weights(tmp_path):
+    torch.set_num_threads(1)
+    record = reference.train_run("resnet-s0", smoke=True, weights_folder=tmp_path)
+    batches = math.ceil(reference.SMOKE["subset"] / reference.RECIPE["batch_size"])
+    assert record["network"] == "resnet"
+    assert record["steps"] == min(batches, reference.SMOKE["max_steps"])
+    assert record["train_examples"] == reference.SMOKE["subset"]
+    assert record["parameters"] == arith.count_params(reference.build("resnet"))
+    assert record["history"]["test_acc"][-1] == record["final_test_acc"]
+    json.dumps(record)                                   # the record is plain JSON
+    model = reference.load_model("resnet-s0", folder=tmp_path)
+    saved = torch.load(tmp_path / record["weights"], weights_only=True)
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    assert not model.training
+    with pytest.raises(FileNotFoundError, match="python -m dnet_lib.reference"):
+        reference.load_model("densenet-s1", folder=tmp_path)
+
+
+def test_committed_weights_reproduce_the_committed_accuracy():
+    """The committed ResNet weights give the test accuracy the result file records."""
+    from dnet_lib import data, train
+    record = results.load("reference_cpu.json")
+    run = record["runs"]["resnet-s0"]
+    model = reference.load_model("resnet-s0")
+    _, test_iter = data.load_data_fashion_mnist(1000, device="cpu")
+    assert train.evaluate(model, test_iter) == pytest.approx(run["final_test_acc"], abs=2e-4)
