@@ -16,13 +16,16 @@ evaluated on the full 10,000-image test set after every epoch and when its time 
 * ``d2l's code``: the d2l DenseNet (758,226 parameters) at 32x32 px, the smallest common size its
   stem and three transitions accept, with d2l's data pipeline and ``train_ch6`` loop
   (``benchmarks/d2l_reference.py``): SGD lr 0.1, batch 256 (DataLoader workers 0 on the CPU,
-  where d2l's 4 would compete with training for 2 cores).
+  where d2l's 4 would compete with training for 2 cores). ``--d2l-budget-s`` lets it train
+  longer, so that its own time to 0.90 is measured rather than bounded; its accuracy is still
+  reported at the common budget.
 
 The test set is used only for reporting. Time to 0.90 is the training time at the first
 end-of-epoch evaluation reaching 0.90 (``History.time_to_accuracy``), so it is measured at epoch
 granularity.
 
-    python benchmarks/time_to_accuracy.py            # ~8 min -> book/results/time_to_accuracy_cpu.json
+    python benchmarks/time_to_accuracy.py --d2l-budget-s 600
+                                                     # ~16 min -> book/results/time_to_accuracy_cpu.json
     python benchmarks/time_to_accuracy.py --smoke    # seconds, tiny subsets, temporary output
 """
 from __future__ import annotations
@@ -82,30 +85,38 @@ def run_ours(name: str, factory, budget_s: float, smoke: bool, recipe: dict, see
             "seconds_to_0.90": history.time_to_accuracy(REFERENCE_ACCURACY)}
 
 
-def run_d2l(budget_s: float, smoke: bool, size: int = 32, lr: float = 0.1) -> dict:
-    """d2l's DenseNet, pipeline and loop for the same budget."""
+def run_d2l(budget_s: float, smoke: bool, d2l_budget_s: float, size: int = 32, lr: float = 0.1) -> dict:
+    """d2l's DenseNet, pipeline and loop: its accuracy at ``budget_s``, and its time to 0.90
+    within ``d2l_budget_s`` (>= budget_s; longer makes the speed-up measurable, not a bound)."""
     train_iter, test_iter = d2l_reference.d2l_loaders(BATCH_SIZE, resize=size, workers=0)
     if smoke:
         test_iter = [next(iter(test_iter))]
     torch.manual_seed(0)
     net = d2l_reference.d2l_densenet_reference(image_size=size)
     print(f"\nd2l's code: d2l DenseNet ({count_params(net):,} parameters) at {size} px, "
-          f"{budget_s:.0f} s of training", flush=True)
+          f"{d2l_budget_s:.0f} s of training", flush=True)
+    longer = d2l_budget_s > budget_s
     run = d2l_reference.train_d2l(net, train_iter, test_iter, lr, torch.device("cpu"),
-                                  time_budget_s=budget_s, max_batches=2 if smoke else None)
+                                  time_budget_s=d2l_budget_s, max_batches=2 if smoke else None,
+                                  report_at_s=budget_s if longer else None)
+    at_budget = run["report"] if longer and run["report"] else {
+        "train_seconds": run["train_seconds"], "test_acc": run["final_test_acc"]}
+    points = run["epochs"] + ([run["report"]] if run["report"] else [])
     return {"model": f"d2l DenseNet at {size} px (d2l's code)", "parameters": count_params(net),
             "recipe": {"optimizer": "SGD", "lr": lr, "batch_size": BATCH_SIZE, "image_size": size,
                        "dataloader_workers": 0, "loop": "d2l.train_ch6 (time-budgeted, no plot)"},
-            "epochs": run["epochs"], "final_test_accuracy": run["final_test_acc"],
-            "train_seconds": run["train_seconds"],
-            "seconds_to_0.90": d2l_reference.time_to_accuracy(run["epochs"], REFERENCE_ACCURACY)}
+            "epochs": run["epochs"], "evaluation_at_budget": run["report"],
+            "final_test_accuracy": at_budget["test_acc"], "train_seconds": at_budget["train_seconds"],
+            "d2l_budget_s": d2l_budget_s, "total_train_seconds": run["train_seconds"],
+            "seconds_to_0.90": d2l_reference.time_to_accuracy(points, REFERENCE_ACCURACY)}
 
 
-def speedup_goal(ours: dict, d2l: dict, budget_s: float) -> dict:
+def speedup_goal(ours: dict, d2l: dict) -> dict:
     """Ours' time to 0.90 against d2l's; a lower bound when d2l never got there."""
     t_ours, t_d2l = ours["seconds_to_0.90"], d2l["seconds_to_0.90"]
     description = (f"ours DenseNet reaches {REFERENCE_ACCURACY} test accuracy >= {SPEEDUP_GOAL:.0f}x "
-                   f"sooner than d2l's code (training seconds, same {budget_s:.0f} s budget)")
+                   f"sooner than d2l's code (training seconds; d2l trained up to "
+                   f"{d2l['d2l_budget_s']:.0f} s)")
     if t_ours is None:
         return _common.goal(description, "ours did not reach 0.90", f">= {SPEEDUP_GOAL}x", False)
     if t_d2l is not None:
@@ -113,9 +124,9 @@ def speedup_goal(ours: dict, d2l: dict, budget_s: float) -> dict:
         return _common.goal(description, {"speedup": round(ratio, 2), "ours_s": round(t_ours, 1),
                                           "d2l_s": round(t_d2l, 1)}, f">= {SPEEDUP_GOAL}x",
                             ratio >= SPEEDUP_GOAL)
-    bound = d2l["train_seconds"] / t_ours          # d2l was still below 0.90 when time ran out
+    bound = d2l["total_train_seconds"] / t_ours     # d2l was still below 0.90 when time ran out
     return _common.goal(description, {"speedup_at_least": round(bound, 2), "ours_s": round(t_ours, 1),
-                                      "d2l_s": f"not reached in {d2l['train_seconds']:.0f} s"},
+                                      "d2l_s": f"not reached in {d2l['total_train_seconds']:.0f} s"},
                         f">= {SPEEDUP_GOAL}x", True if bound >= SPEEDUP_GOAL else None)
 
 
@@ -125,6 +136,9 @@ def main(argv=None) -> None:
                    help=f"seconds of training per contender (default {DEFAULT_BUDGET_S:.0f}, smoke 2)")
     p.add_argument("--only", choices=("densenet", "resnet", "d2l"), action="append", default=None,
                    help="run only these contenders (repeatable; for recipe trials)")
+    p.add_argument("--d2l-budget-s", type=float, default=None,
+                   help="let d2l's code train this long (>= --budget-s) to measure its own time to "
+                        "0.90; its accuracy is still reported at --budget-s")
     p.add_argument("--no-bf16", action="store_true",
                    help="our recipe in float32 (for CPUs without fast bf16)")
     args = p.parse_args(argv)
@@ -144,7 +158,7 @@ def main(argv=None) -> None:
     if "resnet" in only:
         results["ours_resnet"] = run_ours("ours ResNet", fashion_resnet, budget_s, smoke, recipe)
     if "d2l" in only:
-        results["d2l_code"] = run_d2l(budget_s, smoke)
+        results["d2l_code"] = run_d2l(budget_s, smoke, max(args.d2l_budget_s or 0, budget_s))
 
     goals = []
     if "ours_densenet" in results:
@@ -157,7 +171,7 @@ def main(argv=None) -> None:
             f">= {TARGET_ACCURACY} at <= {GOAL_SECONDS:.0f} s",
             dense["final_test_accuracy"] >= TARGET_ACCURACY and dense["train_seconds"] <= GOAL_SECONDS))
         if "d2l_code" in results:
-            goals.append(speedup_goal(dense, results["d2l_code"], budget_s))
+            goals.append(speedup_goal(dense, results["d2l_code"]))
     print("\n  contender                          final test acc   seconds to 0.90")
     for key in ("ours_densenet", "ours_resnet", "d2l_code"):
         if key in results:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import runtime
+from . import models, runtime
 from .models import torchvision_densenet_cifar   # re-exported: the memory chapter builds it here
 from .units import format_bytes
 from .validate import check_choice, check_int
@@ -262,14 +262,13 @@ def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: 
     torchvision's flag checkpoints the concatenation + BN-ReLU-1x1 (recomputing the 1x1 conv).
     """
     import torchvision
-    from . import models as M
     check_choice("arch", arch, VARIANT_ARCHS)
     torch.manual_seed(seed)
     if arch == "densenet_bc":
         num_classes = 10 if num_classes is None else num_classes
         variants = {
-            "ours plain": M.densenet_cifar(depth, num_classes=num_classes),
-            "ours memory_efficient": M.densenet_cifar(depth, num_classes=num_classes, memory_efficient=True),
+            "ours plain": models.densenet_cifar(depth, num_classes=num_classes),
+            "ours memory_efficient": models.densenet_cifar(depth, num_classes=num_classes, memory_efficient=True),
             "torchvision class plain": torchvision_densenet_cifar(depth, num_classes=num_classes),
             "torchvision class memory_efficient": torchvision_densenet_cifar(
                 depth, num_classes=num_classes, memory_efficient=True),
@@ -277,8 +276,8 @@ def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: 
     else:
         num_classes = 1000 if num_classes is None else num_classes
         variants = {
-            "ours plain": M.densenet121(num_classes=num_classes),
-            "ours memory_efficient": M.densenet121(num_classes=num_classes, memory_efficient=True),
+            "ours plain": models.densenet121(num_classes=num_classes),
+            "ours memory_efficient": models.densenet121(num_classes=num_classes, memory_efficient=True),
             "torchvision plain": torchvision.models.densenet121(num_classes=num_classes),
             "torchvision memory_efficient": torchvision.models.densenet121(
                 num_classes=num_classes, memory_efficient=True),

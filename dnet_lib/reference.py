@@ -287,11 +287,27 @@ def _header(command: str, smoke: bool) -> dict:
     return header
 
 
+TARGET_ACCURACY = 0.92
+
+
+def _target_note(runs: dict) -> str:
+    """A sentence for readers: which full-data runs reached the target test accuracy."""
+    full = [r for r in runs.values() if r["group"] == "main"]
+    missed = [f"{r['run']} ({r['final_test_acc']:.4f})" for r in full
+              if r["final_test_acc"] < TARGET_ACCURACY]
+    text = (f"Target: every full-data run reaches {TARGET_ACCURACY} test accuracy; "
+            f"{len(full) - len(missed)} of {len(full)} did.")
+    return text + (f" Below it: {', '.join(missed)}." if missed else "")
+
+
 def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
     with _locked(path):
         current = json.loads(path.read_text()) if path.is_file() else _header(command, smoke)
         current["runs"][record["run"]] = record
         current["runs"] = {rid: current["runs"][rid] for rid in RUNS if rid in current["runs"]}
+        fresh = _header(command, smoke)
+        current["networks"] = fresh["networks"]
+        current["notes"] = fresh["notes"] + [_target_note(current["runs"])]
         current["updated"] = results.now()
         atomic_write_json(path, current)
 

@@ -35,8 +35,14 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------- files
 def results_dir(start: str | os.PathLike | None = None) -> Path:
-    """``book/results`` of the repository: searched upwards from ``start`` (default: the current
+    """``book/results`` of the repository: ``$DNET_RESULTS_DIR`` when set (another set of result
+    files, e.g. a retrained one), else searched upwards from ``start`` (default: the current
     folder), then beside this package. Raises FileNotFoundError when there is none."""
+    override = os.environ.get("DNET_RESULTS_DIR")
+    if override:
+        if not Path(override).is_dir():
+            raise FileNotFoundError(f"DNET_RESULTS_DIR={override!r} is not a folder")
+        return Path(override)
     here = Path(start) if start is not None else Path.cwd()
     for folder in (here, *here.resolve().parents, _PACKAGE_ROOT):
         candidate = folder / "book" / "results"
@@ -262,7 +268,8 @@ def plot_learning_curves(record: dict, group: str = "main", axes=None):
     axes[1].legend(fontsize="small", loc="lower right")
     for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:        # the book's style uses constrained layout
+        fig.tight_layout()
     return fig
 
 
@@ -310,5 +317,6 @@ def plot_less_data(record: dict, ax=None):
                     label=column)
     ax.set(xlabel="training images (log scale)", ylabel="test accuracy")
     ax.legend(fontsize="small", loc="lower right")
-    ax.figure.tight_layout()
+    if ax.figure.get_layout_engine() is None:
+        ax.figure.tight_layout()
     return ax.figure

@@ -132,7 +132,8 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
             ax.set_ylabel("source")
         ax.set_title(f"dense block {b + 1}", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:        # the book's style uses constrained layout
+        fig.tight_layout()
     return fig
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .arith import count_params as count_parameters   # the old name, kept for the chapters
+from .arith import mlp_params
 from .models.mlp import ACTIVATIONS, DenseMLP, PlainMLP, ResidualMLP
 from .validate import check_int, check_number
 
@@ -61,15 +62,13 @@ def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0, turns: float 
 
 
 def plain_parameters(in_features: int, hidden: int, num_layers: int, out_features: int) -> int:
-    """Parameters of ``PlainMLP`` (and ``ResidualMLP``) by formula."""
-    return ((in_features + 1) * hidden + (num_layers - 1) * (hidden + 1) * hidden
-            + (hidden + 1) * out_features)
+    """Parameters of ``PlainMLP`` (and ``ResidualMLP``): ``arith.mlp_params`` with biases."""
+    return mlp_params([in_features] + [hidden] * num_layers + [out_features], "plain", bias=True)
 
 
 def dense_parameters(in_features: int, growth: int, num_layers: int, out_features: int) -> int:
-    """Parameters of ``DenseMLP`` by formula: sum over layers of (fan-in + 1) * growth, plus the head."""
-    layers = sum((in_features + i * growth + 1) * growth for i in range(num_layers))
-    return layers + (in_features + num_layers * growth + 1) * out_features
+    """Parameters of ``DenseMLP``: each layer (and the head) reads the input and all earlier outputs."""
+    return mlp_params([in_features] + [growth] * num_layers + [out_features], "dense", bias=True)
 
 
 def width_for_parameters(target: int, in_features: int, num_layers: int, out_features: int) -> int:

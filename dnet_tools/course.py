@@ -387,10 +387,11 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
             passed, why = verdicts.get(question_of(cell), (False, "no hidden tests for this cell"))
             kernel = _kernel_score(kcell) if kcell is not None else 0.0
             ok = passed and kernel == meta["points"] and not tampered
-            if kcell is not None:
+            if kernel != meta["points"]:
+                why += "; the test cell failed in the notebook"
+            if kcell is not None:           # the verdict, for the formgrader and the feedback
                 kcell.outputs.append(nbformat.v4.new_output(
-                    "stream", name="stdout", text=f"[grader] {'passed' if ok else 'FAILED'}: "
-                    f"{why if passed else why}{'' if kernel == meta['points'] else ' (the cell failed in the notebook)'}\n"))
+                    "stream", name="stdout", text=f"[grader] {'passed' if ok else 'FAILED'}: {why}\n"))
             scores[gid] = (meta["points"] if ok else 0.0, meta["points"], why)
         elif meta.get("grade") or meta.get("task"):
             # a written answer left as the stub scores 0 at once; any other waits for a person,
@@ -403,8 +404,9 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     nbformat.write(graded_nb or submission_nb, dest / f"{ex}.ipynb")
-    shutil.copy(course / "submitted" / st / ex / "timestamp.txt", dest) \
-        if (course / "submitted" / st / ex / "timestamp.txt").is_file() else None
+    stamp = course / "submitted" / st / ex / "timestamp.txt"
+    if stamp.is_file():
+        shutil.copy(stamp, dest)
     with warnings.catch_warnings(), Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gb:
         warnings.simplefilter("ignore")
         gb.update_or_create_student(st)
@@ -429,7 +431,7 @@ def question_of_id(grade_id: str) -> str:
 
 
 def feedback(course: str | Path) -> str:
-    return _run_ok(["generate_feedback", "--force", "--log-level=WARN"], Path(course).resolve())
+    return _run_ok(["generate_feedback", "*", "--force", "--log-level=WARN"], Path(course).resolve())
 
 
 def export(course: str | Path) -> Path:

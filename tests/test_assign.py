@@ -155,7 +155,7 @@ def test_sandbox_returns_plain_data_and_survives_hostile_code():
     assert ok == {"data": [0.25, 0.25, 0.25]}
     for cells, error in ((["import os\nos._exit(0)"], "NoResult"), (["while True:\n    pass"], "Timeout"),
                          (["import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"], "Crashed")):
-        assert sandbox.evaluate(cells, "ex05", "q3", {"fit": "affine"}, timeout=10)["error"] == error
+        assert sandbox.evaluate(cells, "ex05", "q3", {"fit": "affine"}, timeout=6)["error"] == error
 
 
 def test_sandbox_stubs_the_library_implementation():

@@ -34,7 +34,11 @@ def _load(name):
 
 
 def _snapshot() -> dict:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(RESULTS.glob("*"))}
+    """The result files a benchmark could write (other helpers' files may change meanwhile)."""
+    names = [f"{name}_{kind}.json" for name in set(CPU_RECORDS + GPU_RECORDS)
+             for kind in ("cpu", "gpu", "smoke")]
+    return {n: hashlib.sha256((RESULTS / n).read_bytes()).hexdigest()
+            for n in names if (RESULTS / n).exists()}
 
 
 def _check_record(record: dict, name: str) -> None:
@@ -114,7 +118,8 @@ def test_memory_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_time_to_accuracy_smoke(tmp_path):
-    record = _smoke_record(_run_smoke("time_to_accuracy", tmp_path), "time_to_accuracy")
+    record = _smoke_record(_run_smoke("time_to_accuracy", tmp_path, "--d2l-budget-s", "3"),
+                           "time_to_accuracy")
     results = record["results"]
     for key in ("ours_densenet", "ours_resnet", "d2l_code"):
         assert 0.0 <= results[key]["final_test_accuracy"] <= 1.0, key
@@ -122,6 +127,8 @@ def test_time_to_accuracy_smoke(tmp_path):
     assert dense["history"]["config"]["time_budget_s"] == results["budget_s"]
     assert dense["history"]["config"]["schedule"] == "one_cycle"
     assert len(record["goals"]) == 2
+    d2l = results["d2l_code"]
+    assert d2l["d2l_budget_s"] == 3 and d2l["train_seconds"] <= d2l["total_train_seconds"]
 
 
 @pytest.mark.slow

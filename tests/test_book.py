@@ -39,7 +39,7 @@ def _text_files():
 def test_repo_url_is_one_setting_and_every_use_agrees():
     owner_repo = runtime.REPO_URL.removeprefix("https://github.com/")
     assert re.fullmatch(r"[\w.-]+/[\w.-]+", owner_repo), \
-        f"REPO_URL must be https://github.com/OWNER/REPO (Colab opens github/...), got {runtime.REPO_URL}"
+        f"REPO_URL must be https://github.com/OWNER/REPO (Colab opens github/...): {runtime.REPO_URL}"
     # the book's launch and repository buttons: filled in by the build from REPO_URL
     assert "url" not in (CONFIG.get("repository") or {}), "set REPO_URL, not repository.url"
     effective = book.effective_config(ROOT, 60)
@@ -244,7 +244,8 @@ def test_readme_tour_lists_every_module():
                          if p.name != "__init__.py" and "__pycache__" not in p.parts)
         listed = {m for m in modules if f"`{m}`" in section
                   or f"`{m.split('/')[-1]}`" in section and m.startswith("models/")}
-        assert set(modules) == listed, f"{package}: not in README's tour: {sorted(set(modules) - listed)}"
+        missing = sorted(set(modules) - listed)
+        assert not missing, f"{package}: modules missing from README's tour: {missing}"
         named = set(re.findall(r"`([\w/]+\.py)`", section))
         stale = {n for n in named if not (ROOT / package / n).is_file()
                  and not (ROOT / package / "models" / n).is_file()}

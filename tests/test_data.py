@@ -316,8 +316,8 @@ def test_setup_rejects_a_corrupt_local_file(tmp_path):
     for name in data.DATASETS["house-prices"]:
         shutil.copy(HOUSE / name, folder / name)
     (folder / "kaggle_house_pred_test.csv").write_text("Id\n1\n")
-    with pytest.raises(data.DataError, match="kaggle_house_pred_test.csv.*dcec4b79bf9c7317bd9e17789bf888f0"
-                                             ".*make data"):
+    with pytest.raises(data.DataError, match="kaggle_house_pred_test.csv.*"
+                                             "dcec4b79bf9c7317bd9e17789bf888f0.*make data"):
         data.ensure_data(tmp_path, ["house-prices"], progress=False)
 
 

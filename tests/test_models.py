@@ -315,3 +315,18 @@ def test_min_input_size_is_exact(size, stem):
     else:
         with torch.no_grad():
             assert model(x).shape == (1, 2)
+
+
+def test_memory_efficient_equals_plain_under_torch_compile():
+    # aot_eager traces forward and backward as torch.compile does, without a C++ toolchain
+    torch.manual_seed(0)
+    kw = dict(growth_rate=4, block_config=(2, 2), num_init_features=6, stem="cifar", num_classes=3)
+    plain, efficient = M.DenseNet(**kw), M.DenseNet(memory_efficient=True, **kw)
+    efficient.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 3, 8, 8)
+    plain(x).square().sum().backward()
+    torch.compile(efficient, backend="aot_eager")(x).square().sum().backward()
+    for (name, p), q in zip(plain.named_parameters(), efficient.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=1e-5, msg=name)
+    for (name, a), b in zip(plain.named_buffers(), efficient.buffers()):
+        torch.testing.assert_close(b, a, msg=name)

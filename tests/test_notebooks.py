@@ -41,8 +41,8 @@ def test_notebook_ran_in_smoke_mode(entry, smoke_book):
     assert code and all(c.get("execution_count") for c in code), f"{entry}: cells left unexecuted"
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{entry}: {errors[0].ename}: {errors[0].evalue}"
-    texts = [o.get("text", "") if o.output_type == "stream" else str(o.get("data", {}).get("text/plain", ""))
-             for c in code for o in c.outputs]
+    texts = [o.get("text", "") if o.output_type == "stream"
+             else str(o.get("data", {}).get("text/plain", "")) for c in code for o in c.outputs]
     assert any("mode=smoke" in t for t in texts), f"{entry} never printed runtime.describe()"
     # the executed copy is the notebook in the toc, not a stale one
     assert [c.source for c in code] == [c.source for c in nbformat.read(source, as_version=4).cells

@@ -65,3 +65,24 @@ def test_committed_weights_reproduce_the_committed_accuracy():
     model = reference.load_model("resnet-s0")
     _, test_iter = data.load_data_fashion_mnist(1000, device="cpu")
     assert train.evaluate(model, test_iter) == pytest.approx(run["final_test_acc"], abs=2e-4)
+
+
+def test_retrain_in_smoke_mode_returns_a_record_the_chapters_can_show(tmp_path):
+    torch.set_num_threads(1)
+    record = reference.retrain("smoke", weights_folder=tmp_path, progress=False)
+    assert set(record["runs"]) == {"densenet-s0", "resnet-s0"}
+    assert record["mode"] == "smoke" and record["command"] == "reference.retrain('smoke')"
+    assert results.provenance(record).startswith(f"trained on {record['device']}")
+    summary = results.summary_table(record)
+    assert list(summary.index) == [reference.NETWORKS[n]["label"] for n in ("densenet", "resnet")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "reference_densenet-s0.pt", "reference_resnet-s0.pt"]
+    with pytest.raises(ValueError, match="mode"):
+        reference.retrain("tpu")
+
+
+def test_retrain_is_requested_by_the_environment(monkeypatch):
+    monkeypatch.delenv("DNET_RETRAIN", raising=False)
+    assert not reference.retrain_requested()
+    monkeypatch.setenv("DNET_RETRAIN", "1")
+    assert reference.retrain_requested()

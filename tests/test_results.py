@@ -26,10 +26,20 @@ def raw(name):
 
 
 def test_results_dir_is_found_from_the_repository_and_below_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("DNET_RESULTS_DIR", raising=False)
     assert results.results_dir(REPO) == RESULTS
     assert results.results_dir(REPO / "chapters") == RESULTS
     monkeypatch.chdir(tmp_path)                 # outside the repository: beside the package
     assert results.results_dir() == RESULTS
+
+
+def test_results_dir_can_be_pointed_elsewhere(monkeypatch, tmp_path):
+    monkeypatch.setenv("DNET_RESULTS_DIR", str(tmp_path))
+    assert results.results_dir(REPO) == tmp_path
+    assert results.find("*.json") == []
+    monkeypatch.setenv("DNET_RESULTS_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="DNET_RESULTS_DIR"):
+        results.results_dir()
 
 
 def test_find_and_load_committed_files():

@@ -72,9 +72,6 @@ class DenseLayer(nn.Module):
         return out
 
 
-DenseLayer._checkpointed = DenseLayer.forward_recomputing   # old name, printed by chapter 07
-
-
 class DenseBlock(nn.ModuleDict):
     """``num_layers`` dense layers; output = concatenation of the input and every layer's output."""
 

@@ -3,19 +3,22 @@
 A dense layer's first step, ``conv(relu(norm(cat(features))))``, reads a concatenation whose width
 grows with depth. Stored for backward, the concatenation and its BN-ReLU output cost two copies
 of every earlier feature map per layer (quadratic in depth). Here they are not stored: backward
-rebuilds them from ``features`` (kept anyway: they are the earlier layers' outputs) and gets the
-convolution's gradients from ``torch.ops.aten.convolution_backward`` -- so the convolution itself
-is never run twice, only the cheap concatenation, BatchNorm and ReLU are.
+rebuilds them from ``features`` (kept anyway: they are the earlier layers' outputs) and the
+BatchNorm's per-channel batch mean and 1/std (a few numbers). The gradients then come from the
+same ATen kernels autograd would call (``convolution_backward``, ``threshold_backward``,
+``native_batch_norm_backward``), so no convolution runs twice and the batch statistics are not
+recomputed either: the only extra work is one concatenation and one normalisation pass.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["bn_relu_conv_recomputed"]
+
+aten = torch.ops.aten
 
 
 def bn_relu_conv_recomputed(features: Sequence[torch.Tensor], norm: nn.BatchNorm2d,
@@ -31,36 +34,49 @@ class _BNReLUConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, norm, conv, norm_weight, norm_bias, conv_weight, conv_bias, *features):
-        # autograd is off in here: the module calls update BN's running stats once, as usual
-        out = conv(F.relu(norm(_cat(features))))
-        ctx.norm, ctx.conv, ctx.batch_stats = norm, conv, norm.training or norm.running_mean is None
-        ctx.save_for_backward(norm_weight, norm_bias, conv_weight, conv_bias, *features)
-        ctx.out_dtype = out.dtype              # bf16 under autocast: redo the conv in that dtype
+        x = _cat(features)
+        batch_stats, factor = _batch_norm_mode(norm)
+        normed, mean, invstd = aten.native_batch_norm(x, norm_weight, norm_bias, norm.running_mean,
+                                                      norm.running_var, batch_stats, factor, norm.eps)
+        out = conv(normed.relu_())
+        ctx.norm, ctx.conv, ctx.batch_stats = norm, conv, batch_stats
+        ctx.save_for_backward(norm_weight, norm_bias, conv_weight, conv_bias, mean, invstd, *features)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        norm_weight, norm_bias, conv_weight, conv_bias, *features = ctx.saved_tensors
+        norm_weight, norm_bias, conv_weight, conv_bias, mean, invstd, *features = ctx.saved_tensors
         norm, conv = ctx.norm, ctx.conv
-        with torch.enable_grad():
-            inputs = [f.detach().requires_grad_(need)
-                      for f, need in zip(features, ctx.needs_input_grad[6:])]
-            norm_params = [p.detach().requires_grad_(True) for p in (norm_weight, norm_bias)]
-            # the same batch statistics as forward; the running stats are neither read nor updated
-            stats = (None, None) if ctx.batch_stats else (norm.running_mean, norm.running_var)
-            x = F.batch_norm(_cat(inputs), *stats, *norm_params, ctx.batch_stats, 0.0, norm.eps)
-            x = F.relu(x).to(ctx.out_dtype)
-        weight = conv_weight.to(ctx.out_dtype)
-        bias_sizes = None if conv_bias is None else [conv_bias.shape[0]]
-        grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
-            grad_out.to(ctx.out_dtype), x.detach(), weight, bias_sizes, conv.stride, conv.padding,
+        x = _cat(features)
+        # rebuild relu(norm(x)) from the saved statistics: one elementwise pass, no new stats
+        if ctx.batch_stats:
+            scale = invstd * norm_weight
+            shift = norm_bias - mean * scale
+        else:
+            scale = norm_weight / torch.sqrt(norm.running_var + norm.eps)
+            shift = norm_bias - norm.running_mean * scale
+        relu_out = torch.addcmul(shift[:, None, None], x, scale[:, None, None]).relu_().to(x.dtype)
+        grad_relu, grad_weight, grad_bias = aten.convolution_backward(
+            grad_out, relu_out.to(grad_out.dtype), conv_weight.to(grad_out.dtype),
+            None if conv_bias is None else [conv_bias.shape[0]], conv.stride, conv.padding,
             conv.dilation, False, [0, 0], conv.groups, [True, True, conv_bias is not None])
-        wanted = [t for t in inputs + norm_params if t.requires_grad]
-        grads = iter(torch.autograd.grad(x, wanted, grad_x))
-        input_grads = [next(grads) if t.requires_grad else None for t in inputs]
-        grad_norm_weight, grad_norm_bias = next(grads), next(grads)
+        grad_normed = aten.threshold_backward(grad_relu.to(relu_out.dtype), relu_out, 0)
+        grad_x, grad_norm_weight, grad_norm_bias = aten.native_batch_norm_backward(
+            grad_normed, x, norm_weight, norm.running_mean, norm.running_var, mean, invstd,
+            ctx.batch_stats, norm.eps, [any(ctx.needs_input_grad[6:]), True, True])
+        input_grads = (grad_x.split([f.shape[1] for f in features], 1) if grad_x is not None
+                       else [None] * len(features))
         return (None, None, grad_norm_weight, grad_norm_bias, grad_weight.to(conv_weight.dtype),
                 None if grad_bias is None else grad_bias.to(conv_bias.dtype), *input_grads)
+
+
+def _batch_norm_mode(norm: nn.BatchNorm2d) -> tuple[bool, float]:
+    """(use batch statistics?, running-stat momentum), exactly as ``nn.BatchNorm2d.forward``."""
+    factor = 0.0
+    if norm.training and norm.track_running_stats:
+        norm.num_batches_tracked.add_(1)
+        factor = 1.0 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+    return norm.training or norm.running_mean is None, factor
 
 
 def _cat(features: Sequence[torch.Tensor]) -> torch.Tensor:
