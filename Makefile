@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup data book test student-notebooks clean
+.PHONY: setup data book test assignments clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ book: data
 test: data
 	bash scripts/ensure_chromium.sh
 	$(PY) -m pytest -q -ra
+
+# Instructors: lay out an nbgrader course folder from chapters/exercises (COURSE=dir, SEED=n for variants)
+assignments: data
+	$(PY) -m dnet_tools.course build $(or $(COURSE),_build/course) $(if $(SEED),--variant-seed $(SEED))
 
 clean:
 	rm -rf _build

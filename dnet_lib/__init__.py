@@ -1,13 +1,15 @@
-"""dnet_lib: the library behind the DenseNet-versus-ResNet book.
+"""dnet_lib: the library behind the DenseNet-versus-ResNet book; what the chapters import.
 
 Submodules: ``models`` (every network: DenseNet, ResNet, their parts and stems, the dual-path
-net, the gradient-flow nets, the toy MLPs), ``runtime`` (smoke mode, device), ``arith``
-(channel/parameter/FLOP arithmetic), ``memory`` (saved-activation bytes), ``data``
-(Fashion-MNIST, CIFAR-10, house prices), ``train`` (``fit`` and ``History``), ``reuse`` and
-``gradflow`` (what DenseNet learns), ``degradation`` (deep plain nets train worse), ``toy``
-(the 2-D spirals problem), ``dualpath`` (the chapter 9 network's old home), ``explorers``
-(growth-rate and θ widgets), ``drawing`` and ``style`` (diagrams and plots), ``checks``
-(exercise checks), ``validate``, ``files``, ``units``.
+net, the gradient-flow nets, the toy MLPs), ``arith`` (channel/parameter/FLOP arithmetic),
+``stages`` (a network walked through stage by stage), ``memory`` (saved-activation bytes, step
+time), ``data`` (Fashion-MNIST, CIFAR-10, house prices, and the data set-up), ``train`` (``fit``
+and ``History``), ``reference`` (the reference runs the chapters load) and ``results`` (committed
+result files as tables and figures), ``reuse`` and ``gradflow`` (what DenseNet learns),
+``degradation`` (deep plain nets train worse), ``toy`` (the 2-D spirals problem), ``dualpath``
+(the chapter 9 network's old home), ``explorers`` (growth-rate and θ widgets), ``drawing`` and
+``style`` (diagrams and plots), ``checks`` (the exercises' visible checks), ``runtime`` (smoke
+mode, device, ``REPO_URL``), ``validate``, ``files``, ``units``.
 """
 from . import models, runtime
 from .models import (DenseNet, DenseBlock, DenseLayer, Transition, ResNet, BasicBlock, Bottleneck,

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra keyword for the factory, e.g. growth_rate=12 (repeatable)")
     t.add_argument("--dataset", choices=("fashion-mnist", "cifar10"), default="fashion-mnist")
     t.add_argument("--data-dir", default=None, help="folder with the dataset files "
-                   "(default: $DNET_DATA_DIR or ../shared/data; else download)")
+                   "(default: data.data_root(): $DNET_DATA_DIR, else ../shared/data, else the "
+                   "project's data/ folder filled by `make data`)")
     t.add_argument("--epochs", type=_positive_int, default=None,
                    help="epochs to train (default 10; with --time-budget-s: an upper limit)")
     t.add_argument("--time-budget-s", type=float, default=None,

@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .models.stem import STEMS, Stem, resolve_stem
+from .models.stem import STEMS, Stem, resolve_stem   # STEMS: the preset names (arith.STEMS)
 from .units import BYTES_PER_FLOAT32
 from .validate import check_block_config, check_choice, check_compression, check_int
 

@@ -242,15 +242,17 @@ _GROWTH_CALC_JS = """
 </script>
 """
 
-_GROWTH_UI_JS = """
-<script>
+# Shared start of each explorer's page script: find its root once, define fmt() and get().
+_UI_PROLOGUE = """<script>
 (function () {
   var root = document.getElementById('__UID__');
   if (!root || root.dataset.ready) return;
   root.dataset.ready = '1';
-  var E = window.dnetExplorers, sizes = __SIZES__, NS = 'http://www.w3.org/2000/svg';
   var fmt = function (n) { return n.toLocaleString('en-US'); };
   function get(role) { return root.querySelector('[data-role="' + role + '"]'); }
+"""
+
+_GROWTH_UI_JS = _UI_PROLOGUE + """  var E = window.dnetExplorers, sizes = __SIZES__, NS = 'http://www.w3.org/2000/svg';
   function el(parent, tag, attrs, text) {
     var e = document.createElementNS(NS, tag);
     for (var a in attrs) e.setAttribute(a, attrs[a]);
@@ -528,16 +530,8 @@ def profile_svg(name: str, theta: float) -> str:
     return "".join(parts)
 
 
-_COMPRESSION_JS = """
-<script>
-(function () {
-  var root = document.getElementById('__UID__');
-  if (!root || root.dataset.ready) return;
-  root.dataset.ready = '1';
-  var data = JSON.parse(root.querySelector('script[data-role="table"]').textContent);
+_COMPRESSION_JS = _UI_PROLOGUE + """  var data = JSON.parse(root.querySelector('script[data-role="table"]').textContent);
   var frames = JSON.parse(root.querySelector('script[data-role="frames"]').textContent);
-  var fmt = function (n) { return n.toLocaleString('en-US'); };
-  function get(role) { return root.querySelector('[data-role="' + role + '"]'); }
   function update() {
     var name = get('architecture').value, arch = data.architectures[name];
     var i = +get('theta').value, theta = data.thetas[i], b = get('bottleneck').checked;

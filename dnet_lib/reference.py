@@ -97,8 +97,9 @@ NOTES = [
     "Less-data runs train both networks on the same class-balanced subset (seed 0) for 10 "
     "passes over it (the full-data runs make 4 passes over 60,000 images): at each size the two "
     "networks get identical data and steps; smaller subsets get fewer steps in total.",
-    "Timings come from a CPU shared with other work (one thread per run, three runs at a time): "
-    "compare the networks' times with each other, not with other machines.",
+    "Timings come from a CPU shared with other work whose load changed during the run (one "
+    "thread per run, three or four runs at a time): compare the networks' throughput with each "
+    "other, not with other machines.",
 ]
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import nbformat
 
+from dnet_lib.data import data_root
 from dnet_lib.files import atomic_write_text
 
 from . import hidden_tests, sandbox, variants
@@ -277,7 +278,7 @@ def _kernel_run(course: Path, exercise: str, student: str, timeout: float,
                "JUPYTER_CONFIG_DIR": str(home / "cfg"), "MPLCONFIGDIR": str(home), "MPLBACKEND": "Agg",
                "DNET_SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(home), "PYTHONHASHSEED": "0",
                "PYTHONPATH": str(Path(tmp) / "packages"), "PYTHONWARNINGS": "ignore",
-               "DNET_DATA_DIR": os.environ.get("DNET_DATA_DIR", str(ROOT.parent / "shared" / "data"))}
+               "DNET_DATA_DIR": str(data_root())}
         result = _nbgrader(["autograde", exercise, "--student", student, "--force", "--log-level=WARN"],
                            scratch, timeout=timeout, env=env, preexec=lambda: sandbox.isolate(drop))
         out = scratch / "autograded" / student / exercise / f"{exercise}.ipynb"

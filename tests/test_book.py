@@ -1,6 +1,7 @@
 """Book configuration, table of contents, vendored JavaScript and the Colab setup cell."""
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -252,11 +253,14 @@ def test_readme_tour_lists_every_module():
         assert not stale, f"README's tour lists {package} modules that do not exist: {sorted(stale)}"
 
 
-def test_tooling_docstring_lists_every_module():
-    import dnet_tools
-
-    modules = sorted(p.stem for p in (ROOT / "dnet_tools").glob("*.py") if p.stem != "__init__")
-    assert [m for m in modules if f"``{m}``" not in dnet_tools.__doc__] == []
+@pytest.mark.parametrize("package", ["dnet_lib", "dnet_tools"])
+def test_package_docstring_lists_every_module(package):
+    docstring = importlib.import_module(package).__doc__
+    modules = sorted(p.stem for p in (ROOT / package).glob("*.py")
+                     if p.stem not in ("__init__", "__main__"))
+    modules += sorted(p.name for p in (ROOT / package).iterdir()
+                      if (p / "__init__.py").is_file())       # subpackages such as models/
+    assert [m for m in modules if f"``{m}``" not in docstring] == []
 
 
 def test_readme_example_runs():

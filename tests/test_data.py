@@ -27,8 +27,17 @@ from dnet_lib import data
 try:
     FASHION = data.dataset_dir("fashion-mnist")
     HOUSE = data.dataset_dir("house-prices")
-except data.DataError as err:     # fail every test here with the message naming the set-up
-    pytest.fail(str(err), pytrace=False)
+    _MISSING = None
+except data.DataError as err:
+    FASHION = HOUSE = Path("/nonexistent")
+    _MISSING = str(err)
+
+
+@pytest.fixture(autouse=True)
+def _data_from_the_setup():
+    """Without the set-up's data every test here fails, saying which command provides it."""
+    if _MISSING:
+        pytest.fail(_MISSING, pytrace=False)
 
 torch.set_num_threads(1)   # faster than 2 on a busy 2-core machine
 

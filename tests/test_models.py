@@ -1,6 +1,5 @@
 """The models are the real thing: torchvision's counts and weights, the paper's tables, d2l's shapes."""
 import inspect
-import math
 
 import pytest
 import torch
@@ -9,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 
 from dnet_lib import models as M
-from dnet_lib.arith import count_params as num_params
+from dnet_lib.arith import count_params as num_params, densenet_stage_channels
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -295,12 +294,7 @@ def test_constructor_accepts_exactly_the_valid_arguments(growth_rate, layers, co
     # valid models run and produce exactly the channels the arithmetic says
     y = model.features(torch.randn(1, 3, 2 ** len(layers), 2 ** len(layers)))
     assert y.shape[1] == model.num_features
-    channels = init
-    for i, n in enumerate(layers):
-        channels += n * growth_rate
-        if i < len(layers) - 1:
-            channels = math.floor(compression * channels)
-    assert model.num_features == channels
+    assert model.stage_channels == densenet_stage_channels(growth_rate, layers, init, compression)
 
 
 @settings(max_examples=25, deadline=None)

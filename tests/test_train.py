@@ -18,8 +18,7 @@ from dnet_lib import data, train
 from dnet_lib.models import DenseNet
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("DNET_DATA_DIR") or REPO.parent / "shared" / "data")
-FASHION = DATA if (DATA / "train-labels-idx1-ubyte.gz").exists() else DATA / "fashion-mnist"
+FASHION = data.dataset_dir("fashion-mnist")     # what the set-up provided; never downloads
 THREADS = 1   # the same in every process, so results match bit for bit
 torch.set_num_threads(THREADS)
 
