@@ -26,7 +26,7 @@ from typing import Iterable
 
 import torch
 
-__all__ = ["results_dir", "find", "load", "now", "environment", "device_name", "provenance",
+__all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "environment", "device_name", "provenance",
            "is_gpu", "gpu_sentence", "benchmark_tables", "runs_table", "summary_table",
            "mean_std", "curves", "plot_learning_curves", "less_data_table", "plot_less_data"]
 
@@ -48,8 +48,30 @@ def results_dir(start: str | os.PathLike | None = None) -> Path:
         candidate = folder / "book" / "results"
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError("no book/results folder above the current folder or beside dnet_lib; "
-                            "run from a clone of the book's repository")
+    installed = installed_results_dir()
+    if installed is not None:
+        return installed
+    raise FileNotFoundError("no book/results folder above the current folder or beside dnet_lib, "
+                            "and none installed with dnet_lib; run from a clone of the book's "
+                            "repository or install dnet_lib from it")
+
+
+def installed_results_dir() -> Path | None:
+    """``share/dnet_lib/results`` installed beside a non-editable ``dnet_lib`` (pyproject's
+    data-files: how Colab, which installs from git without a clone, gets the reference runs)."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("dnet_lib").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        folder = entry.parent.as_posix()
+        if entry.name.endswith(".json") and folder.endswith("share/dnet_lib/results"):
+            folder = Path(entry.locate()).resolve().parent
+            if folder.is_dir():
+                return folder
+    return None
 
 
 def find(pattern: str, folder: str | os.PathLike | None = None) -> list[Path]:

@@ -189,3 +189,44 @@ def test_committed_reference_runs_are_complete_and_readable():
     fig = results.plot_learning_curves(record)
     plt.close(fig)
     assert np.isfinite(results.curves(record).train_loss).all()
+
+
+@pytest.mark.slow
+def test_a_non_editable_install_carries_the_results(tmp_path):
+    """Colab installs dnet_lib from git without a clone: the wheel must carry book/results, and
+    results_dir() must find the installed copy from a folder outside any repository."""
+    import subprocess
+    import sys
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheels), str(REPO)], check=True, timeout=300)
+    (wheel,) = wheels.glob("dnet_lib-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    committed = sorted(p.relative_to(RESULTS).as_posix() for p in RESULTS.rglob("*")
+                       if p.is_file() and p.suffix in (".json", ".pt"))
+    assert committed
+    shipped = sorted(n.split("share/dnet_lib/results/", 1)[1] for n in names
+                     if "/data/share/dnet_lib/results/" in n)
+    assert shipped == committed
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run([str(venv / "bin" / "python"), "-c",
+                           "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # --ignore-installed: never uninstall the editable dnet_lib of the environment running this
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--ignore-installed", "--prefix", str(venv), str(wheel)], check=True, timeout=300)
+    # the installed dnet_lib, with this interpreter's packages (torch...) behind it
+    deps = [p for p in sys.path if p.endswith("site-packages")]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join([site, *deps]), "HOME": str(tmp_path)}
+    out = subprocess.run([str(venv / "bin" / "python"), "-c",
+                          "import dnet_lib, dnet_lib.results as r; print(dnet_lib.__file__); "
+                          "print(r.results_dir()); print(len(r.find('reference_*.json')))"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    module, folder, count = out.stdout.split()
+    assert module.startswith(str(venv)) and folder.startswith(str(venv)), out.stdout
+    assert Path(folder).name == "results" and int(count) >= 1
