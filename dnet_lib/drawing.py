@@ -209,7 +209,10 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
             ax.axis("off")
 
         def skip(ax, x0, x1, y_from, y_to, level, colour, text):
-            """Shortcut drawn around the block: up, across, down onto the next tensor."""
+            """Shortcut drawn around the block: up, across, down onto the next tensor. It leaves
+            the right of its input's top and lands left of centre, so consecutive shortcuts stay
+            apart: each block's shortcut starts at that block's own input."""
+            x0, x1 = x0 + 0.14, x1 - 0.14
             line = ax.plot([x0, x0, x1], [y_from + 0.02, level, level], color=colour, lw=1.6)[0]
             arrow = _arrow(ax, (x1, level), (x1, y_to + 0.02), colour)
             ax.text((x0 + x1) / 2, level + 0.03, text, ha="center", va="bottom", fontsize=10,
