@@ -66,12 +66,10 @@ def setup(args: argparse.Namespace) -> tuple[torch.device, bool]:
 
 
 def environment(device: torch.device) -> dict:
-    """Device, date and versions (``dnet_lib.results.environment``), plus the device's name and
-    d2l's version where d2l is installed."""
+    """Device, date and versions (``dnet_lib.results.environment``), plus d2l's version where
+    d2l is installed."""
     from dnet_lib import results
     env = results.environment(device)
-    name = env["device"].split(" (", 1)[1][:-1]          # "cpu (AMD EPYC)" -> "AMD EPYC"
-    env["device_info"] = {**env["device_info"], "name": name}
     try:
         import d2l
         env["versions"]["d2l"] = d2l.__version__

@@ -111,11 +111,14 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _hardware_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+
+
 def device_name(device: torch.device | str) -> str:
     """One line naming a device: 'cpu (AMD EPYC)' or 'cuda (NVIDIA H100 80GB HBM3)'."""
     device = torch.device(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
-    return f"{device.type} ({name})"
+    return f"{device.type} ({_hardware_name(device)})"
 
 
 def environment(device: torch.device | str) -> dict:
@@ -123,8 +126,8 @@ def environment(device: torch.device | str) -> dict:
     import torchvision
     device = torch.device(device)
     return {"device": device_name(device),
-            "device_info": {"type": device.type, "torch_threads": torch.get_num_threads(),
-                            "cpu_count": os.cpu_count()},
+            "device_info": {"type": device.type, "name": _hardware_name(device),
+                            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()},
             "date": now(),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__}}
