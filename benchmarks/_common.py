@@ -27,6 +27,7 @@ from typing import Callable
 
 import torch
 
+from dnet_lib import runtime
 from dnet_lib.files import atomic_write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,6 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def setup(args: argparse.Namespace) -> tuple[torch.device, bool]:
     """(device, smoke) from the parsed arguments and the environment."""
-    from dnet_lib import runtime
     smoke = args.smoke or runtime.smoke()
     if smoke:
         os.environ["DNET_SMOKE"] = "1"
@@ -91,10 +91,7 @@ def command() -> str:
 
 
 def load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
+    return runtime.load_average()
 
 
 def output_path(name: str, args: argparse.Namespace, device: torch.device, smoke: bool) -> Path:
@@ -117,7 +114,6 @@ def write_json(path: Path, payload: dict) -> None:
 def record(name: str, args: argparse.Namespace, device: torch.device, smoke: bool, results: dict,
            goals: list[dict], notes: list[str], load_before: list[float] | None) -> Path:
     """Assemble the JSON record, write it, and return its path."""
-    from dnet_lib import runtime
     machine = {"load_average_before": load_before, "load_average_after": load_average()}
     if args.shared_machine:
         notes = [SHARED_MACHINE_NOTE] + list(notes)

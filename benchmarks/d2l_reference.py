@@ -131,7 +131,7 @@ def d2l_loaders(batch_size: int, resize: int | None, workers: int | None = None)
     """
     d2l = _d2l()
     root = _d2l_root()
-    data._torchvision_root(None, root)          # decompress the md5-checked files into root
+    data.torchvision_root(None, root)           # decompress the md5-checked files into root
     work = root.parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     original = d2l.get_dataloader_workers

@@ -45,7 +45,8 @@ __all__ = [
     "ensure_data",
     "data_source", "md5sum", "read_idx", "load_fashion_mnist", "load_cifar10",
     "balanced_subset", "DeviceLoader", "load_data_fashion_mnist", "load_data_cifar10",
-    "classic_loaders", "load_house_prices", "preprocess_house_prices", "load_house_price_tensors",
+    "torchvision_root", "classic_loaders", "load_house_prices", "preprocess_house_prices",
+    "load_house_price_tensors",
 ]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -657,7 +658,8 @@ def load_data_cifar10(batch_size: int, resize: int | None = None, *,
 
 
 # --------------------------------------------------------------------------- classic pipeline
-def _torchvision_root(data_dir, root) -> Path:
+def torchvision_root(data_dir: str | os.PathLike | None = None,
+                     root: str | os.PathLike | None = None) -> Path:
     """A torchvision ``root`` with FashionMNIST/raw/ holding the uncompressed IDX files.
 
     torchvision (download=False) reads only uncompressed files, so the md5-checked .gz files are
@@ -688,7 +690,7 @@ def classic_loaders(batch_size: int, resize: int | None = None, *,
     from torchvision import transforms
     from torch.utils.data import DataLoader, Subset
 
-    tv_root = _torchvision_root(data_dir, root)
+    tv_root = torchvision_root(data_dir, root)
     steps = []
     if resize is not None:
         steps.append(transforms.Resize(resize))

@@ -6,15 +6,15 @@
   the same stem, data, optimiser, schedule and number of steps; 3 seeds each;
 * the less-data experiment of chapter 6: both networks on class-balanced subsets of 2,000 and
   10,000 images, 10 passes over each subset (the same data and steps for both networks);
-* the dual-path net of chapter 9 on the 10,000-image subset (one seed, same recipe; it costs
-  about 3x the parents' compute per image, too much for the full set on a shared CPU).
+* the dual-path net of chapter 9 with the parents' pooled stem, on the full set (one seed, the
+  same recipe).
 
 Every finished run is merged into ``book/results/reference_cpu.json`` at once (atomically, under
 a file lock), so a killed run loses only the run in progress; a restart skips finished runs.
 Trained weights (``state_dict`` only) go to ``book/results/weights/reference_<run>.pt``;
 :func:`load_model` rebuilds a network and loads them with ``torch.load(weights_only=True)``.
 
-    python -m dnet_lib.reference             # everything, ~40 min on 2 busy shared cores (--jobs 3)
+    python -m dnet_lib.reference             # everything, ~12 min on 2 idle cores
     python -m dnet_lib.reference --smoke     # seconds: tiny subsets, written to a temp folder
     python -m dnet_lib.reference --runs densenet-s0,resnet-s0
 """
@@ -25,7 +25,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -46,13 +45,16 @@ __all__ = ["RECIPE", "D2L_RECIPE", "NETWORKS", "POOLED_STEM", "RUNS", "build", "
 POOLED_STEM = models.Stem(kernel_size=3, stride=1, norm=True, pool=2, pool_stride=2, pool_padding=0)
 
 # The CPU recipe shared by every network (one-cycle: 20% linear warm-up, then cosine to zero).
-RECIPE = {"batch_size": 256, "epochs": 4, "optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05,
-          "schedule": "one_cycle", "channels_last": True, "augmentation": "none",
-          "input": "28x28, normalised with the training set's mean and std", "threads": 1}
+# float32 on purpose: bfloat16 is fast on this CPU but slow on CPUs without native support.
+RECIPE = {"batch_size": 256, "epochs": 8, "optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05,
+          "schedule": "one_cycle", "label_smoothing": 0.1,
+          "augmentation": "random horizontal flips", "test_flip": True, "precision": "float32",
+          "channels_last": True,
+          "input": "28x28, normalised with the training set's mean and std"}
 SMOKE = {"subset": 512, "test_subset": 256, "max_steps": 3}
 SEEDS = (0, 1, 2)
 LESS_DATA_SIZES = (2000, 10000)
-LESS_DATA_EPOCHS = 10          # passes over each subset (the full-data runs make 4)
+LESS_DATA_EPOCHS = 10          # passes over each subset (the full-data runs make 8)
 FULL_SIZE = 60000
 
 NETWORKS = {
@@ -70,8 +72,8 @@ NETWORKS = {
                                     num_classes=10, stem=POOLED_STEM)),
     "dualpath": dict(
         label="Dual-path net (residual 16-24-40, k=8)",
-        code="models.DualPathNet((16, 24, 40), 8, (2, 2, 2))",
-        build=lambda: models.DualPathNet((16, 24, 40), 8, (2, 2, 2))),
+        code="models.DualPathNet((16, 24, 40), 8, (2, 2, 2), stem=POOLED_STEM)",
+        build=lambda: models.DualPathNet((16, 24, 40), 8, (2, 2, 2), stem=POOLED_STEM)),
 }
 
 # Run order = priority: the matched pair first, seed by seed, then the rest.
@@ -84,22 +86,23 @@ for _size in LESS_DATA_SIZES:
     for _net in ("densenet", "resnet"):
         RUNS[f"{_net}-n{_size}-s0"] = dict(network=_net, seed=0, train_examples=_size,
                                           save_weights=False, group="less_data")
-RUNS["dualpath-n10000-s0"] = dict(network="dualpath", seed=0, train_examples=10000,
-                                  save_weights=True, group="dualpath")
+RUNS["dualpath-s0"] = dict(network="dualpath", seed=0, train_examples=FULL_SIZE, save_weights=True,
+                           group="dualpath")
 
 NOTES = [
-    "Both networks use the same stem (3x3 convolution, BatchNorm-ReLU, 2x2 max pool), the same "
-    "data order per seed and the same optimiser, schedule and number of steps. They are matched "
-    "in parameters; the DenseNet needs about 1.8x the FLOPs of the ResNet per image.",
-    "The dual-path net keeps its own stem (one 3x3 convolution at full resolution), so it costs "
-    "several times more compute per image than either parent; it was trained on the same "
-    "10,000-image subset as the parents' less-data runs, for the same 10 passes.",
+    "All three networks use the same stem (3x3 convolution, BatchNorm-ReLU, 2x2 max pool), the "
+    "same data order per seed and the same optimiser, schedule and number of steps. The DenseNet "
+    "and the ResNet are matched in parameters; the DenseNet needs about 1.8x the ResNet's FLOPs "
+    "per image.",
+    "The dual-path net was trained once (seed 0) on all 60,000 images, like seed 0 of its parents.",
     "Less-data runs train both networks on the same class-balanced subset (seed 0) for 10 "
-    "passes over it (the full-data runs make 4 passes over 60,000 images): at each size the two "
+    "passes over it (the full-data runs make 8 passes over 60,000 images): at each size the two "
     "networks get identical data and steps; smaller subsets get fewer steps in total.",
-    "Timings come from a CPU shared with other work whose load changed during the run (one "
-    "thread per run, three or four runs at a time): compare the networks' throughput with each "
-    "other, not with other machines.",
+    "Test accuracy averages the logits of each test image and its mirror image (the training "
+    "data were flipped at random too); the test set was used only for reporting.",
+    "The runs were made one at a time, each using every core of an otherwise idle machine "
+    "(threads under 'device_info'; each run records the load average before and after it), so "
+    "examples per second compare the networks with each other; other machines will differ.",
 ]
 
 
@@ -109,9 +112,15 @@ def build(network: str) -> nn.Module:
     return NETWORKS[network]["build"]()
 
 
-def run_ids(group: str | None = None) -> list[str]:
-    """Run ids in priority order, optionally only one group ("main", "dualpath", "less_data")."""
-    return [rid for rid, spec in RUNS.items() if group is None or spec["group"] == group]
+def run_ids(group: str | None = None, network: str | None = None) -> list[str]:
+    """Run ids in priority order, optionally of one group ("main", "dualpath", "less_data")
+    and/or one network ("densenet", "resnet", "dualpath")."""
+    if group is not None:
+        validate.check_choice("group", group, ("main", "dualpath", "less_data"))
+    if network is not None:
+        validate.check_choice("network", network, NETWORKS)
+    return [rid for rid, spec in RUNS.items()
+            if group in (None, spec["group"]) and network in (None, spec["network"])]
 
 
 def _repo_root() -> Path:
@@ -136,10 +145,6 @@ def load_model(run_id: str = "densenet-s0", folder: str | os.PathLike | None = N
     return model.eval()
 
 
-def _steps_per_epoch(examples: int, batch_size: int) -> int:
-    return math.ceil(examples / batch_size)
-
-
 def _log_epoch(run_id: str):
     def log(epoch: int, history) -> None:
         acc = history.test_acc[-1]
@@ -149,8 +154,12 @@ def _log_epoch(run_id: str):
 
 
 def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
-              weights_folder: str | os.PathLike | None = None, log: bool = False) -> dict:
-    """Train one reference run and return its record (history, cost, accuracy)."""
+              weights_folder: str | os.PathLike | None = None, log: bool = False,
+              device: str | torch.device = "cpu") -> dict:
+    """Train one reference run and return its record (history, cost, accuracy).
+
+    ``device`` defaults to the CPU, where the committed runs were made; a GPU gives the same
+    recipe (float32) in less time."""
     from . import train
     spec = RUNS[validate.check_choice("run_id", run_id, RUNS)]
     batch, seed = RECIPE["batch_size"], spec["seed"]
@@ -163,27 +172,33 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
         subset, test_subset, max_steps = SMOKE["subset"], SMOKE["test_subset"], SMOKE["max_steps"]
         epochs, eval_every = 1, 1
     train_iter, test_iter = data.load_data_fashion_mnist(
-        batch, device="cpu", subset=subset, test_subset=test_subset, seed=seed, channels_last=True)
+        batch, device=device, subset=subset, test_subset=test_subset, seed=seed, flip=True,
+        channels_last=True)
     torch.manual_seed(seed)
     model = build(spec["network"])
     params = arith.count_params(model)
     flops = arith.count_flops(model, (1, 1, 28, 28))
+    load_before = runtime.load_average()
     start = time.perf_counter()
     history = train.fit(model, train_iter, test_iter, epochs=epochs, optimizer=RECIPE["optimizer"],
                         lr=RECIPE["lr"], weight_decay=RECIPE["weight_decay"],
-                        schedule=RECIPE["schedule"], device="cpu", channels_last=True,
-                        progress=progress, seed=seed, eval_every=eval_every, max_steps=max_steps,
-                        on_epoch_end=_log_epoch(run_id) if log else None)
+                        schedule=RECIPE["schedule"], label_smoothing=RECIPE["label_smoothing"],
+                        test_flip=RECIPE["test_flip"], device=device, amp=False,
+                        channels_last=True, progress=progress, seed=seed, eval_every=eval_every,
+                        max_steps=max_steps, on_epoch_end=_log_epoch(run_id) if log else None)
     wall = time.perf_counter() - start
     record = dict(run=run_id, network=spec["network"], group=spec["group"], seed=seed,
                   train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
                   epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
                   flops_per_image=flops, final_test_acc=history.final_test_acc,
                   final_train_acc=history.train_acc[-1], wall_seconds=wall,
-                  finished=results.now(), history=history.to_dict())
+                  finished=results.now(), threads=torch.get_num_threads(),
+                  load_average_before=load_before, load_average_after=runtime.load_average(),
+                  history=history.to_dict())
     if spec["save_weights"]:
         path = weights_path(run_id, weights_folder)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: torch.save(state, f))
         record["weights"] = path.name
     return record
@@ -225,27 +240,35 @@ def _d2l_run(network: str, seed: int, device: torch.device, progress: bool) -> d
                 finished=results.now(), history=history.to_dict())
 
 
-def retrain(mode: str | None = None, *, weights_folder: str | os.PathLike | None = None,
-            progress: bool = True) -> dict:
-    """Train the chapter-6 comparison again, here, and return a record like the committed one.
+def retrain(mode: str | None = None, runs: list[str] | None = None, *,
+            weights_folder: str | os.PathLike | None = None, progress: bool = True) -> dict:
+    """Train reference runs again, here, and return a record like the committed one.
 
-    * "cpu": the reference recipe, 3 seeds of both networks (about 10 CPU-minutes per seed);
+    Without ``runs`` (chapter 6's comparison):
+
+    * "cpu": the reference recipe, 3 seeds of both networks (a few CPU-minutes per run);
     * "gpu": d2l's recipe (``D2L_RECIPE``) for d2l's DenseNet and ResNet-18, 3 seeds;
     * "smoke": seed 0 of both reference networks on a tiny subset (seconds).
 
-    Weights of cpu/smoke runs go to ``weights_folder`` (default: a temporary folder, never the
-    committed weights). A tqdm bar counts the runs; ``fit`` shows one per epoch.
+    With ``runs`` (run ids, e.g. ``run_ids("main", "densenet")`` for chapter 8): those runs with
+    the reference recipe, on the GPU in "gpu" mode, on tiny subsets in "smoke" mode.
+    Pass the record's ``weights_folder`` to :func:`load_model` to use the new weights.
+
+    Weights go to ``weights_folder`` (default: a temporary folder, never the committed weights).
+    A tqdm bar counts the runs; ``fit`` shows one per epoch.
     """
     from tqdm.auto import tqdm
     mode = runtime.mode() if mode is None else validate.check_choice("mode", mode,
                                                                        ("smoke", "cpu", "gpu"))
+    if runs is not None:
+        runs = [validate.check_choice("runs", r, RUNS) for r in runs]
     smoke = mode == "smoke"
     folder = Path(weights_folder) if weights_folder is not None else Path(
         tempfile.mkdtemp(prefix="dnet_retrain_"))
-    header = _header(f"reference.retrain({mode!r})", smoke)
-    if mode == "gpu":
-        device = runtime.pick_device()
-        header.update(results.environment(device), recipe=dict(D2L_RECIPE, seeds=list(SEEDS)),
+    device = runtime.pick_device() if mode == "gpu" else torch.device("cpu")
+    header = _header(f"reference.retrain({mode!r})", smoke, device)
+    if mode == "gpu" and runs is None:
+        header.update(recipe=dict(D2L_RECIPE, seeds=list(SEEDS)),
                       networks={n: {"label": label, "code": f"models.{n}()"}
                                 for n, (label, _) in D2L_NETWORKS.items()},
                       notes=["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
@@ -255,10 +278,11 @@ def retrain(mode: str | None = None, *, weights_folder: str | os.PathLike | None
             record = _d2l_run(network, seed, device, progress)
             header["runs"][record["run"]] = record
         return header
-    ids = ["densenet-s0", "resnet-s0"] if smoke else run_ids("main")
-    for run_id in tqdm(ids, desc="runs", disable=not progress):
+    if runs is None:
+        runs = ["densenet-s0", "resnet-s0"] if smoke else run_ids("main")
+    for run_id in tqdm(runs, desc="runs", disable=not progress):
         header["runs"][run_id] = train_run(run_id, smoke=smoke, progress=progress and not smoke,
-                                           weights_folder=folder)
+                                           weights_folder=folder, device=device)
     header["weights_folder"] = str(folder)
     return header
 
@@ -276,9 +300,10 @@ def _locked(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _header(command: str, smoke: bool) -> dict:
-    header = results.environment(torch.device("cpu"))
-    header.update(benchmark="reference", command=command, mode="smoke" if smoke else "cpu",
+def _header(command: str, smoke: bool, device: torch.device | str = "cpu") -> dict:
+    header = results.environment(torch.device(device))
+    mode = "smoke" if smoke else ("gpu" if torch.device(device).type != "cpu" else "cpu")
+    header.update(benchmark="reference", command=command, mode=mode,
                   recipe=dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)),
                   networks={name: dict(label=n["label"], code=n["code"])
                             for name, n in NETWORKS.items()},
@@ -301,12 +326,19 @@ def _target_note(runs: dict) -> str:
     return text + (f" Below it: {', '.join(missed)}." if missed else "")
 
 
+def _check_same_recipe(path: Path, current: dict, fresh: dict) -> None:
+    if current.get("recipe") != fresh["recipe"]:
+        raise ValueError(f"{path} holds runs of another recipe; move it away to start over "
+                         f"(finished runs are only skipped when the recipe is the same)")
+
+
 def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
     with _locked(path):
         current = json.loads(path.read_text()) if path.is_file() else _header(command, smoke)
+        fresh = _header(command, smoke)
+        _check_same_recipe(path, current, fresh)
         current["runs"][record["run"]] = record
         current["runs"] = {rid: current["runs"][rid] for rid in RUNS if rid in current["runs"]}
-        fresh = _header(command, smoke)
         current["networks"] = fresh["networks"]
         current["notes"] = fresh["notes"] + [_target_note(current["runs"])]
         current["updated"] = results.now()
@@ -341,11 +373,15 @@ def _worker(path: Path, ids: list[str], command: str, smoke: bool, weights_folde
 
 
 def main(argv=None) -> Path:
-    p = argparse.ArgumentParser(prog="python -m dnet_lib.reference", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m dnet_lib.reference",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="seconds: tiny subsets, temp output")
-    p.add_argument("--runs", default=None, help=f"comma-separated run ids (default all: {', '.join(RUNS)})")
-    p.add_argument("--jobs", type=int, default=3, help="worker processes, one thread each (default 3)")
-    p.add_argument("--out", default=None, help="result folder (default book/results, smoke: a temp folder)")
+    p.add_argument("--runs", default=None,
+                   help=f"comma-separated run ids (default all: {', '.join(RUNS)})")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes sharing the cores (default 1: one run at a time)")
+    p.add_argument("--out", default=None,
+                   help="result folder (default book/results, smoke: a temp folder)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     smoke = args.smoke or runtime.smoke()
@@ -357,18 +393,23 @@ def main(argv=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / ("reference_cpu.json" if not smoke else "reference_smoke.json")
     weights_folder = out / "weights"
+    if smoke and not args.worker:
+        path.unlink(missing_ok=True)           # smoke runs always start from scratch
     command = "python -m dnet_lib.reference" + (" --smoke" if smoke else "") + (
         f" --runs {args.runs}" if args.runs else "")
     if args.worker:
         command = os.environ.get("DNET_COMMAND", command)
-    torch.set_num_threads(RECIPE["threads"])     # 2 threads on 2 busy cores is many times slower
+    if path.is_file():                         # fail now, not after the first run
+        _check_same_recipe(path, json.loads(path.read_text()), _header(command, smoke))
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)   # oversubscribed cores crawl
+    torch.set_num_threads(threads)
     if args.worker or args.jobs == 1:
         _worker(path, ids, command, smoke, weights_folder)
         return path
     _release_claims(path, ids)
     base = [sys.executable, "-m", "dnet_lib.reference", "--worker", "--out", str(out),
             "--runs", ",".join(ids)] + (["--smoke"] if smoke else [])
-    env = dict(os.environ, OMP_NUM_THREADS="1", DNET_COMMAND=command)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), DNET_COMMAND=command)
     workers = [subprocess.Popen(base, env=env) for _ in range(args.jobs)]
     codes = [w.wait() for w in workers]
     _release_claims(path, ids)

@@ -8,9 +8,9 @@ those files:
 * :func:`provenance` -- "trained on <device> on <date> by <command>";
 * :func:`is_gpu`, :func:`gpu_sentence` -- GPU results only when a file says so;
 * :func:`benchmark_tables` -- the ``rows`` of a benchmark file as DataFrames, lists dropped;
-* for ``reference_*.json`` (``python -m dnet_lib.reference``): :func:`runs_table`,
-  :func:`summary_table`, :func:`curves`, :func:`plot_learning_curves`, :func:`less_data_table`,
-  :func:`plot_less_data`.
+* for ``reference_*.json`` (``python -m dnet_lib.reference``): :func:`select_runs`,
+  :func:`runs_table`, :func:`summary_table`, :func:`curves`, :func:`plot_learning_curves`,
+  :func:`less_data_table`, :func:`plot_less_data`.
 
 It also writes the provenance header of new files (:func:`environment`, :func:`now`).
 """
@@ -26,9 +26,10 @@ from typing import Iterable
 
 import torch
 
-__all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "environment", "device_name", "provenance",
-           "is_gpu", "gpu_sentence", "benchmark_tables", "runs_table", "summary_table",
-           "mean_std", "curves", "plot_learning_curves", "less_data_table", "plot_less_data"]
+__all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "environment",
+           "device_name", "provenance", "is_gpu", "gpu_sentence", "benchmark_tables",
+           "select_runs", "runs_table", "summary_table", "mean_std", "curves",
+           "plot_learning_curves", "less_data_table", "plot_less_data"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,6 +204,17 @@ def _label(record: dict, network: str) -> str:
     return record.get("networks", {}).get(network, {}).get("label", network)
 
 
+def select_runs(record: dict, run_ids: Iterable[str]) -> dict:
+    """A copy of ``record`` holding only ``run_ids`` (in that order), e.g. to plot seed 0 of
+    several networks together. Raises KeyError naming the runs the record lacks."""
+    run_ids = list(run_ids)
+    missing = [r for r in run_ids if r not in record.get("runs", {})]
+    if missing:
+        raise KeyError(f"run_ids not in this result file: {missing}; it has "
+                       f"{sorted(record.get('runs', {}))}")
+    return {**record, "runs": {r: record["runs"][r] for r in run_ids}}
+
+
 def runs_table(record: dict, group: str | None = "main"):
     """One row per run: network, seed, examples, parameters, FLOPs, examples/s, accuracies, time."""
     import pandas as pd
@@ -269,9 +281,10 @@ def curves(record: dict, group: str | None = "main"):
     return pd.DataFrame(rows)
 
 
-def plot_learning_curves(record: dict, group: str = "main", axes=None):
+def plot_learning_curves(record: dict, group: str | None = "main", axes=None):
     """Training loss and test accuracy against epoch, every network and every seed in one
-    figure (one colour per network, one line per seed). Returns the figure."""
+    figure (one colour per network, one line per seed); ``group=None``: every run of the
+    record. Returns the figure."""
     import matplotlib.pyplot as plt
     table = curves(record, group)
     if table.empty:

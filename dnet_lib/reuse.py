@@ -100,10 +100,12 @@ def feature_reuse(model: DenseNet, normalize: str = "none", fold_bn: bool = Fals
 
 
 def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool = False,
-                       axes=None, cmap: str = "viridis"):
+                       axes=None, cmap: str = "viridis", annotate: bool = True):
     """Heat maps in the paper's orientation: target layer on the x axis, source on the y axis.
 
-    Accepts a DenseNet or the list returned by ``feature_reuse``. Returns the figure.
+    Accepts a DenseNet or the list returned by ``feature_reuse``. Each panel's colours span its
+    own minimum to maximum (the colour bar says which values); ``annotate`` writes every value
+    into its square, so small blocks can be read without the colour bar. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -124,6 +126,8 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
     for b, (ax, m) in enumerate(zip(axes, matrices)):
         size = m.shape[0]
         image = ax.imshow(m.T, origin="upper", cmap=cmap, interpolation="nearest")
+        if annotate and size <= 8:               # beyond 8x8 the numbers no longer fit
+            _annotate(ax, m.T, image)
         final = "cls" if b == last else "trans"
         ax.set_xticks(range(size), [str(i + 1) for i in range(size - 1)] + [final], fontsize=7)
         ax.set_yticks(range(size), ["in"] + [str(i) for i in range(1, size)], fontsize=7)
@@ -135,6 +139,16 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
     if fig.get_layout_engine() is None:        # the book's style uses constrained layout
         fig.tight_layout()
     return fig
+
+
+def _annotate(ax, values: np.ndarray, image) -> None:
+    """Write each finite value into its square, dark on light colours and light on dark."""
+    for (row, col), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            r, g, b, _ = image.cmap(image.norm(v))
+            light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5
+            ax.text(col, row, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                    color="black" if light else "white")
 
 
 # --------------------------------------------------------------------------- reading the map

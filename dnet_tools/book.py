@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from dnet_lib import runtime
+from dnet_lib import reference, runtime
 from dnet_lib.files import atomic_write_text
 
 COLAB_TAG = "colab-setup"
@@ -35,6 +35,8 @@ D2L_VERSION = "1.0.3"
 EXECUTE_TIMEOUT = {"smoke": 120, "cpu": 900, "gpu": 900}
 # Seconds for the whole build.
 BUILD_TIMEOUT = {"smoke": 900, "cpu": 3 * 3600, "gpu": 3 * 3600}
+# With DNET_RETRAIN=1 (outside smoke mode) one cell trains a chapter's runs: ~12 min on 2 cores.
+RETRAIN_EXECUTE_TIMEOUT = 3600
 
 
 # --------------------------------------------------------------------------- Colab cell
@@ -212,6 +214,13 @@ def _invalidate_stale_cache(build_dir: Path) -> None:
     atomic_write_text(stamp, fingerprint + "\n")
 
 
+def cell_timeout(mode: str) -> int:
+    """Seconds one cell may run in ``mode``; longer when DNET_RETRAIN=1 asks chapters to train."""
+    if mode != "smoke" and reference.retrain_requested():
+        return RETRAIN_EXECUTE_TIMEOUT
+    return EXECUTE_TIMEOUT[mode]
+
+
 def build(root: Path | None = None, out: Path | None = None, timeout: float | None = None,
           execute_timeout: int | None = None, strict: bool = True) -> Path:
     """Build the HTML book; returns the folder with ``index.html``. Raises RuntimeError on failure."""
@@ -221,7 +230,7 @@ def build(root: Path | None = None, out: Path | None = None, timeout: float | No
         out = root if mode != "smoke" else root / "_build" / "smoke"
     out = Path(out).resolve()
     timeout = BUILD_TIMEOUT[mode] if timeout is None else timeout
-    execute_timeout = EXECUTE_TIMEOUT[mode] if execute_timeout is None else execute_timeout
+    execute_timeout = cell_timeout(mode) if execute_timeout is None else execute_timeout
     if not timeout > 0:
         raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
     if isinstance(execute_timeout, bool) or not isinstance(execute_timeout, int) \
@@ -265,8 +274,9 @@ def build(root: Path | None = None, out: Path | None = None, timeout: float | No
     return html_dir
 
 
-def execute_notebook(path: Path, cell_timeout: int = 120) -> None:
-    """Run every cell of ``path`` in a fresh ``python3`` kernel, in the notebook's folder.
+def execute_notebook(path: Path, cell_timeout: int = 120):
+    """Run every cell of ``path`` in a fresh ``python3`` kernel, in the notebook's folder, and
+    return the executed notebook (an ``nbformat`` node with outputs).
 
     Nothing is written back (chapters are committed without outputs). A cell that raises makes
     this raise ``nbclient.exceptions.CellExecutionError`` naming the cell and its traceback.
@@ -283,6 +293,7 @@ def execute_notebook(path: Path, cell_timeout: int = 120) -> None:
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
+    return nb
 
 
 # --------------------------------------------------------------------------- CLI

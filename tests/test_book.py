@@ -202,6 +202,15 @@ def test_smoke_build_has_a_short_cell_timeout():
     assert book.BUILD_TIMEOUT["smoke"] <= 1200
 
 
+def test_retraining_builds_give_the_training_cell_time(monkeypatch):
+    monkeypatch.delenv("DNET_RETRAIN", raising=False)
+    assert book.cell_timeout("cpu") == book.EXECUTE_TIMEOUT["cpu"]
+    monkeypatch.setenv("DNET_RETRAIN", "1")
+    # chapter 6 trains six reference runs in one cell: ~12 minutes on two idle cores, more elsewhere
+    assert book.cell_timeout("cpu") >= 1800 and book.cell_timeout("gpu") >= 1800
+    assert book.cell_timeout("smoke") == book.EXECUTE_TIMEOUT["smoke"]
+
+
 def test_library_fingerprint_tracks_the_source(tmp_path):
     import dnet_lib
 

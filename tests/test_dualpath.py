@@ -39,7 +39,7 @@ def test_net_shapes_and_gradients():
     out.sum().backward()
     for name, p in model.named_parameters():
         assert p.grad is not None, name
-    assert model.stem.weight.grad.abs().sum() > 0
+    assert model.stem.conv0.weight.grad.abs().sum() > 0
     rgb = DualPathNet(residual_channels=(8, 16), growth_rate=4, block_config=(2, 2), in_channels=3, num_classes=5)
     assert rgb(torch.randn(2, 3, 32, 32)).shape == (2, 5)
 
@@ -71,3 +71,21 @@ def test_bad_input():
         model(torch.randn(2, 3, 28, 28))
     with pytest.raises(ValueError, match="shape"):
         DualPathBlock(2, 4, 2)(torch.randn(1, 5, 4, 4))
+
+
+def test_stem_spec_sets_resolution_and_smallest_input():
+    from dnet_lib.models import Stem
+    pooled = Stem(kernel_size=3, stride=1, norm=True, pool=2, pool_stride=2, pool_padding=0)
+    plain, pooled_net = DualPathNet((8, 8, 8), 4, (1, 1, 1)), DualPathNet(
+        (8, 8, 8), 4, (1, 1, 1), stem=pooled)
+    x = torch.randn(2, 1, 28, 28)
+    assert [name for name, _ in pooled_net.stem.named_children()] == [
+        "conv0", "norm0", "relu0", "pool0"]
+    assert plain.stem(x).shape[-2:] == (28, 28) and pooled_net.stem(x).shape[-2:] == (14, 14)
+    # two transitions halve twice: 4 px for the plain stem, 8 px once the stem pools too
+    assert plain.min_input_size == 4 and pooled_net.min_input_size == 8
+    assert pooled_net.eval()(torch.randn(1, 1, 8, 8)).shape == (1, 10)
+    with pytest.raises(ValueError, match=">= 8"):
+        pooled_net(torch.randn(1, 1, 7, 7))
+    with pytest.raises(ValueError, match="stem"):
+        DualPathNet(stem="resnet")

@@ -47,3 +47,16 @@ def test_notebook_ran_in_smoke_mode(entry, smoke_book):
     # the executed copy is the notebook in the toc, not a stale one
     assert [c.source for c in code] == [c.source for c in nbformat.read(source, as_version=4).cells
                                         if c.cell_type == "code" and c.source.strip()]
+
+
+@pytest.mark.parametrize("chapter", ["06_gpu_training", "08_what_densenet_learns", "09_beyond"])
+def test_retrain_switch_trains_instead_of_loading(chapter, monkeypatch):
+    """DNET_RETRAIN=1 makes the chapter train its runs (tiny, in smoke mode) and analyse those."""
+    monkeypatch.setenv("DNET_SMOKE", "1")
+    monkeypatch.setenv("DNET_RETRAIN", "1")
+    nb = book.execute_notebook(BOOK_ROOT / "chapters" / f"{chapter}.ipynb",
+                               cell_timeout=book.EXECUTE_TIMEOUT["smoke"])
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert "| retrained here" in text and "| loaded" not in text
+    assert "by `reference.retrain('smoke')`" in text      # provenance of the fresh record

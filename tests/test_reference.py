@@ -26,8 +26,21 @@ def test_run_list_covers_seeds_sizes_and_the_dual_path_net():
     sizes = {spec["train_examples"] for spec in reference.RUNS.values()
              if spec["network"] == "densenet" and spec["seed"] == 0}
     assert len(sizes) >= 3 and reference.FULL_SIZE in sizes
-    assert reference.run_ids("dualpath") == ["dualpath-n10000-s0"]
+    assert reference.run_ids("dualpath") == ["dualpath-s0"]
+    assert reference.RUNS["dualpath-s0"]["train_examples"] == reference.FULL_SIZE
     assert main == list(reference.RUNS)[:6]              # the matched pair runs first
+    assert reference.run_ids("main", "densenet") == ["densenet-s0", "densenet-s1", "densenet-s2"]
+    with pytest.raises(ValueError, match="group"):
+        reference.run_ids("everything")
+
+
+def test_the_dual_path_net_uses_its_parents_stem():
+    dpn, dense = reference.build("dualpath"), reference.build("densenet")
+    assert [type(m) for m in dpn.stem] == [type(m) for m in dense.stem]
+    x = torch.randn(2, 1, 28, 28)
+    assert dpn.stem(x).shape[-2:] == dense.stem(x).shape[-2:] == (14, 14)
+    # pooling first makes it cheaper per image than the DenseNet parent
+    assert arith.count_flops(dpn, (1, 1, 28, 28)) < arith.count_flops(dense, (1, 1, 28, 28))
 
 
 def test_bad_names_are_refused():
@@ -64,7 +77,8 @@ def test_committed_weights_reproduce_the_committed_accuracy():
     run = record["runs"]["resnet-s0"]
     model = reference.load_model("resnet-s0")
     _, test_iter = data.load_data_fashion_mnist(1000, device="cpu")
-    assert train.evaluate(model, test_iter) == pytest.approx(run["final_test_acc"], abs=2e-4)
+    accuracy = train.evaluate(model, test_iter, test_flip=reference.RECIPE["test_flip"])
+    assert accuracy == pytest.approx(run["final_test_acc"], abs=2e-4)
 
 
 def test_retrain_in_smoke_mode_returns_a_record_the_chapters_can_show(tmp_path):
@@ -79,6 +93,17 @@ def test_retrain_in_smoke_mode_returns_a_record_the_chapters_can_show(tmp_path):
         "reference_densenet-s0.pt", "reference_resnet-s0.pt"]
     with pytest.raises(ValueError, match="mode"):
         reference.retrain("tpu")
+
+
+def test_retrain_named_runs_gives_weights_load_model_reads(tmp_path):
+    """Chapters 8 and 9 retrain only the runs they analyse, then load from the record's folder."""
+    torch.set_num_threads(1)
+    record = reference.retrain("smoke", ["dualpath-s0"], weights_folder=tmp_path, progress=False)
+    assert list(record["runs"]) == ["dualpath-s0"] and record["runs"]["dualpath-s0"]["steps"] > 0
+    model = reference.load_model("dualpath-s0", folder=record["weights_folder"])
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    with pytest.raises(ValueError, match="runs"):
+        reference.retrain("smoke", ["densenet-s7"])
 
 
 def test_retrain_is_requested_by_the_environment(monkeypatch):

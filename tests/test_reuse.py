@@ -95,8 +95,17 @@ def test_plot_has_one_panel_per_block():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig = plot_feature_reuse(small_densenet())
-    assert len([ax for ax in fig.axes if ax.get_title().startswith("dense block")]) == 3
+    model = small_densenet()
+    fig = plot_feature_reuse(model)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("dense block")]
+    assert len(panels) == 3
+    # every finite value is written into its square, rounded as printed
+    for ax, m in zip(panels, feature_reuse(model, normalize="row")):
+        written = sorted(float(t.get_text()) for t in ax.texts)
+        assert written == sorted(round(float(v), 2) for v in m[np.isfinite(m)])
+    plt.close(fig)
+    fig = plot_feature_reuse(model, annotate=False)
+    assert not any(ax.texts for ax in fig.axes)
     plt.close(fig)
 
 

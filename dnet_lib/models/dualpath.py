@@ -13,6 +13,7 @@ only new idea is the split output.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Sequence
 
 import torch
@@ -20,7 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from .densenet import Transition, _check_input, _check_input_shape, _transition_channels
+from .densenet import (Transition, _check_input, _check_input_shape, _min_input_size,
+                       _transition_channels)
+from .stem import Stem, resolve_stem
 
 __all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet", "dpn_small"]
 
@@ -91,7 +94,7 @@ class DualPathBlock(nn.Module):
 
 
 class DualPathNet(nn.Module):
-    """A small DPN for 28-32 px images: 3x3 stem, dual-path blocks, transitions, BN-ReLU-pool-linear.
+    """A small DPN for 28-32 px images: stem, dual-path blocks, transitions, BN-ReLU-pool-linear.
 
     The stem emits ``residual_channels[0]`` maps, which start the first block's residual path.
 
@@ -103,17 +106,21 @@ class DualPathNet(nn.Module):
         compression: transitions keep floor(compression * dense channels) dense maps; the
             residual part is mapped to the next block's residual width.
         in_channels, num_classes: input channels (1 for Fashion-MNIST) and classes.
+        stem: "cifar" (one 3x3 convolution at full resolution, the default) or any
+            ``models.Stem(...)``, e.g. the pooled stem its parents use in the reference runs.
     """
 
     def __init__(self, residual_channels: Sequence[int] = (32, 64, 128), growth_rate: int = 8,
                  block_config: Sequence[int] = (3, 3, 3), bn_size: int = 4, compression: float = 0.5,
-                 in_channels: int = 1, num_classes: int = 10):
+                 in_channels: int = 1, num_classes: int = 10, stem: str | Stem = "cifar"):
         super().__init__()
         block_config, residual_channels = _check_dpn_args(
             residual_channels, growth_rate, block_config, compression, in_channels, num_classes)
         self.in_channels, self.block_config = in_channels, block_config
         self.residual_channels, self.growth_rate = residual_channels, growth_rate
-        self.stem = nn.Conv2d(in_channels, residual_channels[0], 3, padding=1, bias=False)
+        self.stem_spec = resolve_stem(stem)
+        self.stem = nn.Sequential(OrderedDict(self.stem_spec.layers(in_channels,
+                                                                    residual_channels[0])))
         blocks, transitions = [], []
         dense = 0
         for i, (num_layers, width) in enumerate(zip(block_config, residual_channels)):
@@ -127,12 +134,19 @@ class DualPathNet(nn.Module):
         self.num_features = blocks[-1].out_channels
         self.norm = nn.BatchNorm2d(self.num_features)
         self.classifier = nn.Linear(self.num_features, num_classes)
-        self.min_input_size = 2 ** (len(block_config) - 1)
+        self.min_input_size = _min_input_size(self.feature_size)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
             elif isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
+
+    def feature_size(self, size: int) -> int:
+        """Side length of the last block's maps for an input of side ``size`` (0: too small)."""
+        size = self.stem_spec.out_size(size)
+        for _ in self.transitions:
+            size //= 2                                   # each transition's 2x2 average pool
+        return size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
