@@ -62,6 +62,11 @@ def setup(args: argparse.Namespace) -> tuple[torch.device, bool]:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    args.cpu_busy_before = None
+    if not smoke and args.out is None and not args.shared_machine:
+        # a reference result in book/results needs the machine to itself
+        args.cpu_busy_before = runtime.require_quiet_cpu(
+            " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "--shared-machine (or --out)")
     return device, smoke
 
 
@@ -114,7 +119,8 @@ def write_json(path: Path, payload: dict) -> None:
 def record(name: str, args: argparse.Namespace, device: torch.device, smoke: bool, results: dict,
            goals: list[dict], notes: list[str], load_before: list[float] | None) -> Path:
     """Assemble the JSON record, write it, and return its path."""
-    machine = {"load_average_before": load_before, "load_average_after": load_average()}
+    machine = {"load_average_before": load_before, "load_average_after": load_average(),
+               "cpu_busy_before": getattr(args, "cpu_busy_before", None)}
     if args.shared_machine:
         notes = [SHARED_MACHINE_NOTE] + list(notes)
     payload = {

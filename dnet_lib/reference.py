@@ -104,6 +104,10 @@ NOTES = [
     "(threads under 'device_info'; each run records the load average before and after it), so "
     "examples per second compare the networks with each other; other machines will differ.",
 ]
+SHARED_NOTE = ("The runs shared the CPU with other processes or with each other (--shared-machine "
+               "or --jobs > 1): examples per second and training times are too low and vary "
+               "between runs.")
+SHARED_ENV = "DNET_REFERENCE_SHARED"     # tells worker processes that the machine was shared
 
 
 def build(network: str) -> nn.Module:
@@ -288,10 +292,15 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *,
 
 
 # --------------------------------------------------------------------------- result file
+def _scratch(path: Path, suffix: str) -> Path:
+    """A file in the temp folder tied to the result file's full path (lock, claims)."""
+    digest = hashlib.md5(str(path.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"dnet_reference_{digest}.{suffix}"
+
+
 @contextlib.contextmanager
 def _locked(path: Path):
-    digest = hashlib.md5(str(path.resolve()).encode()).hexdigest()[:12]
-    lock = Path(tempfile.gettempdir()) / f"dnet_reference_{digest}.lock"
+    lock = _scratch(path, "lock")
     with open(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -307,10 +316,18 @@ def _header(command: str, smoke: bool, device: torch.device | str = "cpu") -> di
                   recipe=dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)),
                   networks={name: dict(label=n["label"], code=n["code"])
                             for name, n in NETWORKS.items()},
-                  notes=list(NOTES) + (["Smoke run: tiny subsets, a few steps; the numbers mean "
-                                        "nothing."] if smoke else []),
+                  notes=_notes(smoke),
                   runs={})
     return header
+
+
+def _notes(smoke: bool) -> list[str]:
+    notes = list(NOTES)
+    if os.environ.get(SHARED_ENV) == "1":
+        notes[-1] = SHARED_NOTE
+    if smoke:
+        notes.append("Smoke run: tiny subsets, a few steps; the numbers mean nothing.")
+    return notes
 
 
 TARGET_ACCURACY = 0.92
@@ -349,7 +366,7 @@ def _claim(path: Path, run_id: str) -> bool:
     """True if this process may run ``run_id`` (not finished, not taken by another worker)."""
     with _locked(path):
         done = json.loads(path.read_text())["runs"] if path.is_file() else {}
-        claim = Path(tempfile.gettempdir()) / f"{path.name}.{run_id}.claim"
+        claim = _scratch(path, f"{run_id}.claim")
         if run_id in done or claim.exists():
             return False
         claim.write_text(str(os.getpid()))
@@ -358,7 +375,7 @@ def _claim(path: Path, run_id: str) -> bool:
 
 def _release_claims(path: Path, ids) -> None:
     for run_id in ids:
-        (Path(tempfile.gettempdir()) / f"{path.name}.{run_id}.claim").unlink(missing_ok=True)
+        _scratch(path, f"{run_id}.claim").unlink(missing_ok=True)
 
 
 def _worker(path: Path, ids: list[str], command: str, smoke: bool, weights_folder) -> None:
@@ -382,6 +399,8 @@ def main(argv=None) -> Path:
                    help="worker processes sharing the cores (default 1: one run at a time)")
     p.add_argument("--out", default=None,
                    help="result folder (default book/results, smoke: a temp folder)")
+    p.add_argument("--shared-machine", action="store_true",
+                   help="run even though other processes use the CPU (the result file says so)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     smoke = args.smoke or runtime.smoke()
@@ -399,14 +418,25 @@ def main(argv=None) -> Path:
         f" --runs {args.runs}" if args.runs else "")
     if args.worker:
         command = os.environ.get("DNET_COMMAND", command)
+    elif args.shared_machine or args.jobs > 1:
+        os.environ[SHARED_ENV] = "1"
+    elif not smoke:
+        runtime.require_quiet_cpu(command, "--shared-machine")
     if path.is_file():                         # fail now, not after the first run
         _check_same_recipe(path, json.loads(path.read_text()), _header(command, smoke))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)   # oversubscribed cores crawl
     torch.set_num_threads(threads)
-    if args.worker or args.jobs == 1:
+    if args.worker:
         _worker(path, ids, command, smoke, weights_folder)
         return path
-    _release_claims(path, ids)
+    _release_claims(path, ids)                 # left behind by a killed earlier run
+    if args.jobs == 1:
+        try:
+            _worker(path, ids, command, smoke, weights_folder)
+        finally:
+            _release_claims(path, ids)
+        print(f"wrote {path}")
+        return path
     base = [sys.executable, "-m", "dnet_lib.reference", "--worker", "--out", str(out),
             "--runs", ",".join(ids)] + (["--smoke"] if smoke else [])
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), DNET_COMMAND=command)

@@ -67,3 +67,38 @@ def load_average() -> list[float] | None:
         return [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError):
         return None
+
+
+def cpu_busy_fraction(seconds: float = 2.0) -> float | None:
+    """Share of all cores' time spent busy during the next ``seconds`` (0 idle .. 1 saturated),
+    read from Linux's /proc/stat; None where there is none. Called before a timed run, it
+    measures what *other* processes are doing."""
+    import time
+
+    def snapshot():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return values[3] + values[4], sum(values[:8])      # idle + iowait, total (no guest)
+
+    try:
+        idle0, total0 = snapshot()
+        time.sleep(seconds)
+        idle1, total1 = snapshot()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return None if total <= 0 else round(max(0.0, 1.0 - (idle1 - idle0) / total), 3)
+
+
+def require_quiet_cpu(what: str, override: str, max_busy: float = 0.25,
+                      seconds: float = 2.0) -> float | None:
+    """Refuse to time ``what`` while other processes keep the CPU busy (more than ``max_busy``
+    of it over ``seconds``): such timings are wrong, not just noisy. Returns the measured
+    fraction (None where it cannot be measured); the error names ``override``."""
+    busy = cpu_busy_fraction(seconds)
+    if busy is not None and busy > max_busy:
+        raise RuntimeError(
+            f"{what}: other processes kept {busy:.0%} of the CPU busy just before the run "
+            f"(allowed: {max_busy:.0%}); its timings would be wrong. Stop them and run again, or "
+            f"pass {override} to record a run on a shared machine anyway.")
+    return busy

@@ -238,3 +238,32 @@ def test_committed_gpu_record_comes_from_a_gpu(name):
     _check_record(record, name)
     assert record["mode"] == "gpu" and record["device_info"]["type"] == "cuda"
     assert record["command"].startswith("python benchmarks/gpu_reference.py")
+
+
+def test_a_busy_cpu_cannot_write_a_reference_result(monkeypatch):
+    """A full run that would write book/results refuses to time anything while other processes
+    keep the CPU busy (how a committed record once showed 35 images/s for a 10,000 images/s
+    network); --shared-machine or --out lets it run, and smoke runs are never checked."""
+    from dnet_lib import runtime
+    common = _load("_common")
+    monkeypatch.delenv("DNET_SMOKE", raising=False)
+    monkeypatch.setattr(runtime, "cpu_busy_fraction", lambda seconds=2.0: 0.9)
+    parser = common.parser("test")
+    with pytest.raises(RuntimeError, match="90% of the CPU busy.*--shared-machine"):
+        common.setup(parser.parse_args(["--device", "cpu"]))
+    for extra in (["--shared-machine"], ["--out", "elsewhere.json"]):
+        args = parser.parse_args(["--device", "cpu", *extra])
+        assert common.setup(args) == (torch.device("cpu"), False)
+    monkeypatch.setattr(runtime, "cpu_busy_fraction", lambda seconds=2.0: 0.05)
+    args = parser.parse_args(["--device", "cpu"])
+    common.setup(args)
+    assert args.cpu_busy_before == 0.05
+
+
+def test_cpu_busy_fraction_measures_this_machine():
+    from dnet_lib import runtime
+    busy = runtime.cpu_busy_fraction(0.2)
+    if not Path("/proc/stat").exists():
+        assert busy is None
+    else:
+        assert 0.0 <= busy <= 1.0

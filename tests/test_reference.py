@@ -111,3 +111,18 @@ def test_retrain_is_requested_by_the_environment(monkeypatch):
     assert not reference.retrain_requested()
     monkeypatch.setenv("DNET_RETRAIN", "1")
     assert reference.retrain_requested()
+
+
+def test_a_busy_cpu_is_refused_unless_the_run_says_it_is_shared(tmp_path, monkeypatch):
+    from dnet_lib import runtime
+    monkeypatch.setattr(runtime, "cpu_busy_fraction", lambda seconds=2.0: 0.9)
+    with pytest.raises(RuntimeError, match="--shared-machine"):
+        reference.main(["--runs", "resnet-s0", "--out", str(tmp_path)])
+    assert not (tmp_path / "reference_cpu.json").exists()
+    monkeypatch.delenv(reference.SHARED_ENV, raising=False)
+    monkeypatch.setattr(reference, "train_run", lambda run_id, **kw: {
+        "run": run_id, "group": "main", "final_test_acc": 0.5, "wall_seconds": 1.0, "epochs": 1})
+    reference.main(["--runs", "resnet-s0", "--out", str(tmp_path), "--shared-machine"])
+    record = json.loads((tmp_path / "reference_cpu.json").read_text())
+    assert reference.SHARED_NOTE in record["notes"] and reference.NOTES[-1] not in record["notes"]
+    monkeypatch.delenv(reference.SHARED_ENV, raising=False)
