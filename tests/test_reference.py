@@ -1,6 +1,7 @@
 """dnet_lib.reference: the reference runs' networks, run list, training record and weights."""
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -115,14 +116,19 @@ def test_retrain_is_requested_by_the_environment(monkeypatch):
 
 def test_a_busy_cpu_is_refused_unless_the_run_says_it_is_shared(tmp_path, monkeypatch):
     from dnet_lib import runtime
+    monkeypatch.delenv("DNET_SMOKE", raising=False)       # earlier tests may have set it
+    monkeypatch.delenv(reference.SHARED_ENV, raising=False)
     monkeypatch.setattr(runtime, "cpu_busy_fraction", lambda seconds=2.0: 0.9)
     with pytest.raises(RuntimeError, match="--shared-machine"):
         reference.main(["--runs", "resnet-s0", "--out", str(tmp_path)])
     assert not (tmp_path / "reference_cpu.json").exists()
-    monkeypatch.delenv(reference.SHARED_ENV, raising=False)
     monkeypatch.setattr(reference, "train_run", lambda run_id, **kw: {
         "run": run_id, "group": "main", "final_test_acc": 0.5, "wall_seconds": 1.0, "epochs": 1})
-    reference.main(["--runs", "resnet-s0", "--out", str(tmp_path), "--shared-machine"])
+    threads = torch.get_num_threads()                      # main() sets the thread count
+    try:
+        reference.main(["--runs", "resnet-s0", "--out", str(tmp_path), "--shared-machine"])
+    finally:
+        torch.set_num_threads(threads)
+        os.environ.pop(reference.SHARED_ENV, None)
     record = json.loads((tmp_path / "reference_cpu.json").read_text())
     assert reference.SHARED_NOTE in record["notes"] and reference.NOTES[-1] not in record["notes"]
-    monkeypatch.delenv(reference.SHARED_ENV, raising=False)
