@@ -354,6 +354,9 @@ def plot_less_data(record: dict, ax=None):
         ax.semilogx(pivot.index, pivot[column], "-o", color=_network_colour(column, i),
                     label=column)
     ax.set(xlabel="training images (log scale)", ylabel="test accuracy")
+    # one labelled tick per measured size; the log axis' minor labels would overlap
+    ax.set_xticks(list(pivot.index), [f"{int(n):,}" for n in pivot.index])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.legend(fontsize="small", loc="lower right")
     if ax.figure.get_layout_engine() is None:
         ax.figure.tight_layout()

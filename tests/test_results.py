@@ -171,7 +171,12 @@ def test_less_data_table_and_plot():
     assert table.loc[2000, "DenseNet (small)"] == pytest.approx(0.80)
     assert table.loc[60000, "DenseNet - ResNet"] == pytest.approx(0.02)
     fig = results.plot_less_data(small_record())
-    assert len(fig.axes[0].lines) == 2
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2
+    fig.canvas.draw()
+    # the x axis names exactly the measured sizes, and nothing else is labelled
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2,000", "60,000"]
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
     plt.close(fig)
 
 
