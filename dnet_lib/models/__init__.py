@@ -7,6 +7,7 @@ Module names follow torchvision (``features.denseblock1.denselayer1.norm1``, ``f
 * ``resnet``    -- ``BasicBlock``, ``Bottleneck``, ``ResNet`` and factories.
 * ``stem``      -- ``Stem``: the layers before the first block, as a spec (or a preset name).
 * ``recompute`` -- the memory-efficient BN-ReLU-conv over a concatenation.
+* ``batchstats`` -- BatchNorm over a concatenation with each map's statistics computed once.
 * ``dualpath``  -- a small Dual Path Network (addition and concatenation together).
 * ``deepconv``  -- ``DeepConvNet``: one conv unit stacked plain, residual or dense.
 * ``mlp``       -- ``PlainMLP``, ``ResidualMLP``, ``DenseMLP`` for vectors.

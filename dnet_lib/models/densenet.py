@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
+from . import batchstats
 from .recompute import bn_relu_conv_recomputed
 from .stem import STEM_NAMES, Stem, resolve_stem
 
@@ -55,12 +56,19 @@ class DenseLayer(nn.Module):
         if self.memory_efficient and torch.is_grad_enabled():
             out = self.forward_recomputing(features)
         else:
-            out = self.conv1(self.relu1(self.norm1(torch.cat(features, 1))))
+            out = self.conv1(self.relu1(self._norm_concat(features)))
             if self.bottleneck:
                 out = self.conv2(self.relu2(self.norm2(out)))
         if self.drop_rate > 0:
             out = F.dropout(out, p=self.drop_rate, training=self.training)
         return out
+
+    def _norm_concat(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``norm1(cat(features))``; on a CPU in training, each map's batch statistics are
+        computed once for all the layers that read it (``batchstats``), same result."""
+        if batchstats.applies(self.norm1, features[0]):
+            return batchstats.batch_norm_concat(features, self.norm1)
+        return self.norm1(torch.cat(features, 1))
 
     def forward_recomputing(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         """The same output, storing only each convolution's input *before* its BN-ReLU: the

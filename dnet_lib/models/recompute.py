@@ -16,6 +16,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from . import batchstats
+
 __all__ = ["bn_relu_conv_recomputed"]
 
 aten = torch.ops.aten
@@ -27,17 +29,25 @@ def bn_relu_conv_recomputed(features: Sequence[torch.Tensor], norm: nn.BatchNorm
 
     Same values, gradients and BatchNorm running statistics as the plain expression.
     """
-    return _BNReLUConv.apply(norm, conv, norm.weight, norm.bias, conv.weight, conv.bias, *features)
+    shared = batchstats.applies(norm, features[0])    # decided here: forward runs without grad
+    return _BNReLUConv.apply(norm, conv, shared, norm.weight, norm.bias, conv.weight, conv.bias,
+                             *features)
 
 
 class _BNReLUConv(torch.autograd.Function):
 
     @staticmethod
-    def forward(ctx, norm, conv, norm_weight, norm_bias, conv_weight, conv_bias, *features):
+    def forward(ctx, norm, conv, shared, norm_weight, norm_bias, conv_weight, conv_bias, *features):
         x = _cat(features)
-        batch_stats, factor = _batch_norm_mode(norm)
-        normed, mean, invstd = aten.native_batch_norm(x, norm_weight, norm_bias, norm.running_mean,
-                                                      norm.running_var, batch_stats, factor, norm.eps)
+        if shared:                     # each map's batch statistics, computed once (batchstats)
+            batch_stats = True
+            mean, invstd = batchstats.concat_stats(features, norm)
+            normed = batchstats.apply_stats(x, mean, invstd, norm_weight, norm_bias, norm.eps)
+        else:
+            batch_stats, factor = _batch_norm_mode(norm)
+            normed, mean, invstd = aten.native_batch_norm(
+                x, norm_weight, norm_bias, norm.running_mean, norm.running_var, batch_stats,
+                factor, norm.eps)
         out = conv(normed.relu_())
         ctx.norm, ctx.conv, ctx.batch_stats = norm, conv, batch_stats
         ctx.save_for_backward(norm_weight, norm_bias, conv_weight, conv_bias, mean, invstd, *features)
@@ -63,10 +73,11 @@ class _BNReLUConv(torch.autograd.Function):
         grad_normed = aten.threshold_backward(grad_relu.to(relu_out.dtype), relu_out, 0)
         grad_x, grad_norm_weight, grad_norm_bias = aten.native_batch_norm_backward(
             grad_normed, x, norm_weight, norm.running_mean, norm.running_var, mean, invstd,
-            ctx.batch_stats, norm.eps, [any(ctx.needs_input_grad[6:]), True, True])
+            ctx.batch_stats, norm.eps, [any(ctx.needs_input_grad[7:]), True, True])
         input_grads = (grad_x.split([f.shape[1] for f in features], 1) if grad_x is not None
                        else [None] * len(features))
-        return (None, None, grad_norm_weight, grad_norm_bias, grad_weight.to(conv_weight.dtype),
+        return (None, None, None, grad_norm_weight, grad_norm_bias,
+                grad_weight.to(conv_weight.dtype),
                 None if grad_bias is None else grad_bias.to(conv_bias.dtype), *input_grads)
 
 
