@@ -51,6 +51,16 @@ def test_each_map_statistics_are_computed_once(monkeypatch):
     assert [shape[1] for shape in calls if len(shape) == 3] == [6, 3, 3, 3]
 
 
+def test_cached_statistics_follow_in_place_changes():
+    x = torch.randn(4, 3, 5, 5)
+    mean, _ = batchstats.map_stats(x, 1e-5)
+    assert batchstats.map_stats(x, 1e-5)[0] is mean           # reused while x is unchanged
+    x.add_(2.0)
+    torch.testing.assert_close(batchstats.map_stats(x, 1e-5)[0], mean + 2.0)
+    torch.testing.assert_close(batchstats.map_stats(x, 1e-3)[1],
+                               (x.var((0, 2, 3), unbiased=False) + 1e-3).rsqrt())
+
+
 @pytest.mark.parametrize("memory_efficient", [False, True])
 def test_dense_net_training_step_matches_the_plain_batchnorm_path(monkeypatch, memory_efficient):
     torch.manual_seed(0)

@@ -22,7 +22,7 @@ from torch import nn
 __all__ = ["applies", "map_stats", "concat_stats", "apply_stats", "batch_norm_concat"]
 
 aten = torch.ops.aten
-_CACHE = "_dnet_batch_stats"        # attribute holding (eps, mean, invstd) on a feature map
+_CACHE = "_dnet_batch_stats"        # attribute on a feature map: ((eps, version), mean, invstd)
 
 
 def applies(norm: nn.BatchNorm2d, x: torch.Tensor) -> bool:
@@ -47,8 +47,9 @@ def _compiling() -> bool:
 
 def map_stats(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel batch mean and 1/sqrt(biased variance + eps) of ``x``, computed once."""
+    key = (eps, x._version)                 # an in-place change to x bumps its version
     cached = getattr(x, _CACHE, None)
-    if cached is not None and cached[0] == eps:
+    if cached is not None and cached[0] == key:
         return cached[1], cached[2]
     with torch.no_grad():
         # one pass of sums (much faster on a CPU than BatchNorm's own statistics kernel),
@@ -58,7 +59,7 @@ def map_stats(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
         mean = flat.sum((0, 2)).double() / count
         variance = (flat.square().sum((0, 2)).double() / count - mean.square()).clamp_(min=0)
         mean, invstd = mean.to(x.dtype), (variance + eps).rsqrt().to(x.dtype)
-    setattr(x, _CACHE, (eps, mean, invstd))
+    setattr(x, _CACHE, (key, mean, invstd))
     return mean, invstd
 
 
