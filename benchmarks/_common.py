@@ -95,10 +95,6 @@ def command() -> str:
     return prefix + "python " + shlex.join(argv)
 
 
-def load_average() -> list[float] | None:
-    return runtime.load_average()
-
-
 def output_path(name: str, args: argparse.Namespace, device: torch.device, smoke: bool) -> Path:
     if args.out:
         return Path(args.out)
@@ -119,7 +115,7 @@ def write_json(path: Path, payload: dict) -> None:
 def record(name: str, args: argparse.Namespace, device: torch.device, smoke: bool, results: dict,
            goals: list[dict], notes: list[str], load_before: list[float] | None) -> Path:
     """Assemble the JSON record, write it, and return its path."""
-    machine = {"load_average_before": load_before, "load_average_after": load_average(),
+    machine = {"load_average_before": load_before, "load_average_after": runtime.load_average(),
                "cpu_busy_before": getattr(args, "cpu_busy_before", None)}
     if args.shared_machine:
         notes = [SHARED_MACHINE_NOTE] + list(notes)

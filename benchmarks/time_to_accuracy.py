@@ -143,7 +143,7 @@ def main(argv=None) -> None:
                    help="our recipe in float32 (for CPUs without fast bf16)")
     args = p.parse_args(argv)
     device, smoke = _common.setup(args)
-    load_before = _common.load_average()
+    load_before = runtime.load_average()
     print(runtime.describe(torch.device("cpu")), "(this benchmark always runs on the CPU)")
     budget_s = args.budget_s or (2.0 if smoke else DEFAULT_BUDGET_S)
     if not 0 < budget_s <= 3600:

@@ -179,10 +179,7 @@ class DenseNet(nn.Module):
 
     def feature_size(self, size: int) -> int:
         """Side length of the final feature map for an input of side ``size``."""
-        size = self.stem_spec.out_size(size)
-        for _ in range(len(self.block_config) - 1):
-            size //= 2                       # each transition's 2x2 pool
-        return size
+        return _pooled_size(self.stem_spec, len(self.block_config) - 1, size)
 
     def dense_blocks(self) -> list[DenseBlock]:
         return [m for m in self.features if isinstance(m, DenseBlock)]
@@ -330,6 +327,14 @@ def _check_input(x: torch.Tensor, in_channels: int, min_size: int, model: str) -
     if min(x.shape[-2:]) < min_size:
         raise ValueError(f"input height and width must be >= {min_size} for this {model} "
                          f"(stem and downsampling), got {tuple(x.shape[-2:])}")
+
+
+def _pooled_size(stem: Stem, transitions: int, size: int) -> int:
+    """Side length after ``stem`` and ``transitions`` 2x2 pools (0: the input is too small)."""
+    size = stem.out_size(size)
+    for _ in range(transitions):
+        size //= 2
+    return size
 
 
 def _min_input_size(size_after, limit: int = 4096) -> int:

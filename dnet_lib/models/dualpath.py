@@ -22,7 +22,7 @@ from torch import nn
 
 from .. import validate
 from .densenet import (Transition, _check_input, _check_input_shape, _min_input_size,
-                       _transition_channels)
+                       _pooled_size, _transition_channels)
 from .stem import Stem, resolve_stem
 
 __all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet", "dpn_small"]
@@ -143,10 +143,7 @@ class DualPathNet(nn.Module):
 
     def feature_size(self, size: int) -> int:
         """Side length of the last block's maps for an input of side ``size`` (0: too small)."""
-        size = self.stem_spec.out_size(size)
-        for _ in self.transitions:
-            size //= 2                                   # each transition's 2x2 average pool
-        return size
+        return _pooled_size(self.stem_spec, len(self.transitions), size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
