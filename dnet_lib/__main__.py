@@ -22,10 +22,8 @@ from .validate import check_int
 def model_factories() -> dict[str, callable]:
     """Every lower-case model factory in dnet_lib.models (densenet121, d2l_densenet, resnet18, ...)."""
     out = {}
-    for name in models.__all__:
-        obj = getattr(models, name)
-        if name.islower() and inspect.isfunction(obj):
-            out[name] = obj
+    for name in models.FACTORIES:
+        out[name] = getattr(models, name)
     return out
 
 

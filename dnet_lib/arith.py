@@ -4,7 +4,10 @@ Every closed form here is checked against real ``dnet_lib`` models (and torchvis
 counts, and ``torch.utils.flop_counter``) in ``tests/test_arith.py``; the chapters and the
 explorers print what these functions return.
 
-* channels:   ``dense_block_channels``, ``transition_channels``, ``densenet_stage_channels``
+Whole networks are described by a ``models.DenseNetConfig`` (DenseNet-121 by default).
+
+* channels:   ``dense_block_channels``, ``stage_channels`` (``models.transition_channels``
+  holds the floor rule)
 * parameters: ``conv_params``, ``bn_params``, ``dense_layer_params``, ``dense_block_params``,
   ``transition_params``, ``stem_params``, ``densenet_params``, ``mlp_params``, ``growth_curve``
 * whole tables: ``dense_block_stats`` (one block: per-layer channels, parameters, activation
@@ -16,21 +19,21 @@ explorers print what these functions return.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 from torch import nn
 
-from .models.stem import STEMS, Stem, resolve_stem   # STEMS: the preset names (arith.STEMS)
+from .models import (DENSENET121, IMAGENET_STEM, BasicBlock, DenseBlock, DenseNetConfig, Stem,
+                     transition_channels)
 from .units import BYTES_PER_FLOAT32
-from .validate import check_block_config, check_choice, check_compression, check_int
+from .validate import check_block_config, check_choice, check_int
 
 __all__ = [
-    "dense_block_channels", "transition_channels", "densenet_stage_channels",
+    "dense_block_channels", "stage_channels",
     "conv_params", "bn_params", "dense_layer_params", "dense_block_params", "transition_params",
     "stem_params", "densenet_params", "mlp_params", "growth_curve", "GROWTH_SCHEMES",
-    "dense_block_stats", "densenet_stats", "variant_name",
+    "dense_block_stats", "densenet_stats",
     "dense_layer_flops", "transition_flops", "densenet_flops", "resnet_flops",
     "count_params", "count_flops", "conv_over_concat_equals_sum", "feature_correlation",
 ]
@@ -52,25 +55,10 @@ def dense_block_channels(in_channels: int, num_layers: int, growth_rate: int) ->
     return [in_channels + i * growth_rate for i in range(num_layers + 1)]
 
 
-def transition_channels(m: int, compression: float) -> int:
-    """Channels a transition emits after a block with ``m`` channels: floor(θ·m) (paper, Sec. 3)."""
-    check_int("m", m, 1)
-    check_compression(compression)
-    out = int(math.floor(compression * m))
-    if out < 1:
-        raise ValueError(f"compression={compression} leaves no channels from m={m}; "
-                         f"need compression >= 1/m")
-    return out
-
-
-def densenet_stage_channels(growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
-                            num_init_features: int = 64, compression: float = 0.5) -> list[int]:
-    """Channels entering each dense block, then the channels the classifier sees.
-
-    Same convention as ``DenseNet.stage_channels``.
-    """
-    return densenet_stats(growth_rate, block_config, num_init_features, bottleneck=False,
-                          compression=compression)["stage_channels"]
+def stage_channels(config: DenseNetConfig = DENSENET121) -> list[int]:
+    """Channels entering each dense block, then the channels the classifier sees
+    (``DenseNet(config).stage_channels``)."""
+    return densenet_stats(config)["stage_channels"]
 
 
 # --------------------------------------------------------------------------- parameters
@@ -112,11 +100,10 @@ def transition_params(in_channels: int, out_channels: int, conv_bias: bool = Fal
     return bn_params(in_channels) + conv_params(in_channels, out_channels, 1, conv_bias)
 
 
-def stem_params(stem: str | Stem, in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
+def stem_params(stem: Stem, in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
     """Parameters of a stem: its convolution, plus a BatchNorm if it has one."""
-    spec = resolve_stem(stem)
-    norm = bn_params(out_channels) if spec.norm else 0
-    return conv_params(in_channels, out_channels, spec.kernel_size, conv_bias) + norm
+    norm = bn_params(out_channels) if stem.norm else 0
+    return conv_params(in_channels, out_channels, stem.kernel_size, conv_bias) + norm
 
 
 def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
@@ -151,21 +138,10 @@ def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image
     }
 
 
-def variant_name(bottleneck: bool, compression: float) -> str:
-    """DenseNet, DenseNet-B, DenseNet-C or DenseNet-BC (the paper's naming)."""
-    suffix = ("B" if bottleneck else "") + ("C" if compression < 1 else "")
-    return "DenseNet" + (f"-{suffix}" if suffix else "")
+def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None = None) -> dict:
+    """Channels, parameters (and FLOPs) of ``models.DenseNet(config)``, in closed form.
 
-
-def densenet_stats(growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
-                   num_init_features: int = 64, bottleneck: bool = True, bn_size: int = 4,
-                   compression: float = 0.5, num_classes: int = 1000, in_channels: int = 3,
-                   stem: str | Stem = "imagenet", conv_bias: bool | None = None,
-                   image_size: int | None = None) -> dict:
-    """Channels, parameters (and FLOPs) of ``dnet_lib.models.DenseNet`` with the same arguments.
-
-    The defaults are ``DenseNet()``'s (DenseNet-121). ``conv_bias=None`` means what the model
-    means: biased convolutions only for the "d2l" stem. Returns a dict:
+    Returns a dict:
 
     * ``variant`` (DenseNet, -B, -C or -BC), ``bottleneck``, ``compression``;
     * ``stage_channels``: the stem's channels, then those leaving each block (after its
@@ -177,67 +153,58 @@ def densenet_stats(growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 
     * ``flops`` (2 per multiply-add, convolutions and classifier, one image), only when
       ``image_size`` is given -- what ``count_flops`` measures.
     """
-    check_int("growth_rate", growth_rate, 1)
-    block_config = check_block_config(block_config)
-    check_int("num_init_features", num_init_features, 1)
-    check_int("num_classes", num_classes, 1)
-    check_int("in_channels", in_channels, 1)
-    check_compression(compression)
-    spec = resolve_stem(stem)
-    if conv_bias is None:
-        conv_bias = stem == "d2l"
+    if not isinstance(config, DenseNetConfig):
+        raise ValueError(f"config must be a models.DenseNetConfig, got {config!r}")
+    c, stem = config, config.stem
     size = None
     if image_size is not None:
         check_int("image_size", image_size, 1)
-        size = spec.out_size(image_size)
-        if size < 2 ** (len(block_config) - 1):
+        size = stem.out_size(image_size)
+        if size < 2 ** (len(c.block_config) - 1):
             raise ValueError(f"image_size={image_size} is too small for this stem and "
-                             f"{len(block_config)} blocks")
-    params_stem = stem_params(spec, in_channels, num_init_features, conv_bias)
-    flops = 0 if size is None else _conv_flops(in_channels, num_init_features, spec.kernel_size,
-                                               spec.conv_size(image_size))
-    channels, stage_channels, blocks, transitions = num_init_features, [num_init_features], [], []
-    for i, num_layers in enumerate(block_config):
-        block = dense_block_stats(channels, num_layers, growth_rate, bottleneck=bottleneck,
-                                  bn_size=bn_size, conv_bias=conv_bias)
-        blocks.append({key: block[key] for key in ("in_channels", "num_layers", "out_channels", "params")})
+                             f"{len(c.block_config)} blocks")
+    params_stem = stem_params(stem, c.in_channels, c.num_init_features, c.conv_bias)
+    flops = 0 if size is None else _conv_flops(c.in_channels, c.num_init_features,
+                                               stem.kernel_size, stem.conv_size(image_size))
+    channels, stages, blocks, transitions = c.num_init_features, [c.num_init_features], [], []
+    for i, num_layers in enumerate(c.block_config):
+        block = dense_block_stats(channels, num_layers, c.growth_rate, bottleneck=c.bottleneck,
+                                  bn_size=c.bn_size, conv_bias=c.conv_bias)
+        blocks.append({key: block[key] for key in ("in_channels", "num_layers", "out_channels",
+                                                   "params")})
         if size is not None:
-            flops += sum(dense_layer_flops(c["in_channels"], growth_rate, size, bottleneck=bottleneck,
-                                           bn_size=bn_size) for c in block["layers"])
+            flops += sum(dense_layer_flops(layer["in_channels"], c.growth_rate, size,
+                                           bottleneck=c.bottleneck, bn_size=c.bn_size)
+                         for layer in block["layers"])
         channels = block["out_channels"]
-        if i != len(block_config) - 1:
-            out = transition_channels(channels, compression)
+        if i != len(c.block_config) - 1:
+            out = transition_channels(channels, c.compression)
             transitions.append({"in_channels": channels, "out_channels": out,
-                                "params": transition_params(channels, out, conv_bias)})
+                                "params": transition_params(channels, out, c.conv_bias)})
             if size is not None:
                 flops += _conv_flops(channels, out, 1, size)
                 size //= 2
             channels = out
-        stage_channels.append(channels)
-    params_head = bn_params(channels) + channels * num_classes + num_classes   # final BN + linear
+        stages.append(channels)
+    params_head = bn_params(channels) + channels * c.num_classes + c.num_classes  # BN + linear
     params_blocks = sum(b["params"] for b in blocks)
     params_transitions = sum(t["params"] for t in transitions)
     stats = {
-        "variant": variant_name(bottleneck, compression),
-        "bottleneck": bottleneck, "compression": compression,
-        "stage_channels": stage_channels, "num_features": channels,
+        "variant": c.variant, "bottleneck": c.bottleneck, "compression": c.compression,
+        "stage_channels": stages, "num_features": channels,
         "blocks": blocks, "transitions": transitions,
         "params": params_stem + params_blocks + params_transitions + params_head,
         "params_stem": params_stem, "params_blocks": params_blocks,
         "params_transitions": params_transitions, "params_head": params_head,
     }
     if size is not None:
-        stats["flops"] = flops + 2 * channels * num_classes
+        stats["flops"] = flops + 2 * channels * c.num_classes
     return stats
 
 
-def densenet_params(growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
-                    num_init_features: int = 64, bottleneck: bool = True, bn_size: int = 4,
-                    compression: float = 0.5, num_classes: int = 1000, in_channels: int = 3,
-                    stem: str | Stem = "imagenet", conv_bias: bool | None = None) -> int:
-    """Closed-form parameter count of ``dnet_lib.models.DenseNet`` with the same arguments."""
-    return densenet_stats(growth_rate, block_config, num_init_features, bottleneck, bn_size,
-                          compression, num_classes, in_channels, stem, conv_bias)["params"]
+def densenet_params(config: DenseNetConfig = DENSENET121) -> int:
+    """Closed-form parameter count of ``models.DenseNet(config)``."""
+    return densenet_stats(config)["params"]
 
 
 def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = False) -> int:
@@ -273,8 +240,8 @@ def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
     * ``dense``: every layer adds ``width`` new units and reads everything before it (DenseNet
       with growth rate = ``width``); layer j costs j·width^2, so the total grows *quadratically*.
     * ``doubling``: every layer emits as many units as it reads and the two are concatenated, so
-      the width doubles each layer; layer j costs 4^(j-1)·width^2 -- *exponential* growth
-      (the scenario in seed 002's first answer).
+      the width doubles each layer; layer j reads width·2^(j-1) units and emits as many, so it
+      costs (width·2^(j-1))^2 = 4^(j-1)·width^2 -- *exponential* growth.
     """
     check_int("num_layers", num_layers, 1)
     check_int("width", width, 1)
@@ -316,33 +283,27 @@ def transition_flops(in_channels: int, out_channels: int, image_size: int) -> in
     return _conv_flops(in_channels, out_channels, 1, image_size)
 
 
-def densenet_flops(image_size: int, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
-                   num_init_features: int = 64, bottleneck: bool = True, bn_size: int = 4,
-                   compression: float = 0.5, num_classes: int = 1000, in_channels: int = 3,
-                   stem: str | Stem = "imagenet") -> int:
+def densenet_flops(config: DenseNetConfig, image_size: int) -> int:
     """Closed-form FLOPs (2 per multiply-add, convolutions and the classifier) of one image.
 
     Counts what ``count_flops`` counts, without running the model: a conv from C_in to C_out
     with a k x k kernel on an H x W output costs 2·k²·C_in·C_out·H·W.
     """
-    return densenet_stats(growth_rate, block_config, num_init_features, bottleneck, bn_size,
-                          compression, num_classes, in_channels, stem,
-                          image_size=image_size)["flops"]
+    return densenet_stats(config, image_size)["flops"]
 
 
 def resnet_flops(image_size: int, layers: Sequence[int] = (2, 2, 2, 2),
                  widths: Sequence[int] = (64, 128, 256, 512), bottleneck: bool = False,
-                 num_classes: int = 1000, in_channels: int = 3, stem: str | Stem = "imagenet") -> int:
+                 num_classes: int = 1000, in_channels: int = 3, stem: Stem = IMAGENET_STEM) -> int:
     """Closed-form FLOPs of ``dnet_lib.models.ResNet`` (``Bottleneck`` blocks if ``bottleneck``).
 
     Same rule as ``densenet_flops``; a strided 3x3 conv (padding 1) halves the side, rounding up.
     """
     check_int("image_size", image_size, 1)
     layers = check_block_config(layers)
-    spec = resolve_stem(stem, norm_for_cifar=True)
-    size = spec.conv_size(image_size)
-    flops = _conv_flops(in_channels, widths[0], spec.kernel_size, size)
-    size = spec.out_size(image_size)
+    size = stem.conv_size(image_size)
+    flops = _conv_flops(in_channels, widths[0], stem.kernel_size, size)
+    size = stem.out_size(image_size)
     expansion = 4 if bottleneck else 1
     channels = widths[0]
     for i, (num_blocks, width) in enumerate(zip(layers, widths)):
@@ -463,7 +424,6 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
     dense block, ``dense_new_only`` -- correlation among the newly added channels only (the input
     channels are left out), so the comparison is not just about carrying x_0 along.
     """
-    from .models import BasicBlock, DenseBlock
     check_int("num_layers", num_layers, 1)
     check_int("channels", channels, 2)
     check_int("growth_rate", growth_rate, 2)

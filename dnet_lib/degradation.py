@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import validate
+from .models import DeepConvNet
 
 __all__ = ["WIRINGS", "train_losses", "DepthComparison", "compare_depths"]
 
@@ -114,7 +115,6 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
     ``progress`` shows a tqdm bar over the networks.
     """
     from tqdm.auto import tqdm
-    from .models import DeepConvNet
     if images.dim() != 4:
         raise ValueError(f"images must be 4-D (batch, channels, height, width), "
                          f"got shape {tuple(images.shape)}")

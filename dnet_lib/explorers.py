@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
-from . import arith, style
+from . import arith, models, style
 from .units import BYTES_PER_FLOAT32, format_bytes, format_count
 from .validate import check_choice, check_compression, check_int
 
@@ -50,37 +50,40 @@ class Architecture:
     growth_rate: int
     block_config: tuple[int, ...]
     num_init_features: int
-    stem: str            # a preset name of dnet_lib.models.Stem
+    stem: models.Stem
     in_channels: int
     num_classes: int
     bottleneck: bool     # the paper's setting, the explorer's starting point
     compression: float
     source: str
+    conv_bias: bool = False
 
     def model_kwargs(self, bottleneck: bool, compression: float) -> dict:
         """Keyword arguments for ``dnet_lib.models.DenseNet`` with these settings."""
         return dict(growth_rate=self.growth_rate, block_config=self.block_config,
                     num_init_features=self.num_init_features, stem=self.stem,
                     in_channels=self.in_channels, num_classes=self.num_classes,
-                    bottleneck=bottleneck, compression=compression)
+                    bottleneck=bottleneck, compression=compression, conv_bias=self.conv_bias)
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "densenet121": Architecture("DenseNet-121 (ImageNet, k=32)", 32, (6, 12, 24, 16), 64,
-                                "imagenet", 3, 1000, True, 0.5, "Huang et al. 2017, Table 1"),
+                                models.IMAGENET_STEM, 3, 1000, True, 0.5, "Huang et al. 2017, Table 1"),
     "cifar_bc100": Architecture("DenseNet-BC L=100, k=12 (CIFAR)", 12, (16, 16, 16), 24,
-                                "cifar", 3, 10, True, 0.5, "Huang et al. 2017, Table 2"),
+                                models.CIFAR_STEM, 3, 10, True, 0.5, "Huang et al. 2017, Table 2"),
     "cifar_40": Architecture("DenseNet L=40, k=12 (CIFAR)", 12, (12, 12, 12), 16,
-                             "cifar", 3, 10, False, 1.0, "Huang et al. 2017, Table 2"),
+                             models.CIFAR_STEM, 3, 10, False, 1.0, "Huang et al. 2017, Table 2"),
     "d2l": Architecture("d2l DenseNet (Fashion-MNIST, k=32)", 32, (4, 4, 4, 4), 64,
-                        "d2l", 1, 10, False, 0.5, "d2l.ai, section 8.7"),
+                        models.IMAGENET_STEM, 1, 10, False, 0.5, "d2l.ai, section 8.7",
+                        conv_bias=True),
 }
 
 
 def architecture_stats(name: str, bottleneck: bool, compression: float) -> dict:
     """``arith.densenet_stats`` for a preset with this bottleneck setting and θ."""
     check_choice("architecture", name, ARCHITECTURES)
-    return arith.densenet_stats(**ARCHITECTURES[name].model_kwargs(bottleneck, compression))
+    config = models.DenseNetConfig(**ARCHITECTURES[name].model_kwargs(bottleneck, compression))
+    return arith.densenet_stats(config)
 
 
 def channel_profile(stats: dict, growth_rate: int) -> list[int]:
@@ -406,7 +409,7 @@ Parameters count BatchNorm and bias-free convolutions, as in dnet_lib.models.Den
                  bottleneck=None):
         """The live view's pictures: the real block's channel stack and its per-layer costs."""
         import torch
-        from . import drawing, models
+        from . import drawing
         c0 = self.in_channels if in_channels is None else in_channels
         L = self.num_layers if num_layers is None else num_layers
         k = self.growth_rate if growth_rate is None else growth_rate

@@ -1,14 +1,8 @@
 """Gradient flow at initialisation: plain, residual and dense stacks of the same depth.
 
-``DeepConvNet(kind, depth)`` (in ``dnet_lib.models``) builds three nets from one unit,
-``u(h) = conv3x3(relu([bn](h)))``:
-
-* ``"plain"``:    ``h = u(h)``                       (each layer sees only its predecessor)
-* ``"residual"``: ``h = h + u(h)``                   (pre-activation ResNet, one conv per unit)
-* ``"dense"``:    ``h = cat(h, u(h))``               (DenseNet: each unit adds ``growth_rate`` maps)
-
-Each has a 3x3 stem conv, ``depth`` units and a head ``relu -> global average pool -> linear``,
-so the three have the same number of convolutions between input and classifier.
+``models.DeepConvNet(kind, depth)`` builds three nets from one unit ``u(h) =
+conv3x3(relu([bn](h)))``, wired plain (``h = u(h)``), residual (``h = h + u(h)``) or dense
+(``h = cat(h, u(h))``), with the same number of convolutions between input and classifier.
 
 What is measured:
 
@@ -31,17 +25,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models.deepconv import INITS, KINDS, DeepConvNet
+from .models import DeepConvNet
 
-__all__ = ["KINDS", "INITS", "DeepConvNet", "build_nets", "layer_gradient_norms",
-           "feature_gradient_norms", "plot_gradient_norms"]
+__all__ = ["build_nets", "layer_gradient_norms", "feature_gradient_norms",
+           "plot_gradient_norms"]
+
 
 def build_nets(depth: int, width: int = 16, growth_rate: int | None = None, in_channels: int = 1,
                num_classes: int = 10, batch_norm: bool = False, init: str = "default",
                seed: int = 0) -> dict[str, DeepConvNet]:
     """The three wirings at the same depth, each initialised from ``seed``."""
     nets = {}
-    for kind in KINDS:
+    for kind in DeepConvNet.KINDS:
         torch.manual_seed(seed)
         nets[kind] = DeepConvNet(kind, depth, width, growth_rate, in_channels, num_classes,
                                  batch_norm, init)

@@ -10,11 +10,13 @@
   memory-efficient DenseNets and torchvision's own ``DenseNet`` class with its flag, all holding
   the same weights.
 
-Why the count is honest for checkpointed models: with non-reentrant checkpointing
-(``use_reentrant=False``, what ``memory_efficient=True`` uses) the checkpoint saves its own inputs
-*before* it installs its inner hook, so an outer hook sees them; the tensors saved inside the
-checkpointed region go to the inner hook, which keeps only placeholders and recomputes them in
-backward. So the outer hook counts exactly what stays alive (tests/test_memory.py checks this).
+Why the count is honest for both memory-efficient layers. Ours (``models.efficient``) is an
+autograd Function that saves only its inputs and the batch statistics and rebuilds the
+concatenation and BN-ReLU in backward, so the hook sees exactly what it keeps. torchvision's
+flag uses non-reentrant checkpointing: the checkpoint saves its own inputs *before* it installs
+its inner hook, so the outer hook sees them, and what is saved inside goes to the inner hook,
+which keeps placeholders. Either way the outer hook counts what stays alive
+(tests/test_memory.py checks this).
 """
 from __future__ import annotations
 
@@ -29,13 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import models, runtime
-from .models import torchvision_densenet_cifar   # re-exported: the memory chapter builds it here
-from .units import format_bytes
 from .validate import check_choice, check_int
 
 __all__ = ["SavedActivations", "saved_activation_bytes", "step_time", "cuda_peak_bytes",
-           "MemoryRow", "compare_memory", "torchvision_densenet_cifar", "densenet_variants",
-           "format_bytes"]
+           "MemoryRow", "compare_memory", "densenet_variants"]
 
 
 @dataclass
@@ -251,7 +250,7 @@ VARIANT_ARCHS = ("densenet_bc", "densenet121")
 
 
 def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: int | None = None,
-                      seed: int = 0) -> dict[str, nn.Module]:
+                      seed: int = 0, fast_cpu: bool = False) -> dict[str, nn.Module]:
     """The models the memory comparison uses, all with the same weights.
 
     ``densenet_bc`` (CIFAR DenseNet-BC of ``depth``, k=12, 32 px, 10 classes): ours plain, ours memory-efficient, torchvision's
@@ -260,24 +259,30 @@ def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: 
     ``torchvision.models.densenet121``, each plain and memory-efficient. Our memory-efficient layer
     keeps the 1x1 convolution's output and recomputes the concatenation and its BN-ReLU;
     torchvision's flag checkpoints the concatenation + BN-ReLU-1x1 (recomputing the 1x1 conv).
+    ``fast_cpu`` gives our two models the shared batch statistics (CPU timing).
     """
     import torchvision
     check_choice("arch", arch, VARIANT_ARCHS)
     torch.manual_seed(seed)
     if arch == "densenet_bc":
         num_classes = 10 if num_classes is None else num_classes
+        config = models.cifar_config(depth, num_classes=num_classes)
+        theirs = lambda **flag: models.torchvision_densenet_cifar(depth, num_classes=num_classes,
+                                                                  **flag)
         variants = {
-            "ours plain": models.densenet_cifar(depth, num_classes=num_classes),
-            "ours memory_efficient": models.densenet_cifar(depth, num_classes=num_classes, memory_efficient=True),
-            "torchvision class plain": torchvision_densenet_cifar(depth, num_classes=num_classes),
-            "torchvision class memory_efficient": torchvision_densenet_cifar(
-                depth, num_classes=num_classes, memory_efficient=True),
+            "ours plain": models.DenseNet(config, fast_cpu=fast_cpu),
+            "ours memory_efficient": models.DenseNet(config, memory_efficient=True,
+                                                     fast_cpu=fast_cpu),
+            "torchvision class plain": theirs(),
+            "torchvision class memory_efficient": theirs(memory_efficient=True),
         }
     else:
         num_classes = 1000 if num_classes is None else num_classes
+        config = models.DENSENET121.replace(num_classes=num_classes)
         variants = {
-            "ours plain": models.densenet121(num_classes=num_classes),
-            "ours memory_efficient": models.densenet121(num_classes=num_classes, memory_efficient=True),
+            "ours plain": models.DenseNet(config, fast_cpu=fast_cpu),
+            "ours memory_efficient": models.DenseNet(config, memory_efficient=True,
+                                                     fast_cpu=fast_cpu),
             "torchvision plain": torchvision.models.densenet121(num_classes=num_classes),
             "torchvision memory_efficient": torchvision.models.densenet121(
                 num_classes=num_classes, memory_efficient=True),

@@ -60,9 +60,10 @@ FULL_SIZE = 60000
 NETWORKS = {
     "densenet": dict(
         label="DenseNet (k=16, blocks 3-3-3)",
-        code="models.DenseNet(16, (3, 3, 3), 32, bottleneck=False, in_channels=1, "
-             "num_classes=10, stem=POOLED_STEM)",
-        build=lambda: models.DenseNet(16, (3, 3, 3), 32, bottleneck=False, compression=0.5,
+        code="models.DenseNet(growth_rate=16, block_config=(3, 3, 3), num_init_features=32, "
+             "bottleneck=False, in_channels=1, num_classes=10, stem=POOLED_STEM)",
+        build=lambda: models.DenseNet(growth_rate=16, block_config=(3, 3, 3),
+                                      num_init_features=32, bottleneck=False, compression=0.5,
                                       in_channels=1, num_classes=10, stem=POOLED_STEM)),
     "resnet": dict(
         label="ResNet-14 (widths 16-24-40)",

@@ -1,13 +1,8 @@
 """A 2-D toy problem for the "smoother decision boundaries" claim.
 
-``make_spirals`` draws two interleaved spirals (seeded numpy). Three MLPs from ``dnet_lib.models``
-with the same number of hidden layers are compared:
-
-* ``PlainMLP``    -- ``Linear -> act`` repeated; each layer sees only the previous one.
-* ``ResidualMLP`` -- an input projection, then ``h = h + act(Linear(h))``: the same parameter count
-  as ``PlainMLP`` with the same width, by construction.
-* ``DenseMLP``    -- layer i reads the concatenation of the input and every earlier layer's
-  ``growth`` outputs (a dense block for vectors); the head reads all of them.
+``make_spirals`` draws two interleaved spirals (seeded numpy) for the three MLPs of
+``dnet_lib.models`` (``PlainMLP``, ``ResidualMLP``, ``DenseMLP``) with the same number of hidden
+layers; ``plain_parameters``/``dense_parameters`` count their weights.
 
 ``decision_grid`` evaluates a trained model on a grid; ``boundary_length`` (length of the 0.5
 probability contour) and ``mean_input_gradient`` (average ``|grad_x p|`` over the grid) are two
@@ -22,15 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .arith import count_params as count_parameters   # the old name, kept for the chapters
 from .arith import mlp_params
-from .models.mlp import ACTIVATIONS, DenseMLP, PlainMLP, ResidualMLP
 from .validate import check_int, check_number
 
-__all__ = ["make_spirals", "PlainMLP", "ResidualMLP", "DenseMLP", "count_parameters",
-           "plain_parameters", "dense_parameters", "width_for_parameters", "train_toy",
-           "accuracy", "decision_grid", "boundary_length", "mean_input_gradient",
-           "plot_decision_boundary", "ACTIVATIONS"]
+__all__ = ["make_spirals", "plain_parameters", "dense_parameters", "width_for_parameters",
+           "train_toy", "accuracy", "decision_grid", "boundary_length", "mean_input_gradient",
+           "plot_decision_boundary"]
 
 # --------------------------------------------------------------------------- data
 def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0, turns: float = 1.5

@@ -1,20 +1,24 @@
 """Every network of the book, small enough to read in one sitting.
 
 Module names follow torchvision (``features.denseblock1.denselayer1.norm1``, ``features.norm5``,
-``layer1.0.conv1``...) so torchvision state dicts load with ``strict=True``.
+``layer1.0.conv1``...) so torchvision state dicts load with ``strict=True``. Read in this order:
 
+* ``stem``      -- ``Stem``: the layers before the first block, as a spec, and its presets.
+* ``config``    -- ``DenseNetConfig``: one DenseNet's architecture; presets, ``cifar_config``.
 * ``densenet``  -- ``DenseLayer``, ``DenseBlock``, ``Transition``, ``DenseNet`` and factories.
 * ``resnet``    -- ``BasicBlock``, ``Bottleneck``, ``ResNet`` and factories.
-* ``stem``      -- ``Stem``: the layers before the first block, as a spec (or a preset name).
-* ``recompute`` -- the memory-efficient BN-ReLU-conv over a concatenation.
-* ``batchstats`` -- BatchNorm over a concatenation with each map's statistics computed once.
 * ``dualpath``  -- a small Dual Path Network (addition and concatenation together).
 * ``deepconv``  -- ``DeepConvNet``: one conv unit stacked plain, residual or dense.
 * ``mlp``       -- ``PlainMLP``, ``ResidualMLP``, ``DenseMLP`` for vectors.
+* ``efficient`` -- the opt-in fast paths of a dense layer (``memory_efficient``, ``fast_cpu``).
+* ``_common``   -- what several networks share (input checks, sizes, weight init).
 
 Every model's ``.stem`` is the module(s) before its first block.
 """
-from .stem import STEMS, Stem
+from ._common import transition_channels
+from .stem import CIFAR_STEM, CIFAR_STEM_BN, IMAGENET_STEM, Stem
+from .config import (D2L_DENSENET, DENSENET121, DENSENET161, DENSENET169, DENSENET201,
+                     DENSENET264, DenseNetConfig, cifar_config)
 from .densenet import (DenseLayer, DenseBlock, Transition, DenseNet, densenet121, densenet161,
                        densenet169, densenet201, densenet264, densenet_cifar, d2l_densenet,
                        torchvision_densenet_cifar)
@@ -24,13 +28,16 @@ from .dualpath import DualPathLayer, DualPathBlock, DualPathNet, dpn_small
 from .deepconv import DeepConvNet
 from .mlp import PlainMLP, ResidualMLP, DenseMLP
 
+FACTORIES = ("densenet121", "densenet161", "densenet169", "densenet201", "densenet264",
+             "densenet_cifar", "d2l_densenet", "torchvision_densenet_cifar", "resnet18",
+             "resnet34", "resnet50", "resnet_cifar", "d2l_resnet18", "dpn_small")
+
 __all__ = [
-    "Stem", "STEMS",
+    "Stem", "IMAGENET_STEM", "CIFAR_STEM", "CIFAR_STEM_BN",
+    "DenseNetConfig", "DENSENET121", "DENSENET161", "DENSENET169", "DENSENET201", "DENSENET264",
+    "D2L_DENSENET", "cifar_config", "transition_channels",
     "DenseLayer", "DenseBlock", "Transition", "DenseNet",
-    "densenet121", "densenet161", "densenet169", "densenet201", "densenet264",
-    "densenet_cifar", "d2l_densenet", "torchvision_densenet_cifar",
     "BasicBlock", "Bottleneck", "ResNet",
-    "resnet18", "resnet34", "resnet50", "resnet_cifar", "d2l_resnet18",
-    "DualPathLayer", "DualPathBlock", "DualPathNet", "dpn_small",
-    "DeepConvNet", "PlainMLP", "ResidualMLP", "DenseMLP",
+    "DualPathLayer", "DualPathBlock", "DualPathNet",
+    "DeepConvNet", "PlainMLP", "ResidualMLP", "DenseMLP", "FACTORIES", *FACTORIES,
 ]

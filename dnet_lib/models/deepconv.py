@@ -17,11 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
+from ._common import init_weights
 
-__all__ = ["KINDS", "INITS", "DeepConvNet"]
-
-KINDS = ("plain", "residual", "dense")
-INITS = ("default", "kaiming")
+__all__ = ["DeepConvNet"]
 
 
 class ConvUnit(nn.Module):
@@ -48,13 +46,19 @@ class DeepConvNet(nn.Module):
         init: "default" (PyTorch's conv init, weight variance 1/(3 fan_in)) or "kaiming"
             (He et al.'s variance 2/fan_in, which keeps a plain ReLU stack's signal scale).
     """
+    KINDS = ("plain", "residual", "dense")
+    INITS = ("default", "kaiming")
 
     def __init__(self, kind: str, depth: int, width: int = 16, growth_rate: int | None = None,
                  in_channels: int = 1, num_classes: int = 10, batch_norm: bool = False,
                  init: str = "default"):
         super().__init__()
         growth_rate = width if growth_rate is None else growth_rate
-        _check_args(kind, init, depth, width, growth_rate, in_channels, num_classes)
+        validate.check_choice("kind", kind, self.KINDS)
+        validate.check_choice("init", init, self.INITS)
+        for name, value in (("depth", depth), ("width", width), ("growth_rate", growth_rate),
+                            ("in_channels", in_channels), ("num_classes", num_classes)):
+            validate.check_int(name, value, 1)
         self.kind, self.depth, self.width, self.growth_rate = kind, depth, width, growth_rate
         self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
         units, channels = [], width
@@ -66,10 +70,7 @@ class DeepConvNet(nn.Module):
         self.num_features = channels
         self.head = nn.Linear(channels, num_classes)
         if init == "kaiming":
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                    nn.init.zeros_(m.bias)
+            init_weights(self, zero_linear_bias=False)
 
     def gradient_layers(self) -> list[nn.Module]:
         """The layers ``gradflow.layer_gradient_norms`` reports, input to output: stem, units, head."""
@@ -98,11 +99,3 @@ class DeepConvNet(nn.Module):
         if self.kind == "dense":
             h = torch.cat(features, 1)
         return self.head(torch.flatten(F.adaptive_avg_pool2d(F.relu(h), 1), 1))
-
-
-def _check_args(kind, init, depth, width, growth_rate, in_channels, num_classes) -> None:
-    validate.check_choice("kind", kind, KINDS)
-    validate.check_choice("init", init, INITS)
-    for name, value in (("depth", depth), ("width", width), ("growth_rate", growth_rate),
-                        ("in_channels", in_channels), ("num_classes", num_classes)):
-        validate.check_int(name, value, 1)

@@ -21,9 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from .densenet import (Transition, _check_input, _check_input_shape, _min_input_size,
-                       _pooled_size, _transition_channels)
-from .stem import Stem, resolve_stem
+from ._common import (check_channels, check_input, check_widths, init_weights, min_input_size,
+                      pooled_size, transition_channels)
+from .densenet import Transition
+from .stem import CIFAR_STEM, Stem, check_stem
 
 __all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet", "dpn_small"]
 
@@ -35,7 +36,7 @@ class DualPathLayer(nn.Module):
     def __init__(self, residual_channels: int, dense_channels: int, growth_rate: int,
                  bn_size: int = 4):
         super().__init__()
-        _check_widths(residual_channels, dense_channels, growth_rate)
+        check_path_widths(residual_channels, dense_channels, growth_rate)
         validate.check_int("bn_size", bn_size, 1)
         self.residual_channels, self.growth_rate = residual_channels, growth_rate
         in_channels = residual_channels + dense_channels
@@ -65,7 +66,7 @@ class DualPathBlock(nn.Module):
                  dense_channels: int = 0, bn_size: int = 4):
         super().__init__()
         validate.check_int("num_layers", num_layers, 1)
-        _check_widths(residual_channels, dense_channels, growth_rate)
+        check_path_widths(residual_channels, dense_channels, growth_rate)
         self.num_layers, self.residual_channels = num_layers, residual_channels
         self.growth_rate, self.dense_channels = growth_rate, dense_channels
         self.in_channels = residual_channels + dense_channels
@@ -76,7 +77,7 @@ class DualPathBlock(nn.Module):
 
     def paths(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """``(residual, dense)`` before the first layer and after each layer (for inspection)."""
-        _check_input_shape(x, self.in_channels)
+        check_channels(x, self.in_channels)
         residual = x[:, :self.residual_channels]
         dense_parts = [x[:, self.residual_channels:]] if self.dense_channels else []
         states = [(residual, torch.cat(dense_parts, 1) if dense_parts else None)]
@@ -106,19 +107,23 @@ class DualPathNet(nn.Module):
         compression: transitions keep floor(compression * dense channels) dense maps; the
             residual part is mapped to the next block's residual width.
         in_channels, num_classes: input channels (1 for Fashion-MNIST) and classes.
-        stem: "cifar" (one 3x3 convolution at full resolution, the default) or any
-            ``models.Stem(...)``, e.g. the pooled stem its parents use in the reference runs.
+        stem: a ``Stem`` spec; ``CIFAR_STEM`` (one 3x3 convolution at full resolution) or,
+            e.g., the pooled stem its parents use in the reference runs.
     """
 
     def __init__(self, residual_channels: Sequence[int] = (32, 64, 128), growth_rate: int = 8,
                  block_config: Sequence[int] = (3, 3, 3), bn_size: int = 4, compression: float = 0.5,
-                 in_channels: int = 1, num_classes: int = 10, stem: str | Stem = "cifar"):
+                 in_channels: int = 1, num_classes: int = 10, stem: Stem = CIFAR_STEM):
         super().__init__()
-        block_config, residual_channels = _check_dpn_args(
-            residual_channels, growth_rate, block_config, compression, in_channels, num_classes)
+        block_config = validate.check_block_config(block_config)
+        residual_channels = check_widths("residual_channels", residual_channels, len(block_config))
+        validate.check_int("growth_rate", growth_rate, 1)
+        validate.check_compression(compression)
+        validate.check_int("in_channels", in_channels, 1)
+        validate.check_int("num_classes", num_classes, 1)
         self.in_channels, self.block_config = in_channels, block_config
         self.residual_channels, self.growth_rate = residual_channels, growth_rate
-        self.stem_spec = resolve_stem(stem)
+        self.stem_spec = check_stem(stem)
         self.stem = nn.Sequential(OrderedDict(self.stem_spec.layers(in_channels,
                                                                     residual_channels[0])))
         blocks, transitions = [], []
@@ -127,26 +132,22 @@ class DualPathNet(nn.Module):
             block = DualPathBlock(num_layers, width, growth_rate, dense, bn_size)
             blocks.append(block)
             if i + 1 < len(block_config):
-                dense = _transition_channels(dense + num_layers * growth_rate, compression)
+                dense = transition_channels(dense + num_layers * growth_rate, compression)
                 transitions.append(Transition(block.out_channels, residual_channels[i + 1] + dense))
         self.blocks = nn.ModuleList(blocks)
         self.transitions = nn.ModuleList(transitions)
         self.num_features = blocks[-1].out_channels
         self.norm = nn.BatchNorm2d(self.num_features)
         self.classifier = nn.Linear(self.num_features, num_classes)
-        self.min_input_size = _min_input_size(self.feature_size)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight)
-            elif isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        self.min_input_size = min_input_size(self.feature_size)
+        init_weights(self)
 
     def feature_size(self, size: int) -> int:
         """Side length of the last block's maps for an input of side ``size`` (0: too small)."""
-        return _pooled_size(self.stem_spec, len(self.transitions), size)
+        return pooled_size(self.stem_spec, len(self.transitions), size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
+        check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
         x = self.stem(x)
         for i, block in enumerate(self.blocks):
             x = block(x)
@@ -161,25 +162,7 @@ def dpn_small(num_classes: int = 10, in_channels: int = 1, **kwargs) -> DualPath
     return DualPathNet(num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
-def _check_widths(residual_channels, dense_channels, growth_rate) -> None:
+def check_path_widths(residual_channels, dense_channels, growth_rate) -> None:
     validate.check_int("residual_channels", residual_channels, 1)
     validate.check_int("dense_channels", dense_channels, 0)
     validate.check_int("growth_rate", growth_rate, 1)
-
-
-def _check_dpn_args(residual_channels, growth_rate, block_config, compression, in_channels,
-                    num_classes):
-    block_config = validate.check_block_config(block_config)
-    try:
-        residual_channels = tuple(residual_channels)
-    except TypeError:
-        residual_channels = None
-    if residual_channels is None or len(residual_channels) != len(block_config) or not all(
-            isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in residual_channels):
-        raise ValueError(f"residual_channels must be {len(block_config)} positive integers "
-                         f"(one width per block), got {residual_channels!r}")
-    validate.check_int("growth_rate", growth_rate, 1)
-    validate.check_compression(compression)
-    validate.check_int("in_channels", in_channels, 1)
-    validate.check_int("num_classes", num_classes, 1)
-    return block_config, residual_channels

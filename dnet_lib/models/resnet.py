@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from .. import validate
-from .densenet import _check_input, _min_input_size
-from .stem import Stem, resolve_stem
+from ._common import check_input, check_widths, init_weights, min_input_size
+from .stem import CIFAR_STEM_BN, IMAGENET_STEM, Stem, check_stem
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50",
            "resnet_cifar", "d2l_resnet18"]
@@ -79,20 +79,21 @@ class ResNet(nn.Module):
         block: ``BasicBlock`` or ``Bottleneck``.
         layers: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18.
         widths: base width of each stage; the first block of every stage but the first has stride 2.
-        stem: "imagenet", "cifar" (3x3 conv + BN + ReLU), "d2l" (imagenet stem, biased
-            convolutions) or a ``Stem(...)``.
+        stem: a ``Stem`` spec: ``IMAGENET_STEM`` or ``CIFAR_STEM_BN`` (3x3 conv, BN-ReLU).
+        conv_bias: biased convolutions (d2l's choice).
         shortcut_norm: BN after the 1x1 projection shortcut (d2l's block has none).
     """
 
     def __init__(self, block: type[BasicBlock] | type[Bottleneck] = BasicBlock,
                  layers: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
-                 num_classes: int = 1000, in_channels: int = 3, stem: str | Stem = "imagenet",
-                 conv_bias: bool | None = None, shortcut_norm: bool = True):
+                 num_classes: int = 1000, in_channels: int = 3, stem: Stem = IMAGENET_STEM,
+                 conv_bias: bool = False, shortcut_norm: bool = True):
         super().__init__()
-        layers, widths = _check_resnet_args(layers, widths, num_classes, in_channels)
-        if conv_bias is None:
-            conv_bias = stem == "d2l"
-        self.stem_spec = resolve_stem(stem, norm_for_cifar=True)
+        layers = validate.check_block_config(layers)
+        widths = check_widths("widths", widths, len(layers))
+        validate.check_int("num_classes", num_classes, 1)
+        validate.check_int("in_channels", in_channels, 1)
+        self.stem_spec = check_stem(stem)
         self.in_channels, self.layers_config = in_channels, layers
         channels = widths[0]
         stem_layers = dict(self.stem_spec.layers(in_channels, channels, conv_bias))
@@ -111,8 +112,8 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         self.num_features = channels
-        self.min_input_size = _min_input_size(self.feature_size)
-        _init_weights(self)
+        self.min_input_size = min_input_size(self.feature_size)
+        init_weights(self, mode="fan_out", zero_linear_bias=False)   # torchvision's ResNet init
 
     @property
     def stem(self) -> nn.Sequential:
@@ -129,34 +130,11 @@ class ResNet(nn.Module):
         return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_channels, self.min_input_size, "ResNet")
+        check_input(x, self.in_channels, self.min_input_size, "ResNet")
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for stage in self.stages():
             x = stage(x)
         return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-def _init_weights(model: nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
-def _check_resnet_args(layers, widths, num_classes, in_channels):
-    layers = validate.check_block_config(layers)
-    widths = tuple(widths)
-    if len(widths) != len(layers) or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
-                                         for w in widths):
-        raise ValueError(f"widths must be {len(layers)} positive integers (one per stage), "
-                         f"got {widths!r}")
-    validate.check_int("num_classes", num_classes, 1)
-    validate.check_int("in_channels", in_channels, 1)
-    return layers, widths
 
 
 def resnet18(**kwargs) -> ResNet:
@@ -178,11 +156,12 @@ def resnet_cifar(depth: int = 56, num_classes: int = 10, **kwargs) -> ResNet:
     if (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (e.g. 20, 56, 110), got {depth}")
     n = (depth - 2) // 6
-    return ResNet(BasicBlock, (n, n, n), (16, 32, 64), num_classes=num_classes, stem="cifar",
+    return ResNet(BasicBlock, (n, n, n), (16, 32, 64), num_classes=num_classes, stem=CIFAR_STEM_BN,
                   **kwargs)
 
 
 def d2l_resnet18(num_classes: int = 10, in_channels: int = 1, **kwargs) -> ResNet:
     """d2l's ResNet-18: biased convolutions, projection shortcuts without BN (11,178,378 params)."""
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, in_channels=in_channels,
-                  stem="d2l", shortcut_norm=False, **kwargs)
+                  stem=IMAGENET_STEM, conv_bias=True,
+                  shortcut_norm=False, **kwargs)

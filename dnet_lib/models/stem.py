@@ -2,11 +2,11 @@
 
 ``Stem(kernel_size, stride, norm, pool, ...)`` says what the layers are; ``Stem.layers`` builds
 them with torchvision's names (``conv0``, ``norm0``, ``relu0``, ``pool0``), and ``Stem.out_size``
-says how they shrink an image. The three presets every model accepts by name:
+says how they shrink an image. Three specs the papers use:
 
-* ``"imagenet"``: 7x7/2 conv, BN-ReLU, 3x3/2 max pool (the papers' ImageNet stem);
-* ``"cifar"``: one 3x3 conv (DenseNet's CIFAR stem; ResNet's adds BN-ReLU);
-* ``"d2l"``: the imagenet stem, in a model whose convolutions all carry a bias (d2l's default).
+* ``IMAGENET_STEM``: 7x7/2 conv, BN-ReLU, 3x3/2 max pool (both papers' ImageNet stem);
+* ``CIFAR_STEM``: one 3x3 conv (DenseNet's CIFAR stem);
+* ``CIFAR_STEM_BN``: a 3x3 conv, BN-ReLU (ResNet's CIFAR stem).
 """
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ from torch import nn
 
 from .. import validate
 
-__all__ = ["Stem", "STEMS", "resolve_stem"]
+__all__ = ["Stem", "IMAGENET_STEM", "CIFAR_STEM", "CIFAR_STEM_BN"]
 
-STEMS = ("imagenet", "cifar", "d2l")
 STEM_NAMES = ("conv0", "norm0", "relu0", "pool0")     # torchvision's names inside ``features``
 
 
@@ -67,15 +66,14 @@ class Stem:
         return size
 
 
-IMAGENET = Stem()
+IMAGENET_STEM = Stem()
+CIFAR_STEM = Stem(kernel_size=3, stride=1, norm=False, pool=0)
+CIFAR_STEM_BN = Stem(kernel_size=3, stride=1, norm=True, pool=0)
 
 
-def resolve_stem(stem: str | Stem, norm_for_cifar: bool = False) -> Stem:
-    """A ``Stem`` for a preset name (or the spec itself). ResNet's CIFAR stem has BN-ReLU."""
-    if isinstance(stem, Stem):
-        return stem
-    if not isinstance(stem, str) or stem not in STEMS:
-        raise ValueError(f"stem must be one of {STEMS} or a Stem(...), got {stem!r}")
-    if stem == "cifar":
-        return Stem(kernel_size=3, stride=1, norm=norm_for_cifar, pool=0)
-    return IMAGENET
+def check_stem(stem) -> Stem:
+    """``stem`` must be a spec (a preset word would hide which layers it means)."""
+    if not isinstance(stem, Stem):
+        raise ValueError(f"stem must be a models.Stem (e.g. IMAGENET_STEM, CIFAR_STEM, "
+                         f"CIFAR_STEM_BN), got {stem!r}")
+    return stem

@@ -1,0 +1,82 @@
+"""What several networks share: input checks, size arithmetic, weight initialisation."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import validate
+
+__all__ = ["check_input", "check_channels", "check_widths", "pooled_size", "min_input_size",
+           "transition_channels", "init_weights"]
+
+
+def check_input(x: torch.Tensor, in_channels: int, min_size: int, model: str) -> None:
+    """A clear error for a batch the model cannot read (shape, channels, too small)."""
+    if x.dim() != 4:
+        raise ValueError(f"input must be a 4-D tensor (batch, channels, height, width), "
+                         f"got shape {tuple(x.shape)}")
+    if x.shape[1] != in_channels:
+        raise ValueError(f"input has {x.shape[1]} channels but {model} was built with "
+                         f"in_channels={in_channels}")
+    if min(x.shape[-2:]) < min_size:
+        raise ValueError(f"input height and width must be >= {min_size} for this {model} "
+                         f"(stem and downsampling), got {tuple(x.shape[-2:])}")
+
+
+def check_channels(x: torch.Tensor, channels: int) -> None:
+    """A block's input must be (batch, channels, H, W)."""
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(f"input must have shape (batch, {channels}, H, W), got {tuple(x.shape)}")
+
+
+def check_widths(name: str, widths, count: int) -> tuple[int, ...]:
+    """``count`` positive integers, one per stage; returned as a tuple."""
+    try:
+        widths = validate.check_block_config(widths)
+    except ValueError:
+        widths = None
+    if widths is None or len(widths) != count:
+        raise ValueError(f"{name} must be {count} positive integers (one per stage), "
+                         f"got {widths!r}")
+    return widths
+
+
+def pooled_size(stem, transitions: int, size: int) -> int:
+    """Side length after ``stem`` and ``transitions`` 2x2 pools (0: the input is too small)."""
+    return stem.out_size(size) // 2 ** transitions
+
+
+def min_input_size(size_after, limit: int = 4096) -> int:
+    """Smallest side length for which ``size_after(side)`` stays positive."""
+    for side in range(1, limit):
+        if size_after(side) >= 1:
+            return side
+    raise ValueError(f"model downsamples too much for any input up to {limit} pixels")
+
+
+def transition_channels(m: int, compression: float) -> int:
+    """Channels a transition emits after a block with ``m`` channels: floor(θ·m) (paper, Sec. 3)."""
+    validate.check_int("m", m, 1)
+    validate.check_compression(compression)
+    out = math.floor(compression * m)
+    if out < 1:
+        raise ValueError(f"compression={compression} leaves no channels from m={m}; "
+                         f"need compression >= 1/m")
+    return out
+
+
+def init_weights(model: nn.Module, mode: str = "fan_in", zero_linear_bias: bool = True) -> None:
+    """He-normal convolutions (``mode`` fan_in: DenseNet's, fan_out: ResNet's), zero conv
+    biases, BatchNorm at identity; torchvision's DenseNet also zeroes the classifier's bias."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and zero_linear_bias:
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,91 @@
+"""``DenseNetConfig``: one description of a DenseNet, the one home of its defaults.
+
+``DenseNet(config)`` builds it, ``arith.densenet_stats(config)`` counts it, the explorers offer
+presets of it. The defaults are DenseNet-121's (Huang et al., 2017, Table 1).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .. import validate
+from .stem import CIFAR_STEM, IMAGENET_STEM, Stem, check_stem
+
+__all__ = ["DenseNetConfig", "DENSENET121", "DENSENET161", "DENSENET169", "DENSENET201",
+           "DENSENET264", "D2L_DENSENET", "cifar_config"]
+
+
+@dataclass(frozen=True)
+class DenseNetConfig:
+    """A DenseNet's architecture.
+
+    growth_rate: k, channels each dense layer adds. block_config: layers per dense block.
+    num_init_features: channels after the stem. bottleneck: the 1x1 conv of width
+    ``bn_size * k`` before each 3x3 (DenseNet-B). compression: θ in (0, 1]; transitions emit
+    floor(θ·m) channels (DenseNet-C if θ < 1). drop_rate: dropout after each dense layer and
+    transition conv. stem: a ``Stem`` spec. conv_bias: biased convolutions (d2l's choice).
+    transition_pool: "avg" (the paper) or "max".
+    """
+    growth_rate: int = 32
+    block_config: tuple[int, ...] = (6, 12, 24, 16)
+    num_init_features: int = 64
+    bottleneck: bool = True
+    bn_size: int = 4
+    compression: float = 0.5
+    drop_rate: float = 0.0
+    num_classes: int = 1000
+    in_channels: int = 3
+    stem: Stem = IMAGENET_STEM
+    conv_bias: bool = False
+    transition_pool: str = "avg"
+
+    def __post_init__(self):
+        # frozen: the tuple form of block_config is set through object.__setattr__
+        object.__setattr__(self, "block_config", validate.check_block_config(self.block_config))
+        for name in ("growth_rate", "num_init_features", "bn_size", "num_classes", "in_channels"):
+            validate.check_int(name, getattr(self, name), 1)
+        validate.check_compression(self.compression)
+        validate.check_number("drop_rate", self.drop_rate, 0, 1, high_open=True)
+        check_stem(self.stem)
+        validate.check_choice("transition_pool", self.transition_pool, ("avg", "max"))
+
+    @property
+    def variant(self) -> str:
+        """DenseNet, DenseNet-B, DenseNet-C or DenseNet-BC (the paper's naming)."""
+        suffix = ("B" if self.bottleneck else "") + ("C" if self.compression < 1 else "")
+        return "DenseNet" + (f"-{suffix}" if suffix else "")
+
+    def replace(self, **changes) -> DenseNetConfig:
+        """A copy with some fields changed (checked like a new config)."""
+        return dataclasses.replace(self, **changes)
+
+
+DENSENET121 = DenseNetConfig()
+DENSENET161 = DenseNetConfig(growth_rate=48, block_config=(6, 12, 36, 24), num_init_features=96)
+DENSENET169 = DenseNetConfig(block_config=(6, 12, 32, 32))
+DENSENET201 = DenseNetConfig(block_config=(6, 12, 48, 32))
+DENSENET264 = DenseNetConfig(block_config=(6, 12, 64, 48))
+# d2l's section 8.7: four blocks of 4 plain layers, biased convolutions, 758,226 parameters
+D2L_DENSENET = DenseNetConfig(block_config=(4, 4, 4, 4), bottleneck=False, num_classes=10,
+                              in_channels=1, conv_bias=True)
+
+
+def cifar_config(depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
+                 compression: float = 0.5, num_classes: int = 10, **changes) -> DenseNetConfig:
+    """The paper's CIFAR DenseNets (Table 2): three equal blocks after a 3x3 stem.
+
+    Depth L counts the stem conv, the two transitions, the classifier and every conv in the
+    blocks, so a block has (L - 4) / 3 layers, or (L - 4) / 6 with bottlenecks (two convs per
+    layer). The stem has 2k channels for DenseNet-BC, 16 otherwise.
+    """
+    validate.check_int("depth", depth, 1)
+    convs_per_layer = 2 if bottleneck else 1
+    if (depth - 4) % (3 * convs_per_layer) or depth <= 4:
+        raise ValueError(f"depth must be {3 * convs_per_layer}n + 4 with n >= 1 "
+                         f"({'bottleneck' if bottleneck else 'plain'} layers), got {depth}")
+    n = (depth - 4) // (3 * convs_per_layer)
+    changes.setdefault("num_init_features", 2 * growth_rate if bottleneck and compression < 1
+                       else 16)
+    return DenseNetConfig(growth_rate=growth_rate, block_config=(n, n, n), bottleneck=bottleneck,
+                          compression=compression, num_classes=num_classes, stem=CIFAR_STEM,
+                          **changes)
