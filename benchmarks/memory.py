@@ -97,9 +97,11 @@ def run(device: torch.device, smoke: bool, depths=(100,), max_seconds: float | N
     results = {}
     for depth in depths:
         results[f"densenet_bc_{depth}"] = measure(
-            f"DenseNet-BC-{depth} (k=12)", mem.densenet_variants("densenet_bc", depth=depth),
+            f"DenseNet-BC-{depth} (k=12)",
+            mem.densenet_variants("densenet_bc", depth=depth, fast_cpu=True),
             s["bc_batch"], s["bc_size"], 10, device, **timing)
-    results["densenet121"] = measure("DenseNet-121", mem.densenet_variants("densenet121"),
+    results["densenet121"] = measure("DenseNet-121",
+                                     mem.densenet_variants("densenet121", fast_cpu=True),
                                      s["d121_batch"], s["d121_size"], 1000, device, **timing)
     goals = []
     bc_depth = 100 if 100 in depths else depths[0]

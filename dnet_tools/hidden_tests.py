@@ -174,7 +174,7 @@ def _ex01_q3_judge(data, p):
         assert "error" not in got, f"make_densenet({pool!r}) raised {got.get('error')}: {got.get('message')}"
         ref = models.DenseNet(growth_rate=p["growth"], block_config=tuple(p["blocks"]),
                               num_init_features=p["stem"], bottleneck=True, compression=0.5,
-                              num_classes=10, in_channels=1, stem="cifar", transition_pool=pool)
+                              num_classes=10, in_channels=1, stem=models.CIFAR_STEM, transition_pool=pool)
         assert got["type"] == "DenseNet", f"make_densenet must return a dnet_lib DenseNet, got {got['type']}"
         assert got["shapes"] == _shapes(ref), f"make_densenet({pool!r}) has other layers than asked"
         kind = "AvgPool2d" if pool == "avg" else "MaxPool2d"
@@ -271,7 +271,7 @@ def _ex02_q4_judge(data, p):
 def _ex03_q1_cases():
     from dnet_lib import models
     torch.manual_seed(3)
-    net = models.DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=8, stem="cifar",
+    net = models.DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=8, stem=models.CIFAR_STEM,
                           in_channels=1, num_classes=3)
     relu = nn.Sequential(nn.Linear(10, 10), nn.ReLU(inplace=True), nn.ReLU(inplace=True))
     return [(net, torch.randn(2, 1, 12, 12)), (nn.Linear(100, 1, bias=False), torch.randn(8, 100)),
@@ -304,7 +304,7 @@ def _ex03_q2_judge(data, p):
 
 def _ex03_small(**kw):
     from dnet_lib import models
-    return models.DenseNet(growth_rate=4, block_config=(3, 3), num_init_features=8, stem="cifar",
+    return models.DenseNet(growth_rate=4, block_config=(3, 3), num_init_features=8, stem=models.CIFAR_STEM,
                            in_channels=1, num_classes=3, **kw)
 
 
@@ -359,9 +359,9 @@ def _ex04_reference(depth: int, p: dict, num_classes: int):
     from dnet_lib import models
     if p["table"] == "imagenet":
         return models.DenseNet(growth_rate=32, block_config=_TABLES["imagenet"][depth], num_init_features=64,
-                               bn_size=4, compression=0.5, num_classes=num_classes, stem="imagenet")
+                               bn_size=4, compression=0.5, num_classes=num_classes, stem=models.IMAGENET_STEM)
     return models.DenseNet(growth_rate=12, block_config=_TABLES["cifar-bc"][depth], num_init_features=24,
-                           bn_size=4, compression=0.5, num_classes=num_classes, stem="cifar")
+                           bn_size=4, compression=0.5, num_classes=num_classes, stem=models.CIFAR_STEM)
 
 
 def _ex04_q2_probe(ns, p):
@@ -571,7 +571,7 @@ QUESTIONS: dict[str, dict[str, Question]] = {
     "ex01": {"q1": Question(_ex01_q1_probe, _ex01_q1_judge),
              "q2": Question(_ex01_q2_probe, _ex01_q2_judge),
              "q3": Question(_ex01_q3_probe, _ex01_q3_judge)},
-    "ex02": {"q1": Question(_ex02_q1_probe, _ex02_q1_judge, ("arith.count_params", "toy.count_parameters")),
+    "ex02": {"q1": Question(_ex02_q1_probe, _ex02_q1_judge, ("arith.count_params",)),
              "q2": Question(_ex02_q2_probe, _ex02_q2_judge, ("arith.dense_layer_params",)),
              "q3": Question(_ex02_q3_probe, _ex02_q3_judge),
              "q4": Question(_ex02_q4_probe, _ex02_q4_judge, depends=("q1",))},
@@ -586,7 +586,7 @@ QUESTIONS: dict[str, dict[str, Question]] = {
     "ex05": {"q1": Question(_ex05_q1_probe, _ex05_q1_judge),
              "q2": Question(_ex05_q2_probe, _ex05_q2_judge),
              "q3": Question(_ex05_q3_probe, _ex05_q3_judge)},
-    "ex06": {"q1": Question(_ex06_q1_probe, _ex06_q1_judge, ("toy.DenseMLP",)),
+    "ex06": {"q1": Question(_ex06_q1_probe, _ex06_q1_judge, ("models.DenseMLP",)),
              "q2": Question(_ex06_q2_probe, _ex06_q2_judge),
              "q3": Question(_ex06_q3_probe, _ex06_q3_judge)},
 }

@@ -104,10 +104,10 @@ _EX04_CIFAR = [
     ("ex04-06", "Table 1 configuration: growth rate 32, 64 stem channels, bottleneck width $4k$, compression 0.5, the\n"
                 "ImageNet stem.",
      "CIFAR DenseNet-BC configuration: growth rate 12, 24 stem channels, bottleneck width $4k$, compression 0.5,\n"
-     'the CIFAR stem (`stem="cifar"`, 3 input channels).'),
+     'the CIFAR stem (`stem=models.CIFAR_STEM`, 3 input channels).'),
     ("ex04-07", "growth_rate=32,", "growth_rate=12,"),
     ("ex04-07", "num_init_features=64,", "num_init_features=24,"),
-    ("ex04-07", 'stem="imagenet"', 'stem="cifar"'),
+    ("ex04-07", "stem=models.IMAGENET_STEM", "stem=models.CIFAR_STEM"),
     ("ex04-08", "check_table1_model(build_table1_densenet)", 'check_table1_model(build_table1_densenet, table="cifar-bc")'),
     ("ex04-09", "*child name -> side length*", "*child name -> number of channels*"),
     ("ex04-09", "Table 1 says: 112 after the\nstem convolution, 56 after the pooling and the first block, then 28, 14 and 7 "

@@ -1,6 +1,4 @@
 """The models are the real thing: torchvision's counts and weights, the paper's tables, d2l's shapes."""
-import inspect
-
 import pytest
 import torch
 import torchvision
@@ -8,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 
 from dnet_lib import models as M
-from dnet_lib.arith import count_params as num_params, densenet_stage_channels
+from dnet_lib.arith import count_params as num_params, stage_channels
 
 
 # --------------------------------------------------------------------------- torchvision
@@ -108,7 +106,8 @@ def test_three_block_cifar_net_differs_from_torchvision_only_in_the_stem():
 # --------------------------------------------------------------------------- stems
 def test_stem_spec_builds_the_layers_it_describes():
     stem = M.Stem(kernel_size=3, stride=1, norm=True, pool=2, pool_stride=2, pool_padding=0)
-    model = M.DenseNet(16, (3, 3, 3), 32, bottleneck=False, num_classes=10, in_channels=1, stem=stem)
+    model = M.DenseNet(growth_rate=16, block_config=(3, 3, 3), num_init_features=32,
+                       bottleneck=False, num_classes=10, in_channels=1, stem=stem)
     conv, norm, relu, pool = model.stem
     assert (conv.kernel_size, conv.stride, conv.padding, conv.bias) == ((3, 3), (1, 1), (1, 1), None)
     assert isinstance(norm, nn.BatchNorm2d) and isinstance(relu, nn.ReLU)
@@ -116,7 +115,7 @@ def test_stem_spec_builds_the_layers_it_describes():
     x = torch.randn(2, 1, 28, 28)
     assert model.stem(x).shape == (2, 32, 14, 14) and model.feature_size(28) == 3
     assert model(x).shape == (2, 10)
-    assert model.stem_spec is stem
+    assert model.config.stem is stem
 
 
 @pytest.mark.parametrize("build,first_block_channels", [
@@ -132,10 +131,20 @@ def test_stem_is_the_module_before_the_first_block_on_every_model(build, first_b
     assert model.stem(torch.randn(1, in_channels, 32, 32)).shape[1] == first_block_channels
 
 
-@pytest.mark.parametrize("stem,name", [("tiny", "stem"), (3, "stem")])
-def test_bad_stem_names_the_argument(stem, name):
-    with pytest.raises(ValueError, match=name):
+@pytest.mark.parametrize("stem", ["cifar", "imagenet", 3])
+def test_a_stem_must_be_a_spec_not_a_word(stem):
+    with pytest.raises(ValueError, match="stem must be a models.Stem"):
         M.ResNet(stem=stem)
+    with pytest.raises(ValueError, match="stem must be a models.Stem"):
+        M.DenseNet(stem=stem)
+
+
+def test_stem_presets_are_the_papers_stems():
+    assert M.IMAGENET_STEM == M.Stem(7, 2, norm=True, pool=3, pool_stride=2, pool_padding=1)
+    assert M.CIFAR_STEM == M.Stem(3, 1, norm=False, pool=0)
+    assert M.CIFAR_STEM_BN == M.Stem(3, 1, norm=True, pool=0)
+    assert isinstance(M.resnet_cifar(20).bn1, nn.BatchNorm2d)          # ResNet's CIFAR stem has BN
+    assert len(M.densenet_cifar(40).stem) == 1                          # DenseNet's has not
 
 
 @pytest.mark.parametrize("kwargs,name", [(dict(kernel_size=0), "kernel_size"), (dict(stride=0), "stride"),
@@ -145,12 +154,21 @@ def test_bad_stem_spec(kwargs, name):
         M.Stem(**kwargs)
 
 
-# --------------------------------------------------------------------------- readable classes
-@pytest.mark.parametrize("shown", [M.DenseLayer, M.DenseBlock, M.Transition.__init__, M.DenseNet.__init__,
-                                   M.BasicBlock, M.ResNet.__init__, M.DualPathLayer, M.DualPathBlock])
-def test_code_the_chapters_show_has_no_argument_checks_inline(shown):
-    # the chapters print these with inspect.getsource: checks live in small functions elsewhere
-    assert "raise " not in inspect.getsource(shown)
+# --------------------------------------------------------------------------- config
+def test_config_is_the_one_description_of_the_architecture():
+    assert M.DenseNet().config == M.DENSENET121 == M.DenseNetConfig()
+    model = M.DenseNet(growth_rate=12, block_config=[3, 3, 3], num_classes=10, in_channels=1,
+                       stem=M.CIFAR_STEM)
+    assert model.config == M.DENSENET121.replace(growth_rate=12, block_config=(3, 3, 3),
+                                                 num_classes=10, in_channels=1, stem=M.CIFAR_STEM)
+    assert model.config.block_config == (3, 3, 3)                       # stored as a tuple
+    assert M.DenseNet(M.D2L_DENSENET).config.conv_bias and num_params(M.d2l_densenet()) == 758_226
+    assert [c.variant for c in (M.cifar_config(40, bottleneck=False, compression=1.0),
+                                M.cifar_config(100))] == ["DenseNet", "DenseNet-BC"]
+    with pytest.raises(Exception):                                       # frozen
+        M.DENSENET121.growth_rate = 12
+    with pytest.raises(ValueError, match="config"):
+        M.DenseNet({"growth_rate": 12})
 
 
 # --------------------------------------------------------------------------- memory efficiency
@@ -158,7 +176,7 @@ def test_code_the_chapters_show_has_no_argument_checks_inline(shown):
 def test_memory_efficient_equals_plain(bottleneck, drop_rate):
     torch.manual_seed(0)
     kw = dict(growth_rate=6, block_config=(3, 3), num_init_features=8, bottleneck=bottleneck,
-              drop_rate=drop_rate, stem="cifar", num_classes=5)
+              drop_rate=drop_rate, stem=M.CIFAR_STEM, num_classes=5)
     plain, efficient = M.DenseNet(**kw), M.DenseNet(memory_efficient=True, **kw)
     efficient.load_state_dict(plain.state_dict())
     x = torch.randn(4, 3, 16, 16)
@@ -186,7 +204,7 @@ def _grads(model, x):
 @pytest.mark.parametrize("mode", ["eval", "conv_bias", "bf16"])
 def test_memory_efficient_equals_plain_in_eval_with_bias_and_under_autocast(mode):
     torch.manual_seed(0)
-    kw = dict(growth_rate=4, block_config=(3, 2), num_init_features=6, stem="cifar", num_classes=3,
+    kw = dict(growth_rate=4, block_config=(3, 2), num_init_features=6, stem=M.CIFAR_STEM, num_classes=3,
               conv_bias=mode == "conv_bias")
     plain, efficient = M.DenseNet(**kw), M.DenseNet(memory_efficient=True, **kw)
     with torch.no_grad():                     # non-trivial running stats and biases
@@ -282,11 +300,13 @@ def test_constructor_accepts_exactly_the_valid_arguments(growth_rate, layers, co
     valid = growth_rate >= 1 and layers and all(n >= 1 for n in layers) and 0 < compression <= 1 and init >= 1
     if not valid:
         with pytest.raises(ValueError):
-            M.DenseNet(growth_rate, layers, init, bottleneck, compression=compression, stem="cifar",
+            M.DenseNet(growth_rate=growth_rate, block_config=layers, num_init_features=init,
+                       bottleneck=bottleneck, compression=compression, stem=M.CIFAR_STEM,
                        num_classes=3)
         return
     try:
-        model = M.DenseNet(growth_rate, layers, init, bottleneck, compression=compression, stem="cifar",
+        model = M.DenseNet(growth_rate=growth_rate, block_config=layers, num_init_features=init,
+                           bottleneck=bottleneck, compression=compression, stem=M.CIFAR_STEM,
                            num_classes=3)
     except ValueError as err:   # only a compression that leaves zero channels may be refused
         assert "compression" in str(err)
@@ -294,11 +314,11 @@ def test_constructor_accepts_exactly_the_valid_arguments(growth_rate, layers, co
     # valid models run and produce exactly the channels the arithmetic says
     y = model.features(torch.randn(1, 3, 2 ** len(layers), 2 ** len(layers)))
     assert y.shape[1] == model.num_features
-    assert model.stage_channels == densenet_stage_channels(growth_rate, layers, init, compression)
+    assert model.stage_channels == stage_channels(model.config)
 
 
 @settings(max_examples=25, deadline=None)
-@given(size=st.integers(1, 80), stem=st.sampled_from(["imagenet", "cifar", "d2l"]))
+@given(size=st.integers(1, 80), stem=st.sampled_from([M.IMAGENET_STEM, M.CIFAR_STEM, M.CIFAR_STEM_BN]))
 def test_min_input_size_is_exact(size, stem):
     model = M.DenseNet(growth_rate=2, block_config=(1, 1, 1), num_init_features=4, stem=stem,
                        num_classes=2, bottleneck=False).eval()
@@ -314,7 +334,7 @@ def test_min_input_size_is_exact(size, stem):
 def test_memory_efficient_equals_plain_under_torch_compile():
     # aot_eager traces forward and backward as torch.compile does, without a C++ toolchain
     torch.manual_seed(0)
-    kw = dict(growth_rate=4, block_config=(2, 2), num_init_features=6, stem="cifar", num_classes=3)
+    kw = dict(growth_rate=4, block_config=(2, 2), num_init_features=6, stem=M.CIFAR_STEM, num_classes=3)
     plain, efficient = M.DenseNet(**kw), M.DenseNet(memory_efficient=True, **kw)
     efficient.load_state_dict(plain.state_dict())
     x = torch.randn(4, 3, 8, 8)

@@ -32,19 +32,18 @@ CACHE = "_dnet_batch_stats"        # attribute on a feature map: ((eps, version)
 
 def dense_layer_forward(layer: nn.Module, features: Sequence[torch.Tensor]) -> torch.Tensor:
     """A ``DenseLayer``'s output (before dropout) by the paths its flags select."""
-    norms = [layer.norm1] + ([layer.norm2] if layer.bottleneck else [])
-    convs = [layer.conv1] + ([layer.conv2] if layer.bottleneck else [])
-    relus = [layer.relu1] + ([layer.relu2] if layer.bottleneck else [])
-    out = None
-    for norm, conv, relu in zip(norms, convs, relus):
-        inputs = list(features) if out is None else [out]
-        shared = layer.fast_cpu and shares_stats(norm, inputs[0])
-        if layer.memory_efficient and torch.is_grad_enabled():
-            out = bn_relu_conv(inputs, norm, conv, shared)
-        elif shared:
-            out = conv(relu(batch_norm_concat(inputs, norm)))
-        else:
-            out = conv(relu(norm(torch.cat(inputs, 1))))
+    # only norm1 reads a concatenation, so only it shares its maps' statistics
+    shared = layer.fast_cpu and shares_stats(layer.norm1, features[0])
+    recompute = layer.memory_efficient and torch.is_grad_enabled()
+    if recompute:
+        out = bn_relu_conv(features, layer.norm1, layer.conv1, shared)
+    elif shared:
+        out = layer.conv1(layer.relu1(batch_norm_concat(features, layer.norm1)))
+    else:
+        out = layer.conv1(layer.relu1(layer.norm1(torch.cat(features, 1))))
+    if layer.bottleneck:
+        out = (bn_relu_conv([out], layer.norm2, layer.conv2) if recompute
+               else layer.conv2(layer.relu2(layer.norm2(out))))
     return out
 
 
