@@ -14,24 +14,28 @@ def _meta(factory, **kwargs):
         return factory(**kwargs)
 
 
+# (stem, conv_bias): the ImageNet stem, DenseNet's CIFAR stem, and d2l's biased convolutions
+STEMS = ((models.IMAGENET_STEM, False), (models.CIFAR_STEM, False), (models.IMAGENET_STEM, True))
 GRID = list(itertools.product((4, 12), ((2,), (1, 3), (2, 1, 2)), (True, False), (0.5, 1.0, 0.3),
-                              ("imagenet", "cifar", "d2l")))
+                              STEMS))
 
 
 @pytest.mark.parametrize("k,blocks,bottleneck,theta,stem", GRID)
 def test_densenet_params_match_real_models(k, blocks, bottleneck, theta, stem):
-    kw = dict(growth_rate=k, block_config=blocks, num_init_features=2 * k + 1, bottleneck=bottleneck,
-              bn_size=3, compression=theta, num_classes=7, in_channels=2, stem=stem)
-    model = models.DenseNet(**kw)
-    assert arith.densenet_params(**kw) == arith.count_params(model)
-    assert arith.densenet_stage_channels(k, blocks, 2 * k + 1, theta) == model.stage_channels
+    config = models.DenseNetConfig(
+        growth_rate=k, block_config=blocks, num_init_features=2 * k + 1, bottleneck=bottleneck,
+        bn_size=3, compression=theta, num_classes=7, in_channels=2, stem=stem[0],
+        conv_bias=stem[1])
+    model = models.DenseNet(config)
+    assert arith.densenet_params(config) == arith.count_params(model)
+    assert arith.stage_channels(config) == model.stage_channels
 
 
 @pytest.mark.parametrize("name", ["densenet121", "densenet161", "densenet169", "densenet201"])
 def test_densenet_params_equal_torchvision(name):
     tv = arith.count_params(_meta(getattr(torchvision.models, name)))
     ours = _meta(getattr(models, name))
-    closed = arith.densenet_params(ours.growth_rate, ours.block_config, ours.stage_channels[0])
+    closed = arith.densenet_params(ours.config)
     assert closed == tv == arith.count_params(ours)
 
 
@@ -81,10 +85,11 @@ STEM_GRID = [models.Stem(), models.Stem(3, 1, norm=False, pool=0),
 @pytest.mark.parametrize("stem", STEM_GRID, ids=str)
 @pytest.mark.parametrize("bottleneck,theta", [(True, 0.5), (False, 1.0), (False, 0.4)])
 def test_densenet_stats_match_real_model_part_by_part(stem, bottleneck, theta):
-    kw = dict(growth_rate=4, block_config=(2, 1, 3), num_init_features=9, bottleneck=bottleneck,
-              compression=theta, num_classes=5, in_channels=2, stem=stem)
-    model = models.DenseNet(**kw)
-    stats = arith.densenet_stats(**kw, image_size=40)
+    config = models.DenseNetConfig(growth_rate=4, block_config=(2, 1, 3), num_init_features=9,
+                                   bottleneck=bottleneck, compression=theta, num_classes=5,
+                                   in_channels=2, stem=stem)
+    model = models.DenseNet(config)
+    stats = arith.densenet_stats(config, image_size=40)
     assert stats["params"] == arith.count_params(model)
     assert stats["params_stem"] == arith.count_params(model.stem)
     blocks = model.dense_blocks()
@@ -144,18 +149,21 @@ def test_layer_and_transition_flops_match_flop_counter(bottleneck):
 
 
 def test_densenet_flops_match_flop_counter():
-    for kw, shape in [(dict(growth_rate=6, block_config=(2, 3), num_init_features=8, stem="cifar",
-                            num_classes=5), (1, 3, 16, 16)),
+    for kw, shape in [(dict(growth_rate=6, block_config=(2, 3), num_init_features=8,
+                            stem=models.CIFAR_STEM, num_classes=5), (1, 3, 16, 16)),
                       (dict(growth_rate=4, block_config=(1, 2, 1), num_init_features=8, bottleneck=False,
                             compression=0.7, num_classes=3, in_channels=1), (1, 1, 64, 64))]:
-        assert arith.densenet_flops(shape[-1], **kw) == arith.count_flops(models.DenseNet(**kw), shape)
+        config = models.DenseNetConfig(**kw)
+        assert arith.densenet_flops(config, shape[-1]) == \
+            arith.count_flops(models.DenseNet(config), shape)
     bc = models.densenet_cifar(40, 8)             # DenseNet-BC, three blocks of 6
-    assert arith.densenet_flops(32, 8, (6, 6, 6), 16, stem="cifar", num_classes=10) == \
+    assert arith.densenet_flops(models.cifar_config(40, 8), 32) == \
         arith.count_flops(bc, (1, 3, 32, 32))
 
 
 @pytest.mark.parametrize("factory,kw,size", [
-    (lambda: models.resnet_cifar(20), dict(layers=(3, 3, 3), widths=(16, 32, 64), num_classes=10, stem="cifar"), 32),
+    (lambda: models.resnet_cifar(20), dict(layers=(3, 3, 3), widths=(16, 32, 64), num_classes=10,
+                                             stem=models.CIFAR_STEM_BN), 32),
     (models.resnet18, dict(), 64),
     (models.resnet50, dict(bottleneck=True, layers=(3, 4, 6, 3)), 64),
     (models.d2l_resnet18, dict(num_classes=10, in_channels=1), 96),
@@ -181,17 +189,18 @@ def test_feature_correlation_shapes_and_range():
 
 
 @pytest.mark.parametrize("call,name", [
-    (lambda: arith.transition_channels(10, 0), "compression"),
-    (lambda: arith.transition_channels(10, 1.5), "compression"),
-    (lambda: arith.transition_channels(0, 0.5), "m"),
+    (lambda: models.transition_channels(10, 0), "compression"),
+    (lambda: models.transition_channels(10, 1.5), "compression"),
+    (lambda: models.transition_channels(0, 0.5), "m"),
     (lambda: arith.dense_block_channels(3, 2, 0), "growth_rate"),
-    (lambda: arith.densenet_params(stem="tiny"), "stem"),
+    (lambda: arith.densenet_params(models.DENSENET121.replace(stem="tiny")), "stem"),
+    (lambda: arith.densenet_params(dict(growth_rate=12)), "config"),
     (lambda: arith.mlp_params([3, 4], "sum"), "connection"),
     (lambda: arith.mlp_params([3, 4], "residual"), "residual"),
     (lambda: arith.growth_curve(3, 4, "cubic"), "scheme"),
     (lambda: arith.count_flops(nn.Identity(), (1, 0)), "input_shape"),
     (lambda: arith.densenet_stats(image_size=16), "image_size"),
-    (lambda: arith.densenet_stats(stem=models.Stem(pool=2, pool_padding=2)), "pool_padding"),
+    (lambda: models.DENSENET121.replace(stem=models.Stem(pool=2, pool_padding=2)), "pool_padding"),
 ])
 def test_bad_input_raises_value_error_naming_argument(call, name):
     with pytest.raises(ValueError, match=name):

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-from dnet_lib import dualpath
 from dnet_lib.arith import count_params
 from dnet_lib.models import DualPathBlock, DualPathNet, dpn_small
 
@@ -48,11 +47,6 @@ def test_parameter_count_in_matched_range():
     assert 200_000 <= count_params(dpn_small()) <= 300_000
 
 
-def test_chapter_names_are_the_models():
-    # chapter 9 reads the classes from their old home
-    assert dualpath.DualPathBlock is DualPathBlock and dualpath.dpn_small is dpn_small
-
-
 @pytest.mark.parametrize("kwargs,name", [
     (dict(growth_rate=0), "growth_rate"),
     (dict(block_config=()), "block_config"),
@@ -87,5 +81,5 @@ def test_stem_spec_sets_resolution_and_smallest_input():
     assert pooled_net.eval()(torch.randn(1, 1, 8, 8)).shape == (1, 10)
     with pytest.raises(ValueError, match=">= 8"):
         pooled_net(torch.randn(1, 1, 7, 7))
-    with pytest.raises(ValueError, match="stem"):
-        DualPathNet(stem="resnet")
+    with pytest.raises(ValueError, match="stem must be a models.Stem"):
+        DualPathNet(stem="cifar")

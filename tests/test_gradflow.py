@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from dnet_lib.gradflow import (build_nets, feature_gradient_norms, layer_gradient_norms,
                                plot_gradient_norms)
-from dnet_lib.models import DeepConvNet, DenseNet
+from dnet_lib.models import CIFAR_STEM, DeepConvNet, DenseNet
 
 
 def batch(seed=0, size=12):
@@ -28,7 +28,7 @@ def test_norms_equal_manual_backward():
 def test_default_layers_for_library_densenet():
     torch.manual_seed(0)
     model = DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=8, num_classes=10,
-                     in_channels=1, stem="cifar").eval()
+                     in_channels=1, stem=CIFAR_STEM).eval()
     x, y = batch(size=8)
     norms = layer_gradient_norms(model, x, y)
     convs = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]

@@ -5,7 +5,7 @@ import torch
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from dnet_lib import memory, models
+from dnet_lib import memory, models, units
 from dnet_lib.arith import count_params
 
 F32 = 4
@@ -204,14 +204,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="arch"):
         memory.densenet_variants("resnet")
     with pytest.raises(ValueError, match="depth"):
-        memory.torchvision_densenet_cifar(99)
-
-
-def test_format_bytes():
-    assert memory.format_bytes(512) == "512 B"
-    assert memory.format_bytes(1536) == "1.5 KiB"
-    assert memory.format_bytes(3 * 2 ** 30) == "3.0 GiB"
-    assert memory.format_bytes(None) == "n/a"
+        models.torchvision_densenet_cifar(99)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -219,3 +212,10 @@ def test_cuda_peak_bytes_on_gpu():
     model = models.densenet_cifar(10).cuda()
     x, y = torch.randn(4, 3, 16, 16, device="cuda"), torch.randint(0, 10, (4,), device="cuda")
     assert memory.cuda_peak_bytes(model, x, y) > 0
+
+
+def test_format_bytes():
+    assert units.format_bytes(512) == "512 B"
+    assert units.format_bytes(1536) == "1.5 KiB"
+    assert units.format_bytes(3 * 2 ** 30) == "3.0 GiB"
+    assert units.format_bytes(None) == "n/a"

@@ -344,3 +344,31 @@ def test_memory_efficient_equals_plain_under_torch_compile():
         torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=1e-5, msg=name)
     for (name, a), b in zip(plain.named_buffers(), efficient.buffers()):
         torch.testing.assert_close(b, a, msg=name)
+
+
+# --------------------------------------------------------------------------- training mode
+@pytest.mark.parametrize("memory_efficient", [False, True])
+def test_training_step_equals_torchvision(memory_efficient):
+    # float64 so that no BN output sits within rounding of a ReLU's kink in one model only
+    torch.manual_seed(0)
+    theirs = torchvision.models.DenseNet().double().train()            # DenseNet-121, plain
+    ours = M.DenseNet(memory_efficient=memory_efficient).double().train()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)        # 1x1 maps after the last block
+    inputs = {name: x.clone().requires_grad_() for name in ("ours", "theirs")}
+    out = {"ours": ours(inputs["ours"]), "theirs": theirs(inputs["theirs"])}
+    weight = torch.randn_like(out["theirs"])
+    for name in out:
+        (out[name] * weight).sum().backward()
+    torch.testing.assert_close(out["ours"], out["theirs"], rtol=1e-10, atol=1e-10)
+    grad = inputs["theirs"].grad
+    torch.testing.assert_close(inputs["ours"].grad, grad, rtol=0, atol=1e-10 * grad.abs().max())
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        expected = theirs_params[name].grad
+        torch.testing.assert_close(p.grad, expected, rtol=0, atol=1e-10 * expected.abs().max(),
+                                   msg=name)
+    theirs_buffers = dict(theirs.named_buffers())
+    for name, b in ours.named_buffers():      # running mean/var and num_batches_tracked == 1
+        torch.testing.assert_close(b, theirs_buffers[name], rtol=1e-12, atol=1e-12, msg=name)
+    assert int(ours.features.norm5.num_batches_tracked) == 1

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from dnet_lib.models import DenseNet, densenet_cifar, d2l_densenet
+from dnet_lib.models import CIFAR_STEM, DenseNet, densenet_cifar, d2l_densenet
 from dnet_lib.reuse import feature_reuse, plot_feature_reuse, source_slices
 
 
 def small_densenet(bottleneck=True, seed=0):
     torch.manual_seed(seed)
     return DenseNet(growth_rate=4, block_config=(2, 3, 4), num_init_features=6, bottleneck=bottleneck,
-                    num_classes=3, in_channels=1, stem="cifar")
+                    num_classes=3, in_channels=1, stem=CIFAR_STEM)
 
 
 @pytest.mark.parametrize("bottleneck", [True, False])
