@@ -357,16 +357,12 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
                                 size: int = 8, kernel_size: int = 3, seed: int = 0) -> dict:
     """Check numerically: a convolution over concatenated inputs = the sum of per-input convolutions.
 
-    Let X_0..X_l have ``channels[i]`` channels and W be a conv weight over their concatenation.
-    Splitting W along its input-channel axis into W_0..W_l gives
+    Splitting a conv weight W over ``cat(X_0..X_l)`` along its input channels into W_0..W_l gives
     ``conv(cat(X), W) == sum_i conv(X_i, W_i)`` (DenseNet: one weight slice per earlier layer).
-    If every slice is the same W_s (possible when all inputs have equal channels), the sum becomes
-    ``conv(sum_i X_i, W_s)`` -- what a layer reading a ResNet's summed state computes.
-
-    Returns max absolute differences (float64, so they are at round-off level):
-    ``concat_vs_split_sum``, ``shared_weight_vs_conv_of_sum`` (None if channels differ),
-    and ``independent_slices_vs_conv_of_sum`` -- how far an untied DenseNet weight is from any
-    ResNet-style reading of the sum (large: the untied weight sees more).
+    With one shared slice W_s (equal channels) the sum is ``conv(sum_i X_i, W_s)``: what a layer
+    reading a ResNet's summed state computes. Returns max absolute differences in float64:
+    ``concat_vs_split_sum``, ``shared_weight_vs_conv_of_sum`` (None if channels differ) and
+    ``independent_slices_vs_conv_of_sum`` (large: an untied DenseNet weight sees more).
     """
     channels = list(channels)
     if not channels:

@@ -193,7 +193,7 @@ def test_pooling_checks(capsys):
     _fails(checks.check_gradient_coverage, lambda pool, x: 1, match="float")
     checks.check_swap_error(lambda pool, conv, x: float((pool(conv(x)) - conv(pool(x))).detach().abs().max()))
     _fails(checks.check_swap_error, lambda pool, conv, x: float(pool(conv(x)).detach().abs().max()))
-    small = lambda pool: models.DenseNet(4, (1, 1), 8, stem="cifar", in_channels=1, num_classes=10,
+    small = lambda pool: models.DenseNet(growth_rate=4, block_config=(1, 1), num_init_features=8, stem=models.CIFAR_STEM, in_channels=1, num_classes=10,
                                          transition_pool=pool)
     checks.check_pool_densenet(small)
     _fails(checks.check_pool_densenet, lambda pool: small("max"), match="AvgPool2d")
@@ -230,8 +230,9 @@ def test_memory_checks():
 
     def pair(efficient=True, same=True):
         torch.manual_seed(0)
-        plain = models.DenseNet(4, (2,), 8, stem="cifar", in_channels=1, num_classes=3)
-        other = models.DenseNet(4, (2,), 8, stem="cifar", in_channels=1, num_classes=3, memory_efficient=efficient)
+        plain = models.DenseNet(growth_rate=4, block_config=(2,), num_init_features=8, stem=models.CIFAR_STEM, in_channels=1, num_classes=3)
+        other = models.DenseNet(growth_rate=4, block_config=(2,), num_init_features=8, stem=models.CIFAR_STEM, in_channels=1, num_classes=3,
+                                memory_efficient=efficient)
         if same:
             other.load_state_dict(plain.state_dict())
         return plain, other
@@ -254,7 +255,7 @@ def test_table1_checks():
     checks.check_table1_config(config("cifar-bc"), table="cifar-bc")
     _fails(checks.check_table1_config, lambda d: (6, 12, 24, 16), match="ValueError")
     checks.check_table1_model(lambda depth: models.densenet121())
-    checks.check_table1_model(lambda depth: models.DenseNet(12, (16, 16, 16), 24, stem="cifar"), table="cifar-bc")
+    checks.check_table1_model(lambda depth: models.DenseNet(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, stem=models.CIFAR_STEM), table="cifar-bc")
     _fails(checks.check_table1_model, lambda depth: models.DenseNet(growth_rate=8, block_config=(6, 12, 24, 16)))
 
     def sizes(model, size, dim=-1):

@@ -116,7 +116,7 @@ def test_profile_drawing_shows_b_c_bc_of_the_real_networks(name, theta):
         net = models.DenseNet(**ARCHITECTURES[name].model_kwargs(bottleneck, t))
         shown = panels[panel]
         assert shown["theta"] == t and shown["params"] == arith.count_params(net)
-        assert shown["variant"] == arith.variant_name(bottleneck, t)
+        assert shown["variant"] == net.config.variant
         # the drawn line is what the real network carries, measured by forward hooks
         size = 32 if ARCHITECTURES[name].stem == "cifar" else 64
         traced = [p.channels for p in drawing.trace_widths(net, size)[1:]]

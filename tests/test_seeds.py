@@ -28,13 +28,12 @@ def test_seed002_mlp_90000_vs_450000():
 def test_d2l_densenet_758226_params_and_channel_sequence():
     net = models.d2l_densenet()
     assert arith.count_params(net) == 758_226
-    assert arith.densenet_params(32, (4, 4, 4, 4), 64, bottleneck=False, num_classes=10,
-                                 in_channels=1, stem="d2l") == 758_226
+    assert arith.densenet_params(models.D2L_DENSENET) == 758_226
     seq = [64]
     for i in range(4):
         seq.append(seq[-1] + 4 * 32)
         if i < 3:
-            seq.append(arith.transition_channels(seq[-1], 0.5))
+            seq.append(models.transition_channels(seq[-1], 0.5))
     assert seq == [64, 192, 96, 224, 112, 240, 120, 248]
     assert net.stage_channels == [64, 96, 112, 120, 248] and net.num_features == 248
     assert net(torch.randn(2, 1, 96, 96)).shape == (2, 10)
@@ -53,20 +52,21 @@ def test_table2_counts_round_to_paper(depth, k, bc, paper):
     n = arith.count_params(model)
     assert f"{n / 1e6:.1f}M" == paper
     n_layers = (depth - 4) // (6 if bc else 3)
-    assert n == arith.densenet_params(k, (n_layers,) * 3, 2 * k if bc else 16, bottleneck=bc,
-                                      compression=theta, num_classes=10, stem="cifar")
+    assert n == arith.densenet_params(models.DenseNetConfig(
+        growth_rate=k, block_config=(n_layers,) * 3, num_init_features=2 * k if bc else 16,
+        bottleneck=bc, compression=theta, num_classes=10, stem=models.CIFAR_STEM))
     # depth counts the stem conv, the transitions, the classifier and every conv in the blocks
     blocks = model.dense_blocks()
     assert 1 + (len(blocks) - 1) + 1 + sum(b.num_layers * (2 if bc else 1) for b in blocks) == depth
 
 
 def test_theta_floor_rule():
-    assert arith.transition_channels(23, 0.5) == 11          # floor(11.5)
-    assert arith.transition_channels(1024, 0.5) == 512
-    assert arith.transition_channels(100, 1.0) == 100        # theta = 1: no compression
+    assert models.transition_channels(23, 0.5) == 11          # floor(11.5)
+    assert models.transition_channels(1024, 0.5) == 512
+    assert models.transition_channels(100, 1.0) == 100        # theta = 1: no compression
     for m, theta, expected in [(23, 0.3, 6), (100, 0.3, 30), (1000, 0.999, 999), (9, 1.0, 9)]:
         model = models.DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=m - 8,
-                                compression=theta, stem="cifar", num_classes=2)
+                                compression=theta, stem=models.CIFAR_STEM, num_classes=2)
         assert model.stage_channels[1] == expected
 
 
