@@ -1,7 +1,6 @@
 """Book configuration, table of contents, vendored JavaScript and the Colab setup cell."""
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shutil
@@ -242,34 +241,6 @@ def test_readme_gives_two_commands_for_a_fresh_machine():
     for target in ("book", "test"):     # both run the data set-up first
         assert re.search(rf"^{target}: data$", makefile, re.M), target
     assert re.search(r"^data: setup\n\t\$\(PY\) -m dnet_lib\.data$", makefile, re.M)
-
-
-def test_readme_tour_lists_every_module():
-    tour = _readme_section("A short tour")
-    for package in ("dnet_lib", "dnet_tools"):
-        section = tour[tour.index(f"**`{package}/`**"):]
-        section = section[:section.index("\n\n", section.index("| module |"))]
-        modules = sorted(p.relative_to(ROOT / package).as_posix()
-                         for p in (ROOT / package).rglob("*.py")
-                         if p.name != "__init__.py" and "__pycache__" not in p.parts)
-        listed = {m for m in modules if f"`{m}`" in section
-                  or f"`{m.split('/')[-1]}`" in section and m.startswith("models/")}
-        missing = sorted(set(modules) - listed)
-        assert not missing, f"{package}: modules missing from README's tour: {missing}"
-        named = set(re.findall(r"`([\w/]+\.py)`", section))
-        stale = {n for n in named if not (ROOT / package / n).is_file()
-                 and not (ROOT / package / "models" / n).is_file()}
-        assert not stale, f"README's tour lists {package} modules that do not exist: {sorted(stale)}"
-
-
-@pytest.mark.parametrize("package", ["dnet_lib", "dnet_tools"])
-def test_package_docstring_lists_every_module(package):
-    docstring = importlib.import_module(package).__doc__
-    modules = sorted(p.stem for p in (ROOT / package).glob("*.py")
-                     if p.stem not in ("__init__", "__main__"))
-    modules += sorted(p.name for p in (ROOT / package).iterdir()
-                      if (p / "__init__.py").is_file())       # subpackages such as models/
-    assert [m for m in modules if f"``{m}``" not in docstring] == []
 
 
 def test_readme_example_runs():
