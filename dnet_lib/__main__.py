@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
-import os
 import sys
 from pathlib import Path
 
@@ -100,30 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _init_distributed() -> bool:
-    import torch.distributed as dist
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend)
-    return True
-
-
 def train_main(args: argparse.Namespace) -> int:
     from . import data, runtime
     from .arith import count_params
-    from .train import fit
+    from .train import distributed, fit
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    started_dist = _init_distributed()
+    started_dist = distributed.init_from_env()
     try:
-        import torch.distributed as dist
-        rank = dist.get_rank() if dist.is_initialized() else 0
+        rank, world_size = distributed.rank_and_world_size()
         device = runtime.pick_device(args.device)
-        if device.type == "cuda" and dist.is_initialized():
+        if device.type == "cuda" and world_size > 1:
             device = torch.device("cuda", torch.cuda.current_device())
         loader = data.load_data_fashion_mnist if args.dataset == "fashion-mnist" else data.load_data_cifar10
         crop = args.crop_padding if args.crop_padding is not None else (4 if args.dataset == "cifar10" else 0)
@@ -155,8 +142,7 @@ def train_main(args: argparse.Namespace) -> int:
                 print(f"wrote {Path(args.out) / 'checkpoint.pt'} and {Path(args.out) / 'history.json'}")
     finally:
         if started_dist:
-            import torch.distributed as dist
-            dist.destroy_process_group()
+            torch.distributed.destroy_process_group()
     return 0
 
 
