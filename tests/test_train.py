@@ -25,7 +25,7 @@ torch.set_num_threads(THREADS)
 
 def tiny_densenet() -> DenseNet:
     torch.manual_seed(0)
-    return DenseNet(growth_rate=4, block_config=(1, 1), num_init_features=8, stem="imagenet",
+    return DenseNet(growth_rate=4, block_config=(1, 1), num_init_features=8,
                     in_channels=1, num_classes=10)
 
 
@@ -51,7 +51,7 @@ def assert_same_weights(a: dict, b: dict):
 
 def test_short_training_beats_chance():
     torch.manual_seed(0)
-    model = DenseNet(growth_rate=12, block_config=(2, 2), num_init_features=16, stem="imagenet",
+    model = DenseNet(growth_rate=12, block_config=(2, 2), num_init_features=16,
                      in_channels=1, num_classes=10)
     train_iter, test_iter = data.load_data_fashion_mnist(128, device="cpu", data_dir=FASHION,
                                                          subset=12800, test_subset=2000)
@@ -168,7 +168,7 @@ def test_damaged_or_foreign_checkpoint_names_the_file(tmp_path, damage):
 def test_checkpoint_of_another_model_is_refused(tmp_path):
     run(tmp_path, epochs=1)
     train_iter, _ = small_loaders()
-    other = DenseNet(growth_rate=6, block_config=(1, 1), num_init_features=8, stem="imagenet",
+    other = DenseNet(growth_rate=6, block_config=(1, 1), num_init_features=8,
                      in_channels=1, num_classes=10)
     with pytest.raises(train.CheckpointError, match="does not fit this model"):
         train.fit(other, train_iter, None, epochs=2, checkpoint_dir=tmp_path, resume=True,
