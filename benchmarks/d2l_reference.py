@@ -7,8 +7,9 @@
 * ``d2l_resnet18_reference``: the d2l section's ResNet-18 built from ``d2l.torch.Residual``.
 * ``d2l_loaders``: ``d2l.load_data_fashion_mnist`` itself (torchvision dataset, ``Resize`` +
   ``ToTensor``, ``DataLoader``), pointed at the local Fashion-MNIST files. d2l hard-codes
-  ``root="../data"`` with ``download=True``; we build that layout in a cache folder from
-  ``DNET_DATA_DIR`` / ``../shared/data`` and call d2l from a folder whose ``../data`` is it.
+  ``root="../data"`` with ``download=True``; ``torchvision_root`` builds that layout in a cache
+  folder from the md5-checked files of ``dnet_lib.data`` and d2l is called from a folder whose
+  ``../data`` is it.
 * ``train_d2l``: ``d2l.train_ch6``'s loop (its Xavier init, plain SGD, cross-entropy,
   ``d2l.evaluate_accuracy_gpu`` after each epoch) without the plotting, with a time budget, and
   recording the test accuracy and training seconds after every epoch.
@@ -18,7 +19,9 @@ d2l is optional (``pip install --no-deps d2l==1.0.3``); ``available()`` says whe
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +30,7 @@ import torch
 from torch import nn
 
 from dnet_lib import data, runtime
+from dnet_lib.files import atomic_write
 
 
 def available() -> bool:
@@ -114,6 +118,23 @@ def _d2l_root() -> Path:
     return Path(tempfile.gettempdir()) / "dnet_d2l" / "data"
 
 
+def torchvision_root(root: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
+    """``root`` with FashionMNIST/raw/ holding the uncompressed IDX files torchvision reads.
+
+    torchvision (download=False) reads only uncompressed files, so the md5-checked .gz files are
+    decompressed once into ``root`` (never into the shared data folder).
+    """
+    root = Path(root)
+    raw = root / "FashionMNIST" / "raw"
+    folder = data.dataset_dir("fashion-mnist") if data_dir is None else Path(data_dir)
+    for filename, md5 in data.FASHION_MNIST_FILES.values():
+        if not (raw / filename[:-3]).exists():
+            path = data.checked_file(folder, filename, md5, f"Run `{data.SETUP_COMMAND}`.")
+            with gzip.open(path, "rb") as fi:
+                atomic_write(raw / filename[:-3], lambda fo: shutil.copyfileobj(fi, fo, 1 << 20))
+    return root
+
+
 @contextlib.contextmanager
 def _cwd(path: Path):
     old = os.getcwd()
@@ -131,7 +152,7 @@ def d2l_loaders(batch_size: int, resize: int | None, workers: int | None = None)
     """
     d2l = _d2l()
     root = _d2l_root()
-    data.torchvision_root(None, root)           # decompress the md5-checked files into root
+    torchvision_root(root)                      # decompress the md5-checked files into root
     work = root.parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     original = d2l.get_dataloader_workers

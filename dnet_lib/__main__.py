@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 import sys
 from pathlib import Path
 
@@ -62,10 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", default=None, help="folder with the dataset files "
                    "(default: data.data_root(): $DNET_DATA_DIR, else ../shared/data, else the "
                    "project's data/ folder filled by `make data`)")
-    t.add_argument("--epochs", type=_positive_int, default=None,
-                   help="epochs to train (default 10; with --time-budget-s: an upper limit)")
-    t.add_argument("--time-budget-s", type=float, default=None,
-                   help="train for this many seconds of training; the schedule follows elapsed time")
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--resize", type=_positive_int, default=None, help="side length fed to the model")
     t.add_argument("--subset", type=_subset, default=None,
@@ -74,86 +69,70 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--flip", action="store_true", help="random horizontal flips")
     t.add_argument("--crop-padding", type=int, default=None,
                    help="random crops with this zero padding (default 0; 4 for cifar10)")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    t.add_argument("--lr", type=float, default=0.1)
-    t.add_argument("--momentum", type=float, default=0.9)
-    t.add_argument("--weight-decay", type=float, default=5e-4)
-    t.add_argument("--schedule", choices=SCHEDULES, default="cosine")
-    t.add_argument("--label-smoothing", type=float, default=0.0)
-    t.add_argument("--test-flip", action="store_true",
-                   help="evaluate on each test image and its mirror image (summed logits)")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-    t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision (default: on for CUDA)")
-    t.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
-    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
-    t.add_argument("--out", default=None, help="run folder: checkpoint.pt and history.json")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
-    t.add_argument("--eval-batches", type=_positive_int, default=None, help="evaluate on this many batches")
+    t.add_argument("--out", default=None, help="run folder: checkpoint.pt and history.json")
     t.add_argument("--threads", type=_positive_int, default=None, help="torch.set_num_threads")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    # fit's settings: only those given are passed on, so TrainConfig's defaults hold
+    fit = t.add_argument_group("training (dnet_lib.train.TrainConfig, which has the defaults)",
+                               argument_default=argparse.SUPPRESS).add_argument
+    fit("--epochs", type=_positive_int, help="default 10; with --time-budget-s: an upper limit")
+    fit("--time-budget-s", type=float, help="seconds of training; the schedule follows them")
+    fit("--optimizer", choices=OPTIMIZERS)
+    fit("--schedule", choices=SCHEDULES)
+    for name in ("--lr", "--momentum", "--weight-decay", "--label-smoothing"):
+        fit(name, type=float)
+    fit("--test-flip", action="store_true", help="add the logits of each test image's mirror")
+    for name in ("--amp", "--channels-last", "--compile"):
+        fit(name, action=argparse.BooleanOptionalAction, help="default: on for CUDA")
+    fit("--resume", action="store_true", help="continue the run in --out")
+    fit("--max-steps", type=_positive_int, help="stop after this many steps")
+    fit("--eval-batches", type=_positive_int, help="evaluate on this many batches")
     return parser
-
-
-def _init_distributed() -> bool:
-    import torch.distributed as dist
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend)
-    return True
 
 
 def train_main(args: argparse.Namespace) -> int:
     from . import data, runtime
     from .arith import count_params
-    from .train import fit
+    from .train import TrainConfig, distributed, fit
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    started_dist = _init_distributed()
+    started_dist = distributed.init_from_env()
     try:
-        import torch.distributed as dist
-        rank = dist.get_rank() if dist.is_initialized() else 0
+        rank, world_size = distributed.rank_and_world_size()
         device = runtime.pick_device(args.device)
-        if device.type == "cuda" and dist.is_initialized():
+        if device.type == "cuda" and world_size > 1:
             device = torch.device("cuda", torch.cuda.current_device())
-        loader = data.load_data_fashion_mnist if args.dataset == "fashion-mnist" else data.load_data_cifar10
-        crop = args.crop_padding if args.crop_padding is not None else (4 if args.dataset == "cifar10" else 0)
-        flip = args.flip or args.dataset == "cifar10"
-        train_iter, test_iter = loader(args.batch_size, args.resize, device=device, data_dir=args.data_dir,
-                                       subset=args.subset, test_subset=args.test_subset, seed=args.seed,
-                                       flip=flip, crop_padding=crop)
-        in_channels = train_iter.images.shape[1]
+        cifar = args.dataset == "cifar10"
+        loader = data.load_data_cifar10 if cifar else data.load_data_fashion_mnist
+        crop = args.crop_padding if args.crop_padding is not None else (4 if cifar else 0)
+        train_iter, test_iter = loader(args.batch_size, args.resize, device=device,
+                                       data_dir=args.data_dir, subset=args.subset,
+                                       test_subset=args.test_subset, seed=args.seed,
+                                       flip=args.flip or cifar, crop_padding=crop)
         torch.manual_seed(args.seed)            # the same initial weights on every rank
-        kwargs = {"num_classes": 10, "in_channels": in_channels, **dict(args.model_arg)}
+        kwargs = {"num_classes": 10, "in_channels": train_iter.images.shape[1],
+                  **dict(args.model_arg)}
         model: nn.Module = model_factories()[args.model](**kwargs)
         if rank == 0:
             print(f"{runtime.describe(device)} model={args.model} params={count_params(model):,} "
                   f"train={train_iter!r}", flush=True)
-        epochs = args.epochs or (None if args.time_budget_s else 10)
-        history = fit(model, train_iter, test_iter, epochs=epochs, time_budget_s=args.time_budget_s,
-                      test_flip=args.test_flip, optimizer=args.optimizer, lr=args.lr,
-                      momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-                      label_smoothing=args.label_smoothing, device=device, amp=args.amp,
-                      channels_last=args.channels_last, compile=args.compile,
-                      progress=not args.no_progress, checkpoint_dir=args.out, resume=args.resume,
-                      seed=args.seed, max_steps=args.max_steps, eval_batches=args.eval_batches,
-                      config={"model": args.model, "model_args": dict(args.model_arg),
-                              "dataset": args.dataset, "batch_size": args.batch_size, "resize": args.resize,
-                              "subset": args.subset, "command": " ".join(sys.argv)})
+        settings = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+        settings.setdefault("epochs", None if "time_budget_s" in settings else 10)
+        settings.update(device=device, progress=not args.no_progress, checkpoint_dir=args.out)
+        history = fit(model, train_iter, test_iter, **settings, config={
+            "model": args.model, "model_args": dict(args.model_arg), "dataset": args.dataset,
+            "batch_size": args.batch_size, "resize": args.resize, "subset": args.subset,
+            "command": " ".join(sys.argv)})
         if rank == 0:
             print(history.summary(), flush=True)
             if args.out:
                 print(f"wrote {Path(args.out) / 'checkpoint.pt'} and {Path(args.out) / 'history.json'}")
     finally:
         if started_dist:
-            import torch.distributed as dist
-            dist.destroy_process_group()
+            torch.distributed.destroy_process_group()
     return 0
 
 

@@ -219,7 +219,7 @@ def test_library_fingerprint_tracks_the_source(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     before = book.library_fingerprint(copy)
     assert len(before) == 64 and before == book.library_fingerprint(copy)
-    (copy / "data.py").write_text((copy / "data.py").read_text() + "\n# edited\n")
+    (copy / "runtime.py").write_text((copy / "runtime.py").read_text() + "\n# edited\n")
     assert book.library_fingerprint(copy) != before
 
 

@@ -192,8 +192,8 @@ def test_time_budget_stops_in_time_and_schedules_by_time(monkeypatch):
             return self.net(x)
 
     optimizers = []
-    original = train._make_optimizer
-    monkeypatch.setattr(train, "_make_optimizer",
+    original = train.loop.make_optimizer
+    monkeypatch.setattr(train.loop, "make_optimizer",
                         lambda *args: optimizers.append(original(*args)) or optimizers[-1])
     history = train.fit(Recorder(), train_iter, test_iter, time_budget_s=1.5, schedule="one_cycle",
                         lr=0.05, optimizer="adamw", label_smoothing=0.1, test_flip=True, progress=False)

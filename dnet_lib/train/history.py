@@ -1,0 +1,117 @@
+"""``History``: the per-epoch metrics of a training run, saved as JSON."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..files import atomic_write_text
+
+
+class History:
+    """Per-epoch metrics of a training run, plus its config and device.
+
+    Lists (one entry per epoch): ``train_loss``, ``train_acc``, ``test_acc`` (None where not
+    evaluated), ``examples_per_s`` (training throughput), ``train_time`` (seconds of training in
+    the epoch, evaluation excluded), ``epoch_time`` (training plus evaluation), ``steps``.
+    """
+
+    FIELDS = ("train_loss", "train_acc", "test_acc", "examples_per_s", "train_time", "epoch_time",
+              "steps")
+
+    def __init__(self, config: dict | None = None, device: str = ""):
+        self.config = dict(config or {})
+        self.device = device
+        for name in self.FIELDS:
+            setattr(self, name, [])
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def wall_time(self) -> float:
+        """Total seconds over all epochs (training + evaluation)."""
+        return float(sum(self.epoch_time))
+
+    @property
+    def final_test_acc(self) -> float | None:
+        done = [a for a in self.test_acc if a is not None]
+        return done[-1] if done else None
+
+    def train_seconds(self) -> list[float | None]:
+        """Seconds of training up to the end of each epoch (evaluation excluded; None: unknown)."""
+        total, out = 0.0, []
+        for seconds in self.train_time:
+            total = None if total is None or seconds is None else total + seconds
+            out.append(total)
+        return out
+
+    def time_to_accuracy(self, target: float) -> float | None:
+        """Seconds of training until the first evaluation with test accuracy >= ``target``.
+
+        Measured at the end of epochs (where ``fit`` evaluates); None if never reached (or if the
+        history predates ``train_time``).
+        """
+        for acc, seconds in zip(self.test_acc, self.train_seconds()):
+            if acc is not None and acc >= target:
+                return seconds
+        return None
+
+    def append(self, **metrics) -> None:
+        missing = set(self.FIELDS) - set(metrics)
+        if missing:
+            raise ValueError(f"missing metrics {sorted(missing)}")
+        for name in self.FIELDS:
+            getattr(self, name).append(metrics[name])
+
+    def to_dict(self) -> dict:
+        return {"config": self.config, "device": self.device,
+                **{name: list(getattr(self, name)) for name in self.FIELDS}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        h = cls(d.get("config"), d.get("device", ""))
+        epochs = len(d.get("train_loss", []))
+        for name in cls.FIELDS:      # a field an older file lacks reads as None per epoch
+            setattr(h, name, list(d.get(name, [None] * epochs)))
+        return h
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write JSON atomically."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, default=str))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "History":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def summary(self) -> str:
+        if not self.epochs:
+            return f"History(0 epochs, device={self.device})"
+        acc = self.final_test_acc
+        return (f"{self.epochs} epochs on {self.device}: train loss {self.train_loss[-1]:.4f}, "
+                f"train acc {self.train_acc[-1]:.3f}, test acc "
+                f"{'n/a' if acc is None else f'{acc:.3f}'}, "
+                f"{self.examples_per_s[-1]:.0f} examples/s, {self.wall_time:.1f} s in total")
+
+    def __repr__(self) -> str:
+        return f"History({self.summary()})"
+
+    def plot(self, ax=None):
+        """Loss (left axis) and accuracies (right axis) against epoch. Returns the axes."""
+        import matplotlib.pyplot as plt
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.2))
+        epochs = list(range(1, self.epochs + 1))
+        ax.plot(epochs, self.train_loss, "-o", color="C0", label="train loss")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        acc_ax = ax.twinx()
+        acc_ax.plot(epochs, self.train_acc, "--s", color="C1", label="train acc")
+        tested = [(e, a) for e, a in zip(epochs, self.test_acc) if a is not None]
+        if tested:
+            acc_ax.plot(*zip(*tested), "-^", color="C2", label="test acc")
+        acc_ax.set_ylabel("accuracy")
+        lines = ax.get_lines() + acc_ax.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
+        return ax

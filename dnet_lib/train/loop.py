@@ -1,0 +1,252 @@
+"""The training loop: ``fit`` runs epochs, ``train_epoch`` runs the steps of one.
+
+Step metrics (loss sum, correct count) are accumulated on the device, so a step needs no host
+synchronisation; a non-finite loss is still caught with its exact epoch and step.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, NamedTuple
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import runtime
+from ..arith import count_params
+from . import distributed
+from .checkpoint import RunFolder, rng_state, set_rng_state
+from .config import UNLIMITED, TrainConfig
+from .device import DevicePolicy
+from .history import History
+from .schedule import LrSchedule, make_optimizer
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, step: int, checkpoint: str | None = None):
+        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
+        where = (f"; the last good checkpoint is {checkpoint}" if checkpoint
+                 else "; no checkpoint was written for this run")
+        super().__init__(f"non-finite (NaN or inf) training loss at epoch {epoch}, step {step} "
+                         f"(both counted from 1){where}. Try a smaller lr.")
+
+
+@dataclass
+class Trainer:
+    """What one run updates: the model, its optimizer, lr schedule and AMP scaler, counters."""
+
+    model: nn.Module
+    policy: DevicePolicy
+    optimizer: torch.optim.Optimizer
+    schedule: LrSchedule
+    criterion: nn.Module
+    global_step: int = 0
+    train_seconds: float = 0.0
+
+    @classmethod
+    def build(cls, model: nn.Module, policy: DevicePolicy, cfg: TrainConfig, steps_per_epoch: int):
+        model = policy.prepare(model)
+        opt = make_optimizer(cfg.optimizer, model, cfg.lr, cfg.momentum, cfg.weight_decay)
+        schedule = LrSchedule(opt, cfg.schedule, cfg.schedule_length * steps_per_epoch,
+                              cfg.time_budget_s)
+        return cls(model, policy, opt, schedule, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing))
+
+    def __post_init__(self):
+        self.scaler = self.policy.grad_scaler()
+        self.train_model = self.eval_model = self.model
+
+    def wrap(self) -> None:
+        """DDP (several processes) and torch.compile; evaluation skips DDP's collectives."""
+        model = distributed.wrap(self.model, self.policy.device)
+        compiled = self.policy.compile
+        self.train_model = torch.compile(model) if compiled else model
+        self.eval_model = torch.compile(self.model) if compiled else self.model
+
+    def finished(self, cfg: TrainConfig) -> bool:
+        return ((cfg.max_steps is not None and self.global_step >= cfg.max_steps)
+                or (cfg.time_budget_s is not None and self.train_seconds >= cfg.time_budget_s))
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(), "rng": rng_state(self.policy.device),
+                "train_seconds": self.train_seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"], self.policy.device)
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device | None = None, *,
+             amp: bool = False, channels_last: bool = False, max_batches: int | None = None,
+             test_flip: bool = False) -> float:
+    """Accuracy of ``model`` on ``data_iter`` (counts summed on the device, one sync at the end).
+
+    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation). Under
+    torch.distributed the counts are summed over ranks, so every rank returns the global accuracy.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    policy = DevicePolicy(device, amp, channels_last)
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = torch.zeros((), dtype=torch.int64, device=device)
+    for i, (x, y) in enumerate(data_iter):
+        if max_batches is not None and i >= max_batches:
+            break
+        x, y = policy.inputs(x, y)
+        with policy.autocast():
+            logits = model(x) + model(x.flip(-1)) if test_flip else model(x)
+        correct += (logits.argmax(1) == y).sum()
+        seen += y.numel()
+    model.train(was_training)
+    correct, seen = distributed.sum_over_ranks(torch.stack([correct, seen])).tolist()
+    return correct / seen if seen else float("nan")
+
+
+class EpochResult(NamedTuple):
+    train_loss: float
+    train_acc: float
+    examples: float
+    steps: int
+    seconds: float
+    out_of_time: bool
+
+
+def train_epoch(trainer: Trainer, train_iter, epoch: int, cfg: TrainConfig, folder: RunFolder,
+                bar) -> EpochResult:
+    """One pass over ``train_iter``: forward, loss, backward and update for every batch."""
+    policy, model, opt, scaler = trainer.policy, trainer.train_model, trainer.optimizer, trainer.scaler
+    device = policy.device
+    check_every = 1 if device.type == "cpu" else 32      # host syncs for the NaN check
+    acc_dtype = torch.float32 if device.type == "mps" else torch.float64   # MPS has no float64
+    loss_sum = torch.zeros((), dtype=acc_dtype, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    bad_step = torch.full((), -1, dtype=torch.int64, device=device)
+
+    def raise_if_not_finite():
+        if (first_bad := int(bad_step.item())) >= 0:
+            raise NonFiniteLossError(epoch + 1, first_bad, folder.last_good())
+
+    steps, seen, out_of_time = 0, 0, False
+    model.train()
+    runtime.synchronize(device)
+    start = time.perf_counter()
+    for step, (x, y) in enumerate(train_iter, start=1):
+        elapsed = trainer.train_seconds + time.perf_counter() - start
+        if cfg.time_budget_s is not None and steps and elapsed >= cfg.time_budget_s:
+            out_of_time = True
+            break
+        x, y = policy.inputs(x, y)
+        trainer.schedule.apply(trainer.global_step, elapsed)
+        with policy.autocast():
+            logits = model(x)
+            loss = trainer.criterion(logits, y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        trainer.global_step += 1
+        steps += 1
+        loss, logits = loss.detach(), logits.detach()
+        bad_step = torch.where(torch.isfinite(loss) | (bad_step >= 0), bad_step, step)
+        loss_sum += loss.to(acc_dtype) * y.shape[0]
+        correct += (logits.argmax(1) == y).sum()
+        seen += y.shape[0]
+        last = step == len(train_iter) or (cfg.max_steps is not None
+                                           and trainer.global_step >= cfg.max_steps)
+        if step % check_every == 0 or last:
+            raise_if_not_finite()
+        bar.update(1)
+        if last:
+            break
+    raise_if_not_finite()
+    runtime.synchronize(device)
+    seconds = time.perf_counter() - start
+    trainer.train_seconds += seconds
+    totals = torch.stack([loss_sum, correct.to(acc_dtype), torch.tensor(seen, dtype=acc_dtype,
+                                                                         device=device)])
+    loss_sum, correct, seen = distributed.sum_over_ranks(totals).tolist()
+    distributed.sync_buffers(trainer.model)
+    return EpochResult(loss_sum / seen, correct / seen, seen, steps, seconds, out_of_time)
+
+
+def batches_per_epoch(train_iter) -> int:
+    try:
+        n = len(train_iter)
+    except TypeError:
+        raise ValueError("train_iter must have a length (len(train_iter) batches per epoch)") from None
+    if n < 1:
+        raise ValueError(f"train_iter must yield at least one batch, len(train_iter) = {n}")
+    return n
+
+
+def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = None, *,
+        history: History | None = None, on_epoch_end: Callable[[int, History], None] | None = None,
+        config: dict | None = None, **settings) -> History:
+    """Train ``model`` on ``train_iter`` for ``epochs`` epochs or ``time_budget_s`` seconds.
+
+    ``settings`` are the fields of ``TrainConfig`` (epochs, optimizer, lr, schedule, ...);
+    ``config`` adds entries to ``history.config``; ``on_epoch_end(epoch, history)`` runs after
+    each epoch's checkpoint. Under torchrun the model is wrapped in DistributedDataParallel and
+    ``DeviceLoader``s are sharded by rank. Raises ``NonFiniteLossError`` naming the epoch and
+    step of a NaN/inf loss (the last epoch's checkpoint is kept) and ``CheckpointError`` for a
+    checkpoint it cannot resume from.
+    """
+    cfg = TrainConfig(**settings)
+    steps_per_epoch = batches_per_epoch(train_iter)
+    rank, world_size = distributed.rank_and_world_size()
+    if cfg.time_budget_s is not None and world_size > 1:
+        raise ValueError("time_budget_s is not supported under torch.distributed: ranks would "
+                         "stop at different steps; use epochs")
+    policy = DevicePolicy.choose(cfg.device, cfg.amp, cfg.channels_last, cfg.compile)
+    distributed.shard(train_iter, test_iter)
+    torch.manual_seed(cfg.seed)
+    trainer = Trainer.build(model, policy, cfg, steps_per_epoch)
+    history = history if history is not None else History()
+    history.config.update({**cfg.recorded(), "amp": policy.amp,
+                           "channels_last": policy.channels_last, "compile": policy.compile,
+                           "world_size": world_size, "batches_per_epoch": steps_per_epoch,
+                           "model": type(trainer.model).__name__,
+                           "parameters": count_params(trainer.model), **(config or {})})
+    history.device = policy.name
+    folder = RunFolder(cfg.checkpoint_dir, write=rank == 0)
+    start_epoch = folder.restore(trainer, train_iter, history) if cfg.resume else 0
+    trainer.wrap()
+
+    for epoch in range(start_epoch, cfg.max_epochs):
+        if trainer.finished(cfg):
+            break
+        if hasattr(train_iter, "set_epoch"):
+            train_iter.set_epoch(epoch)
+        of = f"/{cfg.epochs}" if cfg.max_epochs < UNLIMITED else ""
+        with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}{of}",
+                  disable=not (cfg.progress and rank == 0)) as bar:
+            start = time.perf_counter()
+            result = train_epoch(trainer, train_iter, epoch, cfg, folder, bar)
+            last = epoch == cfg.max_epochs - 1 or result.out_of_time or trainer.finished(cfg)
+            test_acc = None
+            if test_iter is not None and ((epoch + 1) % cfg.eval_every == 0 or last):
+                test_acc = evaluate(trainer.eval_model, test_iter, policy.device, amp=policy.amp,
+                                    channels_last=policy.channels_last,
+                                    max_batches=cfg.eval_batches, test_flip=cfg.test_flip)
+            history.append(train_loss=result.train_loss, train_acc=result.train_acc,
+                           test_acc=test_acc, examples_per_s=result.examples / result.seconds,
+                           train_time=result.seconds, epoch_time=time.perf_counter() - start,
+                           steps=result.steps)
+            bar.set_postfix_str(f"loss {result.train_loss:.3f} train {result.train_acc:.3f}"
+                                + (f" test {test_acc:.3f}" if test_acc is not None else ""))
+        folder.save(trainer, epoch + 1, train_iter, history)
+        distributed.barrier()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, history)
+        if last:
+            break
+    return history
