@@ -177,6 +177,12 @@ def densenet_stats(growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 
     * ``flops`` (2 per multiply-add, convolutions and classifier, one image), only when
       ``image_size`` is given -- what ``count_flops`` measures.
     """
+    from .models.config import DenseNetConfig   # TEMPORARY (helper C): A's arith takes a config
+    if isinstance(growth_rate, DenseNetConfig):
+        c, size = growth_rate, block_config if isinstance(block_config, int) else image_size
+        return densenet_stats(c.growth_rate, c.block_config, c.num_init_features, c.bottleneck,
+                              c.bn_size, c.compression, c.num_classes, c.in_channels, c.stem,
+                              c.conv_bias, size)
     check_int("growth_rate", growth_rate, 1)
     block_config = check_block_config(block_config)
     check_int("num_init_features", num_init_features, 1)

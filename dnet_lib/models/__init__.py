@@ -15,6 +15,9 @@ Module names follow torchvision (``features.denseblock1.denselayer1.norm1``, ``f
 Every model's ``.stem`` is the module(s) before its first block.
 """
 from .stem import STEMS, Stem
+from .config import (DenseNetConfig, IMAGENET_STEM, CIFAR_STEM, CIFAR_STEM_BN, DENSENET121,
+                     DENSENET161, DENSENET169, DENSENET201, DENSENET264, D2L_DENSENET,
+                     cifar_config)   # TEMPORARY (helper C): helper A's config replaces this
 from .densenet import (DenseLayer, DenseBlock, Transition, DenseNet, densenet121, densenet161,
                        densenet169, densenet201, densenet264, densenet_cifar, d2l_densenet,
                        torchvision_densenet_cifar)
@@ -26,6 +29,8 @@ from .mlp import PlainMLP, ResidualMLP, DenseMLP
 
 __all__ = [
     "Stem", "STEMS",
+    "DenseNetConfig", "IMAGENET_STEM", "CIFAR_STEM", "CIFAR_STEM_BN", "DENSENET121", "DENSENET161",
+    "DENSENET169", "DENSENET201", "DENSENET264", "D2L_DENSENET", "cifar_config",
     "DenseLayer", "DenseBlock", "Transition", "DenseNet",
     "densenet121", "densenet161", "densenet169", "densenet201", "densenet264",
     "densenet_cifar", "d2l_densenet", "torchvision_densenet_cifar",
