@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torchvision.models.densenet import _DenseBlock as TorchvisionDenseBlock
 
-from dnet_lib import arith, drawing, memory, models, style
+from dnet_lib import arith, drawing, memory, models, stages, style
 
 
 # --------------------------------------------------------------------------- style
@@ -135,7 +135,7 @@ def test_stage_diagram_traces_channels_and_resolution_of_both_models():
 ])
 def test_unit_costs_add_up_to_the_whole_model(make):
     net = make()
-    costs = drawing.unit_costs(net, size=16)
+    costs = stages.unit_costs(net, size=16)
     x = torch.zeros(1, 3, 16, 16)
     assert sum(c.params for c in costs) == arith.count_params(net)
     assert sum(c.flops for c in costs) == arith.count_flops(net, (1, 3, 16, 16))
@@ -174,4 +174,4 @@ def test_trace_of_a_meta_model_equals_the_real_one():
     real = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
     with torch.device("meta"):
         meta = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
-    assert drawing.trace_widths(meta, 32) == drawing.trace_widths(real, 32)
+    assert stages.trace_widths(meta, 32) == stages.trace_widths(real, 32)
