@@ -151,18 +151,6 @@ def test_unit_costs_add_up_to_the_whole_model(make):
         assert sum(c.kind == "transition" for c in costs) == len(net.block_config) - 1
 
 
-def test_layer_costs_draws_one_bar_per_unit_and_metric():
-    dense, res = models.densenet_cifar(40, 12, bottleneck=False), models.resnet_cifar(20)
-    d = drawing.layer_costs(dense, res, size=16)
-    for model, units in (("DenseNet-40", 36 + 2 + 2), ("ResNet-20", 9 + 2)):
-        for metric in ("params", "flops", "activation_bytes"):
-            bars = d.find("bar", model=model, metric=metric)
-            assert len(bars) == units, (model, metric)
-    total = d.find("total", model="DenseNet-40", metric="params")[0].value
-    assert total == arith.count_params(dense)
-    assert len(d.figure.axes) == 6
-
-
 def test_drawing_saves_png_and_svg(tmp_path):
     d = drawing.dense_block_stack(models.DenseBlock(2, 3, 10, bottleneck=False))
     assert d.save(tmp_path / "stack.svg").read_text().lstrip().startswith("<?xml")

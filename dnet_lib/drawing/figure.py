@@ -9,11 +9,10 @@ from typing import Sequence
 from .. import style
 
 __all__ = ["Part", "Drawing", "Canvas", "new_figure", "shades", "scaled",
-           "COUNT_UNITS", "FLOP_UNITS", "BYTE_UNITS"]
+           "COUNT_UNITS", "BYTE_UNITS"]
 
 # (divisor, unit name) from the largest down: an axis shows values in the first that fits
 COUNT_UNITS = [(1e6, "millions"), (1e3, "thousands"), (1, "")]
-FLOP_UNITS = [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")]
 BYTE_UNITS = [(2 ** 20, "MiB"), (2 ** 10, "KiB"), (1, "B")]
 
 

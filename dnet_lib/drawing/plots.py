@@ -1,8 +1,7 @@
-"""Plots of measurements: per-layer costs of a block, channels through whole networks, unit costs.
+"""Plots of measurements: the per-layer costs of a block, the channels through whole networks.
 
 * ``block_cost_bars``  -- per-layer parameters and input size of one dense block (``arith``)
 * ``stage_diagram``    -- channels and resolution through two networks (``stages.trace_widths``)
-* ``layer_costs``      -- parameters, FLOPs and saved activations per unit (``stages.unit_costs``)
 """
 from __future__ import annotations
 
@@ -12,11 +11,11 @@ import torch
 from torch import nn
 
 from .. import models, style
-from ..stages import trace_widths, unit_costs
+from ..stages import trace_widths
 from ..units import BYTES_PER_FLOAT32
-from .figure import BYTE_UNITS, COUNT_UNITS, FLOP_UNITS, Drawing, Part, new_figure, scaled
+from .figure import BYTE_UNITS, COUNT_UNITS, Drawing, Part, new_figure, scaled
 
-__all__ = ["block_cost_bars", "stage_diagram", "layer_costs"]
+__all__ = ["block_cost_bars", "stage_diagram"]
 
 C = style.COLORS
 
@@ -42,34 +41,29 @@ def block_cost_bars(stats: dict) -> Drawing:
     nbytes = [r["input_values"] * BYTES_PER_FLOAT32 for r in layers]
     with style.context():
         fig, canvas = new_figure(6.4, 2.8, "dense block costs")
-        ax_p, ax_m = fig.subplots(1, 2)
         xs = range(1, len(layers) + 1)
-        div, unit = scaled(params, COUNT_UNITS)
-        for x, v, bar in zip(xs, params, ax_p.bar(xs, [v / div for v in params],
-                                                   color=C["dense"])):
-            canvas.add(bar, "bar", f"layer {x}", v, metric="params")
-        style.label(ax_p, x="layer", y=f"parameters ({unit})" if unit else "parameters",
-                    title=f"total {stats['params']:,}")
-        div, unit = scaled(nbytes, BYTE_UNITS)
-        for x, v, bar in zip(xs, nbytes, ax_m.bar(xs, [v / div for v in nbytes],
-                                                  color=C["bottleneck"])):
-            canvas.add(bar, "bar", f"layer {x}", v, metric="input_bytes")
-        style.label(ax_m, x="layer", y=f"input of the layer ({unit})",
-                    title=f"one {size}×{size} image")
-        for ax in (ax_p, ax_m):
+        panels = ((params, COUNT_UNITS, C["dense"], "params", "parameters",
+                   f"total {stats['params']:,}"),
+                  (nbytes, BYTE_UNITS, C["bottleneck"], "input_bytes", "input of the layer",
+                   f"one {size}×{size} image"))
+        for ax, (values, units, colour, metric, name, title) in zip(fig.subplots(1, 2), panels):
+            div, unit = scaled(values, units)
+            for x, v, bar in zip(xs, values, ax.bar(xs, [v / div for v in values], color=colour)):
+                canvas.add(bar, "bar", f"layer {x}", v, metric=metric)
+            style.label(ax, x="layer", y=f"{name} ({unit})" if unit else name, title=title)
             ax.grid(axis="x", visible=False)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         return canvas.done()
 
 
-def _log2_ticks(ax, axis: str, values) -> None:
-    lo, hi = min(values), max(values)
-    low, high = int(math.floor(math.log2(lo))), int(math.ceil(math.log2(hi)))
-    ticks = [2 ** e for e in range(low, high + 1)]
-    getattr(ax, f"set_{axis}scale")("log", base=2)
-    getattr(ax, f"set_{axis}ticks")(ticks, [str(t) for t in ticks])
+def _log2_yticks(ax, values) -> None:
+    """A base-2 log y axis labelled at the powers of two the values span."""
     from matplotlib.ticker import NullLocator
-    getattr(ax, f"{axis}axis").set_minor_locator(NullLocator())
+    low, high = math.floor(math.log2(min(values))), math.ceil(math.log2(max(values)))
+    ticks = [2 ** e for e in range(low, high + 1)]
+    ax.set_yscale("log", base=2)
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = None,
@@ -90,15 +84,11 @@ def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = 
         fig, canvas = new_figure(6.4, 5.4, "stages")
         ax_c, ax_r = fig.subplots(2, 1, sharex=True)
         for label, colour, points in traces:
-            xs = [p.convs for p in points]
-            (line,) = ax_c.step(xs, [p.channels for p in points], where="post", color=colour,
-                                label=label)
-            canvas.add(line, "channels", label, max(p.channels for p in points),
-                       model=label, values=[p.channels for p in points])
-            (line,) = ax_r.step(xs, [p.resolution for p in points], where="post", color=colour,
-                                label=label)
-            canvas.add(line, "resolution", label, min(p.resolution for p in points),
-                       model=label, values=[p.resolution for p in points])
+            for ax, kind, pick in ((ax_c, "channels", max), (ax_r, "resolution", min)):
+                values = [getattr(p, kind) for p in points]
+                (line,) = ax.step([p.convs for p in points], values, where="post", color=colour,
+                                  label=label)
+                canvas.add(line, kind, label, pick(values), model=label, values=values)
             # label the widths where each stage ends (before a transition / a new stage)
             ends = [i for i, p in enumerate(points[:-1]) if points[i + 1].kind == "transition"
                     or (p.kind == "residual" and points[i + 1].channels != p.channels)]
@@ -120,10 +110,8 @@ def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = 
             for p in points:
                 if p.kind == "transition":
                     ax_c.axvline(p.convs, color=C["transition"], lw=0.8, alpha=0.5)
-        all_c = [p.channels for _, _, pts in traces for p in pts]
-        all_r = [p.resolution for _, _, pts in traces for p in pts]
-        _log2_ticks(ax_c, "y", all_c)
-        _log2_ticks(ax_r, "y", all_r)
+        _log2_yticks(ax_c, [p.channels for _, _, pts in traces for p in pts])
+        _log2_yticks(ax_r, [p.resolution for _, _, pts in traces for p in pts])
         from matplotlib.lines import Line2D
         handles = [Line2D([], [], color=colour, label=label) for label, colour, _ in traces]
         handles.append(Line2D([], [], color=C["transition"], lw=0.8, label="transition"))
@@ -133,54 +121,4 @@ def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = 
         style.label(ax_r, x="convolutions passed (depth)", y="resolution (pixels per side)")
         for label, _, points in traces:
             canvas.parts.append(Part("trace", label, len(points), "", {"points": points}))
-        return canvas.done()
-
-
-def layer_costs(densenet: nn.Module | None = None, resnet: nn.Module | None = None,
-                size: int = 224) -> Drawing:
-    """Bars per unit (stem, dense layers, transitions, residual blocks, head) of two networks:
-    parameters, FLOPs and activation bytes saved for backward, one image of ``size``×``size``.
-
-    Rows share their y axis, so the two networks compare bar for bar. Defaults: DenseNet-121 vs
-    ResNet-50 at 224×224 (a few seconds on a CPU); pass smaller CIFAR models for smoke runs.
-    """
-    densenet = models.densenet121() if densenet is None else densenet
-    resnet = models.resnet50() if resnet is None else resnet
-    data = [(_model_label(net), unit_costs(net, size)) for net in (densenet, resnet)]
-    metrics = [("params", "parameters", COUNT_UNITS), ("flops", "FLOPs", FLOP_UNITS),
-               ("activation_bytes", "saved activations", BYTE_UNITS)]
-    colours = {"stem": C["input"], "head": C["neutral"], "dense": C["dense"],
-               "transition": C["transition"], "residual": C["residual"]}
-    with style.context():
-        fig, canvas = new_figure(6.4, 6.6, "layer costs")
-        axes = fig.subplots(3, 2, sharey="row")
-        for row, (key, name, unit_choices) in enumerate(metrics):
-            div, unit = scaled([getattr(c, key) for _, costs in data for c in costs], unit_choices)
-            for col, (label, costs) in enumerate(data):
-                ax = axes[row][col]
-                values = [getattr(c, key) for c in costs]
-                bars = ax.bar(range(len(costs)), [v / div for v in values], width=0.85,
-                              color=[colours[c.kind] for c in costs])
-                for bar, c, v in zip(bars, costs, values):
-                    canvas.add(bar, "bar", c.unit, v, model=label, metric=key, unit_kind=c.kind)
-                ax.grid(axis="x", visible=False)
-                if row == 0:
-                    ax.set_title(f"{label} ({size}×{size})", fontsize=12)
-                if col == 0:
-                    if key == "params":
-                        ylabel = f"parameters ({unit})" if unit else "parameters"
-                    elif key == "flops":
-                        ylabel = f"{unit}FLOPs per image"
-                    else:
-                        ylabel = f"saved for backward ({unit})"
-                    ax.set_ylabel(ylabel, fontsize=11)
-                if row == 2:
-                    ax.set_xlabel("unit (stem → head)", fontsize=11)
-                canvas.parts.append(Part("total", f"{label} {key}", sum(values), "",
-                                         {"model": label, "metric": key}))
-        from matplotlib.patches import Patch
-        present = {c.kind for _, costs in data for c in costs}
-        handles = [Patch(color=colours[k], label=k) for k in
-                   ("stem", "dense", "transition", "residual", "head") if k in present]
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=10)
         return canvas.done()
