@@ -2,8 +2,8 @@
 
 A *unit* is a dense layer, a transition or a residual block. ``trace_widths(model, size)`` runs
 one zero image through the model and records the channels and resolution after every unit;
-``unit_costs(model, size)`` measures each unit's parameters, FLOPs and activation bytes saved for
-backward (everything before the first unit is the "stem", after the last the "head").
+``unit_costs(model, size)`` measures each unit's parameters and FLOPs (everything before the
+first unit is the "stem", after the last the "head").
 ``stage_table(model, size)`` groups those units into the stages a reader names: the stem, each
 dense block or ResNet stage, each transition, the head. Every column adds up to the whole
 model's count, and ``dnet_lib.drawing`` plots these measurements.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import arith, memory, models
+from . import arith, models
 from .validate import check_int
 
 __all__ = ["WidthPoint", "UnitCost", "units", "trace_widths", "unit_costs", "stage_of",
@@ -39,12 +39,11 @@ class WidthPoint:
 
 @dataclass
 class UnitCost:
-    """One unit's costs for one image: parameters, FLOPs, bytes saved for backward."""
+    """One unit's costs for one image: parameters and FLOPs."""
     unit: str
     kind: str            # "stem", "dense", "transition", "residual", "head"
     params: int
     flops: int
-    activation_bytes: int
 
 
 def _kind(module: nn.Module) -> str:
@@ -125,9 +124,9 @@ def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
 
 
 def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
-    """Per-unit parameters (``arith.count_params``), FLOPs (torch's ``FlopCounterMode``, as
-    ``arith.count_flops``) and saved activation bytes (``memory.saved_activation_bytes``) for one
-    ``size`` x ``size`` image; the columns add up to the whole model's numbers.
+    """Per-unit parameters (``arith.count_params``) and FLOPs (torch's ``FlopCounterMode``, as
+    ``arith.count_flops``) for one ``size`` x ``size`` image; each column adds up to the whole
+    model's number.
     """
     from torch.utils.flop_counter import FlopCounterMode
     found, in_channels = units(model, size)
@@ -140,7 +139,7 @@ def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
                 return unit
         return "stem" if order[name] < first else "head"
 
-    rows = {"stem": [0, 0, 0], **{unit: [0, 0, 0] for unit, _ in found}, "head": [0, 0, 0]}
+    rows = {"stem": [0, 0], **{unit: [0, 0] for unit, _ in found}, "head": [0, 0]}
     leaves = [(name, m) for name, m in model.named_modules() if next(m.children(), None) is None]
     for name, module in leaves:                  # leaf modules hold the parameters
         rows[owner(name)][0] += arith.count_params(module)
@@ -160,11 +159,8 @@ def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
     for name, module in leaves:
         handles += [module.register_forward_pre_hook(before(name)),
                     module.register_forward_hook(after(name))]
-    x = torch.zeros(1, in_channels, size, size)
-    _run_once(model, x, handles, counter)
+    _run_once(model, torch.zeros(1, in_channels, size, size), handles, counter)
     rows["head"][1] += counter.get_total_flops() - sum(r[1] for r in rows.values())  # own forward
-    for name, nbytes in memory.saved_activation_bytes(model, x).by_module.items():
-        rows[owner(name)][2] += nbytes
     kinds = {unit: _kind(m) for unit, m in found}
     return [UnitCost(unit, kinds.get(unit, unit), *vals) for unit, vals in rows.items()]
 

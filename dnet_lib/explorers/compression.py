@@ -146,8 +146,10 @@ class CompressionExplorer(Explorer):
                 "frame": profile_svg(self.architecture, self.compression),
                 "source": ARCHITECTURES[self.architecture].source}
 
-    def data(self) -> dict:
+    def data(self, live: bool = False) -> dict:
         """Everything the static page can show: per architecture, bottleneck and θ."""
+        if live:
+            return {"view": self.view()}
         return {"thetas": list(THETAS), "names": list(self.names), "initial": self.architecture,
                 "architectures": {name: {
                     "label": ARCHITECTURES[name].label, "source": ARCHITECTURES[name].source,

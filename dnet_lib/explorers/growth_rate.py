@@ -69,8 +69,8 @@ class GrowthRateExplorer(Explorer):
         return arith.dense_block_stats(self.in_channels, self.num_layers, self.growth_rate,
                                        self.image_size, bottleneck=self.bottleneck)
 
-    def data(self) -> dict:
-        return {"tables": growth_tables()}
+    def data(self, live: bool = False) -> dict:
+        return {"tables": growth_tables(), **({"view": self.view()} if live else {})}
 
     def settings(self) -> dict:
         return dict(in_channels=self.in_channels, num_layers=self.num_layers,

@@ -56,17 +56,16 @@ def _want_widget() -> bool:
 class Explorer:
     """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
 
-    A subclass names its files (``name``) and gives ``data()`` (the page's numbers), ``view()``
-    (the numbers of its current settings), ``settings()`` (the values its templates need) and
-    ``widget()``.
+    A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers: for the
+    live widget only those of its current settings), ``settings()`` (the values its templates
+    need) and ``widget()``.
     """
     name = ""
 
     def page(self, live: bool = False) -> str:
         """The explorer as HTML: with its own sliders, or (``live``) showing ``view()`` only."""
         uid = f"dnet-{self.name}-{next(_counter)}-{os.urandom(3).hex()}"   # apart across kernels
-        data = {**self.data(), "view": self.view()} if live else self.data()
-        settings = self.settings()
+        data, settings = self.data(live), self.settings()
         controls = "" if live else fill(f"{self.name}_controls.html", uid=uid, **settings)
         return fill(f"{self.name}.html", uid=uid, controls=controls, css=asset("explorer.css"),
                     script=asset("explorer.js") + asset(f"{self.name}.js"),
