@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-__all__ = ["PALETTE", "COLORS", "RC_PARAMS", "use", "context", "label"]
+__all__ = ["PALETTE", "COLORS", "RC_PARAMS", "CYCLE", "use", "context", "label"]
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE: dict[str, str] = {
@@ -38,36 +38,21 @@ COLORS: dict[str, str] = {
 
 # Sizes chosen so a 6.4-inch-wide figure scaled to a phone (~360 px) keeps ~8 px text.
 RC_PARAMS: dict[str, object] = {
-    "figure.figsize": (6.4, 3.8),
-    "figure.dpi": 110,
-    "savefig.dpi": 150,
-    "savefig.bbox": "tight",
-    "figure.constrained_layout.use": True,
-    "font.size": 12,
-    "axes.titlesize": 13,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 12,
-    "xtick.labelsize": 11,
-    "ytick.labelsize": 11,
-    "legend.fontsize": 11,
-    "legend.frameon": False,
-    "lines.linewidth": 2.2,
-    "lines.markersize": 6,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.axisbelow": True,
-    "axes.prop_cycle": None,     # filled in by _rc() (needs matplotlib's cycler)
+    "figure.figsize": (6.4, 3.8), "figure.dpi": 110, "savefig.dpi": 150,
+    "savefig.bbox": "tight", "figure.constrained_layout.use": True,
+    "font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold", "axes.labelsize": 12,
+    "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11, "legend.frameon": False,
+    "lines.linewidth": 2.2, "lines.markersize": 6,
+    "axes.spines.top": False, "axes.spines.right": False,
+    "axes.grid": True, "grid.alpha": 0.3, "axes.axisbelow": True,
 }
+# the colour cycle: the palette, blue first (DenseNet) and vermillion second (ResNet)
+CYCLE = ("blue", "vermillion", "green", "orange", "sky", "purple", "black", "yellow")
 
 
 def _rc() -> dict:
     from cycler import cycler
-    rc = dict(RC_PARAMS)
-    order = ("blue", "vermillion", "green", "orange", "sky", "purple", "black", "yellow")
-    rc["axes.prop_cycle"] = cycler(color=[PALETTE[name] for name in order])
-    return rc
+    return {**RC_PARAMS, "axes.prop_cycle": cycler(color=[PALETTE[name] for name in CYCLE])}
 
 
 def use() -> None:

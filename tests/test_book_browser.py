@@ -265,7 +265,9 @@ def test_compression_slider_shows_real_parameter_counts(server, browser):
                     "get('theta').dispatchEvent(new Event('input')); "
                     "return {params: get('params').textContent, theta: get('theta-value').textContent, "
                     "stages: get('stages').textContent, variant: get('variant').textContent}; })()")
-                net = models.DenseNet(**explorers.ARCHITECTURES[name].model_kwargs(bottleneck, theta))
+                config = explorers.ARCHITECTURES[name].config.replace(bottleneck=bottleneck,
+                                                                      compression=theta)
+                net = models.DenseNet(**{f: getattr(config, f) for f in config.__dataclass_fields__})
                 assert shown["theta"] == f"{theta:.2f}"
                 assert int(shown["params"].replace(",", "")) == arith.count_params(net), \
                     (name, bottleneck, theta)

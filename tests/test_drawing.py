@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torchvision.models.densenet import _DenseBlock as TorchvisionDenseBlock
 
-from dnet_lib import arith, drawing, memory, models, style
+from dnet_lib import drawing, models, style
 
 
 # --------------------------------------------------------------------------- style
@@ -127,51 +127,8 @@ def test_stage_diagram_traces_channels_and_resolution_of_both_models():
     assert dense_ends == [c + L * k for c in dense.stage_channels[:-1]]
 
 
-# --------------------------------------------------------------------------- costs
-@pytest.mark.parametrize("make", [
-    lambda: models.densenet_cifar(40, 12, bottleneck=False, compression=1.0),
-    lambda: models.densenet_cifar(52, 6, bottleneck=True, compression=0.5),
-    lambda: models.resnet_cifar(20),
-])
-def test_unit_costs_add_up_to_the_whole_model(make):
-    net = make()
-    costs = drawing.unit_costs(net, size=16)
-    x = torch.zeros(1, 3, 16, 16)
-    assert sum(c.params for c in costs) == arith.count_params(net)
-    assert sum(c.flops for c in costs) == arith.count_flops(net, (1, 3, 16, 16))
-    assert sum(c.activation_bytes for c in costs) == memory.saved_activation_bytes(net, x).total_bytes
-    assert costs[0].kind == "stem" and costs[-1].kind == "head"
-    if isinstance(net, models.DenseNet):
-        layers = [c for c in costs if c.kind == "dense"]
-        assert len(layers) == sum(net.block_config)
-        real = [layer for block in net.dense_blocks() for layer in block.values()]
-        assert [c.params for c in layers] == [
-            arith.dense_layer_params(layer.in_channels, net.growth_rate, bottleneck=net.bottleneck)
-            for layer in real]
-        assert sum(c.kind == "transition" for c in costs) == len(net.block_config) - 1
-
-
-def test_layer_costs_draws_one_bar_per_unit_and_metric():
-    dense, res = models.densenet_cifar(40, 12, bottleneck=False), models.resnet_cifar(20)
-    d = drawing.layer_costs(dense, res, size=16)
-    for model, units in (("DenseNet-40", 36 + 2 + 2), ("ResNet-20", 9 + 2)):
-        for metric in ("params", "flops", "activation_bytes"):
-            bars = d.find("bar", model=model, metric=metric)
-            assert len(bars) == units, (model, metric)
-    total = d.find("total", model="DenseNet-40", metric="params")[0].value
-    assert total == arith.count_params(dense)
-    assert len(d.figure.axes) == 6
-
-
 def test_drawing_saves_png_and_svg(tmp_path):
     d = drawing.dense_block_stack(models.DenseBlock(2, 3, 10, bottleneck=False))
     assert d.save(tmp_path / "stack.svg").read_text().lstrip().startswith("<?xml")
     assert d.save(tmp_path / "stack.png").read_bytes().startswith(b"\x89PNG")
     assert "23" in " ".join(d.texts())
-
-
-def test_trace_of_a_meta_model_equals_the_real_one():
-    real = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
-    with torch.device("meta"):
-        meta = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
-    assert drawing.trace_widths(meta, 32) == drawing.trace_widths(real, 32)

@@ -1,6 +1,7 @@
 """The explorers show arith's numbers, the page's JavaScript computes the same, and they draw."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -11,8 +12,9 @@ import subprocess
 import pytest
 import torch
 
-from dnet_lib import arith, drawing, explorers, models, units
+from dnet_lib import arith, explorers, models, stages, units
 from dnet_lib.explorers import ARCHITECTURES, THETAS, compression_explorer, growth_rate_explorer
+from dnet_lib.explorers.page import asset
 
 MAX_WIDTH = explorers.IN_CHANNELS_RANGE[1] + (explorers.NUM_LAYERS_RANGE[1] - 1) \
     * explorers.GROWTH_RATE_RANGE[1]          # the widest input a layer can get from the sliders
@@ -20,9 +22,14 @@ MAX_WIDTH = explorers.IN_CHANNELS_RANGE[1] + (explorers.NUM_LAYERS_RANGE[1] - 1)
 
 def test_seed_example_three_channels_two_layers_k10_gives_23():
     block = models.DenseBlock(2, 3, 10, bottleneck=False)
-    assert growth_rate_explorer().stats()["out_channels"] == block.out_channels == 23
+    assert growth_rate_explorer().view()["out_channels"] == block.out_channels == 23
     assert block(torch.randn(1, 3, 8, 8)).shape == (1, 23, 8, 8)
-    assert growth_rate_explorer(growth_rate=12).stats()["out_channels"] == 27
+    assert growth_rate_explorer(growth_rate=12).view()["out_channels"] == 27
+
+
+def _model(config: models.DenseNetConfig) -> models.DenseNet:
+    """The real network of a preset (its fields as keyword arguments)."""
+    return models.DenseNet(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
 
 
 # --------------------------------------------------------------------------- one source: arith
@@ -43,6 +50,7 @@ def test_growth_tables_reproduce_arith_over_the_whole_slider_range():
 
 
 def _run_page_js(page: str, expression: str):
+    """Run a page's scripts in node (no DOM: nothing mounts), then print ``expression``."""
     node = shutil.which("node")
     if node is None:
         message = "node is not installed: cannot run the page's JavaScript (apt-get install nodejs)"
@@ -50,8 +58,10 @@ def _run_page_js(page: str, expression: str):
             pytest.fail(message)
         pytest.skip(message)
     scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
-    program = ("globalThis.window = globalThis; globalThis.document = {getElementById: () => null};\n"
-               + "\n".join(scripts) + f"\nconsole.log(JSON.stringify({expression}));\n")
+    tables = json.dumps(explorers.growth_tables())
+    program = ("globalThis.window = globalThis;\n" + "\n".join(scripts)
+               + f"\nwindow.dnetExplorers.growthTables = {tables};"
+               + f"\nconsole.log(JSON.stringify({expression}));\n")
     result = subprocess.run([node, "-"], input=program, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -72,18 +82,25 @@ def test_growth_page_javascript_equals_arith_over_a_grid():
 
 
 def test_page_javascript_has_no_formula_constants():
-    # the JavaScript reads its numbers from the generated tables, never from literals like 4*k
-    page = growth_rate_explorer().static_html()
-    calc = re.findall(r"<script>(.*?)</script>", page, re.S)[0]
-    code = calc.split("var T = ", 1)[1].split(";\n", 1)[1]
+    # the page's arithmetic reads its numbers from the generated tables, never literals like 4*k
+    code = _run_page_js(growth_rate_explorer().static_html(),
+                        "String(window.dnetExplorers.blockStats)")
+    assert "growthTables" in code
     assert not re.search(r"[*] ?\d|\d ?[*]", code), "a hard-coded factor in the page's arithmetic"
+
+
+def test_pages_are_the_package_files():
+    page = growth_rate_explorer().static_html()
+    for name in ("explorer.css", "explorer.js", "growth_rate.js"):
+        assert asset(name) in page, name
+    assert asset("compression.js") in compression_explorer("d2l", architectures=["d2l"]).static_html()
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_compression_numbers_equal_real_models(name):
     for bottleneck, theta in itertools.product((True, False), (0.1, 0.5, 1.0)):
         stats = explorers.architecture_stats(name, bottleneck, theta)
-        net = models.DenseNet(**ARCHITECTURES[name].model_kwargs(bottleneck, theta))
+        net = _model(ARCHITECTURES[name].config.replace(bottleneck=bottleneck, compression=theta))
         assert stats["stage_channels"] == net.stage_channels, (name, bottleneck, theta)
         assert stats["params"] == arith.count_params(net), (name, bottleneck, theta)
 
@@ -113,43 +130,46 @@ def test_profile_drawing_shows_b_c_bc_of_the_real_networks(name, theta):
     assert list(panels) == ["B", "C", "BC"]
     for panel, bottleneck, compressed in explorers.VARIANT_PANELS:
         t = theta if compressed else 1.0
-        net = models.DenseNet(**ARCHITECTURES[name].model_kwargs(bottleneck, t))
+        net = _model(ARCHITECTURES[name].config.replace(bottleneck=bottleneck, compression=t))
         shown = panels[panel]
         assert shown["theta"] == t and shown["params"] == arith.count_params(net)
         assert shown["variant"] == net.config.variant
         # the drawn line is what the real network carries, measured by forward hooks
-        size = 32 if ARCHITECTURES[name].stem == "cifar" else 64
-        traced = [p.channels for p in drawing.trace_widths(net, size)[1:]]
+        size = 32 if ARCHITECTURES[name].config.stem == models.CIFAR_STEM else 64
+        traced = [p.channels for p in stages.trace_widths(net, size)[1:]]
         assert shown["channels"] == traced, panel
     assert panels["C"]["channels"] == panels["BC"]["channels"]   # a bottleneck adds no state
     assert max(panels["C"]["channels"]) < max(panels["B"]["channels"])
 
 
+def _page_data(page: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" data-role="data">(.*?)</script>',
+                                page, re.S).group(1))
+
+
 def test_compression_page_has_one_frame_per_theta_and_the_real_numbers():
     comp = compression_explorer("cifar_bc100", 0.5, True, ["cifar_bc100", "densenet121"])
     page = comp.static_html()
-    shown = re.search(r'data-role="params">([\d,]+)<', page).group(1)
-    assert int(shown.replace(",", "")) == arith.count_params(models.densenet_cifar(100, 12))
-    table = json.loads(re.search(r'<script type="application/json" data-role="table">(.*?)</script>',
-                                 page, re.S).group(1))
-    frames = json.loads(re.search(r'<script type="application/json" data-role="frames">(.*?)</script>',
-                                  page, re.S).group(1))
-    assert set(table["architectures"]) == set(frames) == {"cifar_bc100", "densenet121"}
+    data = _page_data(page)
+    assert data["initial"] == "cifar_bc100" and data["names"] == ["cifar_bc100", "densenet121"]
+    assert set(data["architectures"]) == set(data["frames"]) == {"cifar_bc100", "densenet121"}
+    i = THETAS.index(0.5)
+    assert data["architectures"]["cifar_bc100"]["bottleneck"][i]["params"] == \
+        arith.count_params(models.densenet_cifar(100, 12))
     slider_max = int(re.search(r'data-role="theta" min="0" max="(\d+)"', page).group(1))
-    assert len(frames["densenet121"]) == len(table["thetas"]) == slider_max + 1
+    assert len(data["frames"]["densenet121"]) == len(data["thetas"]) == slider_max + 1
     i = THETAS.index(0.75)
     net = models.densenet121(bottleneck=False, compression=0.75)
-    assert table["architectures"]["densenet121"]["plain"][i]["params"] == arith.count_params(net)
-    assert _panels(frames["densenet121"][i])["C"]["params"] == arith.count_params(net)
-    for t, frame in zip(THETAS, frames["cifar_bc100"]):
-        assert frame.startswith(f'<div data-role="profiles" data-theta="{t:.2f}"')
+    assert data["architectures"]["densenet121"]["plain"][i]["params"] == arith.count_params(net)
+    assert _panels(data["frames"]["densenet121"][i])["C"]["params"] == arith.count_params(net)
+    for t, frame in zip(THETAS, data["frames"]["cifar_bc100"]):
+        assert f'data-role="profiles" data-theta="{t:.2f}"' in frame.split(">", 1)[0]
 
 
 def test_static_html_keeps_the_browser_hooks_and_no_external_url():
     growth = growth_rate_explorer().static_html()
-    assert 'data-role="out-channels">23<' in growth
     for role in ("growth-rate", "num-layers", "in-channels", "image-size", "bottleneck", "params",
-                 "layers", "formula", "stack", "params-bars", "memory-bars"):
+                 "layers", "formula", "stack", "params-bars", "memory-bars", "out-channels"):
         assert f'data-role="{role}"' in growth, role
     comp = compression_explorer().static_html()
     for role in ("architecture", "theta", "theta-value", "bottleneck", "params", "stages",
@@ -157,11 +177,12 @@ def test_static_html_keeps_the_browser_hooks_and_no_external_url():
         assert f'data-role="{role}"' in comp, role
     for page in (growth, comp):
         assert not re.search(r"(src|href)=\"https?://", page)
+        assert "$" not in page.replace("$$", "")          # every template placeholder filled
 
 
 def test_two_displays_get_distinct_ids():
     first, second = growth_rate_explorer().static_html(), growth_rate_explorer().static_html()
-    id_of = lambda html: re.search(r'id="(dnet-growth-[^"]+)"', html).group(1)
+    id_of = lambda html: re.search(r'id="(dnet-growth_rate-[^"]+)"', html).group(1)
     assert id_of(first) != id_of(second)
 
 
@@ -188,26 +209,89 @@ def test_mimebundle_is_html_without_a_kernel(monkeypatch):
     assert explorers.WIDGET_VIEW not in bundle          # no kernel in pytest
 
 
-def test_widgets_recompute_and_redraw_in_python():
+def _shown(output) -> dict:
+    """What a live widget's page shows: the numbers the kernel sent with it."""
+    (shown,) = output.outputs
+    return _page_data(shown["data"]["text/html"])["view"]
+
+
+def test_widgets_recompute_in_python_and_send_the_page():
     pytest.importorskip("ipywidgets")
     box = growth_rate_explorer().widget()
-    k_slider, summary, stack, bars = box.children[0], box.children[5], box.children[6], box.children[7]
-    assert "<b>23</b>" in summary.value
-    before = bytes(stack.value)
-    assert before.startswith(b"\x89PNG") and bytes(bars.value).startswith(b"\x89PNG")
+    k_slider, out = box.children[0], box.children[-1]
+    assert _shown(out)["out_channels"] == 23
+    assert 'data-role="growth-rate"' not in out.outputs[0]["data"]["text/html"]   # no 2nd slider
     k_slider.value = 12
-    assert "<b>27</b>" in summary.value and bytes(stack.value) != before
+    assert _shown(out) == arith.dense_block_stats(3, 2, 12, 96, bottleneck=False)
     box = compression_explorer("cifar_bc100").widget()
-    theta, picture, summary = box.children[1], box.children[2], box.children[-1]
+    theta, out = box.children[1], box.children[-1]
     theta.value = 0.75
     expected = arith.count_params(models.densenet_cifar(100, 12, compression=0.75,
                                                         num_init_features=24))
-    assert f"<b>{expected:,}</b>" in summary.value
-    assert _panels(picture.value)["BC"]["params"] == expected
+    assert _shown(out)["stats"]["params"] == expected
+    assert _panels(_shown(out)["frame"])["BC"]["params"] == expected
 
 
-def test_live_drawings_are_the_real_block():
-    stack, bars = growth_rate_explorer(in_channels=5, num_layers=4, growth_rate=7).drawings()
-    assert [r.value for r in stack.find("row")] == [5, 12, 19, 26, 33]
-    stats = arith.dense_block_stats(5, 4, 7, 96, bottleneck=False)
-    assert [b.value for b in bars.find("bar", metric="params")] == [r["params"] for r in stats["layers"]]
+def _chromium_page():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed")
+    return sync_api, chromium
+
+
+@pytest.mark.browser
+def test_static_pages_draw_and_recompute_in_a_browser(tmp_path):
+    sync_api, chromium = _chromium_page()
+    growth, comp = tmp_path / "growth.html", tmp_path / "compression.html"
+    growth.write_text(growth_rate_explorer().static_html(), encoding="utf-8")
+    comp.write_text(compression_explorer("d2l", 0.25, False).static_html(), encoding="utf-8")
+    read = ("(() => { const r = document.querySelector('.dnet-explorer'); "
+            "const get = x => r.querySelector('[data-role=\"' + x + '\"]'); %s })()")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page, errors = browser.new_page(), []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(growth.as_uri())
+        assert page.evaluate(read % "return get('out-channels').textContent;") == "23"
+        shown = page.evaluate(read % (
+            "const k = get('growth-rate'); k.value = '12'; "
+            "k.dispatchEvent(new Event('input', {bubbles: true})); "
+            "return [get('out-channels').textContent, get('params').textContent, "
+            "get('layers').querySelectorAll('tr').length];"))
+        assert shown == ["27", f"{arith.count_params(models.DenseBlock(2, 3, 12, False)):,}", 2]
+        page.goto(comp.as_uri())
+        shown = page.evaluate(read % (
+            "return [get('params').textContent, get('variant').textContent, "
+            "get('theta-value').textContent, get('drawing').querySelectorAll('svg').length];"))
+        net = _model(models.D2L_DENSENET.replace(compression=0.25))
+        assert shown == [f"{arith.count_params(net):,}", "DenseNet-C", "0.25", 3]
+        browser.close()
+    assert not errors, errors
+
+
+# --------------------------------------------------------------------------- packaging
+@pytest.mark.slow
+def test_the_wheel_carries_exactly_the_explorer_files(tmp_path):
+    """A non-editable install (Colab's) must find every page file; each package-data glob in
+    pyproject.toml matches a real file."""
+    import sys
+    tomllib = pytest.importorskip("tomllib")      # Python 3.11+
+    import zipfile
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    folder = repo / "dnet_lib" / "explorers"
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".py")
+    assert files and all(asset(name) for name in files)
+    globs = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]
+    assert set(globs) == {"dnet_lib.explorers"}
+    for pattern in globs["dnet_lib.explorers"]:
+        assert list(folder.glob(pattern)), f"package-data glob {pattern!r} matches no file"
+    assert sorted({p.name for g in globs["dnet_lib.explorers"] for p in folder.glob(g)}) == files
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), str(repo)], check=True, timeout=300)
+    (wheel,) = tmp_path.glob("dnet_lib-*.whl")
+    shipped = sorted(n.rsplit("/", 1)[1] for n in zipfile.ZipFile(wheel).namelist()
+                     if n.startswith("dnet_lib/explorers/") and not n.endswith(".py"))
+    assert shipped == files

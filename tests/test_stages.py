@@ -1,5 +1,6 @@
 """dnet_lib.stages: networks walked through stage by stage (chapter 5)."""
 import pytest
+import torch
 
 from dnet_lib import arith, models, stages
 
@@ -36,3 +37,31 @@ def test_resnet_stages_are_grouped_by_layer():
 def test_stage_table_rejects_bad_size():
     with pytest.raises(ValueError, match="size"):
         stages.stage_table(models.resnet_cifar(20), 0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: models.densenet_cifar(40, 12, bottleneck=False, compression=1.0),
+    lambda: models.densenet_cifar(52, 6, bottleneck=True, compression=0.5),
+    lambda: models.resnet_cifar(20),
+])
+def test_unit_costs_add_up_to_the_whole_model(make):
+    net = make()
+    costs = stages.unit_costs(net, size=16)
+    assert sum(c.params for c in costs) == arith.count_params(net)
+    assert sum(c.flops for c in costs) == arith.count_flops(net, (1, 3, 16, 16))
+    assert costs[0].kind == "stem" and costs[-1].kind == "head"
+    if isinstance(net, models.DenseNet):
+        layers = [c for c in costs if c.kind == "dense"]
+        assert len(layers) == sum(net.block_config)
+        real = [layer for block in net.dense_blocks() for layer in block.values()]
+        assert [c.params for c in layers] == [
+            arith.dense_layer_params(layer.in_channels, net.growth_rate, bottleneck=net.bottleneck)
+            for layer in real]
+        assert sum(c.kind == "transition" for c in costs) == len(net.block_config) - 1
+
+
+def test_trace_of_a_meta_model_equals_the_real_one():
+    real = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
+    with torch.device("meta"):
+        meta = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
+    assert stages.trace_widths(meta, 32) == stages.trace_widths(real, 32)

@@ -1,0 +1,194 @@
+"""The compression explorer: θ, the bottleneck switch and a choice of DenseNet configuration.
+
+Its presets are ``dnet_lib.models`` configurations (``DENSENET121``, ``cifar_config(...)``,
+``D2L_DENSENET``); every number is ``arith.densenet_stats`` of one with the chosen bottleneck
+setting and θ. The page holds the numbers for every preset and θ (and ``profile_svg``'s drawing
+of each), so its script only picks; the live widget recomputes in Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .. import arith, models, style
+from ..units import format_count
+from ..validate import check_choice, check_compression
+from .page import Explorer, fill
+
+__all__ = ["THETAS", "Architecture", "ARCHITECTURES", "VARIANT_PANELS", "architecture_stats",
+           "channel_profile", "profile_svg", "CompressionExplorer", "compression_explorer"]
+
+# θ values offered: 0.10, 0.15, ..., 1.00. Python and the page use these exact floats, so
+# floor(θ·m) agrees on both sides.
+THETAS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(2, 21))
+VARIANT_PANELS = (("B", True, False), ("C", False, True), ("BC", True, True))   # (name, B, C)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A preset of the explorer: a ``models.DenseNetConfig`` (the explorer varies its bottleneck
+    and compression), a menu label and where the configuration comes from."""
+    label: str
+    config: models.DenseNetConfig
+    source: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "densenet121": Architecture("DenseNet-121 (ImageNet, k=32)", models.DENSENET121,
+                                "Huang et al. 2017, Table 1"),
+    "cifar_bc100": Architecture("DenseNet-BC L=100, k=12 (CIFAR)", models.cifar_config(100, 12),
+                                "Huang et al. 2017, Table 2"),
+    "cifar_40": Architecture("DenseNet L=40, k=12 (CIFAR)",
+                             models.cifar_config(40, 12, bottleneck=False, compression=1.0),
+                             "Huang et al. 2017, Table 2"),
+    "d2l": Architecture("d2l DenseNet (Fashion-MNIST, k=32)", models.D2L_DENSENET,
+                        "d2l.ai, section 8.7"),
+}
+
+
+def architecture_stats(name: str, bottleneck: bool, compression: float) -> dict:
+    """``arith.densenet_stats`` of a preset with this bottleneck setting and θ."""
+    check_choice("architecture", name, ARCHITECTURES)
+    config = ARCHITECTURES[name].config.replace(bottleneck=bottleneck, compression=compression)
+    return arith.densenet_stats(config)
+
+
+def channel_profile(stats: dict, growth_rate: int) -> list[int]:
+    """Channels carried after the stem, after every dense layer and after every transition
+    (``stats``: an ``arith.densenet_stats`` result; widths from ``arith.dense_block_channels``)."""
+    profile = [stats["stage_channels"][0]]
+    for i, block in enumerate(stats["blocks"]):
+        profile += arith.dense_block_channels(block["in_channels"], block["num_layers"],
+                                              growth_rate)[1:]
+        if i < len(stats["transitions"]):
+            profile.append(stats["transitions"][i]["out_channels"])
+    return profile
+
+
+def profile_svg(name: str, theta: float) -> str:
+    """Three panels (DenseNet-B, -C, -BC at this θ): channels carried through the whole network.
+
+    The dashed grey line in each panel is the same network without compression (θ = 1). One SVG
+    per panel (``profile_panel.svg``), so they wrap on a phone.
+    """
+    check_choice("architecture", name, ARCHITECTURES)
+    check_compression(theta)
+    k = ARCHITECTURES[name].config.growth_rate
+    reference = channel_profile(architecture_stats(name, False, 1.0), k)
+    top, pw, ph, left, head = max(reference), 180, 110, 36, 40
+    colours = {"B": style.COLORS["bottleneck"], "C": style.COLORS["transition"],
+               "BC": style.COLORS["dense"]}
+
+    def points(profile):
+        # keep only corners: inside a dense block the line is straight (k channels per layer)
+        last = len(profile) - 1
+        keep = [i for i, c in enumerate(profile) if i in (0, last)
+                or c - profile[i - 1] != profile[i + 1] - c]
+        return " ".join(f"{left + pw * i / last:.1f},{head + ph - ph * profile[i] / top:.1f}"
+                        for i in keep)
+
+    panels = []
+    for panel, bottleneck, compressed in VARIANT_PANELS:
+        s = architecture_stats(name, bottleneck, theta if compressed else 1.0)
+        profile = channel_profile(s, k)
+        panels.append(fill(
+            "profile_panel.svg", panel=panel, variant=s["variant"],
+            theta=f"{s['compression']:.2f}", params=s["params"],
+            params_text=format_count(s["params"]), channels=",".join(map(str, profile)),
+            width=left + pw + 8, height=head + ph + 8, left=left, left_label=left - 3,
+            right=left + pw, top=top, top_y=head + 9, base_y=head + ph, colour=colours[panel],
+            reference_points=points(reference), points=points(profile), end=profile[-1],
+            end_y=f"{head + ph - ph * profile[-1] / top - 5:.1f}"))
+    return fill("profiles.html", theta=f"{theta:.2f}", panels="".join(panels))
+
+
+def _compact(stats: dict) -> dict:
+    """The part of ``arith.densenet_stats`` the page shows."""
+    return {"variant": stats["variant"], "params": stats["params"],
+            "stage_channels": stats["stage_channels"],
+            "blocks": [{k: b[k] for k in ("num_layers", "in_channels", "out_channels", "params")}
+                       for b in stats["blocks"]],
+            "transitions": [{k: t[k] for k in ("out_channels", "params")}
+                            for t in stats["transitions"]]}
+
+
+class CompressionExplorer(Explorer):
+    """A θ slider, a bottleneck switch and a choice of architecture: channels and parameters."""
+    name = "compression"
+
+    def __init__(self, architecture: str = "densenet121", compression: float = 0.5,
+                 bottleneck: bool = True, architectures: Sequence[str] | None = None):
+        names = tuple(architectures) if architectures is not None else tuple(ARCHITECTURES)
+        if not names:
+            raise ValueError("architectures must name at least one architecture, got ()")
+        for name in names:
+            check_choice("architectures", name, ARCHITECTURES)
+        check_choice("architecture", architecture, names)
+        check_compression(compression)
+        check_choice("compression", compression, THETAS)
+        self.architecture, self.names = architecture, names
+        self.compression, self.bottleneck = compression, bool(bottleneck)
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return (f"CompressionExplorer(architecture={self.architecture!r}, "
+                f"compression={self.compression}, bottleneck={self.bottleneck}): "
+                f"{s['variant']}, stage_channels={s['stage_channels']}, params={s['params']:,}")
+
+    def stats(self) -> dict:
+        return architecture_stats(self.architecture, self.bottleneck, self.compression)
+
+    def view(self) -> dict:
+        """What the page shows for the current settings."""
+        return {"stats": _compact(self.stats()),
+                "reference_params": architecture_stats(self.architecture, self.bottleneck,
+                                                       1.0)["params"],
+                "frame": profile_svg(self.architecture, self.compression),
+                "source": ARCHITECTURES[self.architecture].source}
+
+    def data(self, live: bool = False) -> dict:
+        """Everything the static page can show: per architecture, bottleneck and θ."""
+        if live:
+            return {"view": self.view()}
+        return {"thetas": list(THETAS), "names": list(self.names), "initial": self.architecture,
+                "architectures": {name: {
+                    "label": ARCHITECTURES[name].label, "source": ARCHITECTURES[name].source,
+                    "bottleneck": [_compact(architecture_stats(name, True, t)) for t in THETAS],
+                    "plain": [_compact(architecture_stats(name, False, t)) for t in THETAS]}
+                    for name in self.names},
+                "frames": {name: [profile_svg(name, t) for t in THETAS] for name in self.names}}
+
+    def settings(self) -> dict:
+        return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression),
+                    checked=" checked" if self.bottleneck else "")
+
+    def widget(self):
+        import ipywidgets as w
+        common = dict(style={"description_width": "12em"}, layout=w.Layout(width="32em"))
+        controls = [w.Dropdown(options=[(ARCHITECTURES[n].label, n) for n in self.names],
+                               value=self.architecture, description="architecture", **common),
+                    w.SelectionSlider(options=list(THETAS), value=self.compression,
+                                      description="compression θ", **common),
+                    w.Checkbox(value=self.bottleneck, description="bottleneck (DenseNet-B)")]
+        out = w.Output()
+
+        def update(_=None):
+            name, theta, bottleneck = (c.value for c in controls)
+            CompressionExplorer(name, theta, bottleneck, self.names).show_in(out)
+
+        for control in controls:
+            control.observe(update, names="value")
+        update()
+        return w.VBox([*controls, out])
+
+
+def compression_explorer(architecture: str = "densenet121", compression: float = 0.5,
+                         bottleneck: bool = True,
+                         architectures: Sequence[str] | None = None) -> CompressionExplorer:
+    """Display this (last line of a cell) for a θ slider over a DenseNet's channels and parameters.
+
+    ``architecture`` is the one shown first; ``architectures`` limits the menu (names from
+    ``ARCHITECTURES``: densenet121, cifar_bc100, cifar_40, d2l). ``compression`` is one of
+    ``THETAS`` (0.10, 0.15, ..., 1.00).
+    """
+    return CompressionExplorer(architecture, compression, bottleneck, architectures)

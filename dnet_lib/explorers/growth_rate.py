@@ -1,0 +1,115 @@
+"""The growth-rate explorer: sliders for one dense block (k, L, c0, image size, bottleneck).
+
+The static page computes with ``growth_tables()``, constants generated here from ``arith``: a
+layer's parameters and input size are affine in its input width c, and the tables hold those
+lines, so the page's JavaScript writes no formula of its own (``tests/test_explorers.py`` runs it
+in node over a grid and compares it with ``arith``). The live widget recomputes in Python.
+"""
+from __future__ import annotations
+
+from .. import arith
+from ..units import BYTES_PER_FLOAT32
+from ..validate import check_choice, check_int
+from .page import Explorer
+
+__all__ = ["GROWTH_RATE_RANGE", "NUM_LAYERS_RANGE", "IN_CHANNELS_RANGE", "IMAGE_SIZES",
+           "growth_tables", "GrowthRateExplorer", "growth_rate_explorer"]
+
+# Slider ranges (also checked by the browser test).
+GROWTH_RATE_RANGE = (1, 48)
+NUM_LAYERS_RANGE = (1, 24)
+IN_CHANNELS_RANGE = (1, 256)
+IMAGE_SIZES = (7, 14, 28, 32, 56, 96, 112, 224)
+
+
+def _affine(values_at) -> list[int]:
+    """[slope, intercept] of a quantity that is affine in a layer's input width c."""
+    y1, y2 = values_at(1), values_at(2)
+    return [y2 - y1, 2 * y1 - y2]
+
+
+def growth_tables() -> dict:
+    """The constants the growth-rate page computes with, generated from ``arith``.
+
+    ``params[variant][k - kMin]`` and ``inputValues[size]`` are [slope, intercept] lines in the
+    input width c (a layer's parameters are affine in c for fixed k; its input holds c·H·W
+    values).
+    """
+    ks = range(GROWTH_RATE_RANGE[0], GROWTH_RATE_RANGE[1] + 1)
+    params = {name: [_affine(lambda c, k=k, b=b: arith.dense_layer_params(c, k, bottleneck=b))
+                     for k in ks] for name, b in (("plain", False), ("bottleneck", True))}
+    values = {str(s): _affine(lambda c, s=s: arith.dense_block_stats(
+        c, 1, 1, s, bottleneck=False)["layers"][0]["input_values"]) for s in IMAGE_SIZES}
+    return {"kMin": GROWTH_RATE_RANGE[0], "params": params, "inputValues": values,
+            "bytesPerValue": BYTES_PER_FLOAT32, "sizes": list(IMAGE_SIZES)}
+
+
+class GrowthRateExplorer(Explorer):
+    """Sliders for one dense block: k, L, c0, image size and the bottleneck switch."""
+    name = "growth_rate"
+
+    def __init__(self, in_channels: int = 3, num_layers: int = 2, growth_rate: int = 10,
+                 image_size: int = 96, bottleneck: bool = False):
+        check_int("in_channels", in_channels, *IN_CHANNELS_RANGE)
+        check_int("num_layers", num_layers, *NUM_LAYERS_RANGE)
+        check_int("growth_rate", growth_rate, *GROWTH_RATE_RANGE)
+        check_choice("image_size", image_size, IMAGE_SIZES)
+        self.in_channels, self.num_layers, self.growth_rate = in_channels, num_layers, growth_rate
+        self.image_size, self.bottleneck = image_size, bool(bottleneck)
+
+    def __repr__(self) -> str:
+        s = self.view()
+        return (f"GrowthRateExplorer(in_channels={self.in_channels}, num_layers={self.num_layers}, "
+                f"growth_rate={self.growth_rate}, image_size={self.image_size}, "
+                f"bottleneck={self.bottleneck}): out_channels={s['out_channels']}, "
+                f"params={s['params']:,}")
+
+    def view(self) -> dict:
+        """``arith.dense_block_stats`` of the current settings: what the page shows."""
+        return arith.dense_block_stats(self.in_channels, self.num_layers, self.growth_rate,
+                                       self.image_size, bottleneck=self.bottleneck)
+
+    def data(self, live: bool = False) -> dict:
+        return {"tables": growth_tables(), **({"view": self.view()} if live else {})}
+
+    def settings(self) -> dict:
+        return dict(in_channels=self.in_channels, num_layers=self.num_layers,
+                    growth_rate=self.growth_rate, checked=" checked" if self.bottleneck else "",
+                    k_min=GROWTH_RATE_RANGE[0], k_max=GROWTH_RATE_RANGE[1],
+                    layers_min=NUM_LAYERS_RANGE[0], layers_max=NUM_LAYERS_RANGE[1],
+                    c0_min=IN_CHANNELS_RANGE[0], c0_max=IN_CHANNELS_RANGE[1],
+                    size_max=len(IMAGE_SIZES) - 1, size_index=IMAGE_SIZES.index(self.image_size))
+
+    def widget(self):
+        import ipywidgets as w
+        common = dict(style={"description_width": "12em"}, layout=w.Layout(width="32em"),
+                      continuous_update=False)
+        controls = [w.IntSlider(value=self.growth_rate, min=GROWTH_RATE_RANGE[0],
+                                max=GROWTH_RATE_RANGE[1], description="growth rate k", **common),
+                    w.IntSlider(value=self.num_layers, min=NUM_LAYERS_RANGE[0],
+                                max=NUM_LAYERS_RANGE[1], description="layers L", **common),
+                    w.IntSlider(value=self.in_channels, min=IN_CHANNELS_RANGE[0],
+                                max=IN_CHANNELS_RANGE[1], description="input channels c0",
+                                **common),
+                    w.SelectionSlider(options=list(IMAGE_SIZES), value=self.image_size,
+                                      description="image size", **common),
+                    w.Checkbox(value=self.bottleneck, description="bottleneck (DenseNet-B)")]
+        out = w.Output()
+
+        def update(_=None):
+            k, layers, c0, size, bottleneck = (c.value for c in controls)
+            GrowthRateExplorer(c0, layers, k, size, bottleneck).show_in(out)
+
+        for control in controls:
+            control.observe(update, names="value")
+        update()
+        return w.VBox([*controls, out])
+
+
+def growth_rate_explorer(in_channels: int = 3, num_layers: int = 2, growth_rate: int = 10,
+                         image_size: int = 96, bottleneck: bool = False) -> GrowthRateExplorer:
+    """Display this (last line of a cell) for sliders over one dense block's settings.
+
+    The defaults are d2l's example: 3 input channels, 2 layers, k = 10 -> 23 output channels.
+    """
+    return GrowthRateExplorer(in_channels, num_layers, growth_rate, image_size, bottleneck)

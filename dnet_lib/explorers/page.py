@@ -1,0 +1,89 @@
+"""What both explorers share: their package files, one page template, and the two displays.
+
+An explorer's page is ``NAME.html`` filled with ``string.Template``: the shared ``explorer.css``
+and ``explorer.js``, the explorer's ``NAME.js`` (its one renderer), ``NAME_controls.html`` (the
+sliders; left out in the live widget, whose sliders are ipywidgets) and a JSON ``data`` block of
+numbers computed by ``dnet_lib.arith``.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from importlib import resources
+from string import Template
+
+from .. import style
+
+__all__ = ["WIDGET_VIEW", "asset", "fill", "Explorer", "widget_view"]
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_counter = itertools.count()
+
+
+def asset(name: str) -> str:
+    """The text of one of this package's files (``explorer.css``, ``growth_rate.js``...)."""
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def fill(name: str, **values) -> str:
+    """The package file ``name`` with its ``$placeholders`` replaced (each must be given)."""
+    return Template(asset(name)).substitute(values)
+
+
+def widget_view(widget) -> dict:
+    """The mimebundle entry that shows a live widget, the same for ipywidgets 7 and 8.
+
+    ipywidgets 8 widgets have ``_repr_mimebundle_``; 7.x widgets only ``_ipython_display_``.
+    Both front-ends render a view from the widget's ``model_id`` (protocol version 2.0).
+    """
+    return {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+
+
+def _want_widget() -> bool:
+    """A live ipywidgets view only in a running kernel, and not while the book is built."""
+    if os.environ.get("DNET_BOOK_BUILD"):
+        return False
+    try:
+        from IPython import get_ipython
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class Explorer:
+    """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
+
+    A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers: for the
+    live widget only those of its current settings), ``settings()`` (the values its templates
+    need) and ``widget()``.
+    """
+    name = ""
+
+    def page(self, live: bool = False) -> str:
+        """The explorer as HTML: with its own sliders, or (``live``) showing ``view()`` only."""
+        uid = f"dnet-{self.name}-{next(_counter)}-{os.urandom(3).hex()}"   # apart across kernels
+        data, settings = self.data(live), self.settings()
+        controls = "" if live else fill(f"{self.name}_controls.html", uid=uid, **settings)
+        return fill(f"{self.name}.html", uid=uid, controls=controls, css=asset("explorer.css"),
+                    script=asset("explorer.js") + asset(f"{self.name}.js"),
+                    colours="".join(f"--dnet-{k}: {v}; " for k, v in style.COLORS.items()),
+                    data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+                    **settings)
+
+    def static_html(self) -> str:
+        return self.page()
+
+    def show_in(self, output) -> None:
+        """Show this explorer's current numbers in an ipywidgets ``Output`` (the live widget),
+        drawn by the same page script as the static page."""
+        output.outputs = ({"output_type": "display_data", "metadata": {},
+                           "data": {"text/plain": repr(self), "text/html": self.page(live=True)}},)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {"text/plain": repr(self), "text/html": self.static_html()}
+        if _want_widget():
+            bundle[WIDGET_VIEW] = widget_view(self.widget())
+        return bundle
