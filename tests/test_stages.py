@@ -55,7 +55,8 @@ def test_unit_costs_add_up_to_the_whole_model(make):
         assert len(layers) == sum(net.block_config)
         real = [layer for block in net.dense_blocks() for layer in block.values()]
         assert [c.params for c in layers] == [
-            arith.dense_layer_params(layer.in_channels, net.growth_rate, bottleneck=net.bottleneck)
+            arith.dense_layer_params(layer.in_channels, net.config.growth_rate,
+                                  bottleneck=net.config.bottleneck)
             for layer in real]
         assert sum(c.kind == "transition" for c in costs) == len(net.block_config) - 1
 
