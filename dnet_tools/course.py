@@ -590,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--exercise", default=None)
     a.add_argument("--student", default=None)
     a.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
+    a.add_argument("--question-timeout", type=float, default=60, help="CPU seconds per question's sandbox")
     a.add_argument("--json", default=None, help="also write the rows as JSON here")
     a.add_argument("--trusted", action="store_true",
                    help="without bubblewrap, grade in the process sandbox (only submissions you trust)")
@@ -607,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
             print(submit(args.course, args.student, args.notebook, args.exercise))
         elif args.command == "autograde":
             rows = autograde(args.course, args.exercise, args.student, timeout=args.timeout,
-                             trusted=args.trusted)
+                             question_timeout=args.question_timeout, trusted=args.trusted)
             print(format_rows(rows))
             if args.json:
                 atomic_write_text(Path(args.json), json.dumps(rows, indent=1) + "\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Callable
 
 import torch
@@ -27,7 +28,7 @@ def hidden_tests_of(module: str) -> Callable:
     """``hidden_tests(question, namespace, variant="book")`` for the exercise ``module``.
 
     It runs the grader's hidden tests of the question in this process where the grader's tools
-    are installed (the book build, nbgrader's kernel); where only ``dnet_lib`` is (Colab, a
+    are (the book build, nbgrader's kernel); where only ``dnet_lib`` is installed (Colab, a
     student's machine) it says so and returns: the hidden tests are the grader's business.
     """
     name = module.rsplit(".", 1)[-1]
@@ -36,8 +37,8 @@ def hidden_tests_of(module: str) -> Callable:
         try:
             grader = importlib.import_module(f"dnet_tools.exercises.{name}")
         except ModuleNotFoundError as e:
-            if e.name not in ("dnet_tools", "dnet_tools.exercises"):
-                raise
+            if e.name not in ("dnet_tools", "dnet_tools.exercises") or os.environ.get("DNET_BOOK_BUILD"):
+                raise               # the book build runs every hidden test: a wrong key fails it
             print(f"hidden tests of {question}: run by the grader (dnet_tools is not installed here)")
             return
         grader.check_inline(question, namespace, variant)
