@@ -306,49 +306,40 @@ INTERNAL = "internal error in the grader"     # a verdict that is not the answer
 
 def _verdicts(source_nb, submission_nb, exercise: str, variant: str, libs: dict, isolation: str,
               question_timeout: float) -> dict[str, tuple[bool, str]]:
-    """question -> (passed, message): the question's rules on the answer's source, then a
-    sandboxed probe judged in this process. A question the grader fails on is an internal-error
-    verdict (message starting with ``INTERNAL``); the other questions are graded as usual."""
+    """question -> (passed, message): a sandboxed probe judged in this process, then the
+    question's rules on the answer's source (a right answer that breaks them scores 0). A
+    question the grader fails on is an internal-error verdict (message starting with
+    ``INTERNAL``); the other questions are graded as usual."""
     module = exercises.MODULES[exercise]
     params = module.variants()[variant]["params"]
     specs = module.QUESTIONS
-    out: dict[str, tuple[bool, str]] = {}
-    runs = {}
-    for q, spec in specs.items():
-        answers = _answer_cells(submission_nb, [*spec.depends, q])
-        try:
-            broken = exercises.rule_violation(answers, spec.rules)
-        except Exception as e:      # noqa: BLE001 - the grader's fault, not the answer's
-            out[q] = (False, f"{INTERNAL} ({type(e).__name__}: {e}); regrade this question")
-            continue
-        if broken:
-            out[q] = (False, broken)
-        else:
-            runs[q] = _setup_cells(source_nb) + answers
+    answers = {q: _answer_cells(submission_nb, [*spec.depends, q]) for q, spec in specs.items()}
 
     def run(q):
         try:
-            return sandbox.evaluate(runs[q], module.__name__.rsplit(".", 1)[-1], q, params,
-                                    lib=libs[exercise, q], isolation=isolation,
+            return sandbox.evaluate(_setup_cells(source_nb) + answers[q], module.__name__.rsplit(".", 1)[-1],
+                                    q, params, lib=libs[exercise, q], isolation=isolation,
                                     timeout=min(specs[q].timeout, question_timeout))
         except Exception as e:      # noqa: BLE001 - e.g. no disk space for the job: not the answer's fault
             return {"error": "internal", "message": f"{type(e).__name__}: {e}"}
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:   # one process per question
-        results = dict(zip(runs, pool.map(run, runs)))
+        results = dict(zip(specs, pool.map(run, specs)))
+    out = {}
     for q, result in results.items():
-        if result.get("error") == "internal":
-            out[q] = (False, f"{INTERNAL} ({result['message']}); regrade this question")
-        elif "error" in result:
-            out[q] = (False, f"{result['error']}: {result.get('message', '')}")
-        else:
-            try:
-                exercises.judge(specs[q], f"{exercise} {q}", result["data"], params)
-                out[q] = (True, "hidden tests passed")
-            except AssertionError as e:
-                out[q] = (False, str(e) or "hidden tests failed")
-            except Exception as e:      # noqa: BLE001
-                out[q] = (False, f"{INTERNAL} ({type(e).__name__}: {e}); regrade this question")
-    return {q: out[q] for q in specs}
+        try:
+            if result.get("error") == "internal":
+                raise RuntimeError(result["message"])
+            if "error" in result:
+                out[q] = (False, f"{result['error']}: {result.get('message', '')}")
+                continue
+            exercises.judge(specs[q], f"{exercise} {q}", result["data"], params)
+            broken = exercises.rule_violation(answers[q], specs[q].rules)
+            out[q] = (False, broken) if broken else (True, "hidden tests passed")
+        except AssertionError as e:
+            out[q] = (False, str(e) or "hidden tests failed")
+        except Exception as e:      # noqa: BLE001 - the grader's fault, not the answer's
+            out[q] = (False, f"{INTERNAL} ({type(e).__name__}: {e}); regrade this question")
+    return out
 
 
 def _kernel_score(cell) -> float | None:

@@ -194,21 +194,22 @@ def _bwrap_args(binds: list[tuple[str, str, bool]]) -> list[str]:
     return args + ["--chdir", str(BOX_HOME), "--"]
 
 
+def _starts(argv: list[str], preexec=None) -> bool:
+    try:
+        return subprocess.run(argv, preexec_fn=preexec, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=120).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
 _BWRAP_OK: list[bool] = []
 
 
 def bwrap_available() -> bool:
     """True when ``bwrap`` is installed and can start this interpreter in a sandbox here."""
     if not _BWRAP_OK:
-        ok = shutil.which("bwrap") is not None
-        if ok:
-            try:
-                ok = subprocess.run(_bwrap_args([]) + [_real(sys.executable), "-I", "-S", "-c", "pass"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    timeout=120).returncode == 0
-            except (OSError, subprocess.SubprocessError):
-                ok = False
-        _BWRAP_OK.append(ok)
+        _BWRAP_OK.append(shutil.which("bwrap") is not None and
+                         _starts(_bwrap_args([]) + [_real(sys.executable), "-I", "-S", "-c", "pass"]))
     return _BWRAP_OK[0]
 
 
@@ -219,15 +220,7 @@ def can_drop_privileges() -> bool:
     """True when we run as root and ``nobody`` can start this Python (then untrusted code in the
     process sandbox and nbgrader's kernel runs as ``nobody``)."""
     if not _CAN_DROP:
-        ok = False
-        if os.geteuid() == 0:
-            try:
-                ok = subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], preexec_fn=_become_nobody,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    timeout=60).returncode == 0
-            except (OSError, subprocess.SubprocessError):
-                ok = False
-        _CAN_DROP.append(ok)
+        _CAN_DROP.append(os.geteuid() == 0 and _starts([sys.executable, "-I", "-S", "-c", "pass"], _become_nobody))
     return _CAN_DROP[0]
 
 

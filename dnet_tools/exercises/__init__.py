@@ -2,7 +2,14 @@
 
 One module per exercise, named like the notebook and like its visible checks in
 ``dnet_lib.exercises``: ``QUESTIONS`` (question -> probe, judge, forbidden library functions,
-rules), ``variants()`` and ``check_inline``. ``MODULES`` maps ``"ex02"`` to its module.
+rules), ``variants()`` and ``check_inline`` (probe and judge in this process: the book build,
+nbgrader's kernel). ``MODULES`` maps ``"ex02"`` to its module.
+
+``variants()`` maps a variant's name to ``params`` (what the judges read) and ``replace``:
+(cell id, old text, new text) edits that turn the master into that variant's source notebook
+(the question's text, the answer key, the visible check). ``python -m dnet_tools.course build
+--variant-seed N`` draws one non-book variant per exercise; the build fails if an old text is
+missing, so an edit of a master cannot silently disconnect a variant.
 """
 from __future__ import annotations
 

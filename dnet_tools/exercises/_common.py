@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -29,7 +30,7 @@ from torch import nn
 
 __all__ = ["PlainDataError", "plain", "call", "seq", "show", "as_float", "as_int", "as_tensor", "close",
            "raised", "count", "shapes", "Rules", "Question", "parse", "rule_violation", "judge",
-           "check_inline"]
+           "inline_checker"]
 
 
 class PlainDataError(TypeError):
@@ -128,7 +129,8 @@ class Rules:
 
     ``asks`` opens the feedback ("Q2 asks for the formula"); ``names`` are forbidden names and
     attributes (``"models"`` forbids ``models.DenseLayer(...)``); ``imports`` (when not None) the
-    only modules the answer may import; ``require`` calls the answer must make (by last name).
+    only modules the answer may import; ``require`` calls the answer must make (by last name;
+    ``"no_grad|inference_mode"``: one of them).
     ``reflection=False`` also forbids reaching objects by strings or through the interpreter
     (``getattr``, ``globals``, ``__import__``..., dunder attributes), which would walk around
     ``names``.
@@ -190,9 +192,9 @@ def rule_violation(sources: list[str], rules: Rules | None) -> str | None:
             return f"{rules.asks}: the answer uses `.{node.attr}`"
         if isinstance(node, ast.alias) and (node.asname in forbidden or node.name in forbidden):
             return f"{rules.asks}: the answer imports `{node.name}`"
-    missing = [r for r in rules.require if r not in called]
+    missing = [r for r in rules.require if not called & set(r.split("|"))]
     if missing:
-        return f"{rules.asks}: the answer never calls `{missing[0]}`"
+        return f"{rules.asks}: the answer never calls `{missing[0].replace('|', '` or `')}`"
     return None
 
 
@@ -219,7 +221,14 @@ def judge(question: Question, name: str, data: Any, params: dict) -> None:
         raise AssertionError(f"{name}: unexpected answer ({type(e).__name__}: {e})") from None
 
 
-def check_inline(exercise, question: str, namespace: dict, variant: str = "book") -> None:
+def inline_checker(module: str) -> Callable:
+    """``check_inline(question, namespace, variant="book")`` for the exercise module ``module``."""
+    def check_inline(question: str, namespace: dict, variant: str = "book") -> None:
+        _check_inline(sys.modules[module], question, namespace, variant)
+    return check_inline
+
+
+def _check_inline(exercise, question: str, namespace: dict, variant: str = "book") -> None:
     """Probe and judge ``question`` of the exercise module ``exercise`` in this process.
 
     The masters' hidden tests in the book build and nbgrader's kernel; when grading, the same

@@ -5,13 +5,11 @@ variants' answer keys: the sandbox's copy of this module leaves it out.
 """
 from __future__ import annotations
 
-import sys
-
 import torch
 from torch import nn
 
 from . import _common
-from ._common import Question, call, as_float, close, shapes
+from ._common import Question, Rules, call, as_float, close, shapes
 
 EXERCISE = "ex01"
 __all__ = ["EXERCISE", "QUESTIONS", "check_inline", "variants"]
@@ -88,19 +86,18 @@ def _q3_judge(data, p):
 
 
 
+# Q2's text: "computed without building an autograd graph"
+NO_GRAPH = Rules("Q2 asks for the difference without an autograd graph", require=("no_grad|inference_mode",))
 QUESTIONS = {"q1": Question(_q1_probe, _q1_judge),
-             "q2": Question(_q2_probe, _q2_judge),
+             "q2": Question(_q2_probe, _q2_judge, rules=NO_GRAPH),
              "q3": Question(_q3_probe, _q3_judge)}
 
 
-def check_inline(question: str, namespace: dict, variant: str = "book") -> None:
-    """Probe and judge ``question`` in this process (the book build, nbgrader's kernel)."""
-    _common.check_inline(sys.modules[__name__], question, namespace, variant)
+check_inline = _common.inline_checker(__name__)
 
 
 def variants() -> dict:
-    """name -> ``params`` (what the judges read) and ``replace``: (cell id, old, new) edits that
-    turn the master into that variant's source notebook (question, answer key, visible check)."""
+    """name -> params and replace edits (``dnet_tools.exercises`` says what they are)."""
     edits_small = [
         ("ex01-03", "that receive a non-zero gradient when",
          "that receive **no** gradient (a gradient of exactly zero) when"),

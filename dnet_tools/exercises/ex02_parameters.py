@@ -5,8 +5,6 @@ variants' answer keys: the sandbox's copy of this module leaves it out.
 """
 from __future__ import annotations
 
-import sys
-
 import torch
 from torch import nn
 
@@ -110,14 +108,11 @@ QUESTIONS = {"q1": Question(_q1_probe, _q1_judge, ("arith.count_params",)),
              "q4": Question(_q4_probe, _q4_judge, depends=("q1",))}
 
 
-def check_inline(question: str, namespace: dict, variant: str = "book") -> None:
-    """Probe and judge ``question`` in this process (the book build, nbgrader's kernel)."""
-    _common.check_inline(sys.modules[__name__], question, namespace, variant)
+check_inline = _common.inline_checker(__name__)
 
 
 def variants() -> dict:
-    """name -> ``params`` (what the judges read) and ``replace``: (cell id, old, new) edits that
-    turn the master into that variant's source notebook (question, answer key, visible check)."""
+    """name -> params and replace edits (``dnet_tools.exercises`` says what they are)."""
     edits = [
         ("ex02-03", "the number of learnable values in `model` (all its parameters, not the\n"
                     "BatchNorm running statistics, which are buffers)",

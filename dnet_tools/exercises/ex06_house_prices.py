@@ -6,7 +6,6 @@ variants' answer keys: the sandbox's copy of this module leaves it out.
 from __future__ import annotations
 
 import math
-import sys
 
 import torch
 from torch import nn
@@ -98,14 +97,11 @@ QUESTIONS = {"q1": Question(_q1_probe, _q1_judge, ("models.DenseMLP",), rules=OW
              "q3": Question(_q3_probe, _q3_judge)}
 
 
-def check_inline(question: str, namespace: dict, variant: str = "book") -> None:
-    """Probe and judge ``question`` in this process (the book build, nbgrader's kernel)."""
-    _common.check_inline(sys.modules[__name__], question, namespace, variant)
+check_inline = _common.inline_checker(__name__)
 
 
 def variants() -> dict:
-    """name -> ``params`` (what the judges read) and ``replace``: (cell id, old, new) edits that
-    turn the master into that variant's source notebook (question, answer key, visible check)."""
+    """name -> params and replace edits (``dnet_tools.exercises`` says what they are)."""
     edits = [
         ("ex06-03", "followed by\na ReLU,", "followed by\na **tanh**,"),
         ("ex06-04", "torch.relu(layer(", "torch.tanh(layer("),
