@@ -27,7 +27,7 @@ from dnet_tools import course, exercises, sandbox  # noqa: E402
 from tests.fixtures import adversarial  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CELL_TIMEOUT = 15           # nbgrader's per-cell limit in the test course
+CELL_TIMEOUT = 40           # nbgrader's per-cell limit in the test course (a loaded machine imports torch slowly)
 QUESTION_TIMEOUT = 15       # CPU seconds a question's sandbox may use
 
 
@@ -88,7 +88,7 @@ def graded(tmp_path_factory):
                                     home=home, port=server.server_address[1])
         _submit(where, tmp, name, ex, nb)
     try:
-        rows = course.autograde(where, timeout=300, question_timeout=QUESTION_TIMEOUT)
+        rows = course.autograde(where, timeout=600, question_timeout=QUESTION_TIMEOUT)
     finally:
         server.shutdown()
     return {"course": where, "rows": {(r["student"], r["exercise"]): r for r in rows}, "masters": before}
