@@ -23,6 +23,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+	bash scripts/ensure_bubblewrap.sh
 
 data: setup
 	$(PY) -m dnet_lib.data
@@ -32,6 +33,7 @@ book: data
 
 test: data
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_bubblewrap.sh
 	$(PY) -m pytest -q -ra
 
 # Instructors: lay out an nbgrader course folder from chapters/exercises (COURSE=dir, SEED=n for variants)

@@ -7,7 +7,7 @@ time), ``data`` (Fashion-MNIST, CIFAR-10, house prices, and the data set-up), ``
 and ``History``), ``reference`` (the reference runs the chapters load) and ``results`` (committed
 result files as tables and figures), ``reuse`` and ``gradflow`` (what DenseNet learns),
 ``degradation`` (deep plain nets train worse), ``toy`` (the 2-D spirals problem), ``explorers`` (growth-rate and θ widgets), ``drawing`` and
-``style`` (diagrams and plots), ``checks`` (the exercises' visible checks), ``runtime`` (smoke
+``style`` (diagrams and plots), ``exercises`` (the exercises' visible checks), ``runtime`` (smoke
 mode, device, ``REPO_URL``), ``validate``, ``files``, ``units``.
 """
 from . import models, runtime

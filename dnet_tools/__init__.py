@@ -2,9 +2,9 @@
 
 ``book``         -- build the Jupyter Book, keep each chapter's Colab setup cell current, run a notebook.
 ``course``       -- classroom assignments from the book's exercises, graded with nbgrader.
-``hidden_tests`` -- the graded exercises' hidden tests, kept apart from student code.
-``sandbox``      -- runs a student's answer to one question in a throwaway process.
-``variants``     -- variants of the graded exercises.
+``exercises``    -- the graded exercises' hidden tests, question rules and variants, one module
+                    per exercise, kept apart from student code.
+``sandbox``      -- runs a student's answer to one question in a bubblewrap sandbox.
 
 Readers of the chapters only need ``dnet_lib``; instructors and maintainers use these.
 """

@@ -6,12 +6,12 @@ points and ``### BEGIN HIDDEN TESTS``, manually graded written answers, rubric t
 ``### BEGIN MARK SCHEME``, read-only cells). This module lays out an nbgrader course folder from
 them and drives nbgrader, adding what nbgrader's own "the test cell raised no error" cannot
 guarantee: each question's hidden tests are decided outside the student's kernel
-(``dnet_tools.sandbox`` + ``dnet_tools.hidden_tests``), and a submission that touches grading
-files is detected and undone.
+(``dnet_tools.sandbox`` + ``dnet_tools.exercises``), each question's stated rules are checked on
+the answer's source, and a submission that touches grading files is detected and undone.
 
     python -m dnet_tools.course build COURSE [--variant-seed N]   # source/, release/, gradebook
     python -m dnet_tools.course submit COURSE STUDENT NOTEBOOK    # file a notebook under submitted/
-    python -m dnet_tools.course autograde COURSE [--exercise EX] [--student ID]
+    python -m dnet_tools.course autograde COURSE [--exercise EX] [--student ID] [--trusted]
     python -m dnet_tools.course feedback COURSE                   # nbgrader generate_feedback
     python -m dnet_tools.course export COURSE                     # nbgrader export -> grades.csv
     python -m dnet_tools.course students                          # write students/ (book variant)
@@ -42,13 +42,13 @@ import nbformat
 from dnet_lib.data import data_root
 from dnet_lib.files import atomic_write_text
 
-from . import hidden_tests, sandbox, variants
+from . import exercises, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTER_DIR = Path("chapters") / "exercises"
 STUDENT_DIR = Path("students")
 COURSE_ID = "dnet-book"
-HIDDEN_CALL = "globals())"          # the end of each hidden test's check_inline(...) call
+HIDDEN_CALL = "globals())"          # the end of each hidden test's checks.hidden_tests(...) call
 SETUP_TAG = "dnet-setup"            # the cell a question's sandbox runs before the answer cells
 GRADING_DIR = ".grading"            # course-folder files the grader keeps for itself
 
@@ -97,7 +97,7 @@ def _text(cell) -> str:
 
 def variant_source(master_nb, exercise: str, variant: str) -> nbformat.NotebookNode:
     """The master with ``variant``'s replacements applied and its hidden tests pointed at it."""
-    spec = variants.VARIANTS[exercise][variant]
+    spec = exercises.MODULES[exercise].variants()[variant]
     nb = copy.deepcopy(master_nb)
     by_id = {c.get("id"): c for c in nb.cells}
     for cell_id, old, new in spec["replace"]:
@@ -107,7 +107,7 @@ def variant_source(master_nb, exercise: str, variant: str) -> nbformat.NotebookN
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if variant != "book" and "check_inline(" in _text(cell):
+            if variant != "book" and "hidden_tests(" in _text(cell):
                 cell.source = _text(cell).replace(HIDDEN_CALL, f'globals(), variant="{variant}")')
     nb.metadata.pop("widgets", None)
     nb.metadata["dnet_variant"] = {"exercise": exercise, "variant": variant}
@@ -119,7 +119,11 @@ def choose_variants(exercises: list[str], seed: int | None) -> dict[str, str]:
     if seed is None:
         return {ex: "book" for ex in exercises}
     rng = random.Random(seed)
-    return {ex: rng.choice(sorted(v for v in variants.VARIANTS[ex] if v != "book")) for ex in exercises}
+    return {ex: rng.choice(sorted(v for v in _variants(ex) if v != "book")) for ex in exercises}
+
+
+def _variants(exercise: str) -> dict:
+    return exercises.MODULES[exercise].variants()
 
 
 # --------------------------------------------------------------------------- nbgrader calls
@@ -297,30 +301,44 @@ def _setup_cells(source_nb) -> list[str]:
     return [_text(c) for c in source_nb.cells if SETUP_TAG in c.get("metadata", {}).get("tags", [])]
 
 
-def _verdicts(source_nb, submission_nb, exercise: str, variant: str, packages: Path,
+INTERNAL = "internal error in the grader"     # a verdict that is not the answer's fault
+
+
+def _verdicts(source_nb, submission_nb, exercise: str, variant: str, libs: dict, isolation: str,
               question_timeout: float) -> dict[str, tuple[bool, str]]:
-    """question -> (passed, message), each decided by a sandboxed probe and this process's judge."""
-    params = variants.VARIANTS[exercise][variant]["params"]
-    specs = hidden_tests.QUESTIONS[exercise]
+    """question -> (passed, message): a sandboxed probe judged in this process, then the
+    question's rules on the answer's source (a right answer that breaks them scores 0). A
+    question the grader fails on is an internal-error verdict (message starting with
+    ``INTERNAL``); the other questions are graded as usual."""
+    module = exercises.MODULES[exercise]
+    params = module.variants()[variant]["params"]
+    specs = module.QUESTIONS
+    answers = {q: _answer_cells(submission_nb, [*spec.depends, q]) for q, spec in specs.items()}
 
     def run(q):
-        cells = _setup_cells(source_nb) + _answer_cells(submission_nb, [*specs[q].depends, q])
-        # a question that builds on another's answer inherits that answer's forbidden shortcuts
-        forbidden = tuple(f for d in (*specs[q].depends, q) for f in specs[d].forbidden)
-        return sandbox.evaluate(cells, exercise, q, params, forbidden=forbidden,
-                                timeout=min(specs[q].timeout, question_timeout), packages=packages)
+        try:
+            return sandbox.evaluate(_setup_cells(source_nb) + answers[q], module.__name__.rsplit(".", 1)[-1],
+                                    q, params, lib=libs[exercise, q], isolation=isolation,
+                                    timeout=min(specs[q].timeout, question_timeout))
+        except Exception as e:      # noqa: BLE001 - e.g. no disk space for the job: not the answer's fault
+            return {"error": "internal", "message": f"{type(e).__name__}: {e}"}
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:   # one process per question
         results = dict(zip(specs, pool.map(run, specs)))
     out = {}
     for q, result in results.items():
-        if "error" in result:
-            out[q] = (False, f"{result['error']}: {result.get('message', '')}")
-            continue
         try:
-            hidden_tests.judge(exercise, q, result["data"], params)
-            out[q] = (True, "hidden tests passed")
+            if result.get("error") == "internal":
+                raise RuntimeError(result["message"])
+            if "error" in result:
+                out[q] = (False, f"{result['error']}: {result.get('message', '')}")
+                continue
+            exercises.judge(specs[q], f"{exercise} {q}", result["data"], params)
+            broken = exercises.rule_violation(answers[q], specs[q].rules)
+            out[q] = (False, broken) if broken else (True, "hidden tests passed")
         except AssertionError as e:
             out[q] = (False, str(e) or "hidden tests failed")
+        except Exception as e:      # noqa: BLE001 - the grader's fault, not the answer's
+            out[q] = (False, f"{INTERNAL} ({type(e).__name__}: {e}); regrade this question")
     return out
 
 
@@ -329,23 +347,60 @@ def _kernel_score(cell) -> float | None:
     return utils.determine_grade(cell, logging.getLogger("dnet.course"))[0]
 
 
+def _libraries(packages: Path, dest: Path, chosen: dict[str, str]) -> dict[tuple[str, str], Path]:
+    """(exercise, question) -> its private library: prepared once per run, before any thread."""
+    wanted = {}
+    for ex in chosen:
+        specs = exercises.MODULES[ex].QUESTIONS
+        for q, spec in specs.items():
+            # a question that builds on another's answer inherits that answer's forbidden shortcuts
+            wanted[ex, q] = tuple(sorted({f for d in (*spec.depends, q) for f in specs[d].forbidden}))
+    libs = sandbox.prepare(packages, dest, wanted.values())
+    return {key: libs[forbidden] for key, forbidden in wanted.items()}
+
+
 def autograde(course: str | Path, exercise: str | None = None, student: str | None = None, *,
-              timeout: float = 600, question_timeout: float = 60, root: Path = ROOT) -> list[dict]:
-    """Grade submitted notebooks; returns one row per (student, exercise) with per-question scores."""
+              timeout: float = 600, question_timeout: float = 60, trusted: bool = False,
+              root: Path = ROOT) -> list[dict]:
+    """Grade submitted notebooks; returns one row per (student, exercise) with per-question scores.
+
+    Answers run under bubblewrap (``sandbox``); without it this raises
+    :class:`sandbox.SandboxUnavailable` unless ``trusted`` (then the process sandbox is used and
+    every row says ``"isolation": "process"``). A submission the grader fails on gets a row with
+    ``"error"`` and zero points; the others are graded.
+    """
     course = Path(course).resolve()
+    if sandbox.bwrap_available():
+        isolation = "bwrap"
+    elif trusted:
+        isolation = "process"
+    else:
+        raise sandbox.SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed or cannot start here, so an answer could read the "
+            "course; install it (scripts/ensure_bubblewrap.sh, Debian: apt-get install bubblewrap) or "
+            "pass --trusted to grade submissions you trust in the process sandbox")
     chosen = _read_json(course / GRADING_DIR / "variants.json")
     _import_judges()
     files = _package_files(root)
     rows = []
     with tempfile.TemporaryDirectory(prefix="dnet-packages-") as tmp:
-        packages = _write_packages(files, Path(tmp))
+        tmp = Path(tmp)
+        packages = _write_packages(files, tmp / "packages")
+        libs = _libraries(packages, tmp / "libs", chosen)
         for sub_dir in sorted((course / "submitted").glob("*/*")):
             st, ex = sub_dir.parent.name, sub_dir.name
             if (student and st != student) or (exercise and ex != exercise) or not sub_dir.is_dir():
                 continue
             if ex not in chosen:
                 raise ValueError(f"submitted/{st}/{ex}: exercise {ex!r} was not built in this course")
-            row = _grade_one(course, ex, st, chosen[ex], timeout, question_timeout, packages)
+            try:
+                row = _grade_one(course, ex, st, chosen[ex], timeout, question_timeout, packages,
+                                 libs, isolation)
+            except Exception as e:      # noqa: BLE001 - one submission never ends the class's run
+                row = {"student": st, "exercise": ex, "variant": chosen[ex], "tampered": [], "questions": {},
+                       "auto_score": 0.0, "auto_points": 0.0, "manual": [], "kernel_log": "",
+                       "error": f"{INTERNAL} ({type(e).__name__}: {e}); nothing was written for it"}
+            row["isolation"] = isolation
             row["repo_changed"] = _repo_changes(files, root)
             rows.append(row)
     return rows
@@ -360,7 +415,7 @@ def _import_judges() -> None:
 
 
 def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, question_timeout: float,
-               packages: Path) -> dict:
+               packages: Path, libs: dict, isolation: str) -> dict:
     from nbgrader.api import Gradebook, MissingEntry
     source_nb = nbformat.read(course / "source" / ex / f"{ex}.ipynb", as_version=4)
     submission_path = course / "submitted" / st / ex / f"{ex}.ipynb"
@@ -371,7 +426,7 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
         submission_nb = nbformat.v4.new_notebook()
     with ThreadPoolExecutor(max_workers=2) as pool:     # the kernel run and the sandboxes overlap
         kernel = pool.submit(_kernel_run, course, ex, st, timeout, packages)
-        verdicts = pool.submit(_verdicts, source_nb, submission_nb, ex, variant, packages,
+        verdicts = pool.submit(_verdicts, source_nb, submission_nb, ex, variant, libs, isolation,
                                question_timeout).result()
         graded_nb, log = kernel.result()
     tampered = _restore(snap, course)
@@ -424,7 +479,8 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
             "questions": {question_of_id(gid): {"score": s[0], "points": s[1], "message": s[2]}
                           for gid, s in auto.items()},
             "auto_score": sum(s[0] for s in auto.values()), "auto_points": sum(s[1] for s in auto.values()),
-            "manual": manual, "kernel_log": log[-2000:]}
+            "manual": manual, "kernel_log": log[-2000:],
+            "internal_errors": [question_of_id(gid) for gid, s in auto.items() if s[2].startswith(INTERNAL)]}
 
 
 def question_of_id(grade_id: str) -> str:
@@ -493,9 +549,17 @@ def check(root: Path = ROOT) -> list[str]:
 # --------------------------------------------------------------------------- CLI
 def format_rows(rows: list[dict]) -> str:
     lines = [f"{'student':<12} {'exercise':<8} {'variant':<8} {'auto':>9}  per question"]
+    kinds = sorted({r.get("isolation", "bwrap") for r in rows})
+    if "process" in kinds:
+        lines.insert(0, "TRUSTED MODE: answers ran in the process sandbox (no bubblewrap), which does "
+                        "not hide the filesystem")
     for r in rows:
         per = "  ".join(f"{q} {v['score']:g}/{v['points']:g}" for q, v in r["questions"].items())
         flag = "  TAMPERING UNDONE" if r["tampered"] else ""
+        if r.get("error"):
+            flag += f"  {r['error'].upper()}"
+        elif r.get("internal_errors"):
+            flag += f"  {INTERNAL.upper()} in {', '.join(r['internal_errors'])}: regrade"
         lines.append(f"{r['student']:<12} {r['exercise']:<8} {r['variant']:<8} "
                      f"{r['auto_score']:>4g}/{r['auto_points']:<4g}  {per}{flag}")
     return "\n".join(lines)
@@ -517,7 +581,10 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--exercise", default=None)
     a.add_argument("--student", default=None)
     a.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
+    a.add_argument("--question-timeout", type=float, default=60, help="CPU seconds per question's sandbox")
     a.add_argument("--json", default=None, help="also write the rows as JSON here")
+    a.add_argument("--trusted", action="store_true",
+                   help="without bubblewrap, grade in the process sandbox (only submissions you trust)")
     for name in ("feedback", "export"):
         sub.add_parser(name).add_argument("course")
     sub.add_parser("students", help="write students/ from the masters")
@@ -531,10 +598,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "submit":
             print(submit(args.course, args.student, args.notebook, args.exercise))
         elif args.command == "autograde":
-            rows = autograde(args.course, args.exercise, args.student, timeout=args.timeout)
+            rows = autograde(args.course, args.exercise, args.student, timeout=args.timeout,
+                             question_timeout=args.question_timeout, trusted=args.trusted)
             print(format_rows(rows))
             if args.json:
                 atomic_write_text(Path(args.json), json.dumps(rows, indent=1) + "\n")
+            if any(r.get("error") or r.get("internal_errors") for r in rows):
+                return 1
         elif args.command == "feedback":
             feedback(args.course)
             print(f"feedback in {Path(args.course) / 'feedback'}")
@@ -551,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {p}", file=sys.stderr)
                 return 1
             print(f"ok: {len(master_paths())} student notebooks match their masters")
-    except ValueError as e:
+    except (ValueError, sandbox.SandboxUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

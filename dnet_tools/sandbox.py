@@ -1,17 +1,22 @@
-"""Run a student's answer to one question in a throwaway process and get back plain data only.
+"""Run a student's answer to one question in a throwaway sandbox and get back plain data only.
 
-The grader (``dnet_tools.course``) never runs student code in its own process. For each autograded
-question it calls :func:`evaluate`, which
+The grader (``dnet_tools.course``) never runs student code in its own process. Once per run it
+calls :func:`prepare`, which writes private copies of ``dnet_lib`` and of the exercises' probes
+(``dnet_tools/exercises`` without the variants' answer keys), one per set of forbidden library
+functions, those replaced by stubs that raise. Then, for each autograded question, it calls
+:func:`evaluate`, which starts the interpreter on the notebook's setup cell, the student's answer
+cells for that question and the probe, with a CPU-time limit and a wall-clock timeout, and reads
+the probe's JSON back. Two kinds of isolation:
 
-* copies ``dnet_lib`` and the probe module into a fresh temporary folder, with the library
-  functions that already implement the asked function replaced by stubs that raise;
-* starts ``python -I -S`` there (no site hooks, so the installed ``dnet_lib`` is not importable),
-  in its own session, with a scrubbed environment, a CPU-time limit and a wall-clock timeout,
-  and as the unprivileged ``nobody`` user when the grader runs as root and ``nobody`` can start
-  this Python (otherwise as the grader's user: ``dnet_tools.course`` then detects and undoes
-  changes to grading files, but cannot stop a process from signalling its own user's processes);
-* runs the notebook's setup cell and the student's answer cells for that question, then the
-  probe, and reads the probe's JSON from a file in that folder.
+* ``"bwrap"`` (the default; bubblewrap, a maintained unprivileged container tool): new user,
+  PID, network, IPC and UTS namespaces (no network at all), ``nobody`` inside, and a filesystem
+  holding only read-only binds of the system libraries (``/usr``), the interpreter's prefix, its
+  site-packages, the private library copy and the job, plus a private tmpfs home and ``/tmp``.
+  Nothing of the course, the repository or the grader's home is visible. ``--die-with-parent``
+  ends it with the grader.
+* ``"process"`` (only when the instructor passes ``--trusted``): ``python -I -S`` in its own
+  session with a scrubbed environment, as ``nobody`` when the grader is root and ``nobody`` can
+  start this Python. It sees whatever the filesystem lets that user see.
 
 Whatever happens inside (an exception swallowed by a hook, ``sys.exit``, a killed process, an
 endless loop, forged output) the grader gets either JSON that it judges itself, or nothing.
@@ -28,26 +33,33 @@ import signal
 import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOBODY = 65534
+ISOLATIONS = ("bwrap", "process")
+BOX = Path("/sandbox")              # where the job's files appear inside bubblewrap
+BOX_HOME = Path("/home/student")
+
+__all__ = ["ISOLATIONS", "SandboxUnavailable", "bwrap_available", "prepare", "evaluate",
+           "forbidden_bindings", "can_drop_privileges", "isolate"]
 
 # Runs inside the sandbox: argv = [job.json]. Kept small; the probe module does the work.
 _HARNESS = r'''
-import json, sys, traceback
+import importlib, json, sys
 job = json.load(open(sys.argv[-1]))
 sys.path[:0] = [job["lib"]]
 sys.argv = ["student"]
 result = {"error": "the answer cells did not finish"}
 try:
-    import hidden_tests_probe as _probes
+    probes = importlib.import_module("grader." + job["module"])
     ns = {"__name__": "__main__"}
     for i, src in enumerate(job["cells"]):
         exec(compile(src, f"<cell {i}>", "exec"), ns)
-    probe = _probes.QUESTIONS[job["exercise"]][job["question"]].probe
+    probe = probes.QUESTIONS[job["question"]].probe
     result = {"data": probe(ns, job["params"])}
 except BaseException as e:
     result = {"error": type(e).__name__, "message": str(e)[:300]}
@@ -57,6 +69,11 @@ with open(job["out"], "w") as f:
 '''
 
 
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot start here."""
+
+
+# --------------------------------------------------------------------------- the private library
 def _module_file(lib: Path, module: str) -> Path:
     rel = Path(*module.split("."))
     return lib / (str(rel) + ".py") if (lib / (str(rel) + ".py")).exists() else lib / rel / "__init__.py"
@@ -96,40 +113,114 @@ def forbidden_bindings(forbidden: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
-def _prepare(work: Path, forbidden: tuple[str, ...], packages: Path) -> Path:
-    lib = work / "lib"
-    shutil.copytree(packages / "dnet_lib", lib / "dnet_lib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(packages / "dnet_tools" / "hidden_tests.py", lib / "hidden_tests_probe.py")
-    for modname, names in forbidden_bindings(forbidden).items():
-        path = _module_file(lib, modname)
+def probe_source(text: str) -> str:
+    """An exercise module's source without ``variants()``: the variants' answer keys stay out."""
+    lines = text.splitlines(keepends=True)
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "variants":
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+            lines[start:node.end_lineno] = ["\n"] * (node.end_lineno - start)
+    return "".join(lines)
+
+
+def prepare(packages: Path, dest: Path, forbidden_sets) -> dict[tuple, Path]:
+    """One private library per forbidden set, under ``dest``: ``dnet_lib`` (stubs appended) and
+    ``grader`` (the probes). Called once per grading run, from one thread: it parses sources."""
+    probes = {}
+    for path in sorted((packages / "dnet_tools" / "exercises").glob("*.py")):
         text = path.read_text(encoding="utf-8")
-        ast.parse(text)     # the copy is the library's own source: it must parse
-        path.write_text(text + "".join(_stub(n, f"{modname}.{n}") for n in sorted(set(names))),
-                        encoding="utf-8")
-    return lib
+        probes[path.name] = "" if path.name == "__init__.py" else probe_source(text)
+    libs = {}
+    for i, forbidden in enumerate(sorted(set(map(tuple, forbidden_sets)))):
+        lib = dest / f"lib{i}"
+        shutil.copytree(packages / "dnet_lib", lib / "dnet_lib", ignore=shutil.ignore_patterns("__pycache__"))
+        (lib / "grader").mkdir()
+        for name, text in probes.items():
+            (lib / "grader" / name).write_text(text, encoding="utf-8")
+        for modname, names in forbidden_bindings(forbidden).items():
+            path = _module_file(lib, modname)
+            text = path.read_text(encoding="utf-8")
+            ast.parse(text)     # the copy is the library's own source: it must parse
+            path.write_text(text + "".join(_stub(n, f"{modname}.{n}") for n in sorted(set(names))),
+                            encoding="utf-8")
+        for path in [lib, *lib.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        libs[forbidden] = lib
+    return libs
+
+
+# --------------------------------------------------------------------------- isolation
+def _real(path) -> str:
+    return os.path.realpath(path)
 
 
 def _site_dirs() -> list[str]:
     dirs = [p for p in site.getsitepackages() if Path(p).is_dir()]
-    return [d for d in dirs if Path(d).resolve() != ROOT.resolve()]
+    return [_real(d) for d in dirs if Path(d).resolve() != ROOT.resolve()]
+
+
+def _interpreter_dirs() -> list[str]:
+    """What the interpreter needs, as real paths: its prefix (binary and standard library) and
+    the site-packages; never a folder above them."""
+    dirs = {_real(sys.base_prefix), _real(sysconfig.get_paths()["stdlib"]), *_site_dirs()}
+    keep = []
+    for d in sorted(dirs, key=len):         # a folder inside one already bound is covered
+        if not any(d == k or d.startswith(k + os.sep) for k in keep):
+            keep.append(d)
+    return keep
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/lib", "/lib64", "/lib32", "/bin", "/sbin"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def _bwrap_args(binds: list[tuple[str, str, bool]]) -> list[str]:
+    """bubblewrap's command line: system libraries and interpreter read-only, ``binds``
+    (source, destination, writable) and nothing else of the host's filesystem."""
+    args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+            "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL", *_system_binds()]
+    for d in _interpreter_dirs():
+        args += ["--ro-bind", d, d]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", str(BOX_HOME),
+             "--dir", str(BOX)]
+    for src, dst, writable in binds:
+        args += ["--bind" if writable else "--ro-bind", str(src), str(dst)]
+    return args + ["--chdir", str(BOX_HOME), "--"]
+
+
+def _starts(argv: list[str], preexec=None) -> bool:
+    try:
+        return subprocess.run(argv, preexec_fn=preexec, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=120).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+_BWRAP_OK: list[bool] = []
+
+
+def bwrap_available() -> bool:
+    """True when ``bwrap`` is installed and can start this interpreter in a sandbox here."""
+    if not _BWRAP_OK:
+        _BWRAP_OK.append(shutil.which("bwrap") is not None and
+                         _starts(_bwrap_args([]) + [_real(sys.executable), "-I", "-S", "-c", "pass"]))
+    return _BWRAP_OK[0]
 
 
 _CAN_DROP: list[bool] = []
 
 
 def can_drop_privileges() -> bool:
-    """True when we run as root and ``nobody`` can start this Python (then untrusted code runs
-    as ``nobody`` and cannot write our files or signal our processes)."""
+    """True when we run as root and ``nobody`` can start this Python (then untrusted code in the
+    process sandbox and nbgrader's kernel runs as ``nobody``)."""
     if not _CAN_DROP:
-        ok = False
-        if os.geteuid() == 0:
-            try:
-                ok = subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], preexec_fn=_become_nobody,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    timeout=60).returncode == 0
-            except (OSError, subprocess.SubprocessError):
-                ok = False
-        _CAN_DROP.append(ok)
+        _CAN_DROP.append(os.geteuid() == 0 and _starts([sys.executable, "-I", "-S", "-c", "pass"], _become_nobody))
     return _CAN_DROP[0]
 
 
@@ -155,39 +246,53 @@ def _cpu_limit(seconds: int, drop: bool):
     return apply
 
 
-def evaluate(cells: list[str], exercise: str, question: str, params: dict, *,
-             forbidden: tuple[str, ...] = (), timeout: float = 60.0, packages: Path = ROOT) -> dict:
+# --------------------------------------------------------------------------- one question
+def evaluate(cells: list[str], exercise: str, question: str, params: dict, *, lib: Path,
+             isolation: str = "bwrap", timeout: float = 60.0) -> dict:
     """``{"data": ...}`` (the probe's plain output) or ``{"error": ..., "message": ...}``.
 
-    ``timeout`` is the CPU time the answer may use (seconds); a wall-clock limit of three times
-    that plus 30 s catches answers that sleep.
-
-    ``packages`` is the folder holding the ``dnet_lib`` and ``dnet_tools`` to copy (the grader
-    passes its private snapshot, so a change to the checkout during grading cannot leak in).
+    ``exercise`` is the exercise module's name (``"ex05_concat_vs_add"``), ``lib`` a library
+    written by :func:`prepare`. ``timeout`` is the CPU time the answer may use (seconds); a
+    wall-clock limit of three times that plus 30 s catches answers that sleep.
     """
+    if isolation not in ISOLATIONS:
+        raise ValueError(f"isolation must be one of {ISOLATIONS}, got {isolation!r}")
+    if isolation == "bwrap" and not bwrap_available():
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed or cannot start here")
     work = Path(tempfile.mkdtemp(prefix="dnet-sandbox-"))
     try:
-        lib = _prepare(work, forbidden, packages)
-        home = work / "home"
-        home.mkdir()
-        out = work / "home" / "result.json"
-        job = work / "job.json"
-        job.write_text(json.dumps({"lib": str(lib), "cells": cells, "exercise": exercise,
-                                   "question": question, "params": params, "out": str(out)}))
+        (work / "out").mkdir()
         (work / "harness.py").write_text(_HARNESS)
-        drop = can_drop_privileges()
+        env = {"PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "DNET_SMOKE": "1", "OMP_NUM_THREADS": "1",
+               "PYTHONHASHSEED": "0"}
+        python = [_real(sys.executable), "-I", "-S", "-c",
+                  "import sys; sys.path[:0] = " + repr(_site_dirs()) +
+                  "; exec(compile(open(sys.argv[1]).read(), 'harness', 'exec'))"]
+        if isolation == "bwrap":
+            job = {"lib": str(BOX / "lib"), "out": str(BOX / "out" / "result.json")}
+            home, drop = BOX_HOME, False
+            argv = _bwrap_args([(lib, BOX / "lib", False), (work / "job.json", BOX / "job.json", False),
+                                (work / "harness.py", BOX / "harness.py", False), (work / "out", BOX / "out", True)])
+            argv += [*python, str(BOX / "harness.py"), str(BOX / "job.json")]
+            cwd = work
+        else:
+            shutil.copytree(lib, work / "lib")      # the answer may write to its own copy only
+            (work / "home").mkdir()
+            job = {"lib": str(work / "lib"), "out": str(work / "out" / "result.json")}
+            home, drop = work / "home", can_drop_privileges()
+            # a shell in between: an answer that kills its parent kills the shell, not the grader
+            argv = ["/bin/sh", "-c", '"$@"; exit $?', "sandbox", *python, str(work / "harness.py"),
+                    str(work / "job.json")]
+            cwd = home
+        env.update({"HOME": str(home), "MPLCONFIGDIR": str(home), "TMPDIR": "/tmp" if isolation == "bwrap"
+                    else str(home), "XDG_CACHE_HOME": str(home)})
+        (work / "job.json").write_text(json.dumps({**job, "cells": cells, "module": exercise,
+                                                   "question": question, "params": params}))
         if drop:
             for path in [work, *work.rglob("*")]:
                 os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
-        code = ("import sys; sys.path[:0] = " + repr(_site_dirs()) +
-                "; exec(compile(open(sys.argv[1]).read(), 'harness', 'exec'))")
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "MPLBACKEND": "Agg", "DNET_SMOKE": "1",
-               "MPLCONFIGDIR": str(home), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
-               "TMPDIR": str(home), "XDG_CACHE_HOME": str(home)}
-        # a shell in between: an answer that kills its parent kills the shell, not the grader
-        python = [sys.executable, "-I", "-S", "-c", code, str(work / "harness.py"), str(job)]
-        proc = subprocess.Popen(["/bin/sh", "-c", '"$@"; exit $?', "sandbox", *python],
-                                cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        out = work / "out" / "result.json"
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, preexec_fn=_cpu_limit(int(timeout) + 1, drop))
         try:   # CPU time is limited to `timeout`; the wall clock only backs it up (a sleeping answer)
             _, err = proc.communicate(timeout=3 * timeout + 30)
@@ -196,24 +301,26 @@ def evaluate(cells: list[str], exercise: str, question: str, params: dict, *,
             return {"error": "Timeout", "message": f"the answer did not finish within {3 * timeout + 30:g} s"}
         finally:
             _kill_group(proc)           # anything the answer left running in its session
-        if proc.returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU) and not out.is_file():
-            return {"error": "Timeout", "message": f"the answer used more than {timeout:g} s of CPU time"}
-        if proc.returncode != 0:
-            tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-            return {"error": "Crashed", "message": f"the process ended with code {proc.returncode} {tail}"}
-        if not out.is_file():
-            tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-            return {"error": "NoResult", "message": f"the process ended with code {proc.returncode} "
-                                                    f"before reporting {tail}"}
-        try:
-            result = json.loads(out.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return {"error": "BadResult", "message": "the result file is not JSON"}
-        if not isinstance(result, dict) or not ({"data"} == set(result) or "error" in result):
-            return {"error": "BadResult", "message": "the result has an unexpected layout"}
-        return result
+        return _result(proc.returncode, err, out, timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _result(code: int, err: bytes, out: Path, timeout: float) -> dict:
+    tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
+    if code in (-signal.SIGXCPU, 128 + signal.SIGXCPU) and not out.is_file():
+        return {"error": "Timeout", "message": f"the answer used more than {timeout:g} s of CPU time"}
+    if code != 0:
+        return {"error": "Crashed", "message": f"the process ended with code {code} {tail}"}
+    if not out.is_file():
+        return {"error": "NoResult", "message": f"the process ended with code {code} before reporting {tail}"}
+    try:
+        result = json.loads(out.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return {"error": "BadResult", "message": "the result file is not JSON"}
+    if not isinstance(result, dict) or not ({"data"} == set(result) or "error" in result):
+        return {"error": "BadResult", "message": "the result has an unexpected layout"}
+    return result
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

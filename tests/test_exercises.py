@@ -16,15 +16,20 @@ import pytest
 import torch
 from torch import nn
 
-from dnet_lib import checks, models
-from dnet_tools import course, hidden_tests, variants
+from dnet_lib import models
+from dnet_lib.exercises import (ex01_pooling, ex02_parameters, ex03_memory, ex04_table1,
+                               ex05_concat_vs_add, ex06_house_prices)
+from dnet_lib.exercises._common import relative_error
+from dnet_tools import course, exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = sorted((ROOT / "students").glob("ex*.ipynb"))
 MASTERS = course.master_paths(ROOT)
 EXPECTED = ["ex01_pooling", "ex02_parameters", "ex03_memory", "ex04_table1", "ex05_concat_vs_add",
             "ex06_house_prices"]
-SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "BEGIN MARK SCHEME", "check_inline")
+VISIBLE = {m.__name__.rsplit(".", 1)[-1][:4]: m for m in (ex01_pooling, ex02_parameters, ex03_memory,
+                                                          ex04_table1, ex05_concat_vs_add, ex06_house_prices)}
+SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "BEGIN MARK SCHEME", "hidden_tests(")
 
 
 def _meta(cell) -> dict:
@@ -50,13 +55,13 @@ def test_master_carries_nbgrader_metadata(master):
     cells = _by_gid(nb)
     setup = [c for c in nb.cells if course.SETUP_TAG in c.metadata.get("tags", [])]
     assert len(setup) == 1 and _meta(setup[0])["locked"]
-    for q in hidden_tests.QUESTIONS[ex]:
+    for q in exercises.MODULES[ex].QUESTIONS:
         assert _meta(cells[f"{q}-question"])["locked"]
         answer, tests = cells[f"{q}-answer"], cells[f"{q}-tests"]
         assert _meta(answer)["solution"] and "### BEGIN SOLUTION" in answer.source
         assert _meta(tests)["grade"] and _meta(tests)["points"] > 0 and _meta(tests)["locked"]
         assert "checks.check_" in tests.source.split("### BEGIN HIDDEN TESTS")[0]
-        assert f'check_inline("{ex}", "{q}", globals())' in tests.source
+        assert f'checks.hidden_tests("{q}", globals())' in tests.source
     why, rubric = cells["why-answer"], cells["why-rubric"]
     assert why.cell_type == "markdown" and _meta(why)["grade"] and _meta(why)["solution"] and _meta(why)["points"] >= 2
     assert _meta(rubric)["task"] and "remove-cell" in rubric.metadata["tags"]
@@ -69,15 +74,15 @@ def test_master_carries_nbgrader_metadata(master):
 
 # --------------------------------------------------------------------------- variants
 def test_variants_are_drawn_by_seed():
-    exercises = sorted(variants.VARIANTS)
-    assert course.choose_variants(exercises, None) == {ex: "book" for ex in exercises}
-    drawn = course.choose_variants(exercises, 7)
-    assert drawn == course.choose_variants(exercises, 7) and "book" not in drawn.values()
+    names = sorted(exercises.MODULES)
+    assert course.choose_variants(names, None) == {ex: "book" for ex in names}
+    drawn = course.choose_variants(names, 7)
+    assert drawn == course.choose_variants(names, 7) and "book" not in drawn.values()
 
 
 def _namespace(ex: str) -> dict:
     from dnet_lib import memory
-    return {"torch": torch, "nn": nn, "models": models, "memory": memory, "checks": checks}
+    return {"torch": torch, "nn": nn, "models": models, "memory": memory, "checks": VISIBLE[ex]}
 
 
 def _answers(nb, ex: str, questions) -> dict:
@@ -88,7 +93,7 @@ def _answers(nb, ex: str, questions) -> dict:
     return ns
 
 
-CASES = [(ex, v) for ex in sorted(variants.VARIANTS) for v in variants.VARIANTS[ex]]
+CASES = [(ex, v) for ex, m in sorted(exercises.MODULES.items()) for v in m.variants()]
 
 
 @pytest.mark.parametrize("ex,variant", CASES, ids=[f"{e}-{v}" for e, v in CASES])
@@ -96,16 +101,17 @@ def test_every_variant_key_passes_and_book_answers_fail_it(ex, variant):
     master = next(m for m in MASTERS if course.exercise_of(m) == ex)
     book = nbformat.read(ROOT / master, as_version=4)
     source = course.variant_source(book, ex, variant)
-    params = variants.VARIANTS[ex][variant]["params"]
-    specs = hidden_tests.QUESTIONS[ex]
+    params = exercises.MODULES[ex].variants()[variant]["params"]
+    specs = exercises.MODULES[ex].QUESTIONS
     key = _answers(source, ex, specs)
     public = _answers(book, ex, specs)
     for q, spec in specs.items():
         data = json.loads(json.dumps(spec.probe(key, params)))
-        hidden_tests.judge(ex, q, data, params)                     # the answer key earns the points
+        exercises.judge(spec, q, data, params)                      # the answer key earns the points
+        assert exercises.rule_violation([_by_gid(source)[f"{q}-answer"].source], spec.rules) is None
         if variant != "book":                                       # the public page's answer does not
             with pytest.raises(AssertionError):
-                hidden_tests.judge(ex, q, json.loads(json.dumps(spec.probe(public, params))), params)
+                exercises.judge(spec, q, json.loads(json.dumps(spec.probe(public, params))), params)
     if variant != "book":
         release_text = json.dumps([c.source for c in source.cells])
         assert release_text != json.dumps([c.source for c in book.cells])
@@ -144,7 +150,7 @@ def test_student_copy_leaks_nothing(student):
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert "colab-setup" in nb.cells[0].metadata.get("tags", [])
     stubs = sum(c.source.count("raise NotImplementedError()") for c in nb.cells)
-    assert stubs >= len(hidden_tests.QUESTIONS[course.exercise_of(student)])
+    assert stubs >= len(exercises.MODULES[course.exercise_of(student)].QUESTIONS)
     assert sum(c.source == "YOUR ANSWER HERE" for c in nb.cells) == 1
 
 
@@ -186,47 +192,47 @@ def _coverage(pool, x, zero=False):
 
 
 def test_pooling_checks(capsys):
-    checks.check_gradient_coverage(_coverage)
-    checks.check_gradient_coverage(lambda p, x: _coverage(p, x, zero=True), count="zero")
-    _fails(checks.check_gradient_coverage, _coverage, count="zero")
-    _fails(checks.check_gradient_coverage, lambda pool, x: 0.25, match="1.0")
-    _fails(checks.check_gradient_coverage, lambda pool, x: 1, match="float")
-    checks.check_swap_error(lambda pool, conv, x: float((pool(conv(x)) - conv(pool(x))).detach().abs().max()))
-    _fails(checks.check_swap_error, lambda pool, conv, x: float(pool(conv(x)).detach().abs().max()))
+    ex01_pooling.check_gradient_coverage(_coverage)
+    ex01_pooling.check_gradient_coverage(lambda p, x: _coverage(p, x, zero=True), count="zero")
+    _fails(ex01_pooling.check_gradient_coverage, _coverage, count="zero")
+    _fails(ex01_pooling.check_gradient_coverage, lambda pool, x: 0.25, match="1.0")
+    _fails(ex01_pooling.check_gradient_coverage, lambda pool, x: 1, match="float")
+    ex01_pooling.check_swap_error(lambda pool, conv, x: float((pool(conv(x)) - conv(pool(x))).detach().abs().max()))
+    _fails(ex01_pooling.check_swap_error, lambda pool, conv, x: float(pool(conv(x)).detach().abs().max()))
     small = lambda pool: models.DenseNet(growth_rate=4, block_config=(1, 1), num_init_features=8, stem=models.CIFAR_STEM, in_channels=1, num_classes=10,
                                          transition_pool=pool)
-    checks.check_pool_densenet(small)
-    _fails(checks.check_pool_densenet, lambda pool: small("max"), match="AvgPool2d")
+    ex01_pooling.check_pool_densenet(small)
+    _fails(ex01_pooling.check_pool_densenet, lambda pool: small("max"), match="AvgPool2d")
     assert capsys.readouterr().out.count("ok:") == 4
 
 
 def test_parameter_checks():
     count = lambda m: sum(p.numel() for p in m.parameters())
-    checks.check_count_parameters(count)
-    _fails(checks.check_count_parameters, lambda m: count(m) + sum(b.numel() for b in m.buffers()) + 1)
+    ex02_parameters.check_count_parameters(count)
+    _fails(ex02_parameters.check_count_parameters, lambda m: count(m) + sum(b.numel() for b in m.buffers()) + 1)
     dense = lambda c, k, b=4: 2 * c + c * b * k + 2 * b * k + 9 * b * k * k
     basic = lambda c: 2 * (9 * c * c + 2 * c)
-    checks.check_layer_formulas(dense, basic)
-    checks.check_layer_formulas(lambda c, k, b=4: 2 * c + 9 * c * k, basic, bottleneck=False)
-    _fails(checks.check_layer_formulas, dense, basic, bottleneck=False)
-    _fails(checks.check_layer_formulas, lambda c, k, b=4: c * b * k + 9 * b * k * k, basic, match="BatchNorm")
-    _fails(checks.check_layer_formulas, dense, lambda c: 2 * 9 * c * c)
-    checks.check_stage_parameters(lambda m: {"all": count(m), "denseblock1": 0})
-    _fails(checks.check_stage_parameters, lambda m: {"denseblock1": count(m.features.denseblock1)})
-    checks.check_param_ratio(14.7)
+    ex02_parameters.check_layer_formulas(dense, basic)
+    ex02_parameters.check_layer_formulas(lambda c, k, b=4: 2 * c + 9 * c * k, basic, bottleneck=False)
+    _fails(ex02_parameters.check_layer_formulas, dense, basic, bottleneck=False)
+    _fails(ex02_parameters.check_layer_formulas, lambda c, k, b=4: c * b * k + 9 * b * k * k, basic, match="BatchNorm")
+    _fails(ex02_parameters.check_layer_formulas, dense, lambda c: 2 * 9 * c * c)
+    ex02_parameters.check_stage_parameters(lambda m: {"all": count(m), "denseblock1": 0})
+    _fails(ex02_parameters.check_stage_parameters, lambda m: {"denseblock1": count(m.features.denseblock1)})
+    ex02_parameters.check_param_ratio(14.7)
     for bad in (0.07, 14, float("nan")):
-        _fails(checks.check_param_ratio, bad)
+        _fails(ex02_parameters.check_param_ratio, bad)
 
 
 def test_memory_checks():
     from dnet_lib import memory
-    checks.check_saved_bytes(lambda m, x: memory.saved_activation_bytes(m, x).total_bytes)
-    checks.check_saved_bytes(lambda m, x: memory.saved_activation_bytes(m, x).total_bytes // 4, unit="elements")
-    _fails(checks.check_saved_bytes, lambda m, x: x.numel())              # elements, not bytes
-    checks.check_resolution_ratio((224 / 96) ** 2)
-    checks.check_resolution_ratio((160 / 96) ** 2, sizes=(160, 96))
-    _fails(checks.check_resolution_ratio, 224 / 96)
-    _fails(checks.check_resolution_ratio, (224 / 96) ** 2, sizes=(160, 96))
+    ex03_memory.check_saved_bytes(lambda m, x: memory.saved_activation_bytes(m, x).total_bytes)
+    ex03_memory.check_saved_bytes(lambda m, x: memory.saved_activation_bytes(m, x).total_bytes // 4, unit="elements")
+    _fails(ex03_memory.check_saved_bytes, lambda m, x: x.numel())              # elements, not bytes
+    ex03_memory.check_resolution_ratio((224 / 96) ** 2)
+    ex03_memory.check_resolution_ratio((160 / 96) ** 2, sizes=(160, 96))
+    _fails(ex03_memory.check_resolution_ratio, 224 / 96)
+    _fails(ex03_memory.check_resolution_ratio, (224 / 96) ** 2, sizes=(160, 96))
 
     def pair(efficient=True, same=True):
         torch.manual_seed(0)
@@ -236,10 +242,10 @@ def test_memory_checks():
         if same:
             other.load_state_dict(plain.state_dict())
         return plain, other
-    checks.check_efficient_pair(pair)
-    checks.check_efficient_pair(lambda: pair()[::-1], order="efficient-first")
-    _fails(checks.check_efficient_pair, lambda: pair(same=False), match="identical weights")
-    _fails(checks.check_efficient_pair, lambda: pair(efficient=False), match="memory_efficient=True")
+    ex03_memory.check_efficient_pair(pair)
+    ex03_memory.check_efficient_pair(lambda: pair()[::-1], order="efficient-first")
+    _fails(ex03_memory.check_efficient_pair, lambda: pair(same=False), match="identical weights")
+    _fails(ex03_memory.check_efficient_pair, lambda: pair(efficient=False), match="memory_efficient=True")
 
 
 def test_table1_checks():
@@ -251,12 +257,12 @@ def test_table1_checks():
                 raise ValueError(depth)
             return configs[depth]
         return fn
-    checks.check_table1_config(config("imagenet"))
-    checks.check_table1_config(config("cifar-bc"), table="cifar-bc")
-    _fails(checks.check_table1_config, lambda d: (6, 12, 24, 16), match="ValueError")
-    checks.check_table1_model(lambda depth: models.densenet121())
-    checks.check_table1_model(lambda depth: models.DenseNet(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, stem=models.CIFAR_STEM), table="cifar-bc")
-    _fails(checks.check_table1_model, lambda depth: models.DenseNet(growth_rate=8, block_config=(6, 12, 24, 16)))
+    ex04_table1.check_table1_config(config("imagenet"))
+    ex04_table1.check_table1_config(config("cifar-bc"), table="cifar-bc")
+    _fails(ex04_table1.check_table1_config, lambda d: (6, 12, 24, 16), match="ValueError")
+    ex04_table1.check_table1_model(lambda depth: models.densenet121())
+    ex04_table1.check_table1_model(lambda depth: models.DenseNet(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, stem=models.CIFAR_STEM), table="cifar-bc")
+    _fails(ex04_table1.check_table1_model, lambda depth: models.DenseNet(growth_rate=8, block_config=(6, 12, 24, 16)))
 
     def sizes(model, size, dim=-1):
         x = torch.empty(1, 3, size, size, device="meta")
@@ -265,27 +271,27 @@ def test_table1_checks():
             x = child(x)
             out[name] = x.shape[dim]
         return out
-    checks.check_output_sizes(sizes)
-    checks.check_output_sizes(lambda m, s: sizes(m, s, dim=1), report="channels")
-    _fails(checks.check_output_sizes, lambda m, s: {"pool0": s // 2})
+    ex04_table1.check_output_sizes(sizes)
+    ex04_table1.check_output_sizes(lambda m, s: sizes(m, s, dim=1), report="channels")
+    _fails(ex04_table1.check_output_sizes, lambda m, s: {"pool0": s // 2})
 
 
 def test_concat_checks():
-    checks.check_split_linear(lambda lin, sizes: list(torch.split(lin.weight, list(sizes), 1)))
-    checks.check_split_linear(lambda lin, sizes: list(torch.split(lin.weight, list(sizes), 0)), split="rows")
-    _fails(checks.check_split_linear, lambda lin, sizes: list(torch.split(lin.weight.flip(1), list(sizes), 1)))
-    checks.check_as_residual(lambda A, B: torch.linalg.solve(A, B))
-    checks.check_as_residual(lambda A, B: torch.linalg.solve(A, B, left=False), side="right")
-    _fails(checks.check_as_residual, lambda A, B: torch.linalg.solve(A, B), side="right")
-    _fails(checks.check_as_residual, lambda A, B: B)
+    ex05_concat_vs_add.check_split_linear(lambda lin, sizes: list(torch.split(lin.weight, list(sizes), 1)))
+    ex05_concat_vs_add.check_split_linear(lambda lin, sizes: list(torch.split(lin.weight, list(sizes), 0)), split="rows")
+    _fails(ex05_concat_vs_add.check_split_linear, lambda lin, sizes: list(torch.split(lin.weight.flip(1), list(sizes), 1)))
+    ex05_concat_vs_add.check_as_residual(lambda A, B: torch.linalg.solve(A, B))
+    ex05_concat_vs_add.check_as_residual(lambda A, B: torch.linalg.solve(A, B, left=False), side="right")
+    _fails(ex05_concat_vs_add.check_as_residual, lambda A, B: torch.linalg.solve(A, B), side="right")
+    _fails(ex05_concat_vs_add.check_as_residual, lambda A, B: B)
 
     def fit(f, y, affine=True):
         d = torch.cat([f, torch.ones(len(f), 1, dtype=f.dtype)], 1) if affine else f
         scale = (y - y.mean(0)).norm() if affine else y.norm()
         return float((d @ torch.linalg.lstsq(d, y).solution - y).norm() / scale)
-    checks.check_fit_error(fit)
-    checks.check_fit_error(lambda f, y: fit(f, y, affine=False), fit="linear")
-    _fails(checks.check_fit_error, lambda f, y: fit(f, y, affine=False))
+    ex05_concat_vs_add.check_fit_error(fit)
+    ex05_concat_vs_add.check_fit_error(lambda f, y: fit(f, y, affine=False), fit="linear")
+    _fails(ex05_concat_vs_add.check_fit_error, lambda f, y: fit(f, y, affine=False))
 
 
 def test_house_price_checks():
@@ -300,17 +306,17 @@ def test_house_price_checks():
             for layer in self.layers:
                 feats.append(torch.relu(layer(torch.cat(feats, 1))))
             return torch.cat(feats, 1) if self.dense else torch.cat(feats[1:] + [x], 1)
-    checks.check_dense_linear_block(Block)
-    _fails(checks.check_dense_linear_block, lambda n, g, l: Block(n, g, l, dense=False), match="input itself")
+    ex06_house_prices.check_dense_linear_block(Block)
+    _fails(ex06_house_prices.check_dense_linear_block, lambda n, g, l: Block(n, g, l, dense=False), match="input itself")
 
     def folds(n, k):
         return [(torch.cat([torch.arange(0, j * n // k), torch.arange((j + 1) * n // k, n)]),
                  torch.arange(j * n // k, (j + 1) * n // k)) for j in range(k)]
-    checks.check_k_fold(folds)
-    _fails(checks.check_k_fold, lambda n, k: [(torch.arange(n - n // k), torch.arange(n // k))] * k, match="overlap")
+    ex06_house_prices.check_k_fold(folds)
+    _fails(ex06_house_prices.check_k_fold, lambda n, k: [(torch.arange(n - n // k), torch.arange(n // k))] * k, match="overlap")
     rmse = lambda p, y, log=torch.log: float(((log(p.clamp(min=1)) - log(y)) ** 2).mean().sqrt())
-    checks.check_log_rmse(rmse)
-    checks.check_log_rmse(lambda p, y: rmse(p, y, torch.log10), base=10)
-    _fails(checks.check_log_rmse, rmse, base=10)
-    _fails(checks.check_log_rmse, lambda p, y: float(((p - y) ** 2).mean().sqrt()))
-    assert math.isclose(checks.relative_error(torch.tensor([2.0]), torch.tensor([1.0])), 1.0)
+    ex06_house_prices.check_log_rmse(rmse)
+    ex06_house_prices.check_log_rmse(lambda p, y: rmse(p, y, torch.log10), base=10)
+    _fails(ex06_house_prices.check_log_rmse, rmse, base=10)
+    _fails(ex06_house_prices.check_log_rmse, lambda p, y: float(((p - y) ** 2).mean().sqrt()))
+    assert math.isclose(relative_error(torch.tensor([2.0]), torch.tensor([1.0])), 1.0)

@@ -209,6 +209,9 @@ def test_a_non_editable_install_carries_the_results(tmp_path):
                     "-w", str(wheels), str(REPO)], check=True, timeout=300)
     (wheel,) = wheels.glob("dnet_lib-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    # the library and every exercise's visible checks, none of the tooling (Colab needs none of it)
+    assert "dnet_lib/exercises/ex02_parameters.py" in names
+    assert not [n for n in names if n.startswith("dnet_tools/")], "the wheel ships dnet_tools"
     committed = sorted(p.relative_to(RESULTS).as_posix() for p in RESULTS.rglob("*")
                        if p.is_file() and p.suffix in (".json", ".pt"))
     assert committed
