@@ -88,6 +88,7 @@
   }
   let busy = null, queued = null;
   async function show(pixels, index) {
+    api.idle = false;
     if (busy) { queued = [pixels, index]; return busy; }   // drawing: keep only the newest
     busy = (async () => {
       state.pixels = pixels;
@@ -98,6 +99,7 @@
     await busy;
     busy = null;
     if (queued) { const [p, i] = queued; queued = null; await show(p, i); }
+    api.idle = !busy && !queued;
   }
   function imagePixels(index) {
     const out = new Float32Array(784);

@@ -23,8 +23,8 @@ import torch
 
 from . import export, results, style, validate
 
-__all__ = ["LiveView", "live_view", "maps_for", "static_figure", "page_weight", "CHAPTER_LINKS",
-           "VENDORED"]
+__all__ = ["LiveView", "live_view", "maps_for", "static_figure", "page_weight",
+           "runtime_version", "CHAPTER_LINKS", "VENDORED"]
 
 _HERE = Path(__file__).resolve().parent
 VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the book
@@ -176,6 +176,12 @@ def page_weight(view: LiveView) -> dict[str, int]:
             raise FileNotFoundError(f"{path} is missing: run scripts/vendor_onnxruntime.py")
         sizes[name] = path.stat().st_size
     return sizes
+
+
+def runtime_version() -> str:
+    """The vendored ONNX Runtime Web's version (from its licence header)."""
+    head = (VENDORED / "ort.wasm.min.js").read_text(encoding="utf-8")[:300]
+    return head.split("ONNX Runtime Web v", 1)[1].split()[0]
 
 
 def maps_for(image: int, record: dict | None = None) -> dict[str, dict[str, np.ndarray]]:

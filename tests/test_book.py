@@ -227,6 +227,9 @@ def test_library_fingerprint_tracks_the_source(tmp_path):
     assert len(before) == 64 and before == book.library_fingerprint(copy)
     (copy / "data.py").write_text((copy / "data.py").read_text() + "\n# edited\n")
     assert book.library_fingerprint(copy) != before
+    edited = book.library_fingerprint(copy)
+    (copy / "live.js").write_text((copy / "live.js").read_text() + "\n// edited\n")
+    assert book.library_fingerprint(copy) != edited      # page scripts count too
 
 
 # --------------------------------------------------------------------------- README
