@@ -43,6 +43,10 @@
   const mark = (name) => { phases[name] = Math.round(performance.now()); };
   async function start() {
     const base = staticBase();
+    // after the page's load event, which the 5 MB runtime would otherwise hold back
+    if (document.readyState !== "complete") {
+      await new Promise((resolve) => window.addEventListener("load", resolve, {once: true}));
+    }
     mark("start");
     if (!window.ort) await loadScript(base + "ort.wasm.min.js");
     if (!window.dnetOrtWasm) await loadScript(base + "ort-wasm-payload.js");

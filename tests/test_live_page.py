@@ -58,7 +58,6 @@ class LivePage:
         self.page.on("requestfailed", lambda r: self.missing.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)) if not any(
             t in str(e) for t in THEME_ERRORS) else None)
-        # the runtime's scripts, added by the page while it loads, delay the load event
         self.page.goto(url, wait_until="load", timeout=LIMIT_MS)
         self.page.evaluate("window.dnetLive.ready.then(() => true)")
 
