@@ -180,13 +180,14 @@ def _effective_config(root: Path, execute_timeout: int, dest: Path) -> Path:
 
 
 def library_fingerprint(package: Path | None = None) -> str:
-    """Hash of dnet_lib's source (or ``package``'s): cached notebook outputs are only valid for
-    the same library."""
+    """Hash of dnet_lib's source, .py and .js (or ``package``'s): cached notebook outputs are
+    only valid for the same library."""
     import dnet_lib
 
     digest = hashlib.sha256()
     package = Path(package or Path(dnet_lib.__file__).parent).resolve()
-    for path in sorted(package.rglob("*.py")):
+    # .js too: pages embed dnet_lib's scripts (live.js) in notebook outputs
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".js")):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

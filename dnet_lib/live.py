@@ -1,0 +1,268 @@
+"""The live page's two views of the trained networks: in the browser and as a static figure.
+
+* ``live_view()`` returns an object that Jupyter displays as ``text/html``: the 50 committed
+  test images, a 28x28 drawing canvas, both networks' probabilities, the dense block's stack and
+  the residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files of
+  ``dnet_lib.export`` with ONNX Runtime Web from the book's ``_static/onnxruntime/``; the models
+  and images travel inside the page, so it works offline and from ``file://``. In a Jupyter
+  kernel (no ``_static/``) it says so and the static figure stands in.
+* ``static_figure(image)`` draws the same views for one image with matplotlib, from the same
+  intermediate maps computed by PyTorch (``export.Taps``): the page without JavaScript.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import uuid
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from . import export, results, style, validate
+
+__all__ = ["LiveView", "live_view", "maps_for", "static_figure", "page_weight",
+           "runtime_version", "CHAPTER_LINKS", "VENDORED"]
+
+_HERE = Path(__file__).resolve().parent
+VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the book
+RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loads from there
+# where each view is explained (pages beside this one in chapters/)
+CHAPTER_LINKS = {"concat": ("02_addition_vs_concatenation.html", "chapter 2"),
+                 "growth": ("03_dense_blocks_growth_rate.html", "chapter 3"),
+                 "learns": ("08_what_densenet_learns.html", "chapter 8"),
+                 "training": ("06_gpu_training.html", "chapter 6")}
+
+_CSS = """<style>
+.dnet-live {margin: 1em 0; font-size: .95em}
+.dnet-live .row {display: flex; flex-wrap: wrap; gap: 1.2em; align-items: flex-start}
+.dnet-live .pick {display: grid; grid-template-columns: repeat(10, 30px); gap: 2px}
+.dnet-live .pick button {padding: 0; border: 2px solid transparent; background: none;
+  cursor: pointer; line-height: 0}
+.dnet-live .pick button.selected {border-color: __HIGHLIGHT__}
+.dnet-live .pick canvas {width: 26px; height: 26px; image-rendering: pixelated}
+.dnet-live canvas.input {width: 168px; height: 168px; image-rendering: pixelated;
+  cursor: crosshair; touch-action: none; border: 1px solid #888}
+.dnet-live table.probs {border-collapse: collapse; min-width: 15em}
+.dnet-live table.probs td {padding: 0 .3em; white-space: nowrap}
+.dnet-live table.probs td.barcell {width: 7em}
+.dnet-live table.probs .bar {height: .8em; background: currentColor; opacity: .8}
+.dnet-live table.probs tr.top {font-weight: bold}
+.dnet-live .densenet {color: __DENSE__}
+.dnet-live .resnet {color: __RESIDUAL__}
+.dnet-live .view {max-width: 100%}
+.dnet-live .view canvas.maps {max-width: 100%; image-rendering: pixelated; cursor: zoom-in}
+.dnet-live .note {opacity: .8; font-size: .9em; margin: .2em 0 .6em}
+.dnet-live .zoom {border: 1px solid #888; padding: .4em; display: inline-block}
+.dnet-live .zoom[hidden] {display: none}
+.dnet-live .zoom canvas {image-rendering: pixelated}
+.dnet-live .view .note {color: var(--pst-color-text-base, #222)}
+.dnet-live:not(.dnet-live-ready) .needs-js {opacity: .4}
+</style>
+"""
+
+
+def _probability_table(net: str, label: str, classes: list[str]) -> str:
+    rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
+                   f'style="width:0"></div></td><td class="value"></td></tr>' for c in classes)
+    return (f'<div class="{net}"><b>{html.escape(label)}</b>: '
+            f'<span data-role="prediction-{net}"></span>'
+            f'<table class="probs" data-role="probs-{net}">{rows}</table></div>')
+
+
+def _link(key: str) -> str:
+    href, text = CHAPTER_LINKS[key]
+    return f'<a href="{href}">{text}</a>'
+
+
+class LiveView:
+    """The live page (``text/html``); ``record`` is the committed ``live_networks.json``."""
+
+    def __init__(self, record: dict, folder: Path):
+        self.record, self.folder = record, folder
+        self.uid = "dnet-live-" + uuid.uuid4().hex[:8]
+
+    def _data(self) -> dict:
+        r = self.record
+        return {"classes": r["classes"], "labels": r["images"]["labels"],
+                "indices": r["images"]["test_indices"], "images": r["images"]["pixels_base64"],
+                "outputs": {n: info["outputs"] for n, info in r["networks"].items()},
+                "pytorch": {n: info["probabilities"] for n, info in r["networks"].items()}}
+
+    def html(self) -> str:
+        r, uid = self.record, self.uid
+        data = json.dumps(self._data(), separators=(",", ":")).replace("</", "<\\/")
+        models = "".join(
+            f'<script type="text/plain" data-role="model-{n}">'
+            f'{base64.b64encode((self.folder / info["file"]).read_bytes()).decode()}</script>'
+            for n, info in r["networks"].items())
+        picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
+                        f'{html.escape(r["classes"][label])}"><canvas width="28" height="28">'
+                        f'</canvas></button>' for i, label in enumerate(r["images"]["labels"]))
+        css = (_CSS.replace("__DENSE__", style.COLORS["densenet"])
+               .replace("__RESIDUAL__", style.COLORS["resnet"])
+               .replace("__HIGHLIGHT__", style.COLORS["highlight"]))
+        stages = "".join(f'<option value="{s}">block / stage {s}</option>' for s in (1, 2, 3))
+        body = f"""
+<div class="dnet-live" id="{uid}">
+<p data-role="status">The live networks need JavaScript; the figure below shows the same views
+for one test image.</p>
+<div class="row needs-js">
+ <div><div class="note">Pick a test image (5 of each class)...</div>
+  <div class="pick">{picks}</div></div>
+ <div><div class="note">...or draw on it (drag; white is ink)</div>
+  <canvas class="input" data-role="input" width="28" height="28"></canvas><br>
+  <button type="button" data-role="clear">Clear</button>
+  <span data-role="truth"></span></div>
+</div>
+<div class="row needs-js">
+ {_probability_table("densenet", "DenseNet", r["classes"])}
+ {_probability_table("resnet", "ResNet", r["classes"])}
+</div>
+<p class="note">Each network's class probabilities (softmax of its logits) for the image above,
+computed in this page; both were trained on Fashion-MNIST in {_link("training")}.
+<span data-role="check"></span></p>
+<p class="needs-js"><label>Show <select data-role="stage">{stages}</select></label>
+ <button type="button" data-role="replay">Replay layer by layer</button></p>
+<div class="row needs-js">
+ <div class="view densenet"><b>DenseNet: the block's stack</b><br>
+  <input type="range" data-role="dense-step" min="0" max="3" value="3">
+  <span data-role="dense-label"></span><br>
+  <canvas class="maps" data-role="dense-maps"></canvas>
+  <p class="note">Concatenation: each layer appends its k new maps and never changes the
+  earlier ones ({_link("concat")}, {_link("growth")}).</p></div>
+ <div class="view resnet"><b>ResNet: the stage's maps</b><br>
+  <input type="range" data-role="residual-step" min="0" max="2" value="2">
+  <span data-role="residual-label"></span><br>
+  <canvas class="maps" data-role="residual-maps"></canvas>
+  <p class="note">Addition: each block's sum x + F(x) overwrites all the maps before it
+  ({_link("concat")}; what the two keep: {_link("learns")}).</p></div>
+</div>
+<div class="zoom" data-role="zoom" hidden><canvas data-role="zoom-map"></canvas><br>
+ <span data-role="zoom-label"></span> <button type="button" data-role="zoom-close">close</button>
+</div>
+<p class="note">Click a map to enlarge it; each is scaled to its own range (black = its
+lowest value, white = its highest). <span data-role="timing"></span></p>
+<script type="application/json" data-role="data">{data}</script>
+{models}
+</div>
+"""
+        script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", uid)
+        return css + body + f"<script>\n{script}</script>\n"
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def __repr__(self) -> str:
+        return (f"LiveView({len(self.record['images']['labels'])} test images, "
+                f"networks {', '.join(self.record['networks'])})")
+
+
+def live_view(folder: str | Path | None = None) -> LiveView:
+    """The live page for the committed ONNX files (``python -m dnet_lib.export`` makes them)."""
+    folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
+    return LiveView(export.load_record(folder), folder)
+
+
+def page_weight(view: LiveView) -> dict[str, int]:
+    """Bytes the live page adds to a download: the view's HTML (models, images, script) and
+    the vendored runtime files it loads (``_vendor/onnxruntime/``, copied to ``_static/``)."""
+    sizes = {"view (models, images, script)": len(view.html().encode("utf-8"))}
+    for name in RUNTIME_FILES:
+        path = VENDORED / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run scripts/vendor_onnxruntime.py")
+        sizes[name] = path.stat().st_size
+    return sizes
+
+
+def runtime_version() -> str:
+    """The vendored ONNX Runtime Web's version (from its licence header)."""
+    head = (VENDORED / "ort.wasm.min.js").read_text(encoding="utf-8")[:300]
+    return head.split("ONNX Runtime Web v", 1)[1].split()[0]
+
+
+def maps_for(image: int, record: dict | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """PyTorch's outputs (``export.Taps``) for page image ``image``, per network and name."""
+    record = record if record is not None else export.load_record()
+    count = len(record["images"]["labels"])
+    validate.check_int("image", image, 0, count - 1)
+    pixels = export.decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
+    out = {}
+    for network in export.RUNS:
+        taps = export.taps(network)
+        with torch.no_grad():
+            out[network] = {n: t[0].numpy() for n, t in zip(taps.names, taps(pixels))}
+    return out
+
+
+def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
+    """Maps (C, H, W), each scaled to [0, 1], tiled ``cols`` wide with a 1-pixel gap (NaN)."""
+    c, h, w = maps.shape
+    rows = rows or -(-c // cols)
+    grid = np.full((rows * (h + 1), cols * (w + 1)), np.nan)
+    for i, m in enumerate(maps):
+        span = m.max() - m.min()
+        tile = (m - m.min()) / span if span > 0 else np.zeros_like(m)
+        r, q = divmod(i, cols)
+        grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = tile
+    return grid
+
+
+def static_figure(image: int = 0, record: dict | None = None):
+    """Both networks' probabilities, dense block 1's stack layer by layer and residual stage
+    1's maps block by block, for page image ``image`` (drawn from PyTorch's maps)."""
+    record = record if record is not None else export.load_record()
+    maps = maps_for(image, record)
+    d, r = maps["densenet"], maps["resnet"]
+    layers = sorted(n for n in d if n.startswith("denseblock1."))
+    k = d[layers[0]].shape[0]
+    stack = d["denseblock1"]
+    c0 = stack.shape[0] - len(layers) * k
+    residual = ["stem"] + sorted(n for n in r if n.startswith("layer1."))
+    fig = plt.figure(figsize=(11, 6.4))
+    grid = fig.add_gridspec(3, 3, width_ratios=[1, 2.4, 2.4], height_ratios=[1, 1, 1.2])
+    ax = fig.add_subplot(grid[0, 0])
+    ax.imshow(export.decode_images(record)[image], cmap="gray")
+    label = record["classes"][record["images"]["labels"][image]]
+    ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})",
+                 fontsize=10)
+    ax.axis("off")
+    ax = fig.add_subplot(grid[1:, 0])
+    y = np.arange(10)
+    for shift, net in ((-0.2, "densenet"), (0.2, "resnet")):
+        ax.barh(y + shift, d["probabilities"] if net == "densenet" else r["probabilities"],
+                height=0.4, color=style.COLORS[net], label="DenseNet" if shift < 0 else "ResNet")
+    ax.set_yticks(y, record["classes"], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    ax.legend(fontsize=8, loc="lower right")
+    cols = 8 if k % 8 == 0 else k                  # a layer's k maps fill whole rows
+    per_layer, input_rows = k // cols, -(-c0 // cols)
+    h = stack.shape[1] + 1                           # a tile and its gap
+    ax = fig.add_subplot(grid[:, 1])
+    ax.imshow(_grid(stack, cols, input_rows + len(layers) * per_layer), cmap="gray")
+    for i in range(len(layers)):
+        top = (input_rows + i * per_layer) * h - 0.5
+        ax.add_patch(plt.Rectangle((-0.5, top), cols * h, per_layer * h, fill=False, lw=2,
+                                   color=style.COLORS["dense"]))
+        ax.text(-1.5, top + per_layer * h / 2, f"layer {i + 1}\n+{k} maps", ha="right",
+                va="center", fontsize=9, color=style.COLORS["dense"])
+    ax.text(-1.5, input_rows * h / 2, f"block input\n{c0} maps", ha="right", va="center",
+            fontsize=9)
+    ax.set_title(f"DenseNet block 1: {c0} + {len(layers)} x {k} = {stack.shape[0]} maps;\n"
+                 "each layer appends its own, the rest stay", fontsize=10)
+    ax.axis("off")
+    for i, name in enumerate(residual):
+        ax = fig.add_subplot(grid[i, 2])
+        ax.imshow(_grid(r[name], 8), cmap="gray")
+        ax.set_title("stage input (stem)" if name == "stem" else
+                     f"after block {i}: relu(x + F(x)) replaces them", fontsize=10,
+                     color=style.COLORS["residual"] if i else "black")
+        ax.axis("off")
+    fig.suptitle("The same image in both trained networks (each map scaled to its own range)",
+                 fontsize=12)
+    return fig
