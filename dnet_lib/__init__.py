@@ -7,8 +7,8 @@ time), ``data`` (Fashion-MNIST, CIFAR-10, house prices, and the data set-up), ``
 and ``History``), ``reference`` (the reference runs the chapters load) and ``results`` (committed
 result files as tables and figures), ``reuse`` and ``gradflow`` (what DenseNet learns),
 ``degradation`` (deep plain nets train worse), ``toy`` (the 2-D spirals problem), ``dualpath``
-(the chapter 9 network's old home), ``explorers`` (growth-rate and θ widgets), ``drawing`` and
-``style`` (diagrams and plots), ``checks`` (the exercises' visible checks), ``runtime`` (smoke
+(the chapter 9 network's old home), ``explorers`` (growth-rate and θ widgets), ``drawing``, ``figures`` and
+``style`` (diagrams, pictures and plots), ``checks`` (the exercises' visible checks), ``runtime`` (smoke
 mode, device, ``REPO_URL``), ``validate``, ``files``, ``units``.
 """
 from . import models, runtime
