@@ -124,4 +124,6 @@ def glue(name: str, value, display: bool = False) -> None:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()     # numpy/torch scalar -> float or int: {glue:text} parses its repr
     myst_glue(name, value, display=display)
