@@ -6,8 +6,8 @@ net, the gradient-flow nets, the toy MLPs), ``arith`` (channel/parameter/FLOP ar
 time), ``data`` (Fashion-MNIST, CIFAR-10, house prices, and the data set-up), ``train`` (``fit``
 and ``History``), ``reference`` (the reference runs the chapters load) and ``results`` (committed
 result files as tables and figures), ``reuse`` and ``gradflow`` (what DenseNet learns),
-``degradation`` (deep plain nets train worse), ``toy`` (the 2-D spirals problem), ``explorers`` (growth-rate and θ widgets), ``export`` and ``live`` (the trained networks as ONNX files, and the page that runs them), ``drawing`` and
-``style`` (diagrams and plots), ``exercises`` (the exercises' visible checks), ``runtime`` (smoke
+``degradation`` (deep plain nets train worse), ``toy`` (the 2-D spirals problem), ``explorers`` (growth-rate and θ widgets), ``export`` and ``live`` (the trained networks as ONNX files, and the page that runs them), ``drawing``, ``figures`` and
+``style`` (diagrams, pictures and plots), ``exercises`` (the exercises' visible checks), ``runtime`` (smoke
 mode, device, ``REPO_URL``), ``validate``, ``files``, ``units``.
 """
 from . import models, runtime

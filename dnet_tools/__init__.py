@@ -1,6 +1,7 @@
 """dnet_tools: the tooling around the book, not imported by chapters.
 
 ``book``         -- build the Jupyter Book, keep each chapter's Colab setup cell current, run a notebook.
+``book_pages``   -- Sphinx extension: what a page shows of a notebook (no nbgrader markers).
 ``course``       -- classroom assignments from the book's exercises, graded with nbgrader.
 ``exercises``    -- the graded exercises' hidden tests, question rules and variants, one module
                     per exercise, kept apart from student code.

@@ -271,3 +271,27 @@ def test_a_failed_build_is_not_forgotten_by_the_next(tmp_path):
     book._invalidate_stale_cache(build_dir)
     assert not (build_dir / "html" / "reports").exists() and not (build_dir / ".doctrees").exists()
     assert (build_dir / ".jupyter_cache").is_dir()       # notebooks that ran fine are not run again
+
+
+def test_pages_drop_nbgrader_marker_lines_only():
+    from dnet_tools import book_pages
+
+    answer = ("def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n")
+    assert book_pages.page_code(answer) == "def f(x):\n    return x + 1"
+    plain = "x = 1  # BEGIN SOLUTION is only a comment here\n"
+    assert book_pages.page_code(plain) == plain
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(answer),
+                                         nbformat.v4.new_markdown_cell("### BEGIN SOLUTION")])
+    shown = nbformat.reads(book_pages.page_notebook(nbformat.writes(nb)), as_version=4)
+    assert shown.cells[0].source == "def f(x):\n    return x + 1"
+    assert shown.cells[1].source == "### BEGIN SOLUTION"          # markdown is left alone
+    assert "dnet_tools.book_pages" in CONFIG["sphinx"]["extra_extensions"]
+
+
+def test_mode_note_names_mode_device_and_versions(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("DNET_SMOKE", "1")
+    note = runtime.mode_note(torch.device("cpu"))
+    assert "**smoke mode**" in note and "mode=smoke device=cpu" in note
+    assert torch.__version__ in note

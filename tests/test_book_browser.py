@@ -289,3 +289,38 @@ def test_mathjax_renders_offline(server, browser):
     assert state["math"] > 0, f"{MATH_PAGE} has no math to check"
     assert state["rendered"] >= state["math"] and state["raw"] == 0, state
     assert not state["dollars"], "raw $$ left on the page"
+
+
+# --------------------------------------------------------------------------- no sideways scrolling
+VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
+_WIDTHS = ("(() => { const doc = document.scrollingElement || document.documentElement;"
+           " const wide = [...document.querySelectorAll('article *')].filter(e => {"
+           "   const r = e.getBoundingClientRect();"
+           "   if (r.width === 0 || r.right <= window.innerWidth + 1) return false;"
+           "   for (let p = e.parentElement; p; p = p.parentElement) {"
+           "     const s = getComputedStyle(p).overflowX;"
+           "     if (s === 'auto' || s === 'scroll' || s === 'hidden') return false; }"
+           "   return true; }).slice(0, 5).map(e => e.tagName + '.' + e.className);"
+           " return {scroll: doc.scrollWidth, view: window.innerWidth, wide}; })()")
+
+
+def _chapter_pages() -> list[str]:
+    return [e for e in book.toc_entries(ROOT) if e.startswith("chapters/")]
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_page_body_never_scrolls_sideways(viewport, server, browser):
+    """At 1280x800 and on a 390x844 phone the page body fits the window on every chapter:
+    code blocks, long display math and wide outputs scroll inside their own boxes."""
+    width, height = VIEWPORTS[viewport]
+    browser.page.set_viewport_size({"width": width, "height": height})
+    overflowing = {}
+    try:
+        for entry in _chapter_pages():
+            browser.open(f"{server}/{entry}.html", settle_s=0.2)
+            state = browser.evaluate(_WIDTHS)
+            if state["scroll"] > state["view"] + 1 or state["wide"]:
+                overflowing[entry] = state
+    finally:
+        browser.page.set_viewport_size({"width": 1280, "height": 800})
+    assert not overflowing, f"pages wider than the {width} px window: {overflowing}"

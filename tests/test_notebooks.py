@@ -11,7 +11,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from dnet_tools import book
+from dnet_tools import book, book_pages
 
 from conftest import BOOK_ROOT
 
@@ -42,11 +42,14 @@ def test_notebook_ran_in_smoke_mode(entry, smoke_book):
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{entry}: {errors[0].ename}: {errors[0].evalue}"
     texts = [o.get("text", "") if o.output_type == "stream"
-             else str(o.get("data", {}).get("text/plain", "")) for c in code for o in c.outputs]
-    assert any("mode=smoke" in t for t in texts), f"{entry} never printed runtime.describe()"
-    # the executed copy is the notebook in the toc, not a stale one
-    assert [c.source for c in code] == [c.source for c in nbformat.read(source, as_version=4).cells
-                                        if c.cell_type == "code" and c.source.strip()]
+             else str(o.get("data", {}).get("text/plain", ""))
+             + str(o.get("data", {}).get("text/markdown", "")) for c in code for o in c.outputs]
+    assert any("mode=smoke" in t for t in texts), \
+        f"{entry} never showed runtime.describe() or runtime.mode_note()"
+    # the executed copy is the notebook in the toc (as its page shows it), not a stale one
+    assert [c.source for c in code] == [
+        book_pages.page_code(c.source) for c in nbformat.read(source, as_version=4).cells
+        if c.cell_type == "code" and c.source.strip()]
 
 
 @pytest.mark.parametrize("chapter", ["06_gpu_training", "08_what_densenet_learns", "09_beyond"])
