@@ -304,9 +304,18 @@ def _source_of(ex: str, grade_id: str) -> str:
 
 
 # --------------------------------------------------------------------------- a class of 20
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _in_process(cells, exercise, question, params, *, lib, isolation, timeout):
-    """The sandbox's work without its child process: exec the cells, run the probe."""
+    """The sandbox's work without its child process: exec the cells, run the probe (one at a
+    time: each real sandbox is a process of its own, with its own global random state)."""
     ns = {"__name__": "__main__"}
+    with _ONE_AT_A_TIME:
+        return _probe(cells, exercise, question, params, ns)
+
+
+def _probe(cells, exercise, question, params, ns):
     try:
         for cell in cells:
             exec(compile(cell, "<cell>", "exec"), ns)
