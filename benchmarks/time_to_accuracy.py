@@ -209,7 +209,7 @@ def main(argv=None) -> None:
     if not 0 < budget_s <= 3600:
         raise ValueError(f"--budget-s must be in (0, 3600], got {budget_s}")
     only = set(args.only or ("densenet", "resnet", "d2l"))
-    machine = result_files.machine_name(_common.environment(torch.device("cpu")))
+    machine = result_files.machine_name(result_files.environment(torch.device("cpu")))
 
     print(f"matmul peak probe on {torch.get_num_threads()} threads ({machine}) ...", flush=True)
     peaks = efficiency.peak_probe(smoke)
