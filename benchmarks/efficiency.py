@@ -86,27 +86,39 @@ def machine_peak(peaks: dict) -> float:
 
 def efficiency(name: str, flops_per_image: float, images: int, seconds: float, amp: bool,
                peaks: dict) -> dict:
-    """One row: achieved training FLOP/s and its fraction of the matmul peaks."""
-    achieved = flops_per_image * images / seconds
+    """One row: achieved training FLOP/s and its fraction of the matmul peaks (None when the
+    contender trained no image, e.g. its time ran out while its first batch was loading)."""
+    achieved = flops_per_image * images / seconds if images and seconds else None
+
+    def fraction(peak: float):
+        return None if achieved is None else achieved / peak
+
     return {"name": name, "training_flops_per_image": flops_per_image, "images": images,
             "train_seconds": seconds, "achieved_flops_per_s": achieved,
             "precision": "bfloat16 autocast" if amp else "float32",
-            "of_fp32_peak": achieved / peaks["float32"]["flops_per_s"],
-            "of_bf16_peak": achieved / peaks["bfloat16"]["flops_per_s"],
-            "of_machine_peak": achieved / machine_peak(peaks)}
+            "of_fp32_peak": fraction(peaks["float32"]["flops_per_s"]),
+            "of_bf16_peak": fraction(peaks["bfloat16"]["flops_per_s"]),
+            "of_machine_peak": fraction(machine_peak(peaks))}
 
 
 def efficiency_goal(ours: dict, d2l: dict, goal) -> dict:
     """Ours' efficiency (of the machine's peak) over d2l's code's, >= ``GOAL_RATIO``."""
+    description = (f"ours DenseNet's hardware efficiency (training FLOP/s over the machine's "
+                   f"matmul peak) >= {GOAL_RATIO:.0f}x d2l's code's")
+    if not (ours["of_machine_peak"] and d2l["of_machine_peak"]):
+        missing = [r["name"] for r in (ours, d2l) if not r["of_machine_peak"]]
+        return goal(description, f"not measured: no training step of {', '.join(missing)}",
+                    f">= {GOAL_RATIO:.0f}x", None)
     ratio = ours["of_machine_peak"] / d2l["of_machine_peak"]
-    return goal(f"ours DenseNet's hardware efficiency (training FLOP/s over the machine's "
-                f"matmul peak) >= {GOAL_RATIO:.0f}x d2l's code's",
+    return goal(description,
                 {"ratio": round(ratio, 3), "ours": round(ours["of_machine_peak"], 4),
                  "d2l": round(d2l["of_machine_peak"], 4)},
                 f">= {GOAL_RATIO:.0f}x", ratio >= GOAL_RATIO)
 
 
 def describe(row: dict) -> str:
+    if row["achieved_flops_per_s"] is None:
+        return f"  {row['name'][:34]:<34} not measured: it trained no image"
     return (f"  {row['name'][:34]:<34} {row['achieved_flops_per_s'] / 1e9:7.2f} GFLOP/s "
             f"({row['precision']}): {row['of_machine_peak']:6.1%} of the machine's peak, "
             f"{row['of_fp32_peak']:6.1%} of fp32's, {row['of_bf16_peak']:6.1%} of bf16's")

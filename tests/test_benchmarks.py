@@ -189,6 +189,13 @@ def test_training_flops_count_forward_and_backward():
     assert peak["threads"] == torch.get_num_threads()
     with pytest.raises(ValueError, match="dtype must be one of"):
         efficiency.matmul_peak("float16")
+    # a contender that trained no image (its time ran out on the first batch) is not measured
+    peaks = {"float32": {"flops_per_s": 2.0}, "bfloat16": {"flops_per_s": 1.0}}
+    none = efficiency.efficiency("d2l", 10.0, 0, 1.1, False, peaks)
+    some = efficiency.efficiency("ours", 10.0, 4, 2.0, True, peaks)
+    assert none["of_machine_peak"] is None and some["of_machine_peak"] == 10.0
+    common = _load("_common")
+    assert efficiency.efficiency_goal(some, none, common.goal)["met"] is None
 
 
 @pytest.mark.slow
