@@ -149,6 +149,9 @@ def _check_efficiency(record: dict, contenders=("ours_densenet", "ours_resnet", 
     for key in contenders:
         row = results[key]["efficiency"]
         assert rows[row["name"]] == row and row["training_flops_per_image"] > 0
+        if row["images"] == 0:        # a busy machine: its time ran out on the first batch
+            assert row["achieved_flops_per_s"] is None and row["of_machine_peak"] is None
+            continue
         assert row["achieved_flops_per_s"] == pytest.approx(
             row["training_flops_per_image"] * row["images"] / row["train_seconds"])
         assert row["of_fp32_peak"] == pytest.approx(row["achieved_flops_per_s"]
@@ -158,13 +161,17 @@ def _check_efficiency(record: dict, contenders=("ours_densenet", "ours_resnet", 
     assert results["d2l_code"]["efficiency"]["precision"] == "float32"
     # one denominator for all: the goal's ratio is the ratio of achieved FLOP/s
     ours, d2l = results["ours_densenet"]["efficiency"], results["d2l_code"]["efficiency"]
-    assert record["goals"][-1]["measured"]["ratio"] == pytest.approx(
-        ours["achieved_flops_per_s"] / d2l["achieved_flops_per_s"], rel=1e-2)
+    goal = record["goals"][-1]
+    if ours["images"] and d2l["images"]:
+        assert goal["measured"]["ratio"] == pytest.approx(
+            ours["achieved_flops_per_s"] / d2l["achieved_flops_per_s"], rel=1e-2)
+    else:
+        assert goal["met"] is None and goal["measured"].startswith("not measured")
 
 
 @pytest.mark.slow
 def test_efficiency_only_smoke_writes_its_own_record(tmp_path):
-    folder = _run_smoke("time_to_accuracy", tmp_path, "--efficiency-only", "--budget-s", "1",
+    folder = _run_smoke("time_to_accuracy", tmp_path, "--efficiency-only",
                         "--only", "densenet", "--only", "d2l")
     record = _smoke_record(folder, "efficiency", "time_to_accuracy")
     assert len(record["goals"]) == 1 and "per_machine_report" not in record["results"]
