@@ -9,6 +9,8 @@
 * In parallel (pytest-xdist, ``make test`` runs ``-n 2 --dist loadgroup``) every test that uses
   ``smoke_book`` is put in one ``xdist_group``, so one worker builds the book while the others
   run the rest; a file lock shared by the workers makes sure the build runs once in any case.
+  Each worker also gets a temp folder of its own (``TMPDIR`` and ``tempfile.tempdir``), so
+  scratch files under fixed names (smoke outputs, locks, the d2l data layout) never collide.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +72,24 @@ def _shared_tmp(tmp_path_factory) -> Path:
     """A folder every xdist worker of this run shares (their base temp folders' parent)."""
     base = tmp_path_factory.getbasetemp()
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_tmpdir(tmp_path_factory):
+    """Under xdist: this worker's own temp folder for everything that asks ``tempfile`` (and
+    for subprocesses, through ``TMPDIR``); without xdist nothing changes."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("tmp")
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(folder)
+    yield folder
+    if saved[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
 
 
 @pytest.fixture(scope="session")
