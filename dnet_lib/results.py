@@ -29,7 +29,8 @@ import torch
 from . import runtime
 
 __all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "environment",
-           "device_name", "machine_name", "machine_slug", "same_machine", "provenance", "is_gpu", "gpu_sentence", "benchmark_tables",
+           "device_name", "machine_name", "machine_slug", "same_machine", "provenance", "is_gpu",
+           "gpu_sentence", "benchmark_tables",
            "select_runs", "runs_table", "summary_table", "mean_std", "curves",
            "plot_learning_curves", "less_data_table", "plot_less_data"]
 
