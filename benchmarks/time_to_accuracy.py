@@ -32,8 +32,8 @@ after 120 s is a per-machine report (``results.per_machine_report``), named by t
 
     python benchmarks/time_to_accuracy.py --d2l-budget-s 600
                                                      # ~16 min -> book/results/time_to_accuracy_cpu.json
-    python benchmarks/time_to_accuracy.py --efficiency-only \
-        --out book/results/efficiency_cpu_{machine}.json   # ~2 min: peaks, each contender 15 s
+    python benchmarks/time_to_accuracy.py --efficiency-only --out OUT.json
+                                                     # ~2 min: the peaks, each contender 15 s
     python benchmarks/time_to_accuracy.py --smoke    # seconds, tiny subsets, temporary output
 """
 from __future__ import annotations
