@@ -1,12 +1,15 @@
 # Two commands for a fresh machine:
 #   make book   -- set up .venv and the data, then build the HTML book into _build/html
-#   make test   -- set up .venv and the data, then run every test (smoke-mode book build included)
+#   make test   -- set up .venv and the data, then run every test (smoke-mode book build included),
+#                  on TEST_WORKERS pytest-xdist workers (default 2; the book build's tests stay
+#                  together on one), printing the 15 slowest
 # The data set-up (make data) uses $DNET_DATA_DIR, else ../shared/data, else downloads into data/
 # once (about 32 MB, md5-checked); see README.md.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TEST_WORKERS ?= 2
 
 .PHONY: setup data book test assignments clean
 
@@ -33,8 +36,7 @@ book: data
 
 test: data
 	bash scripts/ensure_chromium.sh
-	bash scripts/ensure_bubblewrap.sh
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # Instructors: lay out an nbgrader course folder from chapters/exercises (COURSE=dir, SEED=n for variants)
 assignments: data

@@ -4,7 +4,10 @@ Every benchmark writes one JSON file with the keys ``benchmark, device (one line
 device_info, date, versions, command, mode, machine, notes, goals, results``. Full runs go to
 ``book/results/NAME_{cpu,gpu}.json`` (the committed reference files); smoke runs (``--smoke`` or
 ``DNET_SMOKE=1``) go to a temporary folder unless ``--out`` says otherwise, so a smoke run can never
-overwrite a reference result.
+overwrite a reference result. ``--out`` may contain ``{machine}`` (``results.machine_slug``, e.g.
+``amd-epyc-2c-avx2``), so records from different machines get different names; a run never
+replaces a record from another machine (``results.same_machine``) unless ``--force`` is given,
+and it checks that before it starts timing.
 
 Timing ratios are *paired*: every round measures each contender once (in a rotating order), the
 ratio is formed inside each round, and the reported figure is the median of those per-round
@@ -45,15 +48,19 @@ def parser(description: str) -> argparse.ArgumentParser:
                    "writes to a temporary folder, never to book/results")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--out", default=None, help="JSON path (default: book/results/NAME_{cpu,gpu}.json, "
-                   f"or {SMOKE_DIR}/NAME.json in smoke mode)")
+                   f"or {SMOKE_DIR}/NAME.json in smoke mode); '{{machine}}' in it becomes the "
+                   "machine's name, e.g. amd-epyc-2c-avx2")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing record even if it was measured on another machine")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     p.add_argument("--shared-machine", action="store_true",
                    help="record that other processes were using the machine during the run")
     return p
 
 
-def setup(args: argparse.Namespace) -> tuple[torch.device, bool]:
-    """(device, smoke) from the parsed arguments and the environment."""
+def setup(args: argparse.Namespace, name: str | None = None) -> tuple[torch.device, bool]:
+    """(device, smoke) from the parsed arguments and the environment. With the benchmark's
+    ``name``, it also refuses at once (not after the run) to replace another machine's record."""
     smoke = args.smoke or runtime.smoke()
     if smoke:
         os.environ["DNET_SMOKE"] = "1"
@@ -67,6 +74,8 @@ def setup(args: argparse.Namespace) -> tuple[torch.device, bool]:
         # a reference result in book/results needs the machine to itself
         args.cpu_busy_before = runtime.require_quiet_cpu(
             " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "--shared-machine (or --out)")
+    if name is not None:
+        check_replaceable(output_path(name, args, device, smoke), device, args)
     return device, smoke
 
 
@@ -97,11 +106,31 @@ def command() -> str:
 
 def output_path(name: str, args: argparse.Namespace, device: torch.device, smoke: bool) -> Path:
     if args.out:
+        if "{machine}" in args.out:
+            from dnet_lib import results
+            return Path(args.out.replace("{machine}", results.machine_slug(environment(device))))
         return Path(args.out)
     if smoke:
         return SMOKE_DIR / f"{name}.json"
     kind = "gpu" if device.type in ("cuda", "mps") else "cpu"
     return RESULTS_DIR / f"{name}_{kind}.json"
+
+
+def check_replaceable(path: Path, device: torch.device, args: argparse.Namespace) -> None:
+    """Refuse to replace a record measured on another machine (``results.same_machine``),
+    unless ``--force``: a figure from one CPU must never pass for another's."""
+    from dnet_lib import results
+    if getattr(args, "force", False) or not path.is_file():
+        return
+    try:
+        old = results.load(path)
+    except ValueError:          # not JSON: not a record of any machine
+        return
+    if not results.same_machine(old, environment(device)):
+        raise RuntimeError(
+            f"{path} holds a record measured on {results.machine_name(old)}, not on this "
+            f"machine ({results.machine_name(environment(device))}); pass --out with another "
+            "name (e.g. --out book/results/NAME_cpu_{machine}.json) or --force to replace it")
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -130,6 +159,7 @@ def record(name: str, args: argparse.Namespace, device: torch.device, smoke: boo
         "results": results,
     }
     path = output_path(name, args, device, smoke)
+    check_replaceable(path, device, args)
     write_json(path, payload)
     return path
 

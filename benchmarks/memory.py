@@ -137,7 +137,7 @@ def main(argv=None) -> None:
     p = _common.parser(__doc__.splitlines()[0])
     p.add_argument("--depths", type=int, nargs="+", default=[100], help="DenseNet-BC depths (6n+4)")
     args = p.parse_args(argv)
-    device, smoke = _common.setup(args)
+    device, smoke = _common.setup(args, "memory")
     load_before = runtime.load_average()
     print(runtime.describe(device))
     results, goals, notes = run(device, smoke, depths=args.depths)

@@ -26,8 +26,11 @@ from typing import Iterable
 
 import torch
 
+from . import runtime
+
 __all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "environment",
-           "device_name", "provenance", "is_gpu", "gpu_sentence", "benchmark_tables",
+           "device_name", "machine_name", "machine_slug", "same_machine", "provenance", "is_gpu",
+           "gpu_sentence", "benchmark_tables",
            "select_runs", "runs_table", "summary_table", "mean_std", "curves",
            "plot_learning_curves", "less_data_table", "plot_less_data"]
 
@@ -102,18 +105,8 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _hardware_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else runtime.cpu_model()
 
 
 def device_name(device: torch.device | str) -> str:
@@ -123,15 +116,74 @@ def device_name(device: torch.device | str) -> str:
 
 
 def environment(device: torch.device | str) -> dict:
-    """The provenance header of a new result file: device, date, versions."""
+    """The provenance header of a new result file: device, date, versions. ``device_info``
+    names the machine: the device, and always the host CPU's model string and its
+    instruction-set features (``runtime.CPU_FEATURES``), since CPU timings depend on them."""
     import torchvision
     device = torch.device(device)
     return {"device": device_name(device),
             "device_info": {"type": device.type, "name": _hardware_name(device),
+                            "cpu_model": runtime.cpu_model(),
+                            "cpu_features": runtime.cpu_features(),
                             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()},
             "date": now(),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__}}
+
+
+_FEATURE_NAMES = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16",
+                  "amx_bf16": "AMX"}
+
+
+def machine_name(record: dict) -> str:
+    """The machine a record was measured on, for a sentence beside a CPU figure:
+    'AMD EPYC, 2 cores, AVX2' or 'Intel(R) Xeon(R) Processor, 2 cores, AVX-512, AMX'; a GPU
+    record names its GPU. Records older than the CPU features name the model only."""
+    info = record.get("device_info") or {}
+    if not isinstance(info, dict) or "name" not in info:
+        return _device_text(record)
+    if info.get("type") in ("cuda", "mps"):
+        return str(info["name"])
+    parts = [str(info.get("cpu_model") or info["name"])]
+    if info.get("cpu_count"):
+        parts.append(f"{info['cpu_count']} cores")
+    features = info.get("cpu_features") or []
+    # the widest vector unit and the matrix unit: what sets the matmul peak
+    widest = "avx512f" if "avx512f" in features else "avx2" if "avx2" in features else None
+    parts += [_FEATURE_NAMES[f] for f in (widest, "avx512_bf16", "amx_bf16") if f in features]
+    return ", ".join(parts)
+
+
+def machine_slug(record: dict) -> str:
+    """A file-name part naming the machine: model, cores and its best matrix/vector unit, e.g.
+    'amd-epyc-2c-avx2' or 'intel-xeon-2c-amx' (``--out`` names per machine)."""
+    import re
+    info = record.get("device_info") or {}
+    if not isinstance(info, dict):
+        info = {}
+    model = str(info.get("cpu_model") or info.get("name") or _device_text(record))
+    if info.get("type") in ("cuda", "mps"):
+        model = str(info["name"])
+    model = re.sub(r"\((r|tm)\)|\b(processor|cpu)\b", "", model, flags=re.IGNORECASE)
+    parts = [model]
+    if info.get("cpu_count") and info.get("type") not in ("cuda", "mps"):
+        parts.append(f"{info['cpu_count']}c")
+        features = info.get("cpu_features") or []
+        parts += [next((label for f, label in (("amx_bf16", "amx"), ("avx512f", "avx512"),
+                                                ("avx2", "avx2")) if f in features), "")]
+    return re.sub(r"[^a-z0-9]+", "-", " ".join(parts).lower()).strip("-")
+
+
+def same_machine(a: dict, b: dict) -> bool:
+    """Whether two records (or ``environment()`` headers) come from the same kind of machine:
+    device type and name, core count, and the CPU model and features where both record them."""
+    ia, ib = a.get("device_info") or {}, b.get("device_info") or {}
+    if not (isinstance(ia, dict) and isinstance(ib, dict)):
+        return _device_text(a) == _device_text(b)
+    for key in ("type", "name", "cpu_count", "cpu_model", "cpu_features"):
+        if key in ia and key in ib and ia[key] != ib[key]:
+            return False
+    return ia.get("type") == ib.get("type") and ia.get("name") == ib.get("name")
 
 
 def _device_text(record: dict) -> str:

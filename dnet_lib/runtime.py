@@ -6,6 +6,7 @@ CI executes the chapters that way. Heavy cells call ``mode()`` and print it.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 
 import torch
@@ -45,10 +46,39 @@ def mode(device: torch.device | None = None) -> str:
     return "gpu" if device.type in ("cuda", "mps") else "cpu"
 
 
+# The instruction-set features that decide a CPU's matmul and convolution speed: what a CPU
+# result records besides the model string, so two machines sold under one name are told apart.
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def _cpuinfo_field(field: str) -> str | None:
+    """The first ``field : value`` of Linux's /proc/cpuinfo (None where there is none)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            if key.strip() == field:
+                return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's model string, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Processor'."""
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_features() -> list[str]:
+    """Which of ``CPU_FEATURES`` this CPU has (empty where /proc/cpuinfo is missing)."""
+    flags = set((_cpuinfo_field("flags") or "").split())
+    return [f for f in CPU_FEATURES if f in flags]
+
+
 def describe(device: torch.device | None = None) -> str:
     """One line for a heavy cell to print: the mode it ran in and the device it used."""
     device = device or pick_device()
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        cpu_model() if device.type == "cpu" else device.type)
     return f"mode={mode(device)} device={device} ({name})"
 
 

@@ -6,12 +6,19 @@
   build`` with ``DNET_SMOKE=1`` into ``_build/smoke``). That build is the one run of every
   notebook: ``test_notebooks.py`` checks its executed copies, ``test_book_browser.py`` its pages.
   ``DNET_BOOK_ROOT=/path/to/book`` tests another copy of the book instead of this repository.
+* In parallel (pytest-xdist, ``make test`` runs ``-n 2 --dist loadgroup``) every test that uses
+  ``smoke_book`` is put in one ``xdist_group``, so one worker builds the book while the others
+  run the rest; a file lock shared by the workers makes sure the build runs once in any case.
+  Each worker also gets a temp folder of its own (``TMPDIR`` and ``tempfile.tempdir``), so
+  scratch files under fixed names (smoke outputs, locks, the d2l data layout) never collide.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +61,55 @@ class SmokeBuild:
         return self.html
 
 
+def pytest_collection_modifyitems(config, items):
+    """Keep the tests of the one book build together on one xdist worker (``--dist loadgroup``)."""
+    for item in items:
+        if "smoke_book" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("smoke_book"))
+
+
+def _shared_tmp(tmp_path_factory) -> Path:
+    """A folder every xdist worker of this run shares (their base temp folders' parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_tmpdir(tmp_path_factory):
+    """Under xdist: this worker's own temp folder for everything that asks ``tempfile`` (and
+    for subprocesses, through ``TMPDIR``); without xdist nothing changes."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("tmp")
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(folder)
+    yield folder
+    if saved[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
+
+
 @pytest.fixture(scope="session")
-def smoke_book() -> SmokeBuild:
-    """Build the book once per session in smoke mode (the execution cache makes a repeat fast)."""
+def smoke_book(tmp_path_factory) -> SmokeBuild:
+    """Build the book once per session in smoke mode (the execution cache makes a repeat fast).
+    Under xdist the first worker to get here builds it and saves the exit code and log; any
+    other waits on the lock and reads them."""
+    from filelock import FileLock
     out = BOOK_ROOT / "_build" / "smoke"
-    env = dict(os.environ, DNET_SMOKE="1")
-    cmd = [sys.executable, "-m", "dnet_tools.book", "build", "--root", str(BOOK_ROOT),
-           "--out", str(out), "--timeout", str(BUILD_LIMIT_S - 60)]
-    proc = subprocess.run(cmd, cwd=BOOK_ROOT, env=env, capture_output=True, text=True,
-                          timeout=BUILD_LIMIT_S)
-    return SmokeBuild(BOOK_ROOT, out, proc.returncode, proc.stdout + proc.stderr)
+    shared = _shared_tmp(tmp_path_factory)
+    saved = shared / "smoke_book.json"
+    with FileLock(str(shared / "smoke_book.lock")):
+        if saved.is_file():
+            build = json.loads(saved.read_text())
+            return SmokeBuild(BOOK_ROOT, out, build["returncode"], build["log"])
+        env = dict(os.environ, DNET_SMOKE="1")
+        cmd = [sys.executable, "-m", "dnet_tools.book", "build", "--root", str(BOOK_ROOT),
+               "--out", str(out), "--timeout", str(BUILD_LIMIT_S - 60)]
+        proc = subprocess.run(cmd, cwd=BOOK_ROOT, env=env, capture_output=True, text=True,
+                              timeout=BUILD_LIMIT_S)
+        log = proc.stdout + proc.stderr
+        saved.write_text(json.dumps({"returncode": proc.returncode, "log": log}))
+        return SmokeBuild(BOOK_ROOT, out, proc.returncode, log)

@@ -126,9 +126,83 @@ def test_time_to_accuracy_smoke(tmp_path):
     dense = results["ours_densenet"]
     assert dense["history"]["config"]["time_budget_s"] == results["budget_s"]
     assert dense["history"]["config"]["schedule"] == "one_cycle"
-    assert len(record["goals"]) == 2
     d2l = results["d2l_code"]
     assert d2l["d2l_budget_s"] == 3 and d2l["train_seconds"] <= d2l["total_train_seconds"]
+    # the goals are ratios between contenders of this run; the 120 s figure names the machine
+    assert [g["target"] for g in record["goals"]] == [">= 5.0x", ">= +0.03", ">= 2x"]
+    margin = record["goals"][1]["measured"]
+    assert margin["margin"] == pytest.approx(dense["final_test_accuracy"]
+                                             - d2l["final_test_accuracy"], abs=1e-4)
+    from dnet_lib import results as result_files
+    assert results["per_machine_report"]["machine"] == result_files.machine_name(record)
+    _check_efficiency(record)
+
+
+def _check_efficiency(record: dict, contenders=("ours_densenet", "ours_resnet", "d2l_code")) -> None:
+    """Peaks measured in the run, one efficiency row per contender, the goal their ratio."""
+    results = record["results"]
+    peaks = results["matmul_peak"]
+    assert set(peaks) == {"float32", "bfloat16"}
+    assert all(p["flops_per_s"] > 0 and p["threads"] == results["threads"] for p in peaks.values())
+    rows = {r["name"]: r for r in results["efficiency"]["rows"]}
+    assert len(rows) == len(contenders)
+    for key in contenders:
+        row = results[key]["efficiency"]
+        assert rows[row["name"]] == row and row["training_flops_per_image"] > 0
+        if row["images"] == 0:        # a busy machine: its time ran out on the first batch
+            assert row["achieved_flops_per_s"] is None and row["of_machine_peak"] is None
+            continue
+        assert row["achieved_flops_per_s"] == pytest.approx(
+            row["training_flops_per_image"] * row["images"] / row["train_seconds"])
+        assert row["of_fp32_peak"] == pytest.approx(row["achieved_flops_per_s"]
+                                                    / peaks["float32"]["flops_per_s"])
+        assert row["of_machine_peak"] == pytest.approx(row["achieved_flops_per_s"] / max(
+            p["flops_per_s"] for p in peaks.values()))
+    assert results["d2l_code"]["efficiency"]["precision"] == "float32"
+    # one denominator for all: the goal's ratio is the ratio of achieved FLOP/s
+    ours, d2l = results["ours_densenet"]["efficiency"], results["d2l_code"]["efficiency"]
+    goal = record["goals"][-1]
+    if ours["images"] and d2l["images"]:
+        assert goal["measured"]["ratio"] == pytest.approx(
+            ours["achieved_flops_per_s"] / d2l["achieved_flops_per_s"], rel=1e-2)
+    else:
+        assert goal["met"] is None and goal["measured"].startswith("not measured")
+
+
+@pytest.mark.slow
+def test_efficiency_only_smoke_writes_its_own_record(tmp_path):
+    folder = _run_smoke("time_to_accuracy", tmp_path, "--efficiency-only",
+                        "--only", "densenet", "--only", "d2l")
+    record = _smoke_record(folder, "efficiency", "time_to_accuracy")
+    assert len(record["goals"]) == 1 and "per_machine_report" not in record["results"]
+    assert not (folder / "time_to_accuracy.json").exists()
+    _check_efficiency(record, ("ours_densenet", "d2l_code"))
+
+
+def test_training_flops_count_forward_and_backward():
+    """Two bias-free linear layers 12 -> 5 -> 3: forward 2*12*5 + 2*5*3 per image; backward the
+    weight gradients of both and the input gradient of the second (the image needs none)."""
+    efficiency = _load("efficiency")
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5, bias=False),
+                                torch.nn.Linear(5, 3, bias=False))
+    forward = 2 * 12 * 5 + 2 * 5 * 3
+    assert efficiency.training_flops_per_image(model, (3, 4)) == forward + forward + 2 * 5 * 3
+    weight = model[1].weight.clone()
+    efficiency.training_flops_per_image(model, (3, 4), amp=True)
+    assert torch.equal(model[1].weight, weight) and model[1].weight.grad is None
+    peak = efficiency.matmul_peak("float32", sizes=(64, 32), min_run_time=0.01)
+    assert peak["flops_per_s"] == max(peak["per_size_flops_per_s"].values()) > 0
+    assert set(peak["per_size_flops_per_s"]) == {"32", "64"}
+    assert peak["threads"] == torch.get_num_threads()
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        efficiency.matmul_peak("float16")
+    # a contender that trained no image (its time ran out on the first batch) is not measured
+    peaks = {"float32": {"flops_per_s": 2.0}, "bfloat16": {"flops_per_s": 1.0}}
+    none = efficiency.efficiency("d2l", 10.0, 0, 1.1, False, peaks)
+    some = efficiency.efficiency("ours", 10.0, 4, 2.0, True, peaks)
+    assert none["of_machine_peak"] is None and some["of_machine_peak"] == 10.0
+    common = _load("_common")
+    assert efficiency.efficiency_goal(some, none, common.goal)["met"] is None
 
 
 @pytest.mark.slow
@@ -258,6 +332,34 @@ def test_a_busy_cpu_cannot_write_a_reference_result(monkeypatch):
     args = parser.parse_args(["--device", "cpu"])
     common.setup(args)
     assert args.cpu_busy_before == 0.05
+
+
+def test_a_record_from_another_machine_is_never_replaced_silently(tmp_path):
+    """--out names records per machine ({machine}); replacing another machine's record is
+    refused, before any timing, unless --force."""
+    from dnet_lib import results
+    common = _load("_common")
+    parser = common.parser("test")
+    here = common.environment(torch.device("cpu"))
+    args = parser.parse_args(["--device", "cpu", "--out", str(tmp_path / "t_{machine}.json")])
+    path = common.output_path("t", args, torch.device("cpu"), False)
+    assert path.name == f"t_{results.machine_slug(here)}.json"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"device": "cpu (Intel(R) Xeon(R) Processor)", "device_info": {
+        "type": "cpu", "name": "Intel(R) Xeon(R) Processor", "cpu_count": 2}}))
+    before = other.read_text()
+    args = parser.parse_args(["--device", "cpu", "--out", str(other)])
+    with pytest.raises(RuntimeError, match="measured on Intel.*--force"):
+        common.setup(args, "t")
+    with pytest.raises(RuntimeError, match="measured on Intel"):
+        common.record("t", args, torch.device("cpu"), False, {}, [], [], None)
+    assert other.read_text() == before
+    forced = parser.parse_args(["--device", "cpu", "--out", str(other), "--force"])
+    common.setup(forced, "t")
+    common.record("t", forced, torch.device("cpu"), False, {}, [], [], None)
+    replaced = json.loads(other.read_text())
+    assert results.same_machine(replaced, here)
+    common.record("t", args, torch.device("cpu"), False, {}, [], [], None)   # same machine: fine
 
 
 def test_cpu_busy_fraction_measures_this_machine():

@@ -70,6 +70,44 @@ def test_is_gpu_reads_the_device_line_and_the_old_dict_form():
     assert not results.is_gpu({"device": {"type": "cpu", "name": "AMD EPYC"}})
 
 
+XEON_AMX = {"device_info": {"type": "cpu", "name": "Intel(R) Xeon(R) Processor",
+                            "cpu_model": "Intel(R) Xeon(R) Processor", "cpu_count": 2,
+                            "cpu_features": ["avx2", "fma", "avx512f", "avx512_bf16",
+                                             "amx_tile", "amx_bf16"]}}
+
+
+def test_environment_records_the_cpu_model_and_its_features():
+    from dnet_lib import runtime
+    env = results.environment("cpu")
+    info = env["device_info"]
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        text = cpuinfo.read_text()
+        model = next(line.split(":", 1)[1].strip() for line in text.splitlines()
+                     if line.startswith("model name"))
+        flags = set(next(line for line in text.splitlines() if line.startswith("flags"))
+                    .split(":", 1)[1].split())
+        assert info["name"] == info["cpu_model"] == model
+        assert info["cpu_features"] == [f for f in runtime.CPU_FEATURES if f in flags]
+    assert env["device"] == f"cpu ({info['name']})"
+    assert info["name"] in runtime.describe(__import__("torch").device("cpu"))
+
+
+def test_machine_name_tells_two_cpus_apart():
+    here = results.environment("cpu")
+    assert results.machine_name(here).startswith(here["device_info"]["cpu_model"])
+    assert results.machine_name(XEON_AMX) == ("Intel(R) Xeon(R) Processor, 2 cores, AVX-512, "
+                                              "AVX-512 BF16, AMX")
+    assert results.machine_slug(XEON_AMX) == "intel-xeon-2c-amx"
+    old = raw("time_to_accuracy_cpu.json")          # committed before the CPU features
+    assert results.machine_name(old).startswith(old["device_info"]["name"])
+    assert results.same_machine(here, here) and not results.same_machine(here, XEON_AMX)
+    amd = {"device_info": {"type": "cpu", "name": "AMD EPYC", "cpu_count": 2}}
+    assert not results.same_machine(amd, XEON_AMX)
+    assert results.machine_name({"device_info": {"type": "cuda", "name": "NVIDIA A100"}}) \
+        == "NVIDIA A100"
+
+
 def test_gpu_sentence_says_not_measured_until_a_gpu_file_exists(tmp_path):
     for name in BENCHMARK_FILES:
         (tmp_path / name).write_text((RESULTS / name).read_text())
