@@ -102,3 +102,16 @@ def require_quiet_cpu(what: str, override: str, max_busy: float = 0.25,
             f"(allowed: {max_busy:.0%}); its timings would be wrong. Stop them and run again, or "
             f"pass {override} to record a run on a shared machine anyway.")
     return busy
+
+
+def mode_note(device: torch.device | None = None) -> str:
+    """Markdown for the one note per page that says how the page ran (``{glue:md}`` in an
+    admonition): the mode, what it means for the numbers, the device and the versions."""
+    device = device or pick_device()
+    meaning = {"smoke": "tiny runs that only prove every cell works; their numbers are "
+                        "not results",
+               "cpu": "the CPU set-up, sized to run in minutes",
+               "gpu": "the full set-up on an accelerator"}[mode(device)]
+    return (f"This page ran in **{mode(device)} mode**: {meaning}. Device `{device}`, "
+            f"torch {torch.__version__}, Python {sys.version.split()[0]} "
+            f"(`{describe(device)}`).")
