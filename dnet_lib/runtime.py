@@ -115,3 +115,13 @@ def mode_note(device: torch.device | None = None) -> str:
     return (f"This page ran in **{mode(device)} mode**: {meaning}. Device `{device}`, "
             f"torch {torch.__version__}, Python {sys.version.split()[0]} "
             f"(`{describe(device)}`).")
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Hand ``value`` to the page's prose as ``{glue:text}`name``` (MyST-NB's glue). Where
+    myst_nb is not installed (Colab, a plain Jupyter) this does nothing: the chapter still runs."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=display)
