@@ -368,9 +368,23 @@ def _header(command: str, smoke: bool, device: torch.device | str = "cpu") -> di
     return header
 
 
-def _notes(smoke: bool) -> list[str]:
+MIXED_NOTE = ("Runs without 'shared_machine': true were made one at a time on an otherwise idle "
+              "machine, so their examples per second compare the networks with each other; runs "
+              "with it shared the CPU with other processes (--shared-machine or --jobs > 1): their "
+              "examples per second and training times are too low and vary between runs.")
+
+
+def _notes(smoke: bool, runs: dict | None = None) -> list[str]:
+    """The file's notes; the last one says which runs had the machine to themselves (a run
+    without a ``shared_machine`` field predates it and was made on an idle machine)."""
     notes = list(NOTES)
-    if os.environ.get(SHARED_ENV) == "1":
+    if runs:
+        shared = [bool(r.get("shared_machine")) for r in runs.values()]
+        if all(shared):
+            notes[-1] = SHARED_NOTE
+        elif any(shared):
+            notes[-1] = MIXED_NOTE
+    elif os.environ.get(SHARED_ENV) == "1":
         notes[-1] = SHARED_NOTE
     if smoke:
         notes.append("Smoke run: tiny subsets, a few steps; the numbers mean nothing.")
@@ -401,10 +415,11 @@ def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
         current = json.loads(path.read_text()) if path.is_file() else _header(command, smoke)
         fresh = _header(command, smoke)
         _check_same_recipe(path, current, fresh)
+        record.setdefault("shared_machine", os.environ.get(SHARED_ENV) == "1")
         current["runs"][record["run"]] = record
         current["runs"] = {rid: current["runs"][rid] for rid in RUNS if rid in current["runs"]}
         current["networks"] = fresh["networks"]
-        current["notes"] = fresh["notes"] + [_target_note(current["runs"])]
+        current["notes"] = _notes(smoke, current["runs"]) + [_target_note(current["runs"])]
         current["updated"] = results.now()
         atomic_write_json(path, current)
 
