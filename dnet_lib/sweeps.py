@@ -237,10 +237,15 @@ def plot_saved_by_layer(panels: dict[str, list[SavedTensor]], title: str = ""):
         ax.invert_yaxis()
     axes[0][0].set_xlim(0, widest * 1.15)
     handles = [Patch(color=KIND_COLOURS[k], label=k) for k in KIND_COLOURS if k in used]
-    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize="small", frameon=False,
-               bbox_to_anchor=(0.5, -0.12))
     if title:
         fig.suptitle(title, fontsize=10)
+    if fig.get_layout_engine() is not None:        # the book's style: constrained layout
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize="small",
+                   frameon=False)
+    else:
+        fig.tight_layout(rect=(0, 0.14, 1, 1))
+        fig.legend(handles=handles, loc="lower center", ncol=2, fontsize="small",
+                   frameon=False)
     return fig
 
 
