@@ -65,17 +65,10 @@ RECIPE = {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05, "schedule": "o
 BATCH_SIZE = 256
 
 
-def _fast_cpu() -> dict:
-    """``fast_cpu=True`` (shared batch statistics in CPU training: issue 22's opt-in) where
-    ``models.DenseNet`` takes it; older trees always used that path."""
-    import inspect
-    return {"fast_cpu": True} if "fast_cpu" in inspect.signature(models.DenseNet).parameters else {}
-
-
 def fashion_densenet() -> models.DenseNet:
     return models.DenseNet(growth_rate=16, block_config=(3, 3, 3), num_init_features=32,
                            bottleneck=False, compression=0.5, in_channels=1, num_classes=10,
-                           stem=FASHION_STEM, **_fast_cpu())
+                           stem=FASHION_STEM, fast_cpu=True)
 
 
 def fashion_resnet() -> models.ResNet:

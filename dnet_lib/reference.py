@@ -5,9 +5,14 @@
 * a small DenseNet and a ResNet **matched in parameters** (80,706 vs 82,762, within 3%), with
   the same stem, data, optimiser, schedule and number of steps; 3 seeds each;
 * the less-data experiment of chapter 6: both networks on class-balanced subsets of 2,000 and
-  10,000 images, 10 passes over each subset (the same data and steps for both networks);
+  10,000 images, 10 passes over each subset (the same data and steps for both networks); 3 seeds,
+  each seed drawing its own subset and initialisation;
 * the dual-path net of chapter 9 with the parents' pooled stem, on the full set (one seed, the
-  same recipe).
+  same recipe);
+* chapter 8's Figure 5 network at the paper's shape: a DenseNet with 12 layers per block (k=12,
+  three blocks, no bottleneck or compression, like the paper's L=40 k=12) with the same stem,
+  trained for ``FIGURE5_EPOCHS`` passes over the full set (its cost is 7.5x the small
+  DenseNet's per image).
 
 Every finished run is merged into ``book/results/reference_cpu.json`` at once (atomically, under
 a file lock), so a killed run loses only the run in progress; a restart skips finished runs.
@@ -17,6 +22,7 @@ Trained weights (``state_dict`` only) go to ``book/results/weights/reference_<ru
     python -m dnet_lib.reference             # everything, ~12 min on 2 idle cores
     python -m dnet_lib.reference --smoke     # seconds: tiny subsets, written to a temp folder
     python -m dnet_lib.reference --runs densenet-s0,resnet-s0
+    python -m dnet_lib.reference --runs densenet40-s0 --shared-machine
 """
 from __future__ import annotations
 
@@ -56,15 +62,24 @@ SEEDS = (0, 1, 2)
 LESS_DATA_SIZES = (2000, 10000)
 LESS_DATA_EPOCHS = 10          # passes over each subset (the full-data runs make 8)
 FULL_SIZE = 60000
+FIGURE5_EPOCHS = 1             # the L=40 network: one pass (8 would take ~8x longer on a CPU)
+FIGURE5_SEEDS = (0, 1, 2)
+
+
+def _densenet(**config) -> nn.Module:
+    """A DenseNet on the shared batch-statistics path for CPU training (``fast_cpu``: the
+    same values and gradients as the plain layers, computed faster)."""
+    return models.DenseNet(fast_cpu=True, **config)
+
 
 NETWORKS = {
     "densenet": dict(
         label="DenseNet (k=16, blocks 3-3-3)",
         code="models.DenseNet(growth_rate=16, block_config=(3, 3, 3), num_init_features=32, "
              "bottleneck=False, in_channels=1, num_classes=10, stem=POOLED_STEM)",
-        build=lambda: models.DenseNet(growth_rate=16, block_config=(3, 3, 3),
-                                      num_init_features=32, bottleneck=False, compression=0.5,
-                                      in_channels=1, num_classes=10, stem=POOLED_STEM)),
+        build=lambda: _densenet(growth_rate=16, block_config=(3, 3, 3), num_init_features=32,
+                                bottleneck=False, compression=0.5, in_channels=1,
+                                num_classes=10, stem=POOLED_STEM)),
     "resnet": dict(
         label="ResNet-14 (widths 16-24-40)",
         code="models.ResNet(models.BasicBlock, (2, 2, 2), (16, 24, 40), in_channels=1, "
@@ -75,7 +90,16 @@ NETWORKS = {
         label="Dual-path net (residual 16-24-40, k=8)",
         code="models.DualPathNet((16, 24, 40), 8, (2, 2, 2), stem=POOLED_STEM)",
         build=lambda: models.DualPathNet((16, 24, 40), 8, (2, 2, 2), stem=POOLED_STEM)),
+    "densenet40": dict(
+        label="DenseNet L=40 (k=12, blocks 12-12-12)",
+        code="models.DenseNet(growth_rate=12, block_config=(12, 12, 12), "
+             "num_init_features=16, bottleneck=False, compression=1.0, in_channels=1, "
+             "num_classes=10, stem=POOLED_STEM)",
+        build=lambda: _densenet(growth_rate=12, block_config=(12, 12, 12),
+                                num_init_features=16, bottleneck=False, compression=1.0,
+                                in_channels=1, num_classes=10, stem=POOLED_STEM)),
 }
+GROUPS = ("main", "dualpath", "less_data", "figure5")
 
 # Run order = priority: the matched pair first, seed by seed, then the rest.
 RUNS = {}
@@ -83,12 +107,18 @@ for _seed in SEEDS:
     for _net in ("densenet", "resnet"):
         RUNS[f"{_net}-s{_seed}"] = dict(network=_net, seed=_seed, train_examples=FULL_SIZE,
                                         save_weights=True, group="main")
-for _size in LESS_DATA_SIZES:
-    for _net in ("densenet", "resnet"):
-        RUNS[f"{_net}-n{_size}-s0"] = dict(network=_net, seed=0, train_examples=_size,
-                                          save_weights=False, group="less_data")
+for _seed in SEEDS:
+    for _size in LESS_DATA_SIZES:
+        for _net in ("densenet", "resnet"):
+            RUNS[f"{_net}-n{_size}-s{_seed}"] = dict(network=_net, seed=_seed,
+                                                    train_examples=_size, save_weights=False,
+                                                    group="less_data")
 RUNS["dualpath-s0"] = dict(network="dualpath", seed=0, train_examples=FULL_SIZE, save_weights=True,
                            group="dualpath")
+for _seed in FIGURE5_SEEDS:
+    RUNS[f"densenet40-s{_seed}"] = dict(network="densenet40", seed=_seed,
+                                        train_examples=FULL_SIZE, save_weights=True,
+                                        group="figure5", epochs=FIGURE5_EPOCHS)
 
 NOTES = [
     "All three networks use the same stem (3x3 convolution, BatchNorm-ReLU, 2x2 max pool), the "
@@ -96,9 +126,14 @@ NOTES = [
     "and the ResNet are matched in parameters; the DenseNet needs about 1.8x the ResNet's FLOPs "
     "per image.",
     "The dual-path net was trained once (seed 0) on all 60,000 images, like seed 0 of its parents.",
-    "Less-data runs train both networks on the same class-balanced subset (seed 0) for 10 "
-    "passes over it (the full-data runs make 8 passes over 60,000 images): at each size the two "
-    "networks get identical data and steps; smaller subsets get fewer steps in total.",
+    "Less-data runs train both networks on the same class-balanced subset for 10 passes over "
+    "it (the full-data runs make 8 passes over 60,000 images): at each size and seed the two "
+    "networks get identical data and steps; each seed draws its own subset; smaller subsets get "
+    "fewer steps in total.",
+    f"The L=40 DenseNet (Figure 5 at the paper's shape) makes {FIGURE5_EPOCHS} pass(es) over "
+    "the 60,000 images with the same optimiser and schedule (squeezed into those steps), not "
+    "8: at 7.5x the small DenseNet's FLOPs per image it is trained for its weight pattern, not "
+    "for the best accuracy.",
     "Test accuracy averages the logits of each test image and its mirror image (the training "
     "data were flipped at random too); the test set was used only for reporting.",
     "The runs were made one at a time, each using every core of an otherwise idle machine "
@@ -112,16 +147,17 @@ SHARED_ENV = "DNET_REFERENCE_SHARED"     # tells worker processes that the machi
 
 
 def build(network: str) -> nn.Module:
-    """A fresh, untrained network of the reference runs ("densenet", "resnet" or "dualpath")."""
+    """A fresh, untrained network of the reference runs ("densenet", "resnet", "dualpath" or
+    "densenet40")."""
     validate.check_choice("network", network, NETWORKS)
     return NETWORKS[network]["build"]()
 
 
 def run_ids(group: str | None = None, network: str | None = None) -> list[str]:
-    """Run ids in priority order, optionally of one group ("main", "dualpath", "less_data")
-    and/or one network ("densenet", "resnet", "dualpath")."""
+    """Run ids in priority order, optionally of one group (``GROUPS``: "main", "dualpath",
+    "less_data", "figure5") and/or one network (a key of ``NETWORKS``)."""
     if group is not None:
-        validate.check_choice("group", group, ("main", "dualpath", "less_data"))
+        validate.check_choice("group", group, GROUPS)
     if network is not None:
         validate.check_choice("network", network, NETWORKS)
     return [rid for rid, spec in RUNS.items()
@@ -160,7 +196,7 @@ def _log_epoch(run_id: str):
 
 def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
               weights_folder: str | os.PathLike | None = None, log: bool = False,
-              device: str | torch.device = "cpu") -> dict:
+              device: str | torch.device = "cpu", command: str | None = None) -> dict:
     """Train one reference run and return its record (history, cost, accuracy).
 
     ``device`` defaults to the CPU, where the committed runs were made; a GPU gives the same
@@ -169,7 +205,7 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
     spec = RUNS[validate.check_choice("run_id", run_id, RUNS)]
     batch, seed = RECIPE["batch_size"], spec["seed"]
     size = spec["train_examples"]
-    epochs = RECIPE["epochs"] if size == FULL_SIZE else LESS_DATA_EPOCHS
+    epochs = spec.get("epochs", RECIPE["epochs"] if size == FULL_SIZE else LESS_DATA_EPOCHS)
     eval_every = 1 if size == FULL_SIZE else LESS_DATA_EPOCHS // 2
     subset = None if size == FULL_SIZE else size
     test_subset, max_steps = None, None
@@ -199,7 +235,14 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
                   final_train_acc=history.train_acc[-1], wall_seconds=wall,
                   finished=results.now(), threads=torch.get_num_threads(),
                   load_average_before=load_before, load_average_after=runtime.load_average(),
+                  shared_machine=os.environ.get(SHARED_ENV) == "1",
                   history=history.to_dict())
+    # each run's own provenance: runs added later to a file keep their device, date, versions
+    env = results.environment(torch.device(device))
+    record.update(device=env["device"], versions=env["versions"],
+                  command=command or f"reference.train_run({run_id!r})")
+    if "epochs" in spec and not smoke:
+        record["recipe_changes"] = {"epochs": epochs}
     if spec["save_weights"]:
         path = weights_path(run_id, weights_folder)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -322,9 +365,23 @@ def _header(command: str, smoke: bool, device: torch.device | str = "cpu") -> di
     return header
 
 
-def _notes(smoke: bool) -> list[str]:
+MIXED_NOTE = ("Runs without 'shared_machine': true were made one at a time on an otherwise idle "
+              "machine, so their examples per second compare the networks with each other; runs "
+              "with it shared the CPU with other processes (--shared-machine or --jobs > 1): their "
+              "examples per second and training times are too low and vary between runs.")
+
+
+def _notes(smoke: bool, runs: dict | None = None) -> list[str]:
+    """The file's notes; the last one says which runs had the machine to themselves (a run
+    without a ``shared_machine`` field predates it and was made on an idle machine)."""
     notes = list(NOTES)
-    if os.environ.get(SHARED_ENV) == "1":
+    if runs:
+        shared = [bool(r.get("shared_machine")) for r in runs.values()]
+        if all(shared):
+            notes[-1] = SHARED_NOTE
+        elif any(shared):
+            notes[-1] = MIXED_NOTE
+    elif os.environ.get(SHARED_ENV) == "1":
         notes[-1] = SHARED_NOTE
     if smoke:
         notes.append("Smoke run: tiny subsets, a few steps; the numbers mean nothing.")
@@ -355,10 +412,11 @@ def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
         current = json.loads(path.read_text()) if path.is_file() else _header(command, smoke)
         fresh = _header(command, smoke)
         _check_same_recipe(path, current, fresh)
+        record.setdefault("shared_machine", os.environ.get(SHARED_ENV) == "1")
         current["runs"][record["run"]] = record
         current["runs"] = {rid: current["runs"][rid] for rid in RUNS if rid in current["runs"]}
         current["networks"] = fresh["networks"]
-        current["notes"] = fresh["notes"] + [_target_note(current["runs"])]
+        current["notes"] = _notes(smoke, current["runs"]) + [_target_note(current["runs"])]
         current["updated"] = results.now()
         atomic_write_json(path, current)
 
@@ -384,7 +442,8 @@ def _worker(path: Path, ids: list[str], command: str, smoke: bool, weights_folde
         if not _claim(path, run_id):
             continue
         print(f"[{os.getpid()}] {run_id}: training", flush=True)
-        record = train_run(run_id, smoke=smoke, weights_folder=weights_folder, log=True)
+        record = train_run(run_id, smoke=smoke, weights_folder=weights_folder, log=True,
+                           command=command)
         _merge(path, record, command, smoke)
         print(f"[{os.getpid()}] {run_id}: test acc {record['final_test_acc']:.4f}, "
               f"{record['wall_seconds']:.0f} s, {record['epochs']} epochs", flush=True)
@@ -416,7 +475,9 @@ def main(argv=None) -> Path:
     if smoke and not args.worker:
         path.unlink(missing_ok=True)           # smoke runs always start from scratch
     command = "python -m dnet_lib.reference" + (" --smoke" if smoke else "") + (
-        f" --runs {args.runs}" if args.runs else "")
+        f" --runs {args.runs}" if args.runs else "") + (
+        f" --jobs {args.jobs}" if args.jobs > 1 else "") + (
+        " --shared-machine" if args.shared_machine else "")
     if args.worker:
         command = os.environ.get("DNET_COMMAND", command)
     elif args.shared_machine or args.jobs > 1:
@@ -426,6 +487,8 @@ def main(argv=None) -> Path:
     if path.is_file():                         # fail now, not after the first run
         _check_same_recipe(path, json.loads(path.read_text()), _header(command, smoke))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)   # oversubscribed cores crawl
+    if args.worker:                            # the parent chose the workers' share
+        threads = int(os.environ.get("OMP_NUM_THREADS") or threads)
     torch.set_num_threads(threads)
     if args.worker:
         _worker(path, ids, command, smoke, weights_folder)

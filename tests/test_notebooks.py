@@ -52,7 +52,7 @@ def test_notebook_ran_in_smoke_mode(entry, smoke_book):
         if c.cell_type == "code" and c.source.strip()]
 
 
-@pytest.mark.parametrize("chapter", ["06_gpu_training", "08_what_densenet_learns", "09_beyond"])
+@pytest.mark.parametrize("chapter", ["06_training_head_to_head", "08_what_densenet_learns", "09_beyond"])
 def test_retrain_switch_trains_instead_of_loading(chapter, monkeypatch):
     """DNET_RETRAIN=1 makes the chapter train its runs (tiny, in smoke mode) and analyse those."""
     monkeypatch.setenv("DNET_SMOKE", "1")
