@@ -33,7 +33,7 @@ RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loa
 CHAPTER_LINKS = {"concat": ("02_addition_vs_concatenation.html", "chapter 2"),
                  "growth": ("03_dense_blocks_growth_rate.html", "chapter 3"),
                  "learns": ("08_what_densenet_learns.html", "chapter 8"),
-                 "training": ("06_gpu_training.html", "chapter 6")}
+                 "training": ("06_training_head_to_head.html", "chapter 6")}
 
 _CSS = """<style>
 .dnet-live {margin: 1em 0; font-size: .95em}

@@ -28,7 +28,7 @@ import torch
 
 from . import runtime
 
-__all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "environment",
+__all__ = ["results_dir", "network_label", "installed_results_dir", "find", "load", "now", "environment",
            "device_name", "machine_name", "machine_slug", "same_machine", "provenance", "is_gpu",
            "gpu_sentence", "benchmark_tables",
            "select_runs", "runs_table", "summary_table", "mean_std", "curves",
@@ -252,7 +252,7 @@ def _runs(record: dict, group: str | None = None) -> list[dict]:
     return [r for r in runs.values() if group is None or r.get("group") == group]
 
 
-def _label(record: dict, network: str) -> str:
+def network_label(record: dict, network: str) -> str:
     return record.get("networks", {}).get(network, {}).get("label", network)
 
 
@@ -274,7 +274,7 @@ def runs_table(record: dict, group: str | None = "main"):
     for r in _runs(record, group):
         h = r["history"]
         train_time = [t for t in h.get("train_time", []) if t is not None]
-        rows.append(dict(network=_label(record, r["network"]), seed=r["seed"],
+        rows.append(dict(network=network_label(record, r["network"]), seed=r["seed"],
                          train_examples=r["train_examples"], parameters=r["parameters"],
                          flops_per_image=r["flops_per_image"], epochs=r["epochs"],
                          steps=r["steps"],
@@ -325,7 +325,7 @@ def curves(record: dict, group: str | None = "main"):
         for i in range(len(h["train_loss"])):
             elapsed += times[i] or 0.0
             test = h["test_acc"][i]
-            rows.append(dict(network=_label(record, r["network"]), seed=r["seed"],
+            rows.append(dict(network=network_label(record, r["network"]), seed=r["seed"],
                              train_examples=r["train_examples"], epoch=i + 1,
                              train_loss=h["train_loss"][i], train_acc=h["train_acc"][i],
                              test_acc=float("nan") if test is None else test,

@@ -113,7 +113,7 @@ def plot_less_data_gaps(record: dict, ax=None, first: str = "densenet",
                     color="C0", alpha=0.6, ms=5)
     ax.semilogx(table.index, 100 * table.gap_mean, "-", color="C0", label="mean over seeds")
     ax.axhline(0, color="0.5", lw=0.8)
-    names = [results._label(record, n).split(" ")[0] for n in (first, second)]
+    names = [results.network_label(record, n).split(" ")[0] for n in (first, second)]
     ax.set(xlabel="training images (log scale)",
            ylabel=f"{names[0]} - {names[1]} (points)")
     ax.set_xticks(list(table.index), [f"{int(n):,}" for n in table.index])

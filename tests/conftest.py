@@ -113,3 +113,12 @@ def smoke_book(tmp_path_factory) -> SmokeBuild:
         log = proc.stdout + proc.stderr
         saved.write_text(json.dumps({"returncode": proc.returncode, "log": log}))
         return SmokeBuild(BOOK_ROOT, out, proc.returncode, log)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    """One Playwright per test process, shared by every browser test: its sync API allows only
+    one running instance per thread, and session-scoped browsers outlive their modules."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        yield playwright

@@ -109,14 +109,10 @@ class Browser:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(playwright_instance):
     executable = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("Playwright for Python is not installed (it is in requirements.txt)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+    if True:      # one Playwright per process (conftest.playwright_instance)
+        chromium = playwright_instance.chromium.launch(
             executable_path=executable,
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update"])

@@ -241,15 +241,15 @@ def _chromium_page():
 
 
 @pytest.mark.browser
-def test_static_pages_draw_and_recompute_in_a_browser(tmp_path):
+def test_static_pages_draw_and_recompute_in_a_browser(tmp_path, playwright_instance):
     sync_api, chromium = _chromium_page()
     growth, comp = tmp_path / "growth.html", tmp_path / "compression.html"
     growth.write_text(growth_rate_explorer().static_html(), encoding="utf-8")
     comp.write_text(compression_explorer("d2l", 0.25, False).static_html(), encoding="utf-8")
     read = ("(() => { const r = document.querySelector('.dnet-explorer'); "
             "const get = x => r.querySelector('[data-role=\"' + x + '\"]'); %s })()")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+    if True:      # one Playwright per process (conftest.playwright_instance)
+        browser = playwright_instance.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page, errors = browser.new_page(), []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(growth.as_uri())

@@ -30,14 +30,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def chromium(playwright_instance):
     executable = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("Playwright for Python is not installed (it is in requirements.txt)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+    if True:      # one Playwright per process (conftest.playwright_instance)
+        browser = playwright_instance.chromium.launch(
             executable_path=executable,
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update"])

@@ -110,8 +110,10 @@ def variants() -> dict:
     def _net(growth: int, blocks: tuple, stem: int, words: str) -> list:
         return [("ex01-09", "growth rate 12, three dense blocks of 2 bottleneck\nlayers, 24 stem channels",
                  f"growth rate {growth}, {words}\nlayers, {stem} stem channels"),
-                ("ex01-10", "growth_rate=12, block_config=(2, 2, 2), num_init_features=24",
-                 f"growth_rate={growth}, block_config={blocks}, num_init_features={stem}")]
+                ("ex01-10", "growth_rate=12, block_config=(2, 2, 2),\n"
+                            "                           num_init_features=24",
+                 f"growth_rate={growth}, block_config={blocks},\n"
+                 f"                           num_init_features={stem}")]
 
     params = {"count": "zero", "reduce": "mean"}
     return {

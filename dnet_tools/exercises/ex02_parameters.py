@@ -125,7 +125,8 @@ def variants() -> dict:
          "a plain DenseNet layer\n  without bottleneck (`bn_size` is ignored): BN($c$) - ReLU - $3\\times3$ conv "
          "($c \\to k$, no bias)"),
         ("ex02-07", "    width = bn_size * growth_rate\n"
-                    "    return 2 * in_channels + in_channels * width + 2 * width + 9 * width * growth_rate",
+                    "    return (2 * in_channels + in_channels * width + 2 * width\n"
+                    "            + 9 * width * growth_rate)",
          "    return 2 * in_channels + 9 * in_channels * growth_rate"),
         ("ex02-08", "check_layer_formulas(dense_layer_params, basic_block_params)",
          "check_layer_formulas(dense_layer_params, basic_block_params, bottleneck=False)"),
@@ -141,9 +142,11 @@ def variants() -> dict:
                         "1-channel 96×96 Fashion-MNIST with 10 classes: `models.d2l_resnet18()` and `models.d2l_densenet()`",
              f"(parameters of {rname}) / (parameters of {dname}), the ImageNet models\n"
              f"`models.{resnet}()` and `models.{densenet}()` (build them on the `meta` device: counts only)"),
-            ("ex02-13", "param_ratio = count_parameters(models.d2l_resnet18()) / count_parameters(models.d2l_densenet())",
+            ("ex02-13", "param_ratio = (count_parameters(models.d2l_resnet18())\n"
+                        "               / count_parameters(models.d2l_densenet()))",
              f'with torch.device("meta"):\n'
-             f"    param_ratio = count_parameters(models.{resnet}()) / count_parameters(models.{densenet}())"),
+             f"    param_ratio = (count_parameters(models.{resnet}())\n"
+             f"                   / count_parameters(models.{densenet}()))"),
             ("ex02-13", "ResNet-18 / DenseNet (d2l versions)", f"{rname} / {dname}"),
         ]
 

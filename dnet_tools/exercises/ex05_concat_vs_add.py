@@ -118,7 +118,8 @@ def variants() -> dict:
         ("ex05-04", "Column blocks of ``linear.weight``, one per concatenated piece.",
          "Row blocks of ``linear.weight``, one per piece of the output."),
         ("ex05-04", "if sum(sizes) != linear.in_features:", "if sum(sizes) != linear.out_features:"),
-        ("ex05-04", "add up to in_features={linear.in_features}", "add up to out_features={linear.out_features}"),
+        ("ex05-04", 'add up to in_features="', 'add up to out_features="'),
+        ("ex05-04", '"{linear.in_features}, got', '"{linear.out_features}, got'),
         ("ex05-04", "list(sizes), dim=1))", "list(sizes), dim=0))"),
         ("ex05-05", "check_split_linear(split_linear)", 'check_split_linear(split_linear, split="rows")'),
         ("ex05-06", "Write `as_residual(A, B)` returning the matrix $M$ with $A(\\mathbf{x} + M\\mathbf{v}) = A\\mathbf{x} + "
@@ -132,7 +133,7 @@ def variants() -> dict:
         ("ex05-09", "the best affine least-squares fit of `target`", "the best *linear* least-squares fit of `target`"),
         ("ex05-09", "i.e. minimise\n$\\lVert [\\,F\\;\\mathbf{1}\\,] W - Y\\rVert$", "**without** an intercept, i.e. minimise\n$\\lVert F W - Y\\rVert$"),
         ("ex05-09", "$\\lVert \\hat Y - Y\\rVert / \\lVert Y - \\bar Y\\rVert$", "$\\lVert \\hat Y - Y\\rVert / \\lVert Y\\rVert$"),
-        ("ex05-10", "design = torch.cat([features, torch.ones(len(features), 1, dtype=features.dtype)], 1)", "design = features"),
+        ("ex05-10", "design = torch.cat([features, ones], 1)", "design = features"),
         ("ex05-10", "(target - target.mean(0)).norm()", "target.norm()"),
         ("ex05-11", "check_fit_error(fit_error)", 'check_fit_error(fit_error, fit="linear")'),
         ("ex05-13", "A, B = split_linear(out, [width, width])", "A, B = out.weight[:, :width], out.weight[:, width:]"),
