@@ -251,7 +251,7 @@ def test_a_non_editable_install_carries_the_results(tmp_path):
     assert "dnet_lib/exercises/ex02_parameters.py" in names
     assert not [n for n in names if n.startswith("dnet_tools/")], "the wheel ships dnet_tools"
     committed = sorted(p.relative_to(RESULTS).as_posix() for p in RESULTS.rglob("*")
-                       if p.is_file() and p.suffix in (".json", ".pt"))
+                       if p.is_file() and p.suffix in (".json", ".pt", ".onnx"))
     assert committed
     shipped = sorted(n.split("share/dnet_lib/results/", 1)[1] for n in names
                      if "/data/share/dnet_lib/results/" in n)
