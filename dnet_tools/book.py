@@ -47,13 +47,15 @@ def colab_cell() -> str:
     lacks, and d2l's pins (numpy 1.23.5, ...) would downgrade numpy.
     """
     return (
-        "# Colab setup: in Google Colab, install dnet_lib (this book's library) and d2l without\n"
-        "# their dependencies, so Colab's torch and numpy stay as they are. Elsewhere: nothing.\n"
+        "# Colab setup: in Google Colab, install dnet_lib (this book's library) and d2l\n"
+        "# without their dependencies, so Colab's torch and numpy stay as they are.\n"
+        "# Elsewhere: nothing.\n"
         "import sys\n"
         "if 'google.colab' in sys.modules:\n"
         "    import importlib, subprocess\n"
         "    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',\n"
-        f"                    'git+{runtime.REPO_URL}', 'd2l=={D2L_VERSION}'], check=True)\n"
+        f"                    'git+{runtime.REPO_URL}',\n"
+        f"                    'd2l=={D2L_VERSION}'], check=True)\n"
         "    importlib.invalidate_caches()"
     )
 

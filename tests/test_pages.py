@@ -5,8 +5,7 @@ page under ``chapters/``:
 
 * no page shows ``assert``, an nbgrader marker or an "ok: hidden tests of ..." line, no Python
   dict repr longer than 80 characters, and no code line longer than 80 characters (the code
-  column shows about 80 at 1280 px; the folded Colab setup cell is left out, it is stamped by
-  ``python -m dnet_tools.book sync``);
+  column shows about 80 at 1280 px; the folded Colab setup cell too);
 * every chapter page ends with a "Key takeaways" admonition of 3-5 bullets, each with a
   number inserted by MyST-NB glue;
 * every *experiment section* states its result with at least one glued number. An experiment
@@ -55,10 +54,6 @@ def _classes(node) -> list[str]:
     return node.get("class", []) if hasattr(node, "get") else []
 
 
-def _in_colab_cell(node) -> bool:
-    return any("tag_colab-setup" in _classes(p) for p in node.parents)
-
-
 @pytest.fixture(scope="module")
 def html_dir(smoke_book) -> Path:
     return smoke_book.require_pages()
@@ -72,8 +67,6 @@ def test_page_shows_no_scaffolding(entry, html_dir):
     assert not found, f"{entry} shows {found}"
     problems = []
     for pre in article.select("div.cell_input pre"):
-        if _in_colab_cell(pre):
-            continue
         for line in pre.get_text().splitlines():
             if re.match(r"\s*assert\b", line):
                 problems.append(f"assert line: {line.strip()[:70]}")
