@@ -111,15 +111,14 @@ class Browser:
 @pytest.fixture(scope="session")
 def browser(playwright_instance):
     executable = _chromium()
-    if True:      # one Playwright per process (conftest.playwright_instance)
-        chromium = playwright_instance.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update"])
-        page = chromium.new_page()
-        page.set_default_timeout(60_000)
-        yield Browser(page)
-        chromium.close()
+    chromium = playwright_instance.chromium.launch(
+        executable_path=executable,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--disable-background-networking", "--disable-component-update"])
+    page = chromium.new_page()
+    page.set_default_timeout(60_000)
+    yield Browser(page)
+    chromium.close()
 
 
 def _external(urls: list[str]) -> list[str]:

@@ -248,25 +248,24 @@ def test_static_pages_draw_and_recompute_in_a_browser(tmp_path, playwright_insta
     comp.write_text(compression_explorer("d2l", 0.25, False).static_html(), encoding="utf-8")
     read = ("(() => { const r = document.querySelector('.dnet-explorer'); "
             "const get = x => r.querySelector('[data-role=\"' + x + '\"]'); %s })()")
-    if True:      # one Playwright per process (conftest.playwright_instance)
-        browser = playwright_instance.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page, errors = browser.new_page(), []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(growth.as_uri())
-        assert page.evaluate(read % "return get('out-channels').textContent;") == "23"
-        shown = page.evaluate(read % (
-            "const k = get('growth-rate'); k.value = '12'; "
-            "k.dispatchEvent(new Event('input', {bubbles: true})); "
-            "return [get('out-channels').textContent, get('params').textContent, "
-            "get('layers').querySelectorAll('tr').length];"))
-        assert shown == ["27", f"{arith.count_params(models.DenseBlock(2, 3, 12, False)):,}", 2]
-        page.goto(comp.as_uri())
-        shown = page.evaluate(read % (
-            "return [get('params').textContent, get('variant').textContent, "
-            "get('theta-value').textContent, get('drawing').querySelectorAll('svg').length];"))
-        net = _model(models.D2L_DENSENET.replace(compression=0.25))
-        assert shown == [f"{arith.count_params(net):,}", "DenseNet-C", "0.25", 3]
-        browser.close()
+    browser = playwright_instance.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+    page, errors = browser.new_page(), []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(growth.as_uri())
+    assert page.evaluate(read % "return get('out-channels').textContent;") == "23"
+    shown = page.evaluate(read % (
+        "const k = get('growth-rate'); k.value = '12'; "
+        "k.dispatchEvent(new Event('input', {bubbles: true})); "
+        "return [get('out-channels').textContent, get('params').textContent, "
+        "get('layers').querySelectorAll('tr').length];"))
+    assert shown == ["27", f"{arith.count_params(models.DenseBlock(2, 3, 12, False)):,}", 2]
+    page.goto(comp.as_uri())
+    shown = page.evaluate(read % (
+        "return [get('params').textContent, get('variant').textContent, "
+        "get('theta-value').textContent, get('drawing').querySelectorAll('svg').length];"))
+    net = _model(models.D2L_DENSENET.replace(compression=0.25))
+    assert shown == [f"{arith.count_params(net):,}", "DenseNet-C", "0.25", 3]
+    browser.close()
     assert not errors, errors
 
 

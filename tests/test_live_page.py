@@ -32,13 +32,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def chromium(playwright_instance):
     executable = _chromium()
-    if True:      # one Playwright per process (conftest.playwright_instance)
-        browser = playwright_instance.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update"])
-        yield browser
-        browser.close()
+    browser = playwright_instance.chromium.launch(
+        executable_path=executable,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--disable-background-networking", "--disable-component-update"])
+    yield browser
+    browser.close()
 
 
 class LivePage:
