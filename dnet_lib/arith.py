@@ -1,27 +1,15 @@
-"""DenseNet and ResNet arithmetic: channels, parameters, FLOPs -- the one home of these formulas.
+"""DenseNet and ResNet arithmetic in closed form: channels, parameters, FLOPs.
 
-Every closed form here is checked against real ``dnet_lib`` models (and torchvision's exact
-counts, and ``torch.utils.flop_counter``) in ``tests/test_arith.py``; the chapters and the
-explorers print what these functions return.
-
-Whole networks are described by a ``models.DenseNetConfig`` (DenseNet-121 by default).
-
-* channels:   ``dense_block_channels``, ``stage_channels`` (``models.transition_channels``
-  holds the floor rule)
-* parameters: ``conv_params``, ``bn_params``, ``dense_layer_params``, ``dense_block_params``,
-  ``transition_params``, ``stem_params``, ``densenet_params``, ``mlp_params``, ``growth_curve``
-* whole tables: ``dense_block_stats`` (one block: per-layer channels, parameters, activation
-  sizes) and ``densenet_stats`` (a whole DenseNet: stages, parameters by part, FLOPs)
-* FLOPs:      ``dense_layer_flops``, ``transition_flops``, ``densenet_flops``, ``resnet_flops``
-* real models: ``count_params`` and ``count_flops`` (``torch.utils.flop_counter``)
-* measurements: ``conv_over_concat_equals_sum`` (the concat/split-weight identity) and
-  ``feature_correlation`` (how correlated the channels a next layer reads are)
+``tests/test_arith.py`` checks every formula against real models, torchvision's counts and
+``torch.utils.flop_counter``. Whole networks are given as a ``models.DenseNetConfig``.
 """
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .models import (DENSENET121, IMAGENET_STEM, BasicBlock, DenseBlock, DenseNetConfig, Stem,
@@ -30,316 +18,256 @@ from .units import BYTES_PER_FLOAT32
 from .validate import check_block_config, check_choice, check_int
 
 __all__ = [
-    "dense_block_channels", "stage_channels",
-    "conv_params", "bn_params", "dense_layer_params", "dense_block_params", "transition_params",
-    "stem_params", "densenet_params", "mlp_params", "growth_curve", "GROWTH_SCHEMES",
-    "dense_block_stats", "densenet_stats",
-    "dense_layer_flops", "transition_flops", "densenet_flops", "resnet_flops",
-    "count_params", "count_flops", "conv_over_concat_equals_sum", "feature_correlation",
+    "dense_block_channels", "stage_channels", "conv_params", "bn_params", "dense_layer_params",
+    "transition_params", "stem_params", "densenet_params", "mlp_params", "growth_curve",
+    "GROWTH_SCHEMES", "dense_block_stats", "densenet_stats", "dense_layer_flops",
+    "transition_flops", "densenet_flops", "resnet_flops", "count_params", "count_flops",
+    "conv_over_concat_equals_sum", "feature_correlation",
 ]
 
-CONNECTIONS = ("plain", "residual", "dense")
 GROWTH_SCHEMES = ("residual", "dense", "doubling")
 
 
-# --------------------------------------------------------------------------- channels
-def dense_block_channels(in_channels: int, num_layers: int, growth_rate: int) -> list[int]:
-    """Channels entering each of the ``num_layers`` layers, then the block's output channels.
-
-    Layer i (0-based) reads ``in_channels + i * growth_rate`` channels; the block emits
-    ``in_channels + num_layers * growth_rate``.
-    """
-    check_int("in_channels", in_channels, 1)
-    check_int("num_layers", num_layers, 0)
-    check_int("growth_rate", growth_rate, 1)
-    return [in_channels + i * growth_rate for i in range(num_layers + 1)]
-
-
-def stage_channels(config: DenseNetConfig = DENSENET121) -> list[int]:
-    """Channels entering each dense block, then the channels the classifier sees
-    (``DenseNet(config).stage_channels``)."""
-    return densenet_stats(config)["stage_channels"]
-
-
-# --------------------------------------------------------------------------- parameters
+# --------------------------------------------------------------------------- one convolution
 def conv_params(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = False) -> int:
-    """Weights of one convolution: k·k·C_in per filter, C_out filters (plus C_out biases)."""
+    """k·k·C_in weights per filter, C_out filters (plus C_out biases)."""
     check_int("in_channels", in_channels, 1)
     check_int("out_channels", out_channels, 1)
     check_int("kernel_size", kernel_size, 1)
     return kernel_size * kernel_size * in_channels * out_channels + (out_channels if bias else 0)
 
 
+def _conv_flops(in_channels: int, out_channels: int, kernel_size: int, out_size: int) -> int:
+    """2·k²·C_in·C_out per output pixel (a multiply and an add per weight)."""
+    return 2 * kernel_size * kernel_size * in_channels * out_channels * out_size * out_size
+
+
 def bn_params(channels: int) -> int:
-    """A BatchNorm's weight (gamma) and bias (beta); its running statistics are buffers."""
+    """A BatchNorm's gamma and beta; its running statistics are buffers, not parameters."""
     return 2 * channels
 
 
-def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, bn_size: int = 4,
-                       conv_bias: bool = False) -> int:
-    """Parameters of one ``DenseLayer`` (BN-ReLU-3x3, or BN-ReLU-1x1(bn_size·k)-BN-ReLU-3x3)."""
+# --------------------------------------------------------------------------- dense layers and blocks
+def dense_block_channels(in_channels: int, num_layers: int, growth_rate: int) -> list[int]:
+    """Channels entering each layer (``in_channels + i·k``), then the block's output channels."""
+    check_int("in_channels", in_channels, 1)
+    check_int("num_layers", num_layers, 0)
+    check_int("growth_rate", growth_rate, 1)
+    return [in_channels + i * growth_rate for i in range(num_layers + 1)]
+
+
+def _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size):
+    """(C_in, C_out, kernel) of a ``DenseLayer``'s convolutions: 3x3, or 1x1 to bn_size·k then 3x3."""
     check_int("in_channels", in_channels, 1)
     check_int("growth_rate", growth_rate, 1)
     check_int("bn_size", bn_size, 1)
     if not bottleneck:
-        return bn_params(in_channels) + conv_params(in_channels, growth_rate, 3, conv_bias)
-    width = bn_size * growth_rate
-    return (bn_params(in_channels) + conv_params(in_channels, width, 1, conv_bias)
-            + bn_params(width) + conv_params(width, growth_rate, 3, conv_bias))
+        return [(in_channels, growth_rate, 3)]
+    return [(in_channels, bn_size * growth_rate, 1), (bn_size * growth_rate, growth_rate, 3)]
 
 
-def dense_block_params(num_layers: int, in_channels: int, growth_rate: int, *, bottleneck: bool,
-                       bn_size: int = 4, conv_bias: bool = False) -> int:
-    """Parameters of a ``DenseBlock``: the sum over its layers' growing inputs."""
-    return dense_block_stats(in_channels, num_layers, growth_rate, bottleneck=bottleneck,
-                             bn_size=bn_size, conv_bias=conv_bias)["params"]
+def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, bn_size: int = 4,
+                       conv_bias: bool = False) -> int:
+    """Parameters of one ``DenseLayer``: a BatchNorm in front of each of its convolutions."""
+    convs = _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size)
+    return sum(bn_params(i) + conv_params(i, o, k, conv_bias) for i, o, k in convs)
 
 
-def transition_params(in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
-    """Parameters of a ``Transition``: BN over the input and a 1x1 convolution (pooling has none)."""
-    return bn_params(in_channels) + conv_params(in_channels, out_channels, 1, conv_bias)
-
-
-def stem_params(stem: Stem, in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
-    """Parameters of a stem: its convolution, plus a BatchNorm if it has one."""
-    norm = bn_params(out_channels) if stem.norm else 0
-    return conv_params(in_channels, out_channels, stem.kernel_size, conv_bias) + norm
+def dense_layer_flops(in_channels: int, growth_rate: int, image_size: int, *, bottleneck: bool,
+                      bn_size: int = 4) -> int:
+    """FLOPs of one ``DenseLayer``'s convolutions on an ``image_size`` x ``image_size`` image."""
+    check_int("image_size", image_size, 1)
+    convs = _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size)
+    return sum(_conv_flops(i, o, k, image_size) for i, o, k in convs)
 
 
 def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
                       bottleneck: bool, bn_size: int = 4, conv_bias: bool = False) -> dict:
-    """Channels, parameters and activation sizes of ``DenseBlock(num_layers, in_channels, k)``.
+    """Channels, parameters and float32 activation sizes of one ``DenseBlock``, for one image.
 
-    Sizes are for one image of ``image_size`` x ``image_size`` (a dense block keeps the spatial
-    size); values count float32 numbers. Returns a dict: ``layers`` (one dict per layer:
-    ``layer``, ``in_channels``, ``out_channels``, ``params``, ``input_values``), ``out_channels``,
-    ``params``, ``output_values``, ``output_bytes``, ``layer_input_values`` (the sum of every
-    layer's input: it grows as L^2), and the arguments.
+    Keys: the arguments; ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``,
+    ``params``, ``input_values``); ``out_channels``, ``params``, ``output_values``,
+    ``output_bytes``; ``layer_input_values``, the sum of every layer's input (it grows as L²).
     """
     check_int("num_layers", num_layers, 1)
     check_int("image_size", image_size, 1)
     pixels = image_size * image_size
     channels = dense_block_channels(in_channels, num_layers, growth_rate)
     layers = [{"layer": i + 1, "in_channels": c, "out_channels": growth_rate,
-               "params": dense_layer_params(c, growth_rate, bottleneck=bottleneck, bn_size=bn_size,
-                                            conv_bias=conv_bias),
-               "input_values": c * pixels}
-              for i, c in enumerate(channels[:-1])]
-    out_channels = channels[-1]
-    return {
-        "in_channels": in_channels, "num_layers": num_layers, "growth_rate": growth_rate,
-        "image_size": image_size, "bottleneck": bottleneck,
-        "layers": layers,
-        "out_channels": out_channels,
-        "params": sum(layer["params"] for layer in layers),
-        "output_values": out_channels * pixels,
-        "output_bytes": out_channels * pixels * BYTES_PER_FLOAT32,
-        "layer_input_values": sum(layer["input_values"] for layer in layers),
-    }
+               "params": dense_layer_params(c, growth_rate, bottleneck=bottleneck,
+                                            bn_size=bn_size, conv_bias=conv_bias),
+               "input_values": c * pixels} for i, c in enumerate(channels[:-1])]
+    out = channels[-1]
+    return {"in_channels": in_channels, "num_layers": num_layers, "growth_rate": growth_rate,
+            "image_size": image_size, "bottleneck": bottleneck, "layers": layers,
+            "out_channels": out, "params": sum(row["params"] for row in layers),
+            "output_values": out * pixels, "output_bytes": out * pixels * BYTES_PER_FLOAT32,
+            "layer_input_values": sum(row["input_values"] for row in layers)}
 
 
+def transition_params(in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
+    """A ``Transition``: BN over its input and a 1x1 convolution (pooling has no parameters)."""
+    return bn_params(in_channels) + conv_params(in_channels, out_channels, 1, conv_bias)
+
+
+def transition_flops(in_channels: int, out_channels: int, image_size: int) -> int:
+    """A ``Transition``'s 1x1 convolution on its ``image_size`` input (pooling: none counted)."""
+    return _conv_flops(in_channels, out_channels, 1, image_size)
+
+
+def stem_params(stem: Stem, in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
+    """A stem's convolution, plus its BatchNorm if it has one."""
+    norm = bn_params(out_channels) if stem.norm else 0
+    return conv_params(in_channels, out_channels, stem.kernel_size, conv_bias) + norm
+
+
+# --------------------------------------------------------------------------- whole networks
 def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None = None) -> dict:
-    """Channels, parameters (and FLOPs) of ``models.DenseNet(config)``, in closed form.
+    """``models.DenseNet(config)`` in closed form.
 
-    Returns a dict:
-
-    * ``variant`` (DenseNet, -B, -C or -BC), ``bottleneck``, ``compression``;
-    * ``stage_channels``: the stem's channels, then those leaving each block (after its
-      transition, if any) -- ``DenseNet.stage_channels``; ``num_features`` = the last of them;
-    * ``blocks``: per block ``in_channels``, ``num_layers``, ``out_channels``, ``params``;
-      ``transitions``: per transition ``in_channels``, ``out_channels``, ``params``;
-    * ``params`` and its parts ``params_stem``, ``params_blocks``, ``params_transitions``,
-      ``params_head`` (final BN + linear classifier);
-    * ``flops`` (2 per multiply-add, convolutions and classifier, one image), only when
-      ``image_size`` is given -- what ``count_flops`` measures.
+    Keys: ``variant``, ``bottleneck``, ``compression``; ``stage_channels`` (the stem's, then
+    each block's after its transition) and ``num_features``; per-block ``blocks`` and
+    per-transition ``transitions`` (channels in and out, ``params``); ``params`` and its parts
+    ``params_stem``, ``params_blocks``, ``params_transitions``, ``params_head`` (BN + linear);
+    with ``image_size``, ``flops`` of one image (what ``count_flops`` measures).
     """
     if not isinstance(config, DenseNetConfig):
         raise ValueError(f"config must be a models.DenseNetConfig, got {config!r}")
-    c, stem = config, config.stem
-    size = None
+    c, stem, size = config, config.stem, None
     if image_size is not None:
         check_int("image_size", image_size, 1)
         size = stem.out_size(image_size)
         if size < 2 ** (len(c.block_config) - 1):
             raise ValueError(f"image_size={image_size} is too small for this stem and "
                              f"{len(c.block_config)} blocks")
-    params_stem = stem_params(stem, c.in_channels, c.num_init_features, c.conv_bias)
-    flops = 0 if size is None else _conv_flops(c.in_channels, c.num_init_features,
-                                               stem.kernel_size, stem.conv_size(image_size))
+        flops = _conv_flops(c.in_channels, c.num_init_features, stem.kernel_size,
+                           stem.conv_size(image_size))
     channels, stages, blocks, transitions = c.num_init_features, [c.num_init_features], [], []
     for i, num_layers in enumerate(c.block_config):
         block = dense_block_stats(channels, num_layers, c.growth_rate, bottleneck=c.bottleneck,
                                   bn_size=c.bn_size, conv_bias=c.conv_bias)
-        blocks.append({key: block[key] for key in ("in_channels", "num_layers", "out_channels",
-                                                   "params")})
+        blocks.append({k: block[k] for k in ("in_channels", "num_layers", "out_channels", "params")})
         if size is not None:
-            flops += sum(dense_layer_flops(layer["in_channels"], c.growth_rate, size,
+            flops += sum(dense_layer_flops(row["in_channels"], c.growth_rate, size,
                                            bottleneck=c.bottleneck, bn_size=c.bn_size)
-                         for layer in block["layers"])
+                         for row in block["layers"])
         channels = block["out_channels"]
         if i != len(c.block_config) - 1:
             out = transition_channels(channels, c.compression)
             transitions.append({"in_channels": channels, "out_channels": out,
                                 "params": transition_params(channels, out, c.conv_bias)})
             if size is not None:
-                flops += _conv_flops(channels, out, 1, size)
+                flops += transition_flops(channels, out, size)
                 size //= 2
             channels = out
         stages.append(channels)
-    params_head = bn_params(channels) + channels * c.num_classes + c.num_classes  # BN + linear
-    params_blocks = sum(b["params"] for b in blocks)
-    params_transitions = sum(t["params"] for t in transitions)
-    stats = {
-        "variant": c.variant, "bottleneck": c.bottleneck, "compression": c.compression,
-        "stage_channels": stages, "num_features": channels,
-        "blocks": blocks, "transitions": transitions,
-        "params": params_stem + params_blocks + params_transitions + params_head,
-        "params_stem": params_stem, "params_blocks": params_blocks,
-        "params_transitions": params_transitions, "params_head": params_head,
-    }
+    parts = {"params_stem": stem_params(stem, c.in_channels, c.num_init_features, c.conv_bias),
+             "params_blocks": sum(b["params"] for b in blocks),
+             "params_transitions": sum(t["params"] for t in transitions),
+             "params_head": bn_params(channels) + channels * c.num_classes + c.num_classes}
+    stats = {"variant": c.variant, "bottleneck": c.bottleneck, "compression": c.compression,
+             "stage_channels": stages, "num_features": channels, "blocks": blocks,
+             "transitions": transitions, "params": sum(parts.values()), **parts}
     if size is not None:
         stats["flops"] = flops + 2 * channels * c.num_classes
     return stats
 
 
+def stage_channels(config: DenseNetConfig = DENSENET121) -> list[int]:
+    """``DenseNet(config).stage_channels``: entering each block, then the classifier's input."""
+    return densenet_stats(config)["stage_channels"]
+
+
 def densenet_params(config: DenseNetConfig = DENSENET121) -> int:
-    """Closed-form parameter count of ``models.DenseNet(config)``."""
+    """Parameter count of ``models.DenseNet(config)``."""
     return densenet_stats(config)["params"]
 
 
-def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = False) -> int:
-    """Weights of a fully connected stack whose layers have ``widths`` units.
-
-    ``widths[0]`` is the input layer; there is one weight matrix into each later layer.
-
-    * ``plain``: layer j reads layer j-1 (``widths[j-1] * widths[j]`` weights).
-    * ``residual``: the same weights -- the skip connection *adds* layer j-1 to layer j's output,
-      which needs equal widths and costs no parameters.
-    * ``dense``: layer j reads the concatenation of all layers 0..j-1.
-    """
-    widths = list(widths)
-    if len(widths) < 2:
-        raise ValueError(f"widths must list at least 2 layers, got {widths!r}")
-    for w in widths:
-        check_int("widths entries", w, 1)
-    check_choice("connection", connection, CONNECTIONS)
-    if connection == "residual" and len(set(widths)) != 1:
-        raise ValueError(f"connection='residual' adds layers, so all widths must be equal, got {widths!r}")
-    total = 0
-    for j in range(1, len(widths)):
-        fan_in = sum(widths[:j]) if connection == "dense" else widths[j - 1]
-        total += fan_in * widths[j] + (widths[j] if bias else 0)
-    return total
-
-
-def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
-    """Cumulative weights after 1, 2, ..., ``num_layers`` layers for three ways of stacking.
-
-    * ``residual``: every layer maps ``width`` -> ``width`` and adds; each costs width^2, so the
-      total grows *linearly* with depth.
-    * ``dense``: every layer adds ``width`` new units and reads everything before it (DenseNet
-      with growth rate = ``width``); layer j costs j·width^2, so the total grows *quadratically*.
-    * ``doubling``: every layer emits as many units as it reads and the two are concatenated, so
-      the width doubles each layer; layer j reads width·2^(j-1) units and emits as many, so it
-      costs (width·2^(j-1))^2 = 4^(j-1)·width^2 -- *exponential* growth.
-    """
-    check_int("num_layers", num_layers, 1)
-    check_int("width", width, 1)
-    check_choice("scheme", scheme, GROWTH_SCHEMES)
-    totals, total = [], 0
-    for j in range(1, num_layers + 1):
-        if scheme == "residual":
-            total += width * width
-        elif scheme == "dense":
-            total += (j * width) * width
-        else:
-            fan_in = width * 2 ** (j - 1)
-            total += fan_in * fan_in
-        totals.append(total)
-    return totals
-
-
-# --------------------------------------------------------------------------- FLOPs
-def _conv_flops(in_channels: int, out_channels: int, kernel_size: int, out_size: int) -> int:
-    """2·k²·C_in·C_out per output pixel (a multiply and an add per weight)."""
-    return 2 * kernel_size * kernel_size * in_channels * out_channels * out_size * out_size
-
-
-def dense_layer_flops(in_channels: int, growth_rate: int, image_size: int, *, bottleneck: bool,
-                      bn_size: int = 4) -> int:
-    """FLOPs of one ``DenseLayer``'s convolutions on one ``image_size`` x ``image_size`` image."""
-    check_int("in_channels", in_channels, 1)
-    check_int("growth_rate", growth_rate, 1)
-    check_int("image_size", image_size, 1)
-    if not bottleneck:
-        return _conv_flops(in_channels, growth_rate, 3, image_size)
-    width = bn_size * growth_rate
-    return (_conv_flops(in_channels, width, 1, image_size)
-            + _conv_flops(width, growth_rate, 3, image_size))
-
-
-def transition_flops(in_channels: int, out_channels: int, image_size: int) -> int:
-    """FLOPs of a ``Transition``'s 1x1 convolution on its ``image_size`` input (pooling: none)."""
-    return _conv_flops(in_channels, out_channels, 1, image_size)
-
-
 def densenet_flops(config: DenseNetConfig, image_size: int) -> int:
-    """Closed-form FLOPs (2 per multiply-add, convolutions and the classifier) of one image.
-
-    Counts what ``count_flops`` counts, without running the model: a conv from C_in to C_out
-    with a k x k kernel on an H x W output costs 2·k²·C_in·C_out·H·W.
-    """
+    """FLOPs of ``models.DenseNet(config)`` on one image (2 per multiply-add, convs and linear)."""
     return densenet_stats(config, image_size)["flops"]
 
 
 def resnet_flops(image_size: int, layers: Sequence[int] = (2, 2, 2, 2),
                  widths: Sequence[int] = (64, 128, 256, 512), bottleneck: bool = False,
                  num_classes: int = 1000, in_channels: int = 3, stem: Stem = IMAGENET_STEM) -> int:
-    """Closed-form FLOPs of ``dnet_lib.models.ResNet`` (``Bottleneck`` blocks if ``bottleneck``).
+    """FLOPs of ``models.ResNet`` (``Bottleneck`` blocks if ``bottleneck``) on one image.
 
-    Same rule as ``densenet_flops``; a strided 3x3 conv (padding 1) halves the side, rounding up.
+    A strided 3x3 conv (padding 1) halves the side, rounding up.
     """
     check_int("image_size", image_size, 1)
     layers = check_block_config(layers)
-    size = stem.conv_size(image_size)
-    flops = _conv_flops(in_channels, widths[0], stem.kernel_size, size)
-    size = stem.out_size(image_size)
-    expansion = 4 if bottleneck else 1
-    channels = widths[0]
+    flops = _conv_flops(in_channels, widths[0], stem.kernel_size, stem.conv_size(image_size))
+    size, channels, expansion = stem.out_size(image_size), widths[0], 4 if bottleneck else 1
     for i, (num_blocks, width) in enumerate(zip(layers, widths)):
         for j in range(num_blocks):
             stride = 2 if i > 0 and j == 0 else 1
-            out_size = (size - 1) // stride + 1
-            out = width * expansion
-            if bottleneck:
-                flops += (_conv_flops(channels, width, 1, size) + _conv_flops(width, width, 3, out_size)
-                          + _conv_flops(width, out, 1, out_size))
+            out_size, out = (size - 1) // stride + 1, width * expansion
+            if bottleneck:       # the stride sits on the 3x3 (ResNet v1.5)
+                convs = [(channels, width, 1, size), (width, width, 3, out_size),
+                         (width, out, 1, out_size)]
             else:
-                flops += _conv_flops(channels, width, 3, out_size) + _conv_flops(width, width, 3, out_size)
+                convs = [(channels, width, 3, out_size), (width, width, 3, out_size)]
             if stride != 1 or channels != out:                  # 1x1 projection shortcut
-                flops += _conv_flops(channels, out, 1, out_size)
+                convs.append((channels, out, 1, out_size))
+            flops += sum(_conv_flops(*conv) for conv in convs)
             channels, size = out, out_size
     return flops + 2 * channels * num_classes
 
 
+# --------------------------------------------------------------------------- fully connected stacks
+def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = False) -> int:
+    """Weights of a fully connected stack with layers of ``widths`` units (``widths[0]``: input).
+
+    Layer j reads layer j-1 (``plain``, and ``residual``, whose addition is free but needs equal
+    widths) or the concatenation of layers 0..j-1 (``dense``).
+    """
+    widths = list(widths)
+    if len(widths) < 2:
+        raise ValueError(f"widths must list at least 2 layers, got {widths!r}")
+    for w in widths:
+        check_int("widths entries", w, 1)
+    check_choice("connection", connection, ("plain", "residual", "dense"))
+    if connection == "residual" and len(set(widths)) != 1:
+        raise ValueError(f"connection='residual' adds layers, so all widths must be equal, "
+                         f"got {widths!r}")
+    fan_ins = [sum(widths[:j]) if connection == "dense" else widths[j - 1]
+               for j in range(1, len(widths))]
+    return sum(f * w + (w if bias else 0) for f, w in zip(fan_ins, widths[1:]))
+
+
+def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
+    """Cumulative weights after 1..``num_layers`` layers of ``width`` units.
+
+    Layer j costs width² (``residual``: linear total), j·width² (``dense``: reads all j earlier
+    layers; quadratic) or (width·2^(j-1))² (``doubling``: emits as much as it reads; exponential).
+    """
+    check_int("num_layers", num_layers, 1)
+    check_int("width", width, 1)
+    check_choice("scheme", scheme, GROWTH_SCHEMES)
+    totals, total = [], 0
+    for j in range(1, num_layers + 1):
+        fan_in = {"residual": width, "dense": j * width, "doubling": width * 2 ** (j - 1)}[scheme]
+        total += fan_in * (fan_in if scheme == "doubling" else width)
+        totals.append(total)
+    return totals
+
+
 # --------------------------------------------------------------------------- real models
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
-    """Parameters of a real model: every value in ``model.parameters()`` (BatchNorm's running
-    statistics are buffers, not parameters). ``trainable_only`` skips frozen ones
-    (``requires_grad=False``). Shared parameters count once."""
+    """Values in ``model.parameters()`` (shared ones once; buffers not); ``trainable_only``
+    skips those with ``requires_grad=False``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """FLOPs of one forward pass, counted by ``torch.utils.flop_counter.FlopCounterMode``.
-
-    The counter charges 2 FLOPs per multiply-add (convolutions and matmuls only), so this is
-    about twice the "GFLOPS" (multiply-adds) figures torchvision's docs list.
-    """
+    """FLOPs of one forward pass by ``torch.utils.flop_counter`` (2 per multiply-add, convs and
+    matmuls only: about twice torchvision's "GFLOPS", which are multiply-adds)."""
     from torch.utils.flop_counter import FlopCounterMode
     input_shape = tuple(input_shape)
     if len(input_shape) < 2 or any(not isinstance(s, int) or s < 1 for s in input_shape):
-        raise ValueError(f"input_shape must be positive integers (batch, channels, ...), got {input_shape!r}")
+        raise ValueError(f"input_shape must be positive integers (batch, channels, ...), "
+                         f"got {input_shape!r}")
     was_training = model.training
     model.eval()
     try:
@@ -355,14 +283,12 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
 # --------------------------------------------------------------------------- measurements
 def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channels: int = 4,
                                 size: int = 8, kernel_size: int = 3, seed: int = 0) -> dict:
-    """Check numerically: a convolution over concatenated inputs = the sum of per-input convolutions.
+    """Max absolute differences (float64) behind ``conv(cat(X), W) == sum_i conv(X_i, W_i)``.
 
-    Splitting a conv weight W over ``cat(X_0..X_l)`` along its input channels into W_0..W_l gives
-    ``conv(cat(X), W) == sum_i conv(X_i, W_i)`` (DenseNet: one weight slice per earlier layer).
-    With one shared slice W_s (equal channels) the sum is ``conv(sum_i X_i, W_s)``: what a layer
-    reading a ResNet's summed state computes. Returns max absolute differences in float64:
-    ``concat_vs_split_sum``, ``shared_weight_vs_conv_of_sum`` (None if channels differ) and
-    ``independent_slices_vs_conv_of_sum`` (large: an untied DenseNet weight sees more).
+    ``concat_vs_split_sum``: the identity (W split along its input channels). With equal
+    channels, one tied slice W_s gives ``conv(sum_i X_i, W_s)`` (a layer reading a ResNet's sum):
+    ``shared_weight_vs_conv_of_sum`` (~0) and ``independent_slices_vs_conv_of_sum`` (large: an
+    untied DenseNet weight sees more); both None when the channels differ.
     """
     channels = list(channels)
     if not channels:
@@ -375,20 +301,18 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
     gen = torch.Generator().manual_seed(seed)
-    pad = kernel_size // 2
     xs = [torch.randn(2, c, size, size, generator=gen, dtype=torch.float64) for c in channels]
     weight = torch.randn(out_channels, sum(channels), kernel_size, kernel_size, generator=gen,
                          dtype=torch.float64)
-    conv = torch.nn.functional.conv2d
-    whole = conv(torch.cat(xs, 1), weight, padding=pad)
+    conv = functools.partial(F.conv2d, padding=kernel_size // 2)
+    whole = conv(torch.cat(xs, 1), weight)
     slices = torch.split(weight, channels, dim=1)
-    split_sum = sum(conv(x, w, padding=pad) for x, w in zip(xs, slices))
+    split_sum = sum(conv(x, w) for x, w in zip(xs, slices))
     result = {"concat_vs_split_sum": (whole - split_sum).abs().max().item(),
               "shared_weight_vs_conv_of_sum": None, "independent_slices_vs_conv_of_sum": None}
     if len(set(channels)) == 1:
-        shared = slices[0]
-        tied = conv(torch.cat(xs, 1), shared.repeat(1, len(xs), 1, 1), padding=pad)
-        of_sum = conv(sum(xs), shared, padding=pad)
+        tied = conv(torch.cat(xs, 1), slices[0].repeat(1, len(xs), 1, 1))
+        of_sum = conv(sum(xs), slices[0])
         result["shared_weight_vs_conv_of_sum"] = (tied - of_sum).abs().max().item()
         result["independent_slices_vs_conv_of_sum"] = (whole - of_sum).abs().max().item()
     return result
@@ -399,26 +323,18 @@ def _mean_abs_channel_correlation(features: torch.Tensor) -> float:
     flat = features.transpose(0, 1).reshape(features.shape[1], -1).double()
     flat = flat[flat.std(dim=1) > 1e-12]          # a dead (constant) channel has no correlation
     corr = torch.corrcoef(flat)
-    n = corr.shape[0]
-    off = corr[~torch.eye(n, dtype=torch.bool)]
-    return off.abs().mean().item()
+    return corr[~torch.eye(corr.shape[0], dtype=torch.bool)].abs().mean().item()
 
 
 def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: int = 16,
                         size: int = 16, batch: int = 32, seed: int = 0,
                         inputs: torch.Tensor | None = None) -> dict:
-    """Mean |correlation| between the channels a next layer would read, at initialisation.
+    """Mean |correlation| between the channels a next layer reads, at initialisation.
 
-    Residual: a stack of ``num_layers`` ``BasicBlock``s (``channels`` wide); the next layer reads
-    their summed state, ``channels`` channels. Dense: a ``DenseBlock`` of ``num_layers`` plain layers
-    (growth rate ``growth_rate``) over the same input; the next layer reads the concatenation.
-    Both models are random (Kaiming init, BN in training mode so each layer is normalised).
-    ``inputs`` (batch, channels, H, W) replaces the random Gaussian input, e.g. real images
-    lifted to ``channels`` by a fixed random 1x1 conv.
-
-    Returns per-depth lists ``residual`` and ``dense`` (after 1..num_layers layers) and, for the
-    dense block, ``dense_new_only`` -- correlation among the newly added channels only (the input
-    channels are left out), so the comparison is not just about carrying x_0 along.
+    ``residual``: after each of ``num_layers`` ``BasicBlock``s (their summed state);
+    ``dense``: after each layer of a plain ``DenseBlock`` (the concatenation), and
+    ``dense_new_only`` without the input's channels; ``input``: of the input itself.
+    BatchNorm is in training mode. ``inputs`` (batch, channels, H, W) replaces the Gaussian input.
     """
     check_int("num_layers", num_layers, 1)
     check_int("channels", channels, 2)
@@ -428,20 +344,20 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
     torch.manual_seed(seed)
     if inputs is None:
         x = torch.randn(batch, channels, size, size)
+    elif inputs.dim() != 4 or inputs.shape[1] != channels:
+        raise ValueError(f"inputs must have shape (batch, {channels}, H, W), "
+                         f"got {tuple(inputs.shape)}")
     else:
-        if inputs.dim() != 4 or inputs.shape[1] != channels:
-            raise ValueError(f"inputs must have shape (batch, {channels}, H, W), got {tuple(inputs.shape)}")
         x = inputs.float()
     residual = nn.Sequential(*[BasicBlock(channels, channels) for _ in range(num_layers)])
     dense = DenseBlock(num_layers, channels, growth_rate, bottleneck=False)
-    out = {"residual": [], "dense": [], "dense_new_only": [], "input": _mean_abs_channel_correlation(x)}
+    out = {"residual": [], "dense": [], "dense_new_only": [],
+           "input": _mean_abs_channel_correlation(x)}
     with torch.no_grad():
-        state = x
-        for block in residual:
+        state, features = x, [x]
+        for block, layer in zip(residual, dense.values()):
             state = block(state)
             out["residual"].append(_mean_abs_channel_correlation(state))
-        features = [x]
-        for layer in dense.values():
             features.append(layer(features))
             out["dense"].append(_mean_abs_channel_correlation(torch.cat(features, 1)))
             out["dense_new_only"].append(_mean_abs_channel_correlation(torch.cat(features[1:], 1)))

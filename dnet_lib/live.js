@@ -7,7 +7,6 @@
   const root = document.getElementById("__ROOT_ID__");
   if (!root || root.dataset.started) return;
   root.dataset.started = "1";
-  const t0 = performance.now();
   const get = (role) => root.querySelector('[data-role="' + role + '"]');
   const data = JSON.parse(get("data").textContent);
   const NETS = ["densenet", "resnet"];
@@ -41,38 +40,50 @@
   const phases = {};
   api.phases = phases;
   const mark = (name) => { phases[name] = Math.round(performance.now()); };
+  // the load event's time (performance.now(), ms since navigation start), for the timing line
+  let loadEventMs = document.readyState === "complete"
+    ? performance.getEntriesByType("navigation")[0]?.loadEventStart || performance.now() : null;
+  if (loadEventMs === null) {
+    window.addEventListener("load", () => {
+      loadEventMs = api.loadEventMs = performance.now();
+      // negative when the first probabilities came before the load event
+      if (state.firstMs !== null) api.afterLoadEventMs = state.firstMs - loadEventMs;
+    }, {once: true});
+  }
   async function start() {
+    // at once, not after the load event: the runtime's download overlaps the page's own
     const base = staticBase();
-    // after the page's load event, which the 5 MB runtime would otherwise hold back
-    if (document.readyState !== "complete") {
-      await new Promise((resolve) => window.addEventListener("load", resolve, {once: true}));
-    }
     mark("start");
+    const models = Promise.all(NETS.map((net) => decode(get("model-" + net).textContent.trim(),
+                                                         false)));
+    // both scripts at once (the page preloads them); the WebAssembly is unpacked as soon as
+    // its script is in, while the library may still be arriving
+    const wasm = (window.dnetOrtWasm ? Promise.resolve() : loadScript(base + "ort-wasm-payload.js"))
+      .then(() => decode(window.dnetOrtWasm.wasmGzipBase64, true));
     if (!window.ort) await loadScript(base + "ort.wasm.min.js");
-    if (!window.dnetOrtWasm) await loadScript(base + "ort-wasm-payload.js");
-    mark("scripts");
-    const payload = window.dnetOrtWasm;
+    mark("library");
+    const payload = window.dnetOrtWasm || (await wasm, window.dnetOrtWasm);
     ort.env.wasm.numThreads = 1;       // no SharedArrayBuffer: no cross-origin isolation needed
     ort.env.wasm.proxy = false;
-    ort.env.wasm.wasmBinary = await decode(payload.wasmGzipBase64, true);
+    ort.env.wasm.wasmBinary = await wasm;
     mark("wasmDecoded");
     const glue = new Blob([payload.glue], {type: "text/javascript"});
     ort.env.wasm.wasmPaths = {mjs: URL.createObjectURL(glue)};
-    const sessions = {};
-    for (const net of NETS) {
-      const model = await decode(get("model-" + net).textContent.trim(), false);
-      sessions[net] = await ort.InferenceSession.create(model, {executionProviders: ["wasm"]});
-      mark("session-" + net);
-    }
-    api.sessions = sessions;
-    api.loadedMs = performance.now() - t0;
+    const options = {executionProviders: ["wasm"], graphOptimizationLevel: "all"};
+    const blobs = await models;
+    // the first create instantiates the WebAssembly module; the second then reuses it
+    const first = ort.InferenceSession.create(blobs[0], options);
+    const made = await Promise.all([first, first.then(() =>
+      ort.InferenceSession.create(blobs[1], options))]);
+    mark("sessions");
+    api.sessions = {[NETS[0]]: made[0], [NETS[1]]: made[1]};
     get("status").textContent = "";
     root.classList.add("dnet-live-ready");
     await pick(0);
     state.firstMs = performance.now();
-    const nav = performance.getEntriesByType("navigation")[0];
     api.firstProbabilitiesMs = state.firstMs;            // since navigation start
-    api.afterLoadEventMs = nav && nav.loadEventEnd ? state.firstMs - nav.loadEventEnd : null;
+    api.loadEventMs = loadEventMs;
+    api.afterLoadEventMs = loadEventMs === null ? null : state.firstMs - loadEventMs;
     showTiming();
     return api;
   }
@@ -387,9 +398,11 @@
 
   function showTiming() {
     const t = state.timings;
-    get("timing").textContent = "In this browser: both networks ready and first answer "
-      + Math.round(state.firstMs) + " ms after the page started loading; one image through "
-      + "both takes " + t[t.length - 1].toFixed(1) + " ms (WebAssembly, one thread).";
+    get("timing").textContent = "In this browser: first answer " + Math.round(state.firstMs)
+      + " ms after navigation started" + (api.afterLoadEventMs === null ? " (before the load "
+      + "event)" : " (" + Math.round(api.afterLoadEventMs) + " ms after the load event)")
+      + "; one image through both networks takes "
+      + t[t.length - 1].toFixed(1) + " ms (WebAssembly, one thread).";
   }
 
   get("status").textContent = "Loading the two networks...";

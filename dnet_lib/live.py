@@ -105,7 +105,10 @@ class LiveView:
                .replace("__RESIDUAL__", style.COLORS["resnet"])
                .replace("__HIGHLIGHT__", style.COLORS["highlight"]))
         stages = "".join(f'<option value="{s}">block / stage {s}</option>' for s in (1, 2, 3))
-        body = f"""
+        # the runtime's download starts while the rest of the page (models, images) arrives
+        preload = "".join(f'<link rel="preload" as="script" href="../_static/onnxruntime/{n}">'
+                          for n in RUNTIME_FILES[::-1])
+        body = f"""{preload}
 <div class="dnet-live" id="{uid}">
 <p data-role="status">The live networks need JavaScript; the figure below shows the same views
 for one test image.</p>

@@ -1,28 +1,9 @@
 """Reference runs: the trained networks and learning curves that chapters 6, 8 and 9 load.
 
-``python -m dnet_lib.reference`` trains, on the full Fashion-MNIST training set and on the CPU:
-
-* a small DenseNet and a ResNet **matched in parameters** (80,706 vs 82,762, within 3%), with
-  the same stem, data, optimiser, schedule and number of steps; 3 seeds each;
-* the less-data experiment of chapter 6: both networks on class-balanced subsets of 2,000 and
-  10,000 images, 10 passes over each subset (the same data and steps for both networks); 3 seeds,
-  each seed drawing its own subset and initialisation;
-* the dual-path net of chapter 9 with the parents' pooled stem, on the full set (one seed, the
-  same recipe);
-* chapter 8's Figure 5 network at the paper's shape: a DenseNet with 12 layers per block (k=12,
-  three blocks, no bottleneck or compression, like the paper's L=40 k=12) with the same stem,
-  trained for ``FIGURE5_EPOCHS`` passes over the full set (its cost is 7.5x the small
-  DenseNet's per image).
-
-Every finished run is merged into ``book/results/reference_cpu.json`` at once (atomically, under
-a file lock), so a killed run loses only the run in progress; a restart skips finished runs.
-Trained weights (``state_dict`` only) go to ``book/results/weights/reference_<run>.pt``;
-:func:`load_model` rebuilds a network and loads them with ``torch.load(weights_only=True)``.
-
-    python -m dnet_lib.reference             # everything, ~12 min on 2 idle cores
-    python -m dnet_lib.reference --smoke     # seconds: tiny subsets, written to a temp folder
-    python -m dnet_lib.reference --runs densenet-s0,resnet-s0
-    python -m dnet_lib.reference --runs densenet40-s0 --shared-machine
+``python -m dnet_lib.reference [--smoke] [--runs densenet-s0,...] [--jobs N] [--shared-machine]``
+trains them on the CPU (README: what, how long); each finished run is merged at once into
+``book/results/reference_cpu.json`` (atomic, file-locked; a restart skips finished runs), weights
+into ``weights/reference_<run>.pt``, loaded by :func:`load_model` with ``weights_only=True``.
 """
 from __future__ import annotations
 
@@ -64,11 +45,11 @@ LESS_DATA_EPOCHS = 10          # passes over each subset (the full-data runs mak
 FULL_SIZE = 60000
 FIGURE5_EPOCHS = 1             # the L=40 network: one pass (8 would take ~8x longer on a CPU)
 FIGURE5_SEEDS = (0, 1, 2)
+TARGET_ACCURACY = 0.92         # every full-data run should reach it (the file's last note)
 
 
 def _densenet(**config) -> nn.Module:
-    """A DenseNet on the shared batch-statistics path for CPU training (``fast_cpu``: the
-    same values and gradients as the plain layers, computed faster)."""
+    """A DenseNet on the fast CPU path (same values and gradients as the plain layers)."""
     return models.DenseNet(fast_cpu=True, **config)
 
 
@@ -102,23 +83,16 @@ NETWORKS = {
 GROUPS = ("main", "dualpath", "less_data", "figure5")
 
 # Run order = priority: the matched pair first, seed by seed, then the rest.
-RUNS = {}
-for _seed in SEEDS:
-    for _net in ("densenet", "resnet"):
-        RUNS[f"{_net}-s{_seed}"] = dict(network=_net, seed=_seed, train_examples=FULL_SIZE,
-                                        save_weights=True, group="main")
-for _seed in SEEDS:
-    for _size in LESS_DATA_SIZES:
-        for _net in ("densenet", "resnet"):
-            RUNS[f"{_net}-n{_size}-s{_seed}"] = dict(network=_net, seed=_seed,
-                                                    train_examples=_size, save_weights=False,
-                                                    group="less_data")
+RUNS = {f"{n}-s{s}": dict(network=n, seed=s, train_examples=FULL_SIZE, save_weights=True,
+                          group="main") for s in SEEDS for n in ("densenet", "resnet")}
+RUNS.update({f"{n}-n{size}-s{s}": dict(network=n, seed=s, train_examples=size, save_weights=False,
+                                       group="less_data")
+             for s in SEEDS for size in LESS_DATA_SIZES for n in ("densenet", "resnet")})
 RUNS["dualpath-s0"] = dict(network="dualpath", seed=0, train_examples=FULL_SIZE, save_weights=True,
                            group="dualpath")
-for _seed in FIGURE5_SEEDS:
-    RUNS[f"densenet40-s{_seed}"] = dict(network="densenet40", seed=_seed,
-                                        train_examples=FULL_SIZE, save_weights=True,
-                                        group="figure5", epochs=FIGURE5_EPOCHS)
+RUNS.update({f"densenet40-s{s}": dict(network="densenet40", seed=s, train_examples=FULL_SIZE,
+                                      save_weights=True, group="figure5", epochs=FIGURE5_EPOCHS)
+             for s in FIGURE5_SEEDS})
 
 NOTES = [
     "All three networks use the same stem (3x3 convolution, BatchNorm-ReLU, 2x2 max pool), the "
@@ -147,25 +121,19 @@ SHARED_ENV = "DNET_REFERENCE_SHARED"     # tells worker processes that the machi
 
 
 def build(network: str) -> nn.Module:
-    """A fresh, untrained network of the reference runs ("densenet", "resnet", "dualpath" or
-    "densenet40")."""
+    """A fresh, untrained network of the reference runs (a key of ``NETWORKS``)."""
     validate.check_choice("network", network, NETWORKS)
     return NETWORKS[network]["build"]()
 
 
 def run_ids(group: str | None = None, network: str | None = None) -> list[str]:
-    """Run ids in priority order, optionally of one group (``GROUPS``: "main", "dualpath",
-    "less_data", "figure5") and/or one network (a key of ``NETWORKS``)."""
+    """Run ids in priority order, optionally of one group (``GROUPS``) and/or one network."""
     if group is not None:
         validate.check_choice("group", group, GROUPS)
     if network is not None:
         validate.check_choice("network", network, NETWORKS)
     return [rid for rid, spec in RUNS.items()
             if group in (None, spec["group"]) and network in (None, spec["network"])]
-
-
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
 
 
 def weights_path(run_id: str, folder: str | os.PathLike | None = None) -> Path:
@@ -187,20 +155,25 @@ def load_model(run_id: str = "densenet-s0", folder: str | os.PathLike | None = N
 
 
 def _log_epoch(run_id: str):
-    def log(epoch: int, history) -> None:
-        acc = history.test_acc[-1]
-        print(f"[{os.getpid()}] {run_id} epoch {epoch}: loss {history.train_loss[-1]:.4f}"
-              + (f", test acc {acc:.4f}" if acc is not None else ""), flush=True)
-    return log
+    return lambda epoch, h: print(f"[{os.getpid()}] {run_id} epoch {epoch}: loss "
+                                  f"{h.train_loss[-1]:.4f}, test acc {h.test_acc[-1]}", flush=True)
+
+
+def _record(run_id, network, group, seed, train_iter, test_iter, history, params, flops,
+            start) -> dict:
+    """The record of a finished run: what ran, its cost, accuracy and history."""
+    return dict(run=run_id, network=network, group=group, seed=seed,
+                train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
+                epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
+                flops_per_image=flops, final_test_acc=history.final_test_acc,
+                final_train_acc=history.train_acc[-1], wall_seconds=time.perf_counter() - start,
+                finished=results.now(), history=history.to_dict())
 
 
 def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
               weights_folder: str | os.PathLike | None = None, log: bool = False,
               device: str | torch.device = "cpu", command: str | None = None) -> dict:
-    """Train one reference run and return its record (history, cost, accuracy).
-
-    ``device`` defaults to the CPU, where the committed runs were made; a GPU gives the same
-    recipe (float32) in less time."""
+    """Train one reference run (on the CPU unless ``device``) and return its record."""
     from . import train
     spec = RUNS[validate.check_choice("run_id", run_id, RUNS)]
     batch, seed = RECIPE["batch_size"], spec["seed"]
@@ -217,8 +190,7 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
         channels_last=True)
     torch.manual_seed(seed)
     model = build(spec["network"])
-    params = arith.count_params(model)
-    flops = arith.count_flops(model, (1, 1, 28, 28))
+    params, flops = arith.count_params(model), arith.count_flops(model, (1, 1, 28, 28))
     load_before = runtime.load_average()
     start = time.perf_counter()
     history = train.fit(model, train_iter, test_iter, epochs=epochs, optimizer=RECIPE["optimizer"],
@@ -227,16 +199,11 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
                         test_flip=RECIPE["test_flip"], device=device, amp=False,
                         channels_last=True, progress=progress, seed=seed, eval_every=eval_every,
                         max_steps=max_steps, on_epoch_end=_log_epoch(run_id) if log else None)
-    wall = time.perf_counter() - start
-    record = dict(run=run_id, network=spec["network"], group=spec["group"], seed=seed,
-                  train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
-                  epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
-                  flops_per_image=flops, final_test_acc=history.final_test_acc,
-                  final_train_acc=history.train_acc[-1], wall_seconds=wall,
-                  finished=results.now(), threads=torch.get_num_threads(),
-                  load_average_before=load_before, load_average_after=runtime.load_average(),
-                  shared_machine=os.environ.get(SHARED_ENV) == "1",
-                  history=history.to_dict())
+    record = _record(run_id, spec["network"], spec["group"], seed, train_iter, test_iter,
+                     history, params, flops, start)
+    record.update(threads=torch.get_num_threads(), load_average_before=load_before,
+                  load_average_after=runtime.load_average(),
+                  shared_machine=os.environ.get(SHARED_ENV) == "1")
     # each run's own provenance: runs added later to a file keep their device, date, versions
     env = results.environment(torch.device(device))
     record.update(device=env["device"], versions=env["versions"],
@@ -244,15 +211,12 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
     if "epochs" in spec and not smoke:
         record["recipe_changes"] = {"epochs": epochs}
     if spec["save_weights"]:
-        path = weights_path(run_id, weights_folder)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: torch.save(state, f))
-        record["weights"] = path.name
+        record["weights"] = atomic_write(weights_path(run_id, weights_folder),
+                                         lambda f: torch.save(state, f)).name
     return record
 
 
-# --------------------------------------------------------------------------- retraining
 # d2l's recipe (the 0.17 text): plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs
 # scaled to [0, 1] without normalisation, here for 3 seeds and both networks.
 D2L_RECIPE = {"batch_size": 256, "epochs": 10, "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
@@ -269,50 +233,33 @@ def retrain_requested() -> bool:
 
 def _d2l_run(network: str, seed: int, device: torch.device, progress: bool) -> dict:
     from . import train
-    label, factory = D2L_NETWORKS[network]
     r = D2L_RECIPE
     train_iter, test_iter = data.load_data_fashion_mnist(
         r["batch_size"], resize=r["resize"], device=device, seed=seed, normalize=r["normalize"])
     torch.manual_seed(seed)
-    model = factory()
+    model = D2L_NETWORKS[network][1]()
     params, flops = arith.count_params(model), arith.count_flops(model, (1, 1, 96, 96))
     start = time.perf_counter()
     history = train.fit(model, train_iter, test_iter, epochs=r["epochs"], optimizer=r["optimizer"],
                         lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"],
                         schedule=r["schedule"], device=device, progress=progress, seed=seed)
-    return dict(run=f"{network}-s{seed}", network=network, group="main", seed=seed,
-                train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
-                epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
-                flops_per_image=flops, final_test_acc=history.final_test_acc,
-                final_train_acc=history.train_acc[-1], wall_seconds=time.perf_counter() - start,
-                finished=results.now(), history=history.to_dict())
+    return _record(f"{network}-s{seed}", network, "main", seed, train_iter, test_iter, history,
+                   params, flops, start)
 
 
 def retrain(mode: str | None = None, runs: list[str] | None = None, *,
             weights_folder: str | os.PathLike | None = None, progress: bool = True) -> dict:
-    """Train reference runs again, here, and return a record like the committed one.
+    """Train reference runs again, here; returns a record like the committed one.
 
-    Without ``runs`` (chapter 6's comparison):
-
-    * "cpu": the reference recipe, 3 seeds of both networks (a few CPU-minutes per run);
-    * "gpu": d2l's recipe (``D2L_RECIPE``) for d2l's DenseNet and ResNet-18, 3 seeds;
-    * "smoke": seeds 0 and 1 of both reference networks on a tiny subset (seconds).
-
-    With ``runs`` (run ids, e.g. ``run_ids("main", "densenet")`` for chapter 8): those runs with
-    the reference recipe, on the GPU in "gpu" mode, on tiny subsets in "smoke" mode.
-    Pass the record's ``weights_folder`` to :func:`load_model` to use the new weights.
-
-    Weights go to ``weights_folder`` (default: a temporary folder, never the committed weights).
-    A tqdm bar counts the runs; ``fit`` shows one per epoch.
+    Without ``runs``: "cpu" the main runs, "gpu" d2l's recipe for d2l's two networks, "smoke"
+    seeds 0 and 1 on tiny subsets. Weights go to ``weights_folder`` (default: a temp folder).
     """
     from tqdm.auto import tqdm
-    mode = runtime.mode() if mode is None else validate.check_choice("mode", mode,
-                                                                       ("smoke", "cpu", "gpu"))
+    mode = validate.check_choice("mode", mode or runtime.mode(), ("smoke", "cpu", "gpu"))
     if runs is not None:
         runs = [validate.check_choice("runs", r, RUNS) for r in runs]
     smoke = mode == "smoke"
-    folder = Path(weights_folder) if weights_folder is not None else Path(
-        tempfile.mkdtemp(prefix="dnet_retrain_"))
+    folder = Path(weights_folder or tempfile.mkdtemp(prefix="dnet_retrain_"))
     device = runtime.pick_device() if mode == "gpu" else torch.device("cpu")
     header = _header(f"reference.retrain({mode!r})", smoke, device)
     if mode == "gpu" and runs is None:
@@ -321,10 +268,9 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *,
                                 for n, (label, _) in D2L_NETWORKS.items()},
                       notes=["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
                              "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."])
-        jobs = [(n, s) for s in SEEDS for n in D2L_NETWORKS]
-        for network, seed in tqdm(jobs, desc="runs", disable=not progress):
-            record = _d2l_run(network, seed, device, progress)
-            header["runs"][record["run"]] = record
+        for network, seed in tqdm([(n, s) for s in SEEDS for n in D2L_NETWORKS], desc="runs",
+                                  disable=not progress):
+            header["runs"][f"{network}-s{seed}"] = _d2l_run(network, seed, device, progress)
         return header
     if runs is None:
         # smoke: two seeds, so the seed statistics of chapter 6 are defined
@@ -337,22 +283,17 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *,
     return header
 
 
-# --------------------------------------------------------------------------- result file
 def _scratch(path: Path, suffix: str) -> Path:
-    """A file in the temp folder tied to the result file's full path (lock, claims)."""
+    """A temp file tied to the result file's full path (lock, claims)."""
     digest = hashlib.md5(str(path.resolve()).encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"dnet_reference_{digest}.{suffix}"
 
 
 @contextlib.contextmanager
 def _locked(path: Path):
-    lock = _scratch(path, "lock")
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with open(_scratch(path, "lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)        # released when the file closes
+        yield
 
 
 def _header(command: str, smoke: bool, device: torch.device | str = "cpu") -> dict:
@@ -362,8 +303,7 @@ def _header(command: str, smoke: bool, device: torch.device | str = "cpu") -> di
                   recipe=dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)),
                   networks={name: dict(label=n["label"], code=n["code"])
                             for name, n in NETWORKS.items()},
-                  notes=_notes(smoke),
-                  runs={})
+                  notes=_notes(smoke), runs={})
     return header
 
 
@@ -374,8 +314,7 @@ MIXED_NOTE = ("Runs without 'shared_machine': true were made one at a time on an
 
 
 def _notes(smoke: bool, runs: dict | None = None) -> list[str]:
-    """The file's notes; the last one says which runs had the machine to themselves (a run
-    without a ``shared_machine`` field predates it and was made on an idle machine)."""
+    """The file's notes; the last says which runs had the machine to themselves."""
     notes = list(NOTES)
     if runs:
         shared = [bool(r.get("shared_machine")) for r in runs.values()]
@@ -390,11 +329,8 @@ def _notes(smoke: bool, runs: dict | None = None) -> list[str]:
     return notes
 
 
-TARGET_ACCURACY = 0.92
-
-
 def _target_note(runs: dict) -> str:
-    """A sentence for readers: which full-data runs reached the target test accuracy."""
+    """Which full-data runs reached the target test accuracy."""
     full = [r for r in runs.values() if r["group"] == "main"]
     missed = [f"{r['run']} ({r['final_test_acc']:.4f})" for r in full
               if r["final_test_acc"] < TARGET_ACCURACY]
@@ -411,8 +347,8 @@ def _check_same_recipe(path: Path, current: dict, fresh: dict) -> None:
 
 def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
     with _locked(path):
-        current = json.loads(path.read_text()) if path.is_file() else _header(command, smoke)
         fresh = _header(command, smoke)
+        current = json.loads(path.read_text()) if path.is_file() else fresh
         _check_same_recipe(path, current, fresh)
         record.setdefault("shared_machine", os.environ.get(SHARED_ENV) == "1")
         current["runs"][record["run"]] = record
@@ -424,14 +360,14 @@ def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
 
 
 def _claim(path: Path, run_id: str) -> bool:
-    """True if this process may run ``run_id`` (not finished, not taken by another worker)."""
+    """True if ``run_id`` is neither finished nor taken by another worker."""
     with _locked(path):
         done = json.loads(path.read_text())["runs"] if path.is_file() else {}
         claim = _scratch(path, f"{run_id}.claim")
-        if run_id in done or claim.exists():
-            return False
-        claim.write_text(str(os.getpid()))
-        return True
+        free = run_id not in done and not claim.exists()
+        if free:
+            claim.write_text(str(os.getpid()))
+        return free
 
 
 def _release_claims(path: Path, ids) -> None:
@@ -440,9 +376,7 @@ def _release_claims(path: Path, ids) -> None:
 
 
 def _worker(path: Path, ids: list[str], command: str, smoke: bool, weights_folder) -> None:
-    for run_id in ids:
-        if not _claim(path, run_id):
-            continue
+    for run_id in filter(lambda r: _claim(path, r), ids):
         print(f"[{os.getpid()}] {run_id}: training", flush=True)
         record = train_run(run_id, smoke=smoke, weights_folder=weights_folder, log=True,
                            command=command)
@@ -454,16 +388,14 @@ def _worker(path: Path, ids: list[str], command: str, smoke: bool, weights_folde
 def main(argv=None) -> Path:
     p = argparse.ArgumentParser(prog="python -m dnet_lib.reference",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--smoke", action="store_true", help="seconds: tiny subsets, temp output")
-    p.add_argument("--runs", default=None,
-                   help=f"comma-separated run ids (default all: {', '.join(RUNS)})")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="worker processes sharing the cores (default 1: one run at a time)")
-    p.add_argument("--out", default=None,
-                   help="result folder (default book/results, smoke: a temp folder)")
-    p.add_argument("--shared-machine", action="store_true",
-                   help="run even though other processes use the CPU (the result file says so)")
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for flag, kw in (("--smoke", dict(action="store_true", help="tiny subsets, temp output")),
+                     ("--runs", dict(help=f"comma-separated run ids (default: {', '.join(RUNS)})")),
+                     ("--jobs", dict(type=int, default=1, help="worker processes (default 1)")),
+                     ("--out", dict(help="result folder (default book/results; smoke: temp)")),
+                     ("--shared-machine", dict(action="store_true",
+                                               help="run on a busy CPU (the file says so)")),
+                     ("--worker", dict(action="store_true", help=argparse.SUPPRESS))):
+        p.add_argument(flag, **kw)
     args = p.parse_args(argv)
     smoke = args.smoke or runtime.smoke()
     validate.check_int("--jobs", args.jobs, 1, 8)
@@ -476,10 +408,10 @@ def main(argv=None) -> Path:
     weights_folder = out / "weights"
     if smoke and not args.worker:
         path.unlink(missing_ok=True)           # smoke runs always start from scratch
-    command = "python -m dnet_lib.reference" + (" --smoke" if smoke else "") + (
-        f" --runs {args.runs}" if args.runs else "") + (
-        f" --jobs {args.jobs}" if args.jobs > 1 else "") + (
-        " --shared-machine" if args.shared_machine else "")
+    flags = [" --smoke" * smoke, f" --runs {args.runs}" if args.runs else "",
+             f" --jobs {args.jobs}" if args.jobs > 1 else "",
+             " --shared-machine" * args.shared_machine]
+    command = "python -m dnet_lib.reference" + "".join(flags)
     if args.worker:
         command = os.environ.get("DNET_COMMAND", command)
     elif args.shared_machine or args.jobs > 1:
@@ -496,21 +428,18 @@ def main(argv=None) -> Path:
         _worker(path, ids, command, smoke, weights_folder)
         return path
     _release_claims(path, ids)                 # left behind by a killed earlier run
-    if args.jobs == 1:
-        try:
+    try:
+        if args.jobs == 1:
             _worker(path, ids, command, smoke, weights_folder)
-        finally:
-            _release_claims(path, ids)
-        print(f"wrote {path}")
-        return path
-    base = [sys.executable, "-m", "dnet_lib.reference", "--worker", "--out", str(out),
-            "--runs", ",".join(ids)] + (["--smoke"] if smoke else [])
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), DNET_COMMAND=command)
-    workers = [subprocess.Popen(base, env=env) for _ in range(args.jobs)]
-    codes = [w.wait() for w in workers]
-    _release_claims(path, ids)
-    if any(codes):
-        raise SystemExit(f"a worker failed (exit codes {codes}); finished runs are in {path}")
+        else:
+            base = [sys.executable, "-m", "dnet_lib.reference", "--worker", "--out", str(out),
+                    "--runs", ",".join(ids)] + (["--smoke"] if smoke else [])
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads), DNET_COMMAND=command)
+            codes = [w.wait() for w in [subprocess.Popen(base, env=env) for _ in range(args.jobs)]]
+            if any(codes):
+                raise SystemExit(f"a worker failed (exit codes {codes}); finished runs: {path}")
+    finally:
+        _release_claims(path, ids)
     print(f"wrote {path}")
     return path
 

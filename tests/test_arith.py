@@ -51,7 +51,7 @@ def test_layer_block_transition_params(bottleneck, bias):
     kw = dict(bottleneck=bottleneck, bn_size=2, conv_bias=bias)
     assert arith.dense_layer_params(13, 5, **kw) == arith.count_params(layer)
     block = models.DenseBlock(3, 13, 5, **kw)
-    assert arith.dense_block_params(3, 13, 5, **kw) == arith.count_params(block)
+    assert arith.dense_block_stats(13, 3, 5, **kw)["params"] == arith.count_params(block)
     assert arith.dense_block_channels(13, 3, 5)[-1] == block.out_channels
     assert arith.transition_params(28, 14, bias) == arith.count_params(models.Transition(28, 14, bias))
 
@@ -124,8 +124,8 @@ def test_dense_block_stats_match_a_real_block(bottleneck):
 
 def test_block_arithmetic_has_no_default_bottleneck():
     # explorers once defaulted to plain layers and arith to bottlenecks: now the caller says
-    for call in (lambda: arith.dense_layer_params(8, 4), lambda: arith.dense_block_params(2, 8, 4),
-                 lambda: arith.dense_block_stats(8, 2, 4), lambda: arith.dense_layer_flops(8, 4, 5)):
+    for call in (lambda: arith.dense_layer_params(8, 4), lambda: arith.dense_block_stats(8, 2, 4),
+                 lambda: arith.dense_layer_flops(8, 4, 5)):
         with pytest.raises(TypeError, match="bottleneck"):
             call()
 

@@ -4,7 +4,8 @@ in the page, give PyTorch's answers, react to drawing, and fetch nothing from an
 Like test_book_browser.py, it opens the session's smoke-mode build (the ``smoke_book``
 fixture) with the system's Chromium, served on 127.0.0.1 and also from ``file://``. The load
 times it measures go to ``live_page_timing.json`` beside the built pages (and are printed):
-the time from navigation start to the first probabilities, and per new image.
+the time from navigation start to the load event and to the first probabilities (and their
+difference), and per new image.
 """
 from __future__ import annotations
 
@@ -165,7 +166,10 @@ def test_dense_stack_grows_and_a_map_enlarges(live, record):
 def test_first_inference_time_and_page_weight(chromium, server, built_html, record):
     page = LivePage(chromium, f"{server}/{PAGE}")
     try:
+        # performance.now() (ms since navigation start) at the load event and when the first
+        # probabilities were rendered; afterLoad is their difference (negative: before load)
         timing = page.js("({first: window.dnetLive.firstProbabilitiesMs, "
+                         "load: window.dnetLive.loadEventMs, "
                          "afterLoad: window.dnetLive.afterLoadEventMs, "
                          "phases: window.dnetLive.phases})")
         per_image = [page.js(f"window.dnetLive.pick({i}).then(() => "
@@ -177,6 +181,7 @@ def test_first_inference_time_and_page_weight(chromium, server, built_html, reco
         page.close()
     measured = dict(results.environment("cpu"), command="pytest tests/test_live_page.py",
                     first_probabilities_ms=timing["first"],
+                    load_event_ms=timing["load"],
                     first_probabilities_after_load_event_ms=timing["afterLoad"],
                     phases_ms=timing["phases"], per_image_ms_median=float(np.median(per_image)),
                     per_image_ms=per_image, page_own_bytes=own_bytes, page_all_bytes=all_bytes,
