@@ -85,7 +85,7 @@ def graded(tmp_path_factory):
     for name, attack in adversarial.ATTACKS.items():
         ex = attack["exercise"]
         nb = adversarial.submission(name, _nb(where, ex, "release"), _nb(where, ex, "source"),
-                                    home=home, port=server.server_address[1])
+                                    home=home, port=server.server_address[1], course=where)
         _submit(where, tmp, name, ex, nb)
     try:
         rows = course.autograde(where, timeout=600, question_timeout=QUESTION_TIMEOUT)
