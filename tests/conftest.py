@@ -7,8 +7,11 @@
   notebook: ``test_notebooks.py`` checks its executed copies, ``test_book_browser.py`` its pages.
   ``DNET_BOOK_ROOT=/path/to/book`` tests another copy of the book instead of this repository.
 * In parallel (pytest-xdist, ``make test`` runs ``-n 2 --dist loadgroup``) every test that uses
-  ``smoke_book`` is put in one ``xdist_group``, so one worker builds the book while the others
-  run the rest; a file lock shared by the workers makes sure the build runs once in any case.
+  one of the expensive shared fixtures (``GROUPED``: the smoke book, test_assign's graded
+  course) is put in that fixture's ``xdist_group``, so one worker builds it while the others run
+  the rest; a file lock shared by the workers makes sure the book build runs once in any case.
+  Where xdist ignores the groups (pytest 9.2 with xdist 3.8, pytest-xdist#1386) the grouped
+  tests fail at once, naming the fix, instead of building each group once per worker.
   Each worker also gets a temp folder of its own (``TMPDIR`` and ``tempfile.tempdir``), so
   scratch files under fixed names (smoke outputs, locks, the d2l data layout) never collide.
 """
@@ -61,11 +64,28 @@ class SmokeBuild:
         return self.html
 
 
+GROUPED = ("smoke_book", "graded")     # fixture names; each is built once, on one worker
+
+
+@pytest.hookimpl(tryfirst=True)     # before xdist's own hook reads the marks
 def pytest_collection_modifyitems(config, items):
-    """Keep the tests of the one book build together on one xdist worker (``--dist loadgroup``)."""
+    """Keep the tests of each expensive fixture together on one xdist worker (``--dist
+    loadgroup``)."""
     for item in items:
-        if "smoke_book" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("smoke_book"))
+        for name in GROUPED:
+            if name in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group(name))
+                break
+
+
+@pytest.hookimpl(tryfirst=True)     # before the fixtures are built
+def pytest_runtest_setup(item):
+    """Under ``--dist loadgroup`` xdist tags a grouped test's node id with ``@group``; without
+    the tag (pytest 9.2, pytest-xdist#1386) each worker would build the group's fixture."""
+    if (os.environ.get("PYTEST_XDIST_WORKER") and item.config.getvalue("loadgroup")
+            and item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rsplit("]", 1)[-1]):
+        pytest.fail(f"--dist loadgroup ignores xdist_group on pytest {pytest.__version__} "
+                    "(pytest-xdist#1386): install requirements.txt's pytest<9.2", pytrace=False)
 
 
 def _shared_tmp(tmp_path_factory) -> Path:
