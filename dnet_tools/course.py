@@ -127,6 +127,13 @@ def _variants(exercise: str) -> dict:
 
 
 # --------------------------------------------------------------------------- nbgrader calls
+KILLED = "killed after"
+# Each cell has its own limit (build's --cell-timeout), so a run stopped as a whole means a slow
+# or busy machine: a verdict the grader owes, not a zero the answer earned.
+STOPPED = ("the notebook's run was stopped at --timeout {timeout:g} s before its test cells "
+           "finished; regrade with a longer --timeout or on a quieter machine")
+
+
 def _nbgrader(args: list[str], cwd: Path, *, timeout: float = 600, env: dict | None = None,
               preexec=None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "nbgrader", *args]
@@ -141,7 +148,7 @@ def _nbgrader(args: list[str], cwd: Path, *, timeout: float = 600, env: dict | N
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
-        out = (out or "") + f"\n[dnet] nbgrader {args[0]} killed after {timeout:g} s"
+        out = (out or "") + f"\n[dnet] nbgrader {args[0]} {KILLED} {timeout:g} s"
     return subprocess.CompletedProcess(cmd, proc.returncode, out, None)
 
 
@@ -286,9 +293,11 @@ def _kernel_run(course: Path, exercise: str, student: str, timeout: float,
         result = _nbgrader(["autograde", exercise, "--student", student, "--force", "--log-level=WARN"],
                            scratch, timeout=timeout, env=env, preexec=lambda: sandbox.isolate(drop))
         out = scratch / "autograded" / student / exercise / f"{exercise}.ipynb"
+        if KILLED in result.stdout:         # the machine, or --timeout, not the answer: say so
+            return None, f"{result.stdout[-2000:]}\n{STOPPED.format(timeout=timeout)}"
         try:
             return nbformat.read(out, as_version=4), result.stdout
-        except Exception as e:      # noqa: BLE001 - no notebook (killed, crashed, corrupted): nothing passed
+        except Exception as e:      # noqa: BLE001 - no notebook (crashed, corrupted): nothing passed
             return None, f"{result.stdout[-2000:]}\n[dnet] no autograded notebook: {type(e).__name__}"
 
 
@@ -443,7 +452,9 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
             passed, why = verdicts.get(question_of(cell), (False, "no hidden tests for this cell"))
             kernel = _kernel_score(kcell) if kcell is not None else 0.0
             ok = passed and kernel == meta["points"] and not tampered
-            if kernel != meta["points"]:
+            if graded_nb is None and log.endswith(STOPPED.format(timeout=timeout)):
+                why = f"{INTERNAL}: {STOPPED.format(timeout=timeout)}"
+            elif kernel != meta["points"]:
                 why += "; the test cell failed in the notebook"
             if kcell is not None:           # the verdict, for the formgrader and the feedback
                 kcell.outputs.append(nbformat.v4.new_output(

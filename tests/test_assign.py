@@ -124,6 +124,21 @@ def test_untouched_copy_scores_zero(graded):
 
 
 @pytest.mark.slow
+def test_a_run_stopped_at_the_notebook_limit_is_the_graders_error(graded, tmp_path):
+    """A notebook stopped as a whole (--timeout; each cell has its own limit) is a slow machine,
+    not a wrong answer: every code question says so and asks for a regrade."""
+    import shutil
+    where = tmp_path / "course"        # a copy: the module's gradebook stays as graded
+    shutil.copytree(graded["course"], where)
+    [row] = course.autograde(where, exercise="ex05", student="a_master", timeout=1,
+                             question_timeout=QUESTION_TIMEOUT)
+    assert row["auto_score"] == 0 and sorted(row["internal_errors"]) == ["q1", "q2", "q3"]
+    for q in row["questions"].values():
+        assert q["message"].startswith(course.INTERNAL) and "--timeout 1 s" in q["message"]
+    assert "INTERNAL ERROR IN THE GRADER in q1, q2, q3: regrade" in course.format_rows([row])
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(adversarial.ATTACKS))
 def test_attack_scores_zero_on_what_it_attacks(graded, name):
     attack = adversarial.ATTACKS[name]
