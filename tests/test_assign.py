@@ -124,6 +124,25 @@ def test_untouched_copy_scores_zero(graded):
 
 
 @pytest.mark.slow
+def test_grade_class_benchmark_files_the_three_kinds(graded):
+    """benchmarks/grade_class.py's class: the master answered from source/, the untouched copy,
+    one answer stubbed; its scoring rule agrees with the real grades of the first two."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("grade_class", ROOT / "benchmarks" / "grade_class.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    where = graded["course"]
+    kinds = bench.submissions(_nb(where, "ex05", "release"), _nb(where, "ex05", "source"))
+    master, stub = kinds["master"][0], kinds["one_stub"]
+    assert stub[1] == "q3" and "raise NotImplementedError" in "".join(
+        c.source for c in stub[0].cells if course.nbgrader_meta(c).get("grade_id") == "q3-answer")
+    assert "BEGIN SOLUTION" not in nbformat.writes(master)
+    assert bench.expected_score(graded["rows"][("a_master", "ex05")], None)
+    assert bench.expected_score(graded["rows"][("b_untouched", "ex05")], "all")
+    assert not bench.expected_score(graded["rows"][("b_untouched", "ex05")], None)
+
+
+@pytest.mark.slow
 def test_a_run_stopped_at_the_notebook_limit_is_the_graders_error(graded, tmp_path):
     """A notebook stopped as a whole (--timeout; each cell has its own limit) is a slow machine,
     not a wrong answer: every code question says so and asks for a regrade."""
