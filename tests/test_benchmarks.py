@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 RESULTS = REPO / "book" / "results"
 REQUIRED = ("benchmark", "device", "device_info", "date", "versions", "command", "mode", "results", "goals")
-CPU_RECORDS = ("time_to_accuracy", "throughput", "memory")        # committed CPU results
+CPU_RECORDS = ("time_to_accuracy", "throughput", "memory", "grade_class")   # committed CPU results
 GPU_RECORDS = ("d2l_recipe", "throughput", "memory")              # written by gpu_reference.py
 
 

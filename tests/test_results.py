@@ -276,3 +276,12 @@ def test_a_non_editable_install_carries_the_results(tmp_path):
     module, folder, count = out.stdout.split()
     assert module.startswith(str(venv)) and folder.startswith(str(venv)), out.stdout
     assert Path(folder).name == "results" and int(count) >= 1
+
+
+def test_the_teaching_page_quotes_the_committed_class_timing():
+    """book/teaching.md copies its class-grading figures from grade_class_cpu.json."""
+    record = raw("grade_class_cpu.json")["results"]
+    page = (REPO / "book" / "teaching.md").read_text()
+    assert (f"graded **{record['graded']} submissions in {record['autograde_s']:.0f} s, "
+            f"{record['per_submission_s']:.1f} s each**") in page
+    assert record["errors"] == [] and record["wrongly_scored"] == []
