@@ -26,7 +26,7 @@
 # Needs PyPI, and only PyPI: its torch wheels pull their CUDA packages, which `import torch`
 # needs even without a GPU (torch 2.11.0: 2.56 GiB to download, of which 2.03 GiB nvidia-*,
 # cuda-* and triton; torch 2.8.0 about 3.5 GB). Reads the data of `make data`. CPU-heavy:
-# 15 notebooks in smoke mode take several minutes on 2 cores, cpu mode much longer.
+# the 17 notebooks in smoke mode took 467-674 s on 2 shared cores (2026-12-02), cpu mode longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -120,6 +120,10 @@ for i in "${!notebooks[@]}"; do
   mkdir -p "$work/content-$i"
   cp "${notebooks[$i]}" "$work/content-$i/"
 done
+# The runner is dnet_tools.book from the working tree (the wheel ships dnet_lib only). Its folder
+# goes on the runner's own sys.path, last, so the installed dnet_lib still comes first; the
+# kernel it starts gets no PYTHONPATH and sees only the venv, as on Colab.
+RUNNER='import sys; sys.path.append(sys.argv.pop(1)); from dnet_tools.book import main; sys.exit(main(sys.argv[1:]))'
 failed=()
 start=$SECONDS
 for i in "${!notebooks[@]}"; do
@@ -127,7 +131,7 @@ for i in "${!notebooks[@]}"; do
   copy="$work/content-$i/$(basename "$name")"
   t0=$SECONDS
   if (cd "$work/content-$i" && DNET_SMOKE=$SMOKE DNET_OFFLINE=1 DNET_DATA_DIR="$DATA_DIR" \
-        timeout "$NOTEBOOK_TIMEOUT" "$PY" -m dnet_tools.book execute "$copy" \
+        timeout "$NOTEBOOK_TIMEOUT" "$PY" -c "$RUNNER" "$ROOT" execute "$copy" \
         --cell-timeout "$CELL_TIMEOUT") \
         > "$work/log" 2>&1; then
     echo "ok    $(( SECONDS - t0 ))s  $name"
