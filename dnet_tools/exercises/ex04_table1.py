@@ -128,7 +128,7 @@ def _q3_judge(data, p):
 ARITHMETIC = Rules("Q1 asks for the count from the block lengths",
                    names=("models", "nn", "torch", "dnet_lib", "arith", "TABLE1"), imports=("math",),
                    reflection=False)
-# Q2's text: "Use the block lengths in TABLE1" (not the library's factories or presets)
+# Q2's text: "Take the block lengths from TABLE1" (not the library's factories or presets)
 FACTORIES = ("densenet121", "densenet161", "densenet169", "densenet201", "densenet264", "densenet_cifar")
 OWN_CONFIG = Rules("Q2 asks to build the model from TABLE1",
                    names=(*FACTORIES, *(f.upper() for f in FACTORIES[:5]), "cifar_config"),
