@@ -85,8 +85,14 @@ def _namespace(ex: str) -> dict:
     return {"torch": torch, "nn": nn, "models": models, "memory": memory, "checks": VISIBLE[ex]}
 
 
-def _answers(nb, ex: str, questions) -> dict:
+def _answers(nb, ex: str, questions, setup=None) -> dict:
+    """The answer cells of ``nb`` run after the setup cell of ``setup`` (default ``nb``), as the
+    sandbox runs a submission after the setup cell of the course's source notebook."""
+    import matplotlib
     ns = _namespace(ex)
+    with matplotlib.rc_context():               # the setup cell's style.use() stays in here
+        for code in course._setup_cells(nb if setup is None else setup):
+            exec(compile(code, f"{ex} setup", "exec"), ns)
     cells = _by_gid(nb)
     for q in questions:
         exec(compile(cells[f"{q}-answer"].source, f"{ex} {q}", "exec"), ns)
@@ -104,7 +110,7 @@ def test_every_variant_key_passes_and_book_answers_fail_it(ex, variant):
     params = exercises.MODULES[ex].variants()[variant]["params"]
     specs = exercises.MODULES[ex].QUESTIONS
     key = _answers(source, ex, specs)
-    public = _answers(book, ex, specs)
+    public = _answers(book, ex, specs, setup=source)
     for q, spec in specs.items():
         data = json.loads(json.dumps(spec.probe(key, params)))
         exercises.judge(spec, q, data, params)                      # the answer key earns the points
@@ -115,6 +121,34 @@ def test_every_variant_key_passes_and_book_answers_fail_it(ex, variant):
     if variant != "book":
         release_text = json.dumps([c.source for c in source.cells])
         assert release_text != json.dumps([c.source for c in book.cells])
+
+
+def test_table1_depth_is_counted_not_looked_up():
+    """ex04 Q1's hidden tests: unseen block lengths defeat a lookup of Table 1, the variant's
+    BatchNorm count is not the book's depth, and its rule forbids counting a model's modules."""
+    ex = exercises.MODULES["ex04"]
+    spec, params = ex.QUESTIONS["q1"], {v: ex.variants()[v]["params"] for v in ("book", "b")}
+    master = nbformat.read(ROOT / course.MASTER_DIR / "ex04_table1.ipynb", as_version=4)
+    key = _answers(master, "ex04", ["q1"])
+
+    def judged(ns, variant):
+        exercises.judge(spec, "q1", json.loads(json.dumps(spec.probe(ns, params[variant]))), params[variant])
+    judged(key, "book")
+    table = {(6, 12, 24, 16): 121, (6, 12, 32, 32): 169, (6, 12, 48, 32): 201, (6, 12, 64, 48): 265}
+
+    def lookup(block_config, bottleneck=True):
+        if tuple(block_config) not in table:
+            raise ValueError(f"block_config must be a row of Table 1, got {block_config}")
+        return table[tuple(block_config)]
+    ex04_table1.check_table1_depth(lookup)                  # passes the visible check...
+    with pytest.raises(AssertionError, match=r"table1_depth\(\[6, 12, 36, 24\]\)"):
+        judged({"table1_depth": lookup}, "book")            # ...but not the hidden tests
+    with pytest.raises(AssertionError, match="expected 120, got 121"):
+        judged({"count_batchnorms": key["table1_depth"]}, "b")
+    counted = ("def table1_depth(block_config, bottleneck=True):\n"
+               "    net = models.DenseNet(block_config=block_config, bottleneck=bottleneck)\n"
+               "    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in net.modules())\n")
+    assert "the answer" in exercises.rule_violation([counted], spec.rules)
 
 
 # --------------------------------------------------------------------------- student copies
@@ -249,17 +283,25 @@ def test_memory_checks():
 
 
 def test_table1_checks():
-    configs = {121: (6, 12, 24, 16), 100: (16, 16, 16)}
+    def depth(blocks, bottleneck=True, norms=False):
+        if not blocks or any(n < 1 for n in blocks):
+            raise ValueError(f"block_config must be block lengths >= 1, got {blocks}")
+        return (2 if bottleneck else 1) * sum(blocks) + len(blocks) + (0 if norms else 1)
+    ex04_table1.check_table1_depth(depth)
+    ex04_table1.check_table1_depth(lambda b, bottleneck=True: depth(b, bottleneck, norms=True),
+                                   count="batchnorm")
+    _fails(ex04_table1.check_table1_depth, lambda b, bottleneck=True: depth(b, bottleneck, True))
+    _fails(ex04_table1.check_table1_depth, depth, count="batchnorm")
+    _fails(ex04_table1.check_table1_depth, lambda b, bottleneck=True: 2 * sum(b) + 5, match="ValueError")
+    _fails(ex04_table1.check_table1_depth, lambda b, bottleneck=True: float(depth(b)), match="int")
+    table = {(6, 12, 24, 16): 121, (6, 12, 32, 32): 169, (6, 12, 48, 32): 201, (6, 12, 64, 48): 264}
+    _fails(ex04_table1.check_table1_depth, lambda b, bottleneck=True: table[tuple(b)], match="265")
 
-    def config(table):
-        def fn(depth):
-            if depth not in configs or (depth == 100) != (table == "cifar-bc"):
-                raise ValueError(depth)
-            return configs[depth]
-        return fn
-    ex04_table1.check_table1_config(config("imagenet"))
-    ex04_table1.check_table1_config(config("cifar-bc"), table="cifar-bc")
-    _fails(ex04_table1.check_table1_config, lambda d: (6, 12, 24, 16), match="ValueError")
+    def no_name(blocks, bottleneck=True):
+        if not blocks or min(blocks) < 1:
+            raise ValueError("bad input")
+        return depth(blocks, bottleneck)
+    _fails(ex04_table1.check_table1_depth, no_name, match="block_config")
     ex04_table1.check_table1_model(lambda depth: models.densenet121())
     ex04_table1.check_table1_model(lambda depth: models.DenseNet(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, stem=models.CIFAR_STEM), table="cifar-bc")
     _fails(ex04_table1.check_table1_model, lambda depth: models.DenseNet(growth_rate=8, block_config=(6, 12, 24, 16)))

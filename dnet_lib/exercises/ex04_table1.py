@@ -8,33 +8,48 @@ import torch
 from .. import models
 from ._common import ok, need_callable, hidden_tests_of
 
-__all__ = ["check_table1_config", "check_table1_model", "check_output_sizes", "hidden_tests"]
+__all__ = ["check_table1_depth", "check_table1_model", "check_output_sizes", "hidden_tests"]
 
 hidden_tests = hidden_tests_of(__name__)
 
 
-def check_table1_config(fn: Callable, table: str = "imagenet") -> None:
-    need_callable(fn, "table1_block_config")
-    depth, want, bad = (121, (6, 12, 24, 16), 100) if table == "imagenet" else (100, (16, 16, 16), 121)
-    got = fn(depth)
-    assert tuple(got) == want, f"DenseNet-{depth} has dense blocks of {want} layers, got {got}"
-    try:
-        fn(bad)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError(f"table1_block_config({bad}) should raise ValueError: the table has no DenseNet-{bad}")
-    ok(f"DenseNet-{depth} config and bad depth")
+# the visible cases: (block lengths, bottleneck) -> the count; Table 1's rows for the depth
+_VISIBLE = {"depth": {((6, 12, 24, 16), True): 121, ((6, 12, 32, 32), True): 169,
+                      ((6, 12, 48, 32), True): 201, ((6, 12, 64, 48), True): 265},
+            "batchnorm": {((16, 16, 16), True): 99, ((12, 12, 12), False): 39}}
+_NAMES = {"depth": "table1_depth", "batchnorm": "count_batchnorms"}
+
+
+def check_table1_depth(fn: Callable, count: str = "depth") -> None:
+    """``fn(block_config, bottleneck=True)`` on a few known block lengths and on bad input."""
+    name = _NAMES[count]
+    need_callable(fn, name)
+    for (blocks, bottleneck), want in _VISIBLE[count].items():
+        got = fn(blocks) if bottleneck else fn(blocks, bottleneck=False)
+        assert type(got) is int, f"{name}{blocks} must return an int, got {type(got).__name__}"
+        note = " (the paper calls it DenseNet-264: a slip in its naming)" if want == 265 else ""
+        assert got == want, f"{name}{blocks}: expected {want}{note}, got {got}"
+    for bad in ((), (6, 0, 24)):
+        try:
+            fn(bad)
+        except ValueError as e:
+            assert "block_config" in str(e), \
+                f"the ValueError of {name}({bad}) should name block_config, got {str(e)!r}"
+        else:
+            raise AssertionError(f"{name}({bad}) should raise ValueError: "
+                                 "a DenseNet has at least one block of at least one layer")
+    ok(f"{len(_VISIBLE[count])} block configurations and bad input")
 
 
 def check_table1_model(fn: Callable, table: str = "imagenet") -> None:
     need_callable(fn, "build_table1_densenet")
-    depth, low, high, extra = (121, 7_000_000, 9_000_000, 5) if table == "imagenet" else (100, 700_000, 1_200_000, 4)
+    depth, blocks, low, high = ((121, (6, 12, 24, 16), 7_000_000, 9_000_000) if table == "imagenet"
+                                else (100, (16, 16, 16), 700_000, 1_200_000))
     with torch.device("meta"):                     # shapes only: no memory, no time
         model = fn(depth)
     n = sum(p.numel() for p in model.parameters())
-    got = 2 * sum(model.block_config) + extra if hasattr(model, "block_config") else None
-    assert got in (None, depth), f"the model's blocks give depth {got}, expected {depth}"
+    got = tuple(model.block_config) if hasattr(model, "block_config") else blocks
+    assert got == blocks, f"DenseNet-{depth} has dense blocks of {blocks} layers, got {got}"
     assert low < n < high, f"DenseNet-{depth} has {low / 1e6:.1f}-{high / 1e6:.1f} million parameters, yours {n:,}"
     ok(f"DenseNet-{depth} built with {n:,} parameters")
 

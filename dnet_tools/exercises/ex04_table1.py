@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from . import _common
-from ._common import Question, Rules, call, seq, show, as_int, raised, shapes
+from ._common import Question, Rules, call, show, as_int, raised, shapes
 
 EXERCISE = "ex04"
 __all__ = ["EXERCISE", "QUESTIONS", "check_inline", "variants"]
@@ -17,21 +17,58 @@ __all__ = ["EXERCISE", "QUESTIONS", "check_inline", "variants"]
 
 _TABLES = {"imagenet": {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)},
            "cifar-bc": {100: (16, 16, 16), 190: (31, 31, 31), 250: (41, 41, 41)}}
-_DEPTHS = (121, 169, 201, 264, 100, 190, 250, 0, 40, 161, 265)
+# Q1's hidden cases: Table 1's rows, then block lengths the notebook never shows (other lengths,
+# one to four blocks, plain layers), lists as well as tuples; None: the default bottleneck=True
+_Q1_CASES = [((6, 12, 24, 16), None), ((6, 12, 32, 32), None), ((6, 12, 48, 32), None),
+             ((6, 12, 64, 48), None), ((6, 12, 36, 24), None), ((16, 16, 16), True),
+             ((12, 12, 12), False), ((3, 4, 5, 6), None), ([5, 5, 5], False), ((1,), True),
+             ((2, 3), False), ([31, 31, 31], True), ((4, 4, 4, 4), False), ((7, 1, 9), True)]
+_Q1_BAD = [(), (6, 0, 24), (6, -2), [0]]
+_Q1_NAMES = {"depth": "table1_depth", "batchnorm": "count_batchnorms"}
+
+
+def _q1_text(name: str, blocks, bottleneck) -> str:
+    return f"{name}({list(blocks)}{'' if bottleneck is None else f', bottleneck={bottleneck}'})"
+
+
+def _q1_call(fn, blocks, bottleneck, name):
+    blocks = list(blocks) if isinstance(blocks, list) else tuple(blocks)   # a copy for the answer
+    if bottleneck is None:
+        return call(fn, blocks, what=_q1_text(name, blocks, bottleneck))
+    return call(fn, blocks, bottleneck=bottleneck, what=_q1_text(name, blocks, bottleneck))
 
 
 def _q1_probe(ns, p):
-    return [call(ns["table1_block_config"], d, what="table1_block_config") for d in _DEPTHS]
+    name = _Q1_NAMES[p["count"]]
+    fn = ns.get(name)
+    if not callable(fn):
+        return {"error": "NameError", "message": f"the answer defines no function {name}"}
+    return {"good": [_q1_call(fn, b, bn, name) for b, bn in _Q1_CASES],
+            "bad": [_q1_call(fn, b, None, name) for b in _Q1_BAD]}
+
+
+def _q1_want(blocks, bottleneck: bool, count: str) -> int:
+    """The count read off a real model (meta device): weighted layers, or BatchNorm layers of the
+    CIFAR model."""
+    from dnet_lib import models
+    stem = models.IMAGENET_STEM if count == "depth" else models.CIFAR_STEM
+    with torch.device("meta"):
+        net = models.DenseNet(growth_rate=4, block_config=tuple(blocks), num_init_features=8,
+                              bottleneck=bottleneck, compression=0.5, num_classes=10, stem=stem)
+    kinds = (nn.Conv2d, nn.Linear) if count == "depth" else (nn.BatchNorm2d,)
+    return sum(isinstance(m, kinds) for m in net.modules())
 
 
 def _q1_judge(data, p):
-    table = _TABLES[p["table"]]
-    for depth, got in zip(_DEPTHS, data):
-        if depth in table:
-            values = [as_int(v, f"table1_block_config({depth})") for v in seq(got, f"table1_block_config({depth})")]
-            assert tuple(values) == table[depth], f"table1_block_config({depth}): expected {table[depth]}, got {values}"
-        else:
-            raised(got, "ValueError", f"table1_block_config({depth})")
+    name = _Q1_NAMES[p["count"]]
+    for (blocks, bottleneck), got in zip(_Q1_CASES, data["good"], strict=True):
+        call_text = _q1_text(name, blocks, bottleneck)
+        want = _q1_want(blocks, bottleneck is not False, p["count"])
+        assert as_int(got, call_text) == want, f"{call_text}: expected {want}, got {got}"
+    for blocks, got in zip(_Q1_BAD, data["bad"], strict=True):
+        raised(got, "ValueError", f"{name}({list(blocks)})")
+        assert "block_config" in got.get("message", ""), \
+            f"the ValueError of {name}({list(blocks)}) should name block_config, got {got.get('message')!r}"
 
 
 def _reference(depth: int, p: dict, num_classes: int):
@@ -87,33 +124,84 @@ def _q3_judge(data, p):
 
 
 
-# Q2's text: "Use your table1_block_config" (not the library's factories or presets)
+# Q1's text: plain arithmetic on the block lengths (no model to count, no table to look up)
+ARITHMETIC = Rules("Q1 asks for the count from the block lengths",
+                   names=("models", "nn", "torch", "dnet_lib", "arith", "TABLE1"), imports=("math",),
+                   reflection=False)
+# Q2's text: "Take the block lengths from TABLE1" (not the library's factories or presets)
 FACTORIES = ("densenet121", "densenet161", "densenet169", "densenet201", "densenet264", "densenet_cifar")
-OWN_CONFIG = Rules("Q2 asks to build the model from your table1_block_config",
+OWN_CONFIG = Rules("Q2 asks to build the model from TABLE1",
                    names=(*FACTORIES, *(f.upper() for f in FACTORIES[:5]), "cifar_config"),
-                   require=("table1_block_config",), reflection=False)
-QUESTIONS = {"q1": Question(_q1_probe, _q1_judge),
+                   reflection=False)
+QUESTIONS = {"q1": Question(_q1_probe, _q1_judge, rules=ARITHMETIC),
              "q2": Question(_q2_probe, _q2_judge, tuple(f"models.{f}" for f in FACTORIES),
-                            depends=("q1",), rules=OWN_CONFIG),
+                            rules=OWN_CONFIG),
              "q3": Question(_q3_probe, _q3_judge)}
 
 
 check_inline = _common.inline_checker(__name__)
 
 
+# Q1's text in the book, and in the CIFAR variant (which counts the BatchNorm layers instead)
+_Q1_BOOK = r"""## Q1. The depth from the block lengths (2 points)
+
+The number in a DenseNet's name is its depth $L$: the number of layers with weights, that is the
+convolutions and the fully connected classifier (BatchNorm, ReLU and pooling do not count).
+`TABLE1` in the setup cell lists the block lengths $(n_1, n_2, n_3, n_4)$ of Table 1's four models,
+and the depth follows from what the network is made of:
+
+- the stem: one $7\times7$ convolution, then BN-ReLU and a max pool;
+- each dense layer: BN-ReLU-conv $3\times3$, with a bottleneck BN-ReLU-conv $1\times1$ before it
+  when `bottleneck=True` (DenseNet-B; Table 1's models all have it);
+- between two dense blocks, a transition: BN-ReLU, a $1\times1$ convolution, average pooling;
+- the head: BN-ReLU, global average pooling and the fully connected classifier.
+
+Write `table1_depth(block_config, bottleneck=True)` returning that count (an `int`) for any block
+lengths, not only Table 1's, and raising `ValueError` naming `block_config` and the allowed values
+when it is empty or a length is not an integer of at least 1. Count with plain arithmetic on the
+block lengths: no model to count modules of, no lookup in `TABLE1`. Then check your count against
+the table: it gives 121, 169 and 201, but the "264" row's blocks give 265, a known slip in the
+paper's naming. It also names Table 2's CIFAR models: three blocks of 12 plain layers are
+DenseNet-40, three blocks of 16 bottleneck layers DenseNet-BC-100."""
+_Q1_CIFAR = r"""## Q1. The BatchNorm layers from the block lengths (2 points)
+
+**In this assignment you work with Table 2's CIFAR DenseNet-BC models instead**, and Q1 counts
+their BatchNorm layers. `TABLE1` in the setup cell holds their block lengths: three equal blocks of
+$(L-4)/6$ bottleneck layers for depth $L$. A CIFAR DenseNet is made of:
+
+- the stem: one $3\times3$ convolution, with no BatchNorm and no pooling;
+- each dense layer: BN-ReLU-conv $3\times3$, with a bottleneck BN-ReLU-conv $1\times1$ before it
+  when `bottleneck=True` (DenseNet-BC has it, Table 2's plain DenseNets do not);
+- between two dense blocks, a transition: BN-ReLU, a $1\times1$ convolution, average pooling;
+- the head: BN-ReLU, global average pooling and the fully connected classifier.
+
+Write `count_batchnorms(block_config, bottleneck=True)` returning the number of BatchNorm layers
+(an `int`) for any block lengths, not only Table 2's, and raising `ValueError` naming
+`block_config` and the allowed values when it is empty or a length is not an integer of at least
+1. Count with plain arithmetic on the block lengths: no model to count modules of, no lookup in
+`TABLE1`."""
+
+
 def variants() -> dict:
     """name -> params and replace edits (``dnet_tools.exercises`` says what they are)."""
     edits_cifar = [
-        ("ex04-03", "Write\n`table1_block_config(depth)` returning the four block lengths $(n_1, n_2, n_3, n_4)$ of Table 1 for depth\n"
-                    "121, 169, 201 or 264 (all start with 6 and 12 layers), and raising `ValueError` naming the depth for any\n"
-                    "other value.",
-         "**In this assignment you work with Table 2's CIFAR models instead**: a DenseNet-BC of depth $L$ has\n"
-         "three dense blocks of $(L-4)/6$ bottleneck layers each. Write `table1_block_config(depth)` returning the\n"
-         "three block lengths for depth 100, 190 or 250 (the DenseNet-BC rows of Table 2), and raising `ValueError`\n"
-         "naming the depth for any other value."),
-        ("ex04-04", "configs = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32),\n               201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}",
-         "configs = {100: (16, 16, 16), 190: (31, 31, 31), 250: (41, 41, 41)}"),
-        ("ex04-05", "check_table1_config(table1_block_config)", 'check_table1_config(table1_block_config, table="cifar-bc")'),
+        ("ex04-02", "# Table 1: the depth in a model's name -> the layers in dense blocks 1 to 4\n"
+                    "TABLE1 = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32),\n"
+                    "          201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}",
+         "# this assignment's models, Table 2's DenseNet-BC: depth -> the layers in\n"
+         "# dense blocks 1 to 3\n"
+         "TABLE1 = {100: (16, 16, 16), 190: (31, 31, 31), 250: (41, 41, 41)}"),
+        ("ex04-03", _Q1_BOOK, _Q1_CIFAR),
+        ("ex04-04", "def table1_depth(", "def count_batchnorms("),
+        ("ex04-04", "    convs_per_layer = 2 if bottleneck else 1      # bottleneck: 1x1, then 3x3\n"
+                    "    transitions = len(block_config) - 1           # one 1x1 conv each\n"
+                    "    # the stem conv, the dense layers' convs, the transitions, the classifier\n"
+                    "    return 1 + convs_per_layer * sum(block_config) + transitions + 1",
+         "    norms_per_layer = 2 if bottleneck else 1      # one before each conv\n"
+         "    transitions = len(block_config) - 1           # one BN each\n"
+         "    # none in the CIFAR stem; the dense layers', the transitions', the final one\n"
+         "    return norms_per_layer * sum(block_config) + transitions + 1"),
+        ("ex04-05", "check_table1_depth(table1_depth)", 'check_table1_depth(count_batchnorms, count="batchnorm")'),
         ("ex04-06", "Table 1 configuration: growth rate 32, 64 stem channels, bottleneck width $4k$, compression 0.5, the\n"
                     "ImageNet stem.",
          "CIFAR DenseNet-BC configuration: growth rate 12, 24 stem channels, bottleneck width $4k$, compression 0.5,\n"
@@ -128,10 +216,11 @@ def variants() -> dict:
          "For DenseNet-121: 64 channels after\nthe stem, 256 after the first block, then halved by each transition."),
         ("ex04-10", "sizes[name] = x.shape[-1]", "sizes[name] = x.shape[1]"),
         ("ex04-11", "check_output_sizes(output_sizes)", 'check_output_sizes(output_sizes, report="channels")'),
-        ("ex04-13", "(121, 169, 201, 264)", "(100, 190, 250)"),
+        ("ex04-13", '"depth (Q1)": table1_depth(config),', '"BatchNorms (Q1)": count_batchnorms(config),'),
     ]
 
     return {
-        "book": {"params": {"table": "imagenet", "report": "side"}, "replace": []},
-        "b": {"params": {"table": "cifar-bc", "report": "channels"}, "replace": edits_cifar},
+        "book": {"params": {"table": "imagenet", "report": "side", "count": "depth"}, "replace": []},
+        "b": {"params": {"table": "cifar-bc", "report": "channels", "count": "batchnorm"},
+              "replace": edits_cifar},
     }
