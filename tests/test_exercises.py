@@ -123,6 +123,27 @@ def test_every_variant_key_passes_and_book_answers_fail_it(ex, variant):
         assert release_text != json.dumps([c.source for c in book.cells])
 
 
+VARIANTS = [(ex, v) for ex, v in CASES if v != "book"]
+
+
+@pytest.mark.parametrize("ex,variant", VARIANTS, ids=[f"{e}-{v}" for e, v in VARIANTS])
+def test_a_variant_runs_from_top_to_bottom_with_its_key(ex, variant, monkeypatch):
+    """The class's notebook, answered with the variant's key, runs every cell: the given cells
+    after the questions read the variant's models, not the book's."""
+    import matplotlib
+    monkeypatch.setenv("DNET_SMOKE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.chdir(ROOT / "chapters" / "exercises")
+    master = next(m for m in MASTERS if course.exercise_of(m) == ex)
+    source = course.variant_source(nbformat.read(ROOT / master, as_version=4), ex, variant)
+    namespace = {"__name__": "__variant__"}
+    with matplotlib.rc_context():
+        for index, cell in enumerate(source.cells):
+            if cell.cell_type == "code" and "colab-setup" not in cell.metadata.get("tags", []):
+                exec(compile(cell.source, f"{ex}-{variant}[{index}]", "exec"), namespace)
+    matplotlib.pyplot.close("all")
+
+
 def test_table1_depth_is_counted_not_looked_up():
     """ex04 Q1's hidden tests: unseen block lengths defeat a lookup of Table 1, the variant's
     BatchNorm count is not the book's depth, and its rule forbids counting a model's modules."""

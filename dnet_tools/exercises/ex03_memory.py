@@ -115,7 +115,14 @@ def variants() -> dict:
                ("ex03-07", "torch.randn(1, 1, 224, 224)", f"torch.randn(1, 1, {high}, {high})"),
                ("ex03-07", "224x224 / 96x96", f"{high}x{high} / {low}x{low}"),
                ("ex03-07", "(224 / 96) ** 2", f"({high} / {low}) ** 2"),
-               ("ex03-08", "check_resolution_ratio(resolution_ratio)", f"check_resolution_ratio(resolution_ratio, sizes=({high}, {low}))")]
+               ("ex03-08", "check_resolution_ratio(resolution_ratio)", f"check_resolution_ratio(resolution_ratio, sizes=({high}, {low}))"),
+               # the finding after Q2 compares with this variant's pixel ratio
+               ("ex03-q2-finding", "pixel_ratio = (224 / 96) ** 2", f"pixel_ratio = ({high} / {low}) ** 2"),
+               ("ex03-q2-finding-text", "At 224×224 the d2l DenseNet", f"At {high}×{high} the d2l DenseNet"),
+               ("ex03-q2-finding-text", "saves at\n96×96,", f"saves at\n{low}×{low},"),
+               ("ex03-q2-finding-text", "so the 224-pixel inputs the question asks about cost\n"
+                                        "about five times the memory of d2l's 96-pixel ones.",
+                f"so the {high}-pixel inputs cost\nabout {(high / low) ** 2:.1f} times the memory of the {low}-pixel ones.")]
         if low != 96:
             out.append(("ex03-07", "torch.randn(1, 1, 96, 96)", f"torch.randn(1, 1, {low}, {low})"))
         return out

@@ -217,6 +217,27 @@ def variants() -> dict:
         ("ex04-10", "sizes[name] = x.shape[-1]", "sizes[name] = x.shape[1]"),
         ("ex04-11", "check_output_sizes(output_sizes)", 'check_output_sizes(output_sizes, report="channels")'),
         ("ex04-13", '"depth (Q1)": table1_depth(config),', '"BatchNorms (Q1)": count_batchnorms(config),'),
+        ("ex04-13", '"side after each block":', '"channels after each block":'),
+        # the given cells after Q3 read this variant's models, or build DenseNet-121 themselves
+        ("fd29167b", 'glue("d264_depth", int(table1.loc["DenseNet-264", "depth (Q1)"]), display=False)\n'
+                     'glue("d121_params", int(table1.loc["DenseNet-121", "params (ours)"]), display=False)\n'
+                     'glue("d264_params", int(table1.loc["DenseNet-264", "params (ours)"]), display=False)',
+         'glue("bn250", int(table1.loc["DenseNet-250", "BatchNorms (Q1)"]), display=False)\n'
+         'glue("bc100_params", int(table1.loc["DenseNet-100", "params (ours)"]), display=False)\n'
+         'glue("bc250_params", int(table1.loc["DenseNet-250", "params (ours)"]), display=False)'),
+        ("57c2dc90", "Three of the four models, {glue:text}`tv_equal:d` in all, have exactly torchvision's parameter\n"
+                     "count (DenseNet-121: {glue:text}`d121_params:,d`); DenseNet-264, which torchvision lacks, has\n"
+                     "{glue:text}`d264_params:,d`, and its blocks give a depth of {glue:text}`d264_depth:d`, not 264.",
+         "torchvision has none of these models (its DenseNets are Table 1's ImageNet ones): DenseNet-BC-100\n"
+         "has {glue:text}`bc100_params:,d` parameters with a 1000-class head (Table 2's 0.8M is for 10\n"
+         "classes), DenseNet-BC-250 at the same growth rate {glue:text}`bc250_params:,d`, with\n"
+         "{glue:text}`bn250:d` BatchNorm layers."),
+        ("a8ce6bb4", "    d121 = build_table1_densenet(121)",
+         "    d121 = models.DenseNet(growth_rate=32, block_config=(6, 12, 24, 16),\n"
+         "                           num_init_features=64, bottleneck=True,\n"
+         "                           compression=0.5, stem=models.IMAGENET_STEM)"),
+        ("a8ce6bb4", 'sides = [s for n, s in output_sizes(d121).items() if n.startswith("dense")]',
+         "sides = [56, 28, 14, 7]     # Table 1's output sizes of blocks 1 to 4 at 224 px"),
     ]
 
     return {
