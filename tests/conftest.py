@@ -12,8 +12,10 @@
   the rest; a file lock shared by the workers makes sure the book build runs once in any case.
   Where xdist ignores the groups (pytest 9.2 with xdist 3.8, pytest-xdist#1386) the grouped
   tests fail at once, naming the fix, instead of building each group once per worker.
-  Each worker also gets a temp folder of its own (``TMPDIR`` and ``tempfile.tempdir``), so
-  scratch files under fixed names (smoke outputs, locks, the d2l data layout) never collide.
+  Each worker (and every process it starts) computes on one thread (``OMP_NUM_THREADS=1``, unless
+  set): two workers already fill two cores. Each worker also gets a temp folder of its own
+  (``TMPDIR`` and ``tempfile.tempdir``), so scratch files under fixed names (smoke outputs,
+  locks, the d2l data layout) never collide.
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ from pathlib import Path
 import pytest
 
 os.environ["DNET_OFFLINE"] = "1"
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # one thread per worker and per process it starts (kernels, the book build, scripts): with
+    # 2 workers on 2 cores, 2 OpenMP threads each oversubscribe the cores and spin-wait
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK_ROOT = Path(os.environ.get("DNET_BOOK_ROOT", REPO)).resolve()
