@@ -135,8 +135,10 @@ STOPPED = ("the notebook's run was stopped at --timeout {timeout:g} s before its
 
 
 def _nbgrader(args: list[str], cwd: Path, *, timeout: float = 600, env: dict | None = None,
-              preexec=None) -> subprocess.CompletedProcess:
+              preexec=None, wrap=None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "nbgrader", *args]
+    if wrap is not None:            # e.g. inside bubblewrap
+        cmd = wrap(cmd)
     env = dict(os.environ if env is None else env)
     # nbgrader runs `alembic` from PATH: the environment's own bin folder comes first
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
@@ -269,8 +271,10 @@ def _repo_changes(before: dict[str, bytes], root: Path) -> list[str]:
 
 # --------------------------------------------------------------------------- autograde
 def _kernel_run(course: Path, exercise: str, student: str, timeout: float,
-                packages: Path) -> tuple[nbformat.NotebookNode | None, str]:
-    """nbgrader autograde of one submission in a scratch course folder; the autograded notebook."""
+                packages: Path, isolation: str) -> tuple[nbformat.NotebookNode | None, str]:
+    """nbgrader autograde of one submission in a scratch course folder (under bubblewrap, which
+    shows it nothing else of the host's files, unless ``isolation`` is "process"); the
+    autograded notebook."""
     with tempfile.TemporaryDirectory(prefix="dnet-autograde-") as tmp:
         scratch = Path(tmp) / "course"
         shutil.copytree(packages, Path(tmp) / "packages")
@@ -280,7 +284,8 @@ def _kernel_run(course: Path, exercise: str, student: str, timeout: float,
         shutil.copy(course / GRADING_DIR / "template.db", scratch / "gradebook.db")
         home = Path(tmp) / "home"
         home.mkdir()
-        drop = sandbox.can_drop_privileges()
+        boxed = isolation == "bwrap"
+        drop = not boxed and sandbox.can_drop_privileges()
         if drop:
             for path in [Path(tmp), *Path(tmp).rglob("*")]:
                 os.chown(path, sandbox.NOBODY, sandbox.NOBODY, follow_symlinks=False)
@@ -290,8 +295,13 @@ def _kernel_run(course: Path, exercise: str, student: str, timeout: float,
                "DNET_SMOKE": "1", "OMP_NUM_THREADS": "1", "TMPDIR": str(home), "PYTHONHASHSEED": "0",
                "PYTHONPATH": str(Path(tmp) / "packages"), "PYTHONWARNINGS": "ignore",
                "DNET_DATA_DIR": str(data_root())}
-        result = _nbgrader(["autograde", exercise, "--student", student, "--force", "--log-level=WARN"],
-                           scratch, timeout=timeout, env=env, preexec=lambda: sandbox.isolate(drop))
+        args = ["autograde", exercise, "--student", student, "--force", "--log-level=WARN"]
+        wrap = None
+        if boxed:
+            wrap = lambda cmd: sandbox.kernel_command(Path(tmp), [Path(sys.prefix), data_root()], cmd,
+                                                      cwd=scratch)
+        result = _nbgrader(args, scratch, timeout=timeout, env=env, preexec=lambda: sandbox.isolate(drop),
+                           wrap=wrap)
         out = scratch / "autograded" / student / exercise / f"{exercise}.ipynb"
         if KILLED in result.stdout:         # the machine, or --timeout, not the answer: say so
             return None, f"{result.stdout[-2000:]}\n{STOPPED.format(timeout=timeout)}"
@@ -434,7 +444,7 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
     except Exception:       # noqa: BLE001 - an unreadable submission earns nothing
         submission_nb = nbformat.v4.new_notebook()
     with ThreadPoolExecutor(max_workers=2) as pool:     # the kernel run and the sandboxes overlap
-        kernel = pool.submit(_kernel_run, course, ex, st, timeout, packages)
+        kernel = pool.submit(_kernel_run, course, ex, st, timeout, packages, isolation)
         verdicts = pool.submit(_verdicts, source_nb, submission_nb, ex, variant, libs, isolation,
                                question_timeout).result()
         graded_nb, log = kernel.result()

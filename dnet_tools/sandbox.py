@@ -14,6 +14,8 @@ the probe's JSON back. Two kinds of isolation:
   site-packages, the private library copy and the job, plus a private tmpfs home and ``/tmp``.
   Nothing of the course, the repository or the grader's home is visible. ``--die-with-parent``
   ends it with the grader.
+  nbgrader's own run of the notebook (:func:`kernel_command`) is boxed the same way, with only
+  its scratch course folder, this Python's environment and the data visible.
 * ``"process"`` (only when the instructor passes ``--trusted``): ``python -I -S`` in its own
   session with a scrubbed environment, as ``nobody`` when the grader is root and ``nobody`` can
   start this Python. It sees whatever the filesystem lets that user see.
@@ -180,7 +182,7 @@ def _system_binds() -> list[str]:
     return args
 
 
-def _bwrap_args(binds: list[tuple[str, str, bool]]) -> list[str]:
+def _bwrap_args(binds: list[tuple[str, str, bool]], chdir: Path = BOX_HOME) -> list[str]:
     """bubblewrap's command line: system libraries and interpreter read-only, ``binds``
     (source, destination, writable) and nothing else of the host's filesystem."""
     args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
@@ -191,7 +193,16 @@ def _bwrap_args(binds: list[tuple[str, str, bool]]) -> list[str]:
              "--dir", str(BOX)]
     for src, dst, writable in binds:
         args += ["--bind" if writable else "--ro-bind", str(src), str(dst)]
-    return args + ["--chdir", str(BOX_HOME), "--"]
+    return args + ["--chdir", str(chdir), "--"]
+
+
+def kernel_command(folder: Path, readable: list[Path], argv: list[str], cwd: Path) -> list[str]:
+    """``argv`` (nbgrader and the kernel it starts) under bubblewrap, run in ``cwd``, with
+    ``folder`` writable (the scratch course with this one submission) and ``readable`` (this
+    Python's environment, the data) read-only: no network but its own loopback, nothing else
+    of the host's files."""
+    binds = [(folder, folder, True)] + [(d, d, False) for d in readable]
+    return _bwrap_args(binds, chdir=cwd) + argv
 
 
 def _starts(argv: list[str], preexec=None) -> bool:

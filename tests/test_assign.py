@@ -4,10 +4,11 @@ One course folder is built and graded once for the whole module (nbgrader starts
 notebook, so grading is the slow part): ex05 (plain tensor algebra, the fastest exercise) for the
 master, the untouched student copy and most attacks, ex02 for the attacks on its rules and on the
 library's own implementation. Every attack must score zero on the questions it attacks and full
-marks on the questions it answers honestly. Answers run under bubblewrap (``make test`` installs
-it with scripts/ensure_bubblewrap.sh); the attacks that reach outside the sandbox find their
-answers on this machine (a file in the grader's home, a server on its loopback, the masters on
-disk), so they would score without it.
+marks on the questions it answers honestly. Answers, and nbgrader's own run of the notebook,
+run under bubblewrap (``make test`` installs it with scripts/ensure_bubblewrap.sh); the attacks
+that reach outside find their answers on this machine (a file in the grader's home, a server on
+its loopback, the masters on disk), so they would score without it, and neither the sandbox nor
+the notebook's run gets to them.
 """
 from __future__ import annotations
 
@@ -168,8 +169,8 @@ def test_attack_scores_zero_on_what_it_attacks(graded, name):
         message = row["questions"][q]["message"]
         if q in attack["attacked"]:
             assert points == 0, f"{name} earned {points} on {q}: {message}"
-            if attack.get("escapes"):       # it found the answer outside: only the sandbox stopped it
-                assert "the test cell failed in the notebook" not in message, message
+            if attack.get("escapes"):       # nbgrader's run is boxed too: the notebook found nothing
+                assert "the test cell failed in the notebook" in message, message
             if "message" in attack:
                 assert message == attack["message"]
         else:                   # the honest answers keep their points: the grader is not just strict
