@@ -127,7 +127,6 @@ def _variants(exercise: str) -> dict:
 
 
 # --------------------------------------------------------------------------- nbgrader calls
-KILLED = "killed after"
 # Each cell has its own limit (build's --cell-timeout), so a run stopped as a whole means a slow
 # or busy machine: a verdict the grader owes, not a zero the answer earned.
 STOPPED = ("the notebook's run was stopped at --timeout {timeout:g} s before its test cells "
@@ -136,6 +135,8 @@ STOPPED = ("the notebook's run was stopped at --timeout {timeout:g} s before its
 
 def _nbgrader(args: list[str], cwd: Path, *, timeout: float = 600, env: dict | None = None,
               preexec=None, wrap=None) -> subprocess.CompletedProcess:
+    """nbgrader's command line run in ``cwd``; ``returncode`` is None when it was killed at
+    ``timeout``."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     if wrap is not None:            # e.g. inside bubblewrap
         cmd = wrap(cmd)
@@ -150,7 +151,8 @@ def _nbgrader(args: list[str], cwd: Path, *, timeout: float = 600, env: dict | N
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
-        out = (out or "") + f"\n[dnet] nbgrader {args[0]} {KILLED} {timeout:g} s"
+        out = (out or "") + f"\n[dnet] nbgrader {args[0]} killed after {timeout:g} s"
+        return subprocess.CompletedProcess(cmd, None, out, None)
     return subprocess.CompletedProcess(cmd, proc.returncode, out, None)
 
 
@@ -271,10 +273,10 @@ def _repo_changes(before: dict[str, bytes], root: Path) -> list[str]:
 
 # --------------------------------------------------------------------------- autograde
 def _kernel_run(course: Path, exercise: str, student: str, timeout: float,
-                packages: Path, isolation: str) -> tuple[nbformat.NotebookNode | None, str]:
+                packages: Path, isolation: str) -> tuple[nbformat.NotebookNode | None, str, bool]:
     """nbgrader autograde of one submission in a scratch course folder (under bubblewrap, which
-    shows it nothing else of the host's files, unless ``isolation`` is "process"); the
-    autograded notebook."""
+    shows it nothing else of the host's files, unless ``isolation`` is "process"): the
+    autograded notebook, the log, and whether the run was stopped at ``timeout``."""
     with tempfile.TemporaryDirectory(prefix="dnet-autograde-") as tmp:
         scratch = Path(tmp) / "course"
         shutil.copytree(packages, Path(tmp) / "packages")
@@ -303,12 +305,12 @@ def _kernel_run(course: Path, exercise: str, student: str, timeout: float,
         result = _nbgrader(args, scratch, timeout=timeout, env=env, preexec=lambda: sandbox.isolate(drop),
                            wrap=wrap)
         out = scratch / "autograded" / student / exercise / f"{exercise}.ipynb"
-        if KILLED in result.stdout:         # the machine, or --timeout, not the answer: say so
-            return None, f"{result.stdout[-2000:]}\n{STOPPED.format(timeout=timeout)}"
+        if result.returncode is None:       # the machine, or --timeout, not the answer: say so
+            return None, f"{result.stdout[-2000:]}\n{STOPPED.format(timeout=timeout)}", True
         try:
-            return nbformat.read(out, as_version=4), result.stdout
+            return nbformat.read(out, as_version=4), result.stdout, False
         except Exception as e:      # noqa: BLE001 - no notebook (crashed, corrupted): nothing passed
-            return None, f"{result.stdout[-2000:]}\n[dnet] no autograded notebook: {type(e).__name__}"
+            return None, f"{result.stdout[-2000:]}\n[dnet] no autograded notebook: {type(e).__name__}", False
 
 
 def _answer_cells(nb, questions: list[str]) -> list[str]:
@@ -447,7 +449,7 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
         kernel = pool.submit(_kernel_run, course, ex, st, timeout, packages, isolation)
         verdicts = pool.submit(_verdicts, source_nb, submission_nb, ex, variant, libs, isolation,
                                question_timeout).result()
-        graded_nb, log = kernel.result()
+        graded_nb, log, stopped = kernel.result()
     tampered = _restore(snap, course)
     kernel_cells = {nbgrader_meta(c).get("grade_id"): c for c in (graded_nb.cells if graded_nb else [])}
     submitted_cells = {nbgrader_meta(c).get("grade_id"): c for c in submission_nb.cells}
@@ -462,7 +464,7 @@ def _grade_one(course: Path, ex: str, st: str, variant: str, timeout: float, que
             passed, why = verdicts.get(question_of(cell), (False, "no hidden tests for this cell"))
             kernel = _kernel_score(kcell) if kcell is not None else 0.0
             ok = passed and kernel == meta["points"] and not tampered
-            if graded_nb is None and log.endswith(STOPPED.format(timeout=timeout)):
+            if stopped:
                 why = f"{INTERNAL}: {STOPPED.format(timeout=timeout)}"
             elif kernel != meta["points"]:
                 why += "; the test cell failed in the notebook"
