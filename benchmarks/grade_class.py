@@ -34,24 +34,12 @@ def _nb(where: Path, exercise: str, kind: str):
     return nbformat.read(where / kind / exercise / f"{exercise}.ipynb", as_version=4)
 
 
-def _without_markers(text: str) -> str:
-    """An answer as a student hands it in: the master's code without nbgrader's markers."""
-    return "\n".join(line for line in text.split("\n")
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-
-
 def submissions(release, source) -> dict[str, tuple[nbformat.NotebookNode, str | None]]:
-    """kind -> (notebook, the question left as the stub or None)."""
-    answers = {course.nbgrader_meta(c).get("grade_id"): _without_markers(c.source) for c in source.cells}
-    answered = copy.deepcopy(release)
-    solution_ids = []
-    for cell in answered.cells:
-        meta = course.nbgrader_meta(cell)
-        if meta.get("solution") and cell.cell_type == "code":
-            cell.source = answers[meta["grade_id"]]
-            solution_ids.append(meta["grade_id"])
+    """kind -> (notebook, the question left as the stub, "all", or None)."""
+    answered = course.answered(release, source)
+    stub_id = [course.nbgrader_meta(c)["grade_id"] for c in answered.cells
+               if course.nbgrader_meta(c).get("solution") and c.cell_type == "code"][-1]
     stubbed = copy.deepcopy(answered)
-    stub_id = solution_ids[-1]
     for cell, original in zip(stubbed.cells, release.cells):
         if course.nbgrader_meta(cell).get("grade_id") == stub_id:
             cell.source = original.source
@@ -104,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                "isolation": sorted({r["isolation"] for r in rows}),
                "wrongly_scored": wrong, "errors": failed}
     print(f"\n{n} submissions of {args.exercise} graded in {grade_s:.0f} s "
-          f"({grade_s / max(len(rows), 1):.1f} s each; course build {build_s:.0f} s)")
+          f"({results['per_submission_s']:.1f} s each; course build {build_s:.0f} s)")
     goals = [_common.goal("every submission graded, no crash, no internal error",
                           f"{len(rows)} of {n} graded, {len(failed)} with errors", "all, none",
                           len(rows) == n and not failed),

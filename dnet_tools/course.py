@@ -114,6 +114,22 @@ def variant_source(master_nb, exercise: str, variant: str) -> nbformat.NotebookN
     return nb
 
 
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def answered(release_nb, source_nb) -> nbformat.NotebookNode:
+    """The student's copy handed in with every answer cell taken from ``source_nb`` (the
+    master or a variant's source), without nbgrader's solution markers: full marks."""
+    answers = {nbgrader_meta(c).get("grade_id"): _text(c) for c in source_nb.cells}
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution"):
+            cell.source = "\n".join(line for line in answers[meta["grade_id"]].split("\n")
+                                    if line.strip() not in SOLUTION_MARKERS)
+    return nb
+
+
 def choose_variants(exercises: list[str], seed: int | None) -> dict[str, str]:
     """The book's version without a seed; with one, a graded variant per exercise."""
     if seed is None:

@@ -214,7 +214,7 @@ def test_a_variant_is_not_answered_by_the_public_page(tmp_path):
     assert "In this assignment" in release
     _submit(where, tmp_path, "key", "ex05", _nb(where, "ex05", "source"))
     public = nbformat.read(ROOT / "chapters" / "exercises" / "ex05_concat_vs_add.ipynb", as_version=4)
-    _submit(where, tmp_path, "copier", "ex05", adversarial.honest(_nb(where, "ex05", "release"), public))
+    _submit(where, tmp_path, "copier", "ex05", course.answered(_nb(where, "ex05", "release"), public))
     rows = {r["student"]: r for r in course.autograde(where, timeout=300, question_timeout=QUESTION_TIMEOUT)}
     assert rows["key"]["auto_score"] == 5, course.format_rows(list(rows.values()))
     assert rows["copier"]["auto_score"] == 0, course.format_rows(list(rows.values()))
@@ -374,7 +374,7 @@ def test_a_class_of_20_is_graded_5_times_and_an_internal_error_costs_one_questio
     points = {"q1": 1, "q2": 2, "q3": 2}
     want, q2_right = {}, set()
     for i in range(20):
-        nb = adversarial.honest(release, release)
+        nb = course.answered(release, release)
         right = [q for q in points if i >> "123".index(q[1]) & 1 or i % 7 == 0]
         for cell in nb.cells:
             q = course.question_of(cell)
@@ -385,7 +385,7 @@ def test_a_class_of_20_is_graded_5_times_and_an_internal_error_costs_one_questio
         if "q2" in right:
             q2_right.add(f"s{i:02d}")
     monkeypatch.setattr(course, "_kernel_run", lambda course_dir, ex, st, *a: (
-        nbformat.read(course_dir / "submitted" / st / ex / f"{ex}.ipynb", as_version=4), ""))
+        nbformat.read(course_dir / "submitted" / st / ex / f"{ex}.ipynb", as_version=4), "", False))
     monkeypatch.setattr(sandbox, "evaluate", _in_process)
     for run in range(5):
         if run == 4:        # q2's sandbox fails for everyone (say, a full disk): q1 and q3 still count
