@@ -1,14 +1,10 @@
 """The degradation problem: a deeper *plain* network trains worse than a shallower one.
 
 He et al. (2016) built ResNet to fix this, not vanishing gradients: with batch normalisation a
-56-layer plain network still reached a *higher training error* than a 20-layer one, although the
-deeper one could copy the shallower one and set its extra layers to the identity. Residual
-connections make that identity the default, and the deeper network trains at least as well.
-
-``compare_depths`` reproduces the effect in CPU-seconds: ``models.DeepConvNet`` stacks of each
-wiring ("plain", "residual") and depth, batch-normalised and He-initialised, trained by the same
-minibatch SGD on the same images. It returns every training-loss curve; ``DepthComparison``
-summarises and plots them.
+56-layer plain network reached a *higher training error* than a 20-layer one, though it could
+copy it with identity layers; residual connections make the identity the default.
+``compare_depths`` reproduces this in CPU-seconds: batch-normalised ``models.DeepConvNet``
+stacks of each wiring and depth, trained by one minibatch SGD on the same images.
 """
 from __future__ import annotations
 
@@ -30,11 +26,8 @@ WIRINGS = ("plain", "residual")
 def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,
                  batch_size: int = 32, lr: float = 0.05, momentum: float = 0.9,
                  seed: int = 0) -> list[float]:
-    """Minibatch SGD with momentum on cross-entropy; the training loss of every step.
-
-    Minibatches are drawn with a generator seeded by ``seed``, so two models trained with the
-    same seed see exactly the same batches in the same order.
-    """
+    """The training loss of every step of minibatch SGD with momentum on cross-entropy; the
+    batches come from a generator seeded by ``seed``: the same seed, the same batches."""
     validate.check_int("steps", steps, 1)
     validate.check_int("batch_size", batch_size, 1, len(images))
     validate.check_number("lr", lr, 0.0, 10.0, low_open=True)
@@ -54,14 +47,6 @@ def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
         optimizer.step()
         losses.append(loss.item())
     return losses
-
-
-def _moving_average(values: Sequence[float], window: int) -> list[float]:
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value - (values[i - window] if i >= window else 0.0)
-        out.append(total / min(i + 1, window))
-    return out
 
 
 @dataclass
@@ -84,36 +69,14 @@ class DepthComparison:
                 for wiring, depth in self.curves]
         return pd.DataFrame(rows)
 
-    def plot(self, ax=None, window: int = 5):
-        """The curves (moving average over ``window`` steps): plain in dark grey, residual in the
-        book's residual colour; solid lines for the deepest networks, dashed for the others."""
-        import matplotlib.pyplot as plt
-        from .style import COLORS
-        validate.check_int("window", window, 1)
-        ax = ax if ax is not None else plt.subplots()[1]
-        colours = {"plain": COLORS["neutral"], "residual": COLORS["residual"]}
-        depths = sorted({depth for _, depth in self.curves})
-        for (wiring, depth), losses in self.curves.items():
-            smooth = _moving_average(losses, window)
-            dashes = "-" if depth == depths[-1] else "--"
-            ax.plot(range(1, len(losses) + 1), smooth, dashes, color=colours[wiring],
-                    label=f"{wiring}, {depth} layers")
-        ax.set_xlabel("training step")
-        ax.set_ylabel("training loss (cross-entropy)")
-        ax.legend()
-        return ax
-
 
 def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[int] = (4, 16),
                    wirings: Sequence[str] = WIRINGS, width: int = 8, steps: int = 60,
                    batch_size: int = 32, lr: float = 0.05, seed: int = 0,
                    num_classes: int | None = None, progress: bool = False) -> DepthComparison:
-    """Train one ``models.DeepConvNet`` per (wiring, depth) on ``images`` and keep the losses.
-
-    Every network is batch-normalised, He-initialised from ``seed`` and trained with
-    ``train_losses`` on the same batches. ``images``: float (N, C, H, W); ``labels``: int (N,).
-    ``progress`` shows a tqdm bar over the networks.
-    """
+    """The training losses of one batch-normalised, He-initialised ``models.DeepConvNet`` per
+    (wiring, depth), each trained by ``train_losses`` on the same batches of ``images`` (float
+    N, C, H, W) and ``labels`` (int N); ``progress`` shows a tqdm bar over the networks."""
     from tqdm.auto import tqdm
     if images.dim() != 4:
         raise ValueError(f"images must be 4-D (batch, channels, height, width), "

@@ -9,8 +9,7 @@ from torch import nn
 
 from . import validate
 
-__all__ = ["SPAN", "image_plane", "predict_plane", "class_changes", "plot_plane",
-           "random_planes"]
+__all__ = ["SPAN", "image_plane", "predict_plane", "class_changes", "random_planes"]
 
 SPAN = (-0.5, 1.5)       # s and t run over this range: a little beyond the three images
 
@@ -42,13 +41,6 @@ def predict_plane(model: nn.Module, plane: torch.Tensor, batch: int = 1024) -> t
 def class_changes(pred: torch.Tensor) -> int:
     """Neighbouring grid points (along s and along t) with different predicted classes."""
     return int((pred[1:] != pred[:-1]).sum() + (pred[:, 1:] != pred[:, :-1]).sum())
-
-
-def plot_plane(ax, pred: torch.Tensor, title: str = "", span=SPAN) -> None:
-    """The predicted classes as an image (one colour per class), the three images as dots."""
-    ax.imshow(pred.T, origin="lower", extent=(*span, *span), cmap="tab10", vmin=0, vmax=9)
-    ax.plot([0, 1, 0], [0, 0, 1], "ko", ms=4)
-    ax.set(title=title, xlabel="s (towards b)", ylabel="t (towards c)")
 
 
 def random_planes(models: dict, images: torch.Tensor, planes: int, grid: int,

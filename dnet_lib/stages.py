@@ -1,12 +1,9 @@
 """A network measured unit by unit and walked through stage by stage.
 
-A *unit* is a dense layer, a transition or a residual block. ``trace_widths(model, size)`` runs
-one zero image through the model and records the channels and resolution after every unit;
-``unit_costs(model, size)`` measures each unit's parameters and FLOPs (everything before the
-first unit is the "stem", after the last the "head").
-``stage_table(model, size)`` groups those units into the stages a reader names: the stem, each
-dense block or ResNet stage, each transition, the head. Every column adds up to the whole
-model's count, and ``dnet_lib.drawing`` plots these measurements.
+A *unit* is a dense layer, a transition or a residual block; before the first is the "stem",
+after the last the "head". ``trace_widths`` records the channels and resolution after every
+unit, ``unit_costs`` each unit's parameters and FLOPs, and ``stage_table`` groups them into the
+stages a reader names (stem, dense blocks or ResNet stages, transitions, head).
 """
 from __future__ import annotations
 
@@ -94,30 +91,24 @@ def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
     """
     found, in_channels = units(model, size)
     points = [WidthPoint("input", "input", in_channels, size, 0)]
-    convs = [0]
+    passed = []                                  # one entry per main-path convolution run
 
-    def count(name):
-        def hook(module, args, output):
-            convs[0] += "downsample" not in name
-        return hook
-
-    def before(module, args):
-        if len(points) == 1:                     # the first unit sees the stem's output
-            x = args[0]
-            first = x[0] if isinstance(x, (list, tuple)) else x
-            points.append(WidthPoint("stem", "stem", _channels(x), first.shape[-1], convs[0]))
+    def stem(module, args):                      # the first unit reads the stem's output
+        x = args[0]
+        first = x[0] if isinstance(x, (list, tuple)) else x
+        points.append(WidthPoint("stem", "stem", _channels(x), first.shape[-1], len(passed)))
 
     def after(name, kind):
         def hook(module, args, output):
             c = output.shape[1] + (_channels(args[0]) if kind == "dense" else 0)
-            points.append(WidthPoint(name, kind, c, output.shape[-1], convs[0]))
+            points.append(WidthPoint(name, kind, c, output.shape[-1], len(passed)))
         return hook
 
-    handles = [m.register_forward_hook(count(name)) for name, m in model.named_modules()
-               if isinstance(m, nn.Conv2d)]
-    for name, m in found:
-        handles += [m.register_forward_pre_hook(before),
-                    m.register_forward_hook(after(name, _kind(m)))]
+    handles = [m.register_forward_hook(lambda *_: passed.append(1))
+               for name, m in model.named_modules()
+               if isinstance(m, nn.Conv2d) and "downsample" not in name]
+    handles.append(found[0][1].register_forward_pre_hook(stem))
+    handles += [m.register_forward_hook(after(name, _kind(m))) for name, m in found]
     device = next(model.parameters(), torch.zeros(())).device   # "meta" works too
     _run_once(model, torch.zeros(1, in_channels, size, size, device=device), handles)
     return points
@@ -126,43 +117,34 @@ def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
 def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
     """Per-unit parameters (``arith.count_params``) and FLOPs (torch's ``FlopCounterMode``, as
     ``arith.count_flops``) for one ``size`` x ``size`` image; each column adds up to the whole
-    model's number.
+    model's number (the head: what the stem and the units leave).
     """
     from torch.utils.flop_counter import FlopCounterMode
     found, in_channels = units(model, size)
-    order = {name: i for i, (name, _) in enumerate(model.named_modules())}
-    first = order[found[0][0]]
-
-    def owner(name: str) -> str:
-        for unit, _ in found:
-            if name == unit or name.startswith(unit + "."):
-                return unit
-        return "stem" if order[name] < first else "head"
-
-    rows = {"stem": [0, 0], **{unit: [0, 0] for unit, _ in found}, "head": [0, 0]}
-    leaves = [(name, m) for name, m in model.named_modules() if next(m.children(), None) is None]
-    for name, module in leaves:                  # leaf modules hold the parameters
-        rows[owner(name)][0] += arith.count_params(module)
-    # FLOPs per leaf: the counter's total before and after it runs (any torch with the counter)
-    counter, start, handles = FlopCounterMode(display=False), {}, []
+    modules = list(model.modules())
+    stem = modules[:modules.index(found[0][1])]        # registered before the first unit
+    params = {"stem": sum(arith.count_params(m) for m in stem if next(m.children(), None) is None)}
+    params.update((name, arith.count_params(m)) for name, m in found)
+    counter, flops, handles = FlopCounterMode(display=False), {}, []
 
     def before(name):
         def hook(module, args):
-            start[name] = counter.get_total_flops()
+            flops.setdefault("stem", counter.get_total_flops())
+            flops[name] = -counter.get_total_flops()
         return hook
 
     def after(name):
         def hook(module, args, output):
-            rows[owner(name)][1] += counter.get_total_flops() - start.pop(name)
+            flops[name] += counter.get_total_flops()
         return hook
 
-    for name, module in leaves:
-        handles += [module.register_forward_pre_hook(before(name)),
-                    module.register_forward_hook(after(name))]
+    for name, m in found:
+        handles += [m.register_forward_pre_hook(before(name)), m.register_forward_hook(after(name))]
     _run_once(model, torch.zeros(1, in_channels, size, size), handles, counter)
-    rows["head"][1] += counter.get_total_flops() - sum(r[1] for r in rows.values())  # own forward
-    kinds = {unit: _kind(m) for unit, m in found}
-    return [UnitCost(unit, kinds.get(unit, unit), *vals) for unit, vals in rows.items()]
+    params["head"] = arith.count_params(model) - sum(params.values())
+    flops["head"] = counter.get_total_flops() - sum(flops.values())
+    kinds = {name: _kind(m) for name, m in found}
+    return [UnitCost(name, kinds.get(name, name), params[name], flops[name]) for name in params]
 
 
 def stage_of(unit: str) -> str:
@@ -173,13 +155,9 @@ def stage_of(unit: str) -> str:
 
 
 def stage_table(model: nn.Module, size: int = 32):
-    """One row per stage, in forward order (a pandas DataFrame indexed by stage).
-
-    Columns: ``kind`` (stem, dense, transition, residual, head), ``units`` (layers or blocks in
-    the stage), ``channels out``, ``resolution out`` (side length; for the head: the outputs of
-    its last linear layer, at resolution 1), ``parameters`` and ``FLOPs`` (2 per multiply-add,
-    one image).
-    """
+    """A DataFrame indexed by stage, in forward order: ``kind``, ``units`` (layers or blocks),
+    ``channels out``, ``resolution out`` (side length; the head: its last linear layer's outputs
+    at resolution 1), ``parameters`` and ``FLOPs`` (2 per multiply-add, one image)."""
     import pandas as pd
     widths = {point.unit: point for point in trace_widths(model, size)}
     rows: dict[str, dict] = {}
@@ -195,9 +173,9 @@ def stage_table(model: nn.Module, size: int = 32):
             row["channels out"] = widths[cost.unit].channels
             row["resolution out"] = widths[cost.unit].resolution
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if "head" in rows and linears:
-        rows["head"]["channels out"], rows["head"]["resolution out"] = linears[-1].out_features, 1
+    if linears:
+        rows["head"].update({"channels out": linears[-1].out_features, "resolution out": 1})
     table = pd.DataFrame(list(rows.values())).set_index("stage")
-    table["channels out"] = table["channels out"].ffill().astype(int)
-    table["resolution out"] = table["resolution out"].ffill().astype(int)
+    columns = ["channels out", "resolution out"]
+    table[columns] = table[columns].ffill().astype(int)
     return table

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dnet_lib import data, degradation, models
+from dnet_lib import data, degradation, drawing, models
 
 
 def _fashion(n: int, size: int):
@@ -66,7 +66,7 @@ def test_compare_depths_trains_every_wiring_and_depth_and_tabulates():
     assert result.final_loss("plain", 3, tail=0.5) == pytest.approx(sum(curve[-2:]) / 2)
     table = result.table()
     assert len(table) == 4 and set(table["wiring"]) == {"plain", "residual"}
-    ax = result.plot(window=2)
+    ax = drawing.plot_depth_curves(result, window=2)
     assert len(ax.lines) == 4
     solid = [line.get_label() for line in ax.lines if line.get_linestyle() == "-"]
     assert solid == ["plain, 3 layers", "residual, 3 layers"]

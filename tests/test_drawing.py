@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import matplotlib
 import matplotlib.patches
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torchvision.models.densenet import _DenseBlock as TorchvisionDenseBlock
 
-from dnet_lib import drawing, models, style
+from dnet_lib import drawing, models, reuse, style
 
 
 # --------------------------------------------------------------------------- style
@@ -132,3 +133,51 @@ def test_drawing_saves_png_and_svg(tmp_path):
     assert d.save(tmp_path / "stack.svg").read_text().lstrip().startswith("<?xml")
     assert d.save(tmp_path / "stack.png").read_bytes().startswith(b"\x89PNG")
     assert "23" in " ".join(d.texts())
+
+
+# --------------------------------------------------------------------------- charts
+def test_feature_reuse_plot_has_one_panel_per_block():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    torch.manual_seed(0)
+    model = models.DenseNet(growth_rate=4, block_config=(2, 3, 4), num_init_features=6,
+                            num_classes=3, in_channels=1, stem=models.CIFAR_STEM)
+    fig = drawing.plot_feature_reuse(model)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("dense block")]
+    assert len(panels) == 3
+    # every finite value is written into its square, rounded as printed
+    for ax, m in zip(panels, reuse.feature_reuse(model, normalize="row")):
+        written = sorted(float(t.get_text()) for t in ax.texts)
+        assert written == sorted(round(float(v), 2) for v in m[np.isfinite(m)])
+    plt.close(fig)
+    fig = drawing.plot_feature_reuse(model, annotate=False)
+    assert not any(ax.texts for ax in fig.axes)
+    plt.close(fig)
+
+
+def test_gradient_norms_plot_has_one_line_per_net():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ax = drawing.plot_gradient_norms({"a": [1.0, 0.1, 0.0], "b": [1.0, 2.0, 3.0]})
+    assert len(ax.get_lines()) == 2
+    plt.close(ax.figure)
+
+
+def test_memory_charts_draw_every_saved_tensor_and_variant():
+    import matplotlib.pyplot as plt
+    from dnet_lib import sweeps
+    block = models.DenseBlock(2, 4, 2, bottleneck=False)
+    tensors = sweeps.saved_by_layer(block, torch.randn(1, 4, 4, 4, requires_grad=True))
+    fig = drawing.plot_saved_by_layer({"plain": tensors}, "title")
+    drawn = [t for t in tensors if t.channels]
+    assert len(fig.axes[0].patches) == len(drawn)
+    assert sorted(p.get_width() for p in fig.axes[0].patches) == sorted(t.channels for t in drawn)
+    plt.close(fig)
+    import pandas as pd
+    table = pd.DataFrame(dict(variant=["a", "a", "b", "b"], depth=[10, 16, 10, 16],
+                              saved_MiB=[1.0, 2.0, 0.5, 1.0], step_s=[0.1, 0.2, 0.1, 0.2]))
+    fig = drawing.plot_sweep(table, "depth", "depth")
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    plt.close(fig)

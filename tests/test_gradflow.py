@@ -3,8 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dnet_lib.gradflow import (build_nets, feature_gradient_norms, layer_gradient_norms,
-                               plot_gradient_norms)
+from dnet_lib.gradflow import build_nets, feature_gradient_norms, layer_gradient_norms
 from dnet_lib.models import CIFAR_STEM, DeepConvNet, DenseNet
 
 
@@ -78,12 +77,3 @@ def test_bad_arguments():
         DeepConvNet("plain", 3, init="xavier")
     with pytest.raises(ValueError, match="DeepConvNet"):
         feature_gradient_norms(torch.nn.Linear(2, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))
-
-
-def test_plot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    ax = plot_gradient_norms({"a": [1.0, 0.1, 0.0], "b": [1.0, 2.0, 3.0]})
-    assert len(ax.get_lines()) == 2
-    plt.close(ax.figure)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dnet_lib.models import CIFAR_STEM, DenseNet, densenet_cifar, d2l_densenet
-from dnet_lib.reuse import feature_reuse, plot_feature_reuse, source_slices
+from dnet_lib.reuse import feature_reuse, source_slices
 
 
 def small_densenet(bottleneck=True, seed=0):
@@ -89,24 +89,6 @@ def test_bad_arguments():
         feature_reuse(small_densenet(), normalize="max")
     with pytest.raises(ValueError, match="DenseNet"):
         feature_reuse(torch.nn.Linear(2, 2))
-
-
-def test_plot_has_one_panel_per_block():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    model = small_densenet()
-    fig = plot_feature_reuse(model)
-    panels = [ax for ax in fig.axes if ax.get_title().startswith("dense block")]
-    assert len(panels) == 3
-    # every finite value is written into its square, rounded as printed
-    for ax, m in zip(panels, feature_reuse(model, normalize="row")):
-        written = sorted(float(t.get_text()) for t in ax.texts)
-        assert written == sorted(round(float(v), 2) for v in m[np.isfinite(m)])
-    plt.close(fig)
-    fig = plot_feature_reuse(model, annotate=False)
-    assert not any(ax.texts for ax in fig.axes)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- reading the map

@@ -8,8 +8,8 @@ from typing import Sequence
 
 from .. import style
 
-__all__ = ["Part", "Drawing", "Canvas", "new_figure", "shades", "scaled",
-           "COUNT_UNITS", "BYTE_UNITS"]
+__all__ = ["Part", "Drawing", "Canvas", "new_figure", "pyplot_axes", "tight", "shades",
+           "scaled", "COUNT_UNITS", "BYTE_UNITS"]
 
 # (divisor, unit name) from the largest down: an axis shows values in the first that fits
 COUNT_UNITS = [(1e6, "millions"), (1e3, "thousands"), (1, "")]
@@ -86,6 +86,21 @@ def new_figure(width: float, height: float, title: str):
     from matplotlib.figure import Figure
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, Canvas(fig, title)
+
+
+def pyplot_axes(ax=None, figsize=None):
+    """``ax``, or the axes of a new pyplot figure of ``figsize`` (charts the chapters show)."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+        ax = plt.subplots(figsize=figsize)[1]
+    return ax
+
+
+def tight(fig):
+    """``fig`` laid out tightly unless it has a layout engine (the book's style: constrained)."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    return fig
 
 
 def shades(colour: str, n: int) -> list[tuple[float, float, float]]:

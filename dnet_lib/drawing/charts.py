@@ -1,0 +1,211 @@
+"""Charts of the analyses' measurements, in one idiom: each draws on ``ax`` (or on a new
+pyplot figure), labels it with ``style.label`` and returns it.
+
+* chapter 1: ``plot_depth_curves`` (``degradation``); chapter 6: ``plot_less_data_gaps``
+  (``seeds``); chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``sweeps``)
+* chapter 8: ``plot_feature_reuse`` (``reuse``), ``plot_cutoffs`` (``figure5``),
+  ``plot_gradient_norms`` (``gradflow``), ``plot_plane`` (``planes``),
+  ``plot_decision_boundary`` (``toy``)
+"""
+from __future__ import annotations
+
+import numpy as np
+from torch import nn
+
+from .. import figure5, planes, results, reuse, seeds, style, toy, validate
+from .figure import pyplot_axes, tight
+
+__all__ = ["plot_depth_curves", "plot_less_data_gaps", "plot_saved_by_layer", "plot_sweep",
+           "plot_feature_reuse", "plot_cutoffs", "plot_gradient_norms", "plot_plane",
+           "plot_decision_boundary", "SAVED_COLOURS"]
+
+C = style.COLORS
+SAVED_COLOURS = {"feature maps (kept anyway)": "#9ecae1",
+                 "concatenation (BatchNorm's input)": "#fd8d3c",
+                 "BN-ReLU output (the conv's input)": "#e6550d",
+                 "bottleneck (4k maps)": "#756bb1", "other": "#bdbdbd", "statistics": "#636363"}
+
+
+def plot_depth_curves(comparison, ax=None, window: int = 5):
+    """A ``degradation.DepthComparison``'s loss curves (moving average over ``window`` steps):
+    plain grey, residual vermillion, the deepest solid, the others dashed. Returns the axes."""
+    import pandas as pd
+    validate.check_int("window", window, 1)
+    ax = pyplot_axes(ax)
+    colours = {"plain": C["neutral"], "residual": C["residual"]}
+    deepest = max(depth for _, depth in comparison.curves)
+    for (wiring, depth), losses in comparison.curves.items():
+        smooth = pd.Series(losses).rolling(window, min_periods=1).mean()
+        ax.plot(range(1, len(losses) + 1), smooth, "-" if depth == deepest else "--",
+                color=colours[wiring], label=f"{wiring}, {depth} layers")
+    style.label(ax, x="training step", y="training loss (cross-entropy)")
+    ax.legend()
+    return ax
+
+
+def plot_less_data_gaps(record: dict, ax=None, first: str = "densenet", second: str = "resnet"):
+    """``seeds.less_data_gaps``: first minus second test accuracy against training images (log
+    scale), one dot per seed, a line through the means, zero marked. Returns the figure."""
+    from matplotlib.ticker import NullFormatter
+    table = seeds.less_data_gaps(record, first, second)
+    ax = pyplot_axes(ax, (5, 3.2))
+    for size, row in table.iterrows():
+        ax.semilogx([size] * len(row.gaps), [100 * g for g in row.gaps], "o", color="C0",
+                    alpha=0.6, ms=5)
+    ax.semilogx(table.index, 100 * table.gap_mean, "-", color="C0", label="mean over seeds")
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xticks(list(table.index), [f"{int(n):,}" for n in table.index])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    names = [results.network_label(record, n).split(" ")[0] for n in (first, second)]
+    style.label(ax, x="training images (log scale)", y=f"{names[0]} - {names[1]} (points)")
+    ax.legend(fontsize="small")
+    return tight(ax.figure)
+
+
+def plot_saved_by_layer(panels: dict, title: str = ""):
+    """One panel per entry of ``panels`` (``sweeps.saved_by_layer`` lists): a row per dense
+    layer, a bar per saved storage as wide as its channels, coloured by what it is (statistics
+    are too small to draw). Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), sharex=True,
+                             squeeze=False)
+    used, widest = set(), 1
+    for ax, (name, tensors) in zip(axes[0], panels.items()):
+        layers = sorted({t.layer for t in tensors})
+        for layer in layers:
+            drawn = [t for t in tensors if t.layer == layer and t.channels]
+            lefts = np.cumsum([0] + [t.channels for t in drawn])
+            ax.barh(layer, [t.channels for t in drawn], left=lefts[:-1], height=0.7,
+                    color=[SAVED_COLOURS[t.kind] for t in drawn], edgecolor="white",
+                    linewidth=0.8)
+            used.update(t.kind for t in drawn)
+            widest = max(widest, lefts[-1])
+            ax.text(lefts[-1] + 1, layer, f"{lefts[-1]}", va="center", fontsize=7)
+        style.label(ax, x="channels stored for backward", y="dense layer", title=name)
+        ax.set_yticks(layers)
+        ax.invert_yaxis()
+    axes[0][0].set_xlim(0, widest * 1.15)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    constrained = fig.get_layout_engine() is not None      # the book's style
+    if not constrained:
+        fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.legend(handles=[Patch(color=c, label=k) for k, c in SAVED_COLOURS.items() if k in used],
+               loc="outside lower center" if constrained else "lower center", ncol=2,
+               fontsize="small", frameon=False)
+    return fig
+
+
+def plot_sweep(table, x: str, xlabel: str, title: str = ""):
+    """A ``sweeps.sweep`` table: saved MiB (left) and step seconds (right) against column
+    ``x``, one line per variant. Returns the figure."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for name, part in table.groupby("variant", sort=False):
+        for ax, column in zip(axes, ("saved_MiB", "step_s")):
+            ax.plot(part[x], part[column], "-o", label=name)
+    style.label(axes[0], x=xlabel, y="saved for backward (MiB)")
+    style.label(axes[1], x=xlabel, y="training step (s)")
+    axes[0].legend(fontsize="small")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool = False,
+                       axes=None, cmap: str = "viridis", annotate: bool = True):
+    """Heat maps of ``reuse.feature_reuse`` (of a DenseNet, or the matrices) in the paper's
+    orientation, target layer across and source down, each panel on its own colour scale;
+    ``annotate`` writes the values into blocks of up to 8 layers. Returns the figure."""
+    import matplotlib.pyplot as plt
+    if isinstance(model_or_matrices, nn.Module):
+        matrices = reuse.feature_reuse(model_or_matrices, normalize=normalize, fold_bn=fold_bn)
+    else:
+        matrices = [np.asarray(m, dtype=float) for m in model_or_matrices]
+    if not matrices:
+        raise ValueError("no dense blocks to plot")
+    n = len(matrices)
+    if axes is None:
+        axes = plt.subplots(1, n, figsize=(2.6 * n + 0.6, 2.8), squeeze=False)[1][0]
+    axes = np.atleast_1d(axes)
+    for b, (ax, m) in enumerate(zip(axes, matrices)):
+        image = ax.imshow(m.T, cmap=cmap, interpolation="nearest")
+        if annotate and len(m) <= 8:             # beyond 8x8 the numbers no longer fit
+            for (row, col), v in np.ndenumerate(m.T):
+                if np.isfinite(v):               # dark text on light colours, light on dark
+                    light = np.dot(image.cmap(image.norm(v))[:3], (0.299, 0.587, 0.114)) > 0.5
+                    ax.text(col, row, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                            color="black" if light else "white")
+        labels = [str(i) for i in range(1, len(m))]
+        ax.set_xticks(range(len(m)), labels + ["cls" if b == n - 1 else "trans"], fontsize=7)
+        ax.set_yticks(range(len(m)), ["in"] + labels, fontsize=7)
+        style.label(ax, x="target layer", y="source" if b == 0 else None)
+        ax.set_title(f"dense block {b + 1}", fontsize=9)
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return tight(axes[0].figure)
+
+
+def plot_cutoffs(matrices_by_model: dict, fractions=figure5.FRACTIONS):
+    """Four panels, one per Figure 5 observation: holds (1) or fails (0) against its cut-off,
+    one line per model, today's cut-off dashed. Returns the figure."""
+    import matplotlib.pyplot as plt
+    curves = figure5.cutoff_curves(matrices_by_model, fractions)
+    fig, axes = plt.subplots(1, 4, figsize=(10, 2.6), sharey=True)
+    for i, name in enumerate(matrices_by_model):
+        part = curves[curves.model == name]
+        offset = 0.04 * (i - (len(matrices_by_model) - 1) / 2)     # lines side by side
+        for obs in (1, 2):
+            p = part[part.observation == obs]
+            axes[obs - 1].step(p.cutoff, (p.statistic >= figure5.RULES[obs]) + offset,
+                               where="mid", color=f"C{i}", label=name)
+        for obs, grid in ((3, np.linspace(0, 1, 101)), (4, np.linspace(0, 3, 121))):
+            p = part[part.observation == obs]
+            if len(p):
+                axes[obs - 1].step(grid, (p.statistic.iloc[0] >= grid) + offset, where="post",
+                                   color=f"C{i}")
+    cutoffs = (figure5.USED_FRACTION, figure5.USED_FRACTION, figure5.RULES[3], figure5.RULES[4])
+    used = "'used' fraction of row max"
+    for obs, (ax, cutoff, x) in enumerate(zip(axes, cutoffs, (used, used, "required share",
+                                                               "required ratio")), 1):
+        ax.axvline(cutoff, color="0.4", ls="--", lw=0.8)
+        style.label(ax, x=x, title=f"observation {obs}")
+        ax.set_yticks([0, 1], ["fails", "holds"])
+    axes[0].legend(fontsize="x-small", loc="lower left")
+    return fig
+
+
+def plot_gradient_norms(norms: dict, ax=None, ylabel: str = "gradient norm",
+                        title: str | None = None):
+    """Log-scale line plot of one norm sequence per net (zeros left out). Returns the axes."""
+    ax = pyplot_axes(ax, (5, 3))
+    for name, values in norms.items():
+        ax.semilogy(range(1, len(values) + 1), [v if v > 0 else np.nan for v in values],
+                    marker=".", label=name)
+    style.label(ax, x="layer (input to output)", y=ylabel, title=title)
+    ax.legend()
+    return ax
+
+
+def plot_plane(ax, pred, title: str = "", span=planes.SPAN) -> None:
+    """``planes.predict_plane``'s classes as an image (a colour per class), the images as dots."""
+    ax.imshow(pred.T, origin="lower", extent=(*span, *span), cmap="tab10", vmin=0, vmax=9)
+    ax.plot([0, 1, 0], [0, 0, 1], "ko", ms=4)
+    style.label(ax, x="s (towards b)", y="t (towards c)", title=title)
+
+
+def plot_decision_boundary(model: nn.Module, x, y, ax=None, title: str | None = None,
+                           extent=toy.EXTENT, resolution: int = 200):
+    """A toy model's probability map (``toy.decision_grid``), its 0.5 contour and the data
+    points. Returns the axes."""
+    ax = pyplot_axes(ax, (3, 3))
+    xs, ys, prob = toy.decision_grid(model, extent, resolution)
+    ax.contourf(xs, ys, prob, levels=20, cmap="RdBu_r", alpha=0.6, vmin=0, vmax=1)
+    ax.contour(xs, ys, prob, levels=[0.5], colors="k", linewidths=1)
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap="RdBu_r", s=4,
+               edgecolors="none")
+    ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal")
+    style.label(ax, x="$x_1$", y="$x_2$")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
