@@ -1,17 +1,11 @@
-"""Gradient flow at initialisation: plain, residual and dense stacks of the same depth.
-
-``models.DeepConvNet(kind, depth)`` wires one unit ``conv3x3(relu([bn](h)))`` plainly
-(``h = u(h)``), residually (``h + u(h)``) or densely (``cat(h, u(h))``).
-``layer_gradient_norms`` measures ``|d loss / d W|`` per layer, the usual "vanishing gradient"
-picture; ``feature_gradient_norms`` measures ``|d loss / d o_l|`` per unit output. With
-``direct_only=True`` the unit inputs are detached, leaving only the path from ``o_l`` straight
-to the head: Huang et al.'s implicit deep supervision. A DenseNet's classifier reads every
-layer through its own weights; a residual net's final sum reaches every unit too, but with one
-shared signal; a plain net's head reaches only the last unit.
+"""Gradient flow through plain, residual and dense stacks (``models.DeepConvNet``) of one depth:
+``|d loss / d W|`` per layer, and ``|d loss / d o_l|`` per unit output, optionally only along
+the path from ``o_l`` straight to the head (Huang et al.'s implicit deep supervision: a
+DenseNet's classifier reads every layer; a plain net's head only the last).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -35,8 +29,7 @@ def build_nets(depth: int, width: int = 16, growth_rate: int | None = None, in_c
 
 
 def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                         layers: Sequence[nn.Module] | None = None,
-                         loss_fn: Callable = F.cross_entropy) -> list[float]:
+                         layers: Sequence[nn.Module] | None = None) -> list[float]:
     """L2 norm of ``d loss / d weight`` per layer, input to output; ``.grad`` is untouched.
 
     ``layers`` defaults to ``model.gradient_layers()`` or else every Conv2d/Linear in
@@ -48,18 +41,17 @@ def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     layers = list(layers)
     if not layers:
         raise ValueError("layers must name at least one module with a weight")
-    grads = torch.autograd.grad(loss_fn(model(x), y), [layer.weight for layer in layers])
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), [layer.weight for layer in layers])
     return [g.norm().item() for g in grads]
 
 
 def feature_gradient_norms(model: DeepConvNet, x: torch.Tensor, y: torch.Tensor,
-                           direct_only: bool = False,
-                           loss_fn: Callable = F.cross_entropy) -> list[float]:
+                           direct_only: bool = False) -> list[float]:
     """L2 norm of ``d loss / d o_l`` per unit output of a ``DeepConvNet``; ``direct_only``: only
     the gradient straight from the head (the forward values, and the loss, are unchanged)."""
     if not isinstance(model, DeepConvNet):
         raise ValueError(f"model must be a DeepConvNet, got {type(model).__name__}")
     outputs: list[torch.Tensor] = []
-    loss = loss_fn(model(x, detach_unit_inputs=direct_only, unit_outputs=outputs), y)
+    loss = F.cross_entropy(model(x, detach_unit_inputs=direct_only, unit_outputs=outputs), y)
     grads = torch.autograd.grad(loss, outputs, allow_unused=True)
     return [0.0 if g is None else g.norm().item() for g in grads]

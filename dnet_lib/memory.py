@@ -1,12 +1,9 @@
-"""How much memory training a network costs, measured rather than estimated: the bytes autograd
-keeps for backward (``saved_activation_bytes``, by ``torch.autograd.graph.saved_tensors_hooks``,
-on any device), the seconds and CUDA peak of a training step, and the DenseNet variants the
-memory chapter and benchmark compare.
-
-The count is honest for both memory-efficient layers. Ours (``models.efficient``) is an
-autograd Function that saves only its inputs and the batch statistics, so the hook sees exactly
-what it keeps; torchvision's flag checkpoints (non-reentrant), which saves its inputs before
-installing its inner hook and keeps placeholders for what is saved inside (tests/test_memory.py).
+"""What training a network costs in memory, measured: the bytes autograd keeps for backward (by
+``torch.autograd.graph.saved_tensors_hooks``, on any device), the seconds and CUDA peak of a
+step, and the DenseNet variants chapter 7 and the benchmark compare. The count is honest for
+both memory-efficient layers: ours (``models.efficient``) saves only its inputs and the batch
+statistics; torchvision's checkpointing saves its inputs before installing its inner hook and
+keeps placeholders for what is saved inside (tests/test_memory.py checks both).
 """
 from __future__ import annotations
 
@@ -14,7 +11,8 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from functools import partial
+from typing import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -45,9 +43,8 @@ def storage_key(t: torch.Tensor) -> tuple[str, int] | None:
 
 
 def saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor]]:
-    """(innermost module name, tensor) for every tensor autograd saves during ``model(*args)``
-    (grad enabled, the model's mode), parameters and buffers left out. Tensors stay in the list,
-    so no storage address is reused; the BatchNorm running statistics are restored after."""
+    """(innermost module name, tensor) of every tensor but parameters and buffers that autograd
+    saves during ``model(*args)`` (grad on, the model's mode; BatchNorm statistics restored)."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     excluded = {storage_key(t) for t in (*model.parameters(), *model.buffers())}
@@ -62,7 +59,7 @@ def saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor]
             handles += [module.register_forward_pre_hook(lambda m, a, n=name: stack.append(n)),
                         module.register_forward_hook(leave)]
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
+    def pack(t: torch.Tensor) -> torch.Tensor:      # keeping t: no storage address is reused
         if storage_key(t) not in excluded:
             saved.append((stack[-1], t))
         return t
@@ -82,9 +79,7 @@ def saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor]
 def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
                            by_module: bool = True) -> SavedActivations:
     """Bytes autograd saves for backward during ``model(x)`` (``x``: a tensor or a tuple of
-    arguments). Storages are de-duplicated (an in-place ReLU saves its BatchNorm's storage) and
-    a saved view counts its whole storage, which is what stays alive; each is attributed to the
-    module that first saved it. The output is not counted unless some operation saved it."""
+    arguments), each storage once and whole (what stays alive), by the module that saved it."""
     seen: dict[tuple[str, int], int] = {}
     per_module: dict[str, int] = {}
     for name, t in saved_for_backward(model, *(x if isinstance(x, tuple) else (x,))):
@@ -96,12 +91,12 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
 
 
 # --------------------------------------------------------------------------- timing
-def _train_step(model, x, y, loss_fn, optimizer) -> float:
+def _train_step(model, x, y, optimizer=None) -> float:
     """One forward, backward and (with an optimizer) step; its seconds, device synchronised."""
     runtime.synchronize(x.device)
     start = time.perf_counter()
     (optimizer or model).zero_grad(set_to_none=True)
-    (loss_fn or F.cross_entropy)(model(x), y).backward()
+    F.cross_entropy(model(x), y).backward()
     if optimizer is not None:
         optimizer.step()
     runtime.synchronize(x.device)
@@ -109,29 +104,26 @@ def _train_step(model, x, y, loss_fn, optimizer) -> float:
 
 
 def step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-              loss_fn: Callable | None = None, optimizer: torch.optim.Optimizer | None = None,
-              repeats: int = 5, warmup: int = 2) -> float:
-    """Median seconds of ``repeats`` training steps after ``warmup`` untimed ones: forward,
-    ``loss_fn(model(x), y)`` (default cross-entropy), backward, ``optimizer.step()`` if given.
-    Runs in the model's mode, so BatchNorm statistics (and weights) change as in training."""
+              optimizer: torch.optim.Optimizer | None = None, repeats: int = 5,
+              warmup: int = 2) -> float:
+    """Median seconds of ``repeats`` training steps (cross-entropy, and the ``optimizer`` if
+    given) after ``warmup`` untimed ones, in the model's mode."""
     check_int("repeats", repeats, 1)
     check_int("warmup", warmup, 0)
     for _ in range(warmup):
-        _train_step(model, x, y, loss_fn, optimizer)
-    return statistics.median(_train_step(model, x, y, loss_fn, optimizer) for _ in range(repeats))
+        _train_step(model, x, y, optimizer)
+    return statistics.median(_train_step(model, x, y, optimizer) for _ in range(repeats))
 
 
 def cuda_peak_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-                    loss_fn: Callable | None = None,
                     optimizer: torch.optim.Optimizer | None = None) -> int | None:
-    """``torch.cuda.max_memory_allocated`` over one training step on ``x``'s GPU (weights,
-    gradients and optimizer state included); None off CUDA."""
+    """``torch.cuda.max_memory_allocated`` over one training step on ``x``'s GPU; None off CUDA."""
     if x.device.type != "cuda":
         return None
     model.zero_grad(set_to_none=True)
     torch.cuda.synchronize(x.device)
     torch.cuda.reset_peak_memory_stats(x.device)
-    _train_step(model, x, y, loss_fn, optimizer)
+    _train_step(model, x, y, optimizer)
     return int(torch.cuda.max_memory_allocated(x.device))
 
 
@@ -150,11 +142,9 @@ class MemoryRow:
 
 
 def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, *,
-                   loss_fn: Callable | None = None, repeats: int = 5, warmup: int = 1,
-                   time_steps: bool = True) -> list[MemoryRow]:
-    """Saved-for-backward bytes, step time and CUDA peak of each model on one batch (models put
-    in training mode, no optimizer). Steps are timed in interleaved rounds (A, B, C, A, B, ...)
-    so a slow spell hits every model alike; medians are reported, the first model is the base."""
+                   repeats: int = 5, warmup: int = 1, time_steps: bool = True) -> list[MemoryRow]:
+    """Saved bytes, median step time and CUDA peak of each model (training mode, no optimizer) on
+    one batch, timed in interleaved rounds (A, B, A, B, ...) so a slow spell hits all alike."""
     if not models:
         raise ValueError("models must name at least one model, got an empty mapping")
     check_int("repeats", repeats, 1)
@@ -162,11 +152,11 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
     for model in models.values():
         model.train()
     saved = {n: saved_activation_bytes(m, x, by_module=False) for n, m in models.items()}
-    peaks = {n: cuda_peak_bytes(m, x, y, loss_fn=loss_fn) for n, m in models.items()}
+    peaks = {n: cuda_peak_bytes(m, x, y) for n, m in models.items()}
     times: dict[str, list[float]] = {name: [] for name in models}
     for round_ in range((warmup + repeats) if time_steps else 0):
         for name, model in models.items():
-            seconds = _train_step(model, x, y, loss_fn, None)
+            seconds = _train_step(model, x, y)
             if round_ >= warmup:
                 times[name].append(seconds)
     median = {n: statistics.median(t) if t else math.nan for n, t in times.items()}
@@ -192,22 +182,16 @@ def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: 
     if arch == "densenet_bc":
         num_classes = 10 if num_classes is None else num_classes
         config = models.cifar_config(depth, num_classes=num_classes)
-        prefix = "torchvision class"
-
-        def theirs(**flag):
-            return models.torchvision_densenet_cifar(depth, num_classes=num_classes, **flag)
+        prefix, theirs = "torchvision class", partial(models.torchvision_densenet_cifar, depth)
     else:
         num_classes = 1000 if num_classes is None else num_classes
         config = models.DENSENET121.replace(num_classes=num_classes)
-        prefix = "torchvision"
-
-        def theirs(**flag):
-            return torchvision.models.densenet121(num_classes=num_classes, **flag)
-    variants = {f"ours {kind}": models.DenseNet(config, memory_efficient=efficient,
-                                                fast_cpu=fast_cpu)
-                for kind, efficient in (("plain", False), ("memory_efficient", True))}
-    variants.update({f"{prefix} plain": theirs(),
-                     f"{prefix} memory_efficient": theirs(memory_efficient=True)})
+        prefix, theirs = "torchvision", torchvision.models.densenet121
+    flags = (("plain", False), ("memory_efficient", True))
+    variants = {f"ours {kind}": models.DenseNet(config, memory_efficient=on, fast_cpu=fast_cpu)
+                for kind, on in flags}
+    variants.update({f"{prefix} {kind}": theirs(num_classes=num_classes, memory_efficient=on)
+                     for kind, on in flags})
     reference = variants["ours plain"].state_dict()
     for model in variants.values():
         model.load_state_dict(reference, strict=True)

@@ -1,7 +1,5 @@
-"""Decision planes of an image classifier (chapter 8): the predicted class on the plane through
-three images ``a + s (b - a) + t (c - a)``, and how often the class changes between
-neighbouring grid points (a jagged boundary crosses more of them).
-"""
+"""Decision planes (chapter 8): the class predicted on the plane ``a + s (b - a) + t (c - a)``
+through three images, and how often it changes between neighbouring grid points."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
-"""Feature reuse inside a trained DenseNet: the heat map of Huang et al. (2017), Figure 5.
+"""Feature reuse inside a trained DenseNet: the heat map of Huang et al. (2017), Figure 5, and
+the verdicts on the paper's four observations about it (chapter 8).
 
 Layer ``l`` of a dense block reads ``[x_0, ..., x_{l-1}]``, so its first convolution has one
 slice of input channels per *source* (the block input, each earlier layer); the transition (or
@@ -17,8 +18,9 @@ from torch import nn
 
 from .models import DenseBlock, DenseNet, Transition
 
-__all__ = ["source_slices", "feature_reuse", "reuse_summary",
-           "figure5_observations", "FIGURE5_OBSERVATIONS", "RULES", "NORMALIZE"]
+__all__ = ["NORMALIZE", "source_slices", "feature_reuse", "reuse_summary", "RULES",
+           "USED_FRACTION", "FRACTIONS", "FIGURE5_OBSERVATIONS", "figure5_observations",
+           "verdict_table", "cutoff_curves", "break_even"]
 
 NORMALIZE = ("none", "row")
 
@@ -107,9 +109,13 @@ def reuse_summary(matrices):
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------- Figure 5's verdicts
 # The paper's four observations about its Figure 5, in our words, each with the statistic we
 # compute and the rule that decides whether it holds (RULES: the threshold; 4 must exceed it).
+# verdict_table, cutoff_curves and break_even (chapter 8) show how the verdicts depend on them.
 RULES = {1: 0.8, 2: 0.8, 3: 0.75, 4: 1.0}
+USED_FRACTION = 1 / 3                         # a source is used at this share of the row's max
+FRACTIONS = np.round(np.linspace(0.05, 0.95, 19), 2)     # the "used" fractions cutoff_curves tries
 FIGURE5_OBSERVATIONS = (
     ("1. Layers spread their weight over many inputs of their block",
      "share of (layer, earlier source) pairs weighted >= 1/3 of the row's strongest source",
@@ -126,7 +132,7 @@ FIGURE5_OBSERVATIONS = (
 )
 
 
-def figure5_observations(matrices, used_fraction: float = 1 / 3):
+def figure5_observations(matrices, used_fraction: float = USED_FRACTION):
     """The paper's four Figure 5 observations tested on one model's ``feature_reuse`` matrices:
     a DataFrame of ``observation``, ``statistic``, ``value``, ``criterion`` and ``holds`` (None
     when there is no row to test, e.g. observation 2 with one block). A source is *used* by a
@@ -151,3 +157,55 @@ def figure5_observations(matrices, used_fraction: float = 1 / 3):
         table.append(dict(observation=observation, statistic=statistic, value=value,
                           criterion=criterion, holds=holds))
     return pd.DataFrame(table)
+
+
+def verdict_table(matrices_by_model: dict, used_fraction: float = USED_FRACTION):
+    """One row per observation, one column per model: "value (holds)" or "value (fails)",
+    and a last column counting the models for which it holds."""
+    import pandas as pd
+    tables = {name: figure5_observations(m, used_fraction)
+              for name, m in matrices_by_model.items()}
+    first = next(iter(tables.values()))
+    out = pd.DataFrame(index=pd.Index(first.observation, name="observation"))
+    for name, t in tables.items():
+        out[name] = [f"{v:.3f} ({'holds' if h else 'fails'})" if h is not None else "n/a"
+                     for v, h in zip(t.value, t.holds)]
+    out["holds for"] = [sum(bool(t.holds[i]) for t in tables.values())
+                        for i in range(len(first))]
+    return out
+
+
+def cutoff_curves(matrices_by_model: dict, fractions=FRACTIONS):
+    """Tidy DataFrame of model, observation, cutoff, statistic: observations 1 and 2 at every
+    "used" fraction, 3 and 4 (whose statistic does not depend on it) once, with cutoff NaN."""
+    import pandas as pd
+    rows = []
+    for name, matrices in matrices_by_model.items():
+        for cutoff, observations in [(float(f), (1, 2)) for f in fractions] + [(np.nan, (3, 4))]:
+            fraction = USED_FRACTION if np.isnan(cutoff) else cutoff
+            values = list(figure5_observations(matrices, fraction).value)
+            rows += [dict(model=name, observation=obs, cutoff=cutoff, statistic=values[obs - 1])
+                     for obs in observations if values[obs - 1] is not None]
+    return pd.DataFrame(rows)
+
+
+def break_even(matrices_by_model: dict, fractions=FRACTIONS):
+    """A DataFrame of the cut-off where each verdict flips, per observation and model: for 1 and
+    2 the largest "used" fraction on the grid whose share still reaches 0.8 (NaN if none), for 3
+    and 4 the largest required share or ratio that holds (the statistic itself)."""
+    import pandas as pd
+    curves = cutoff_curves(matrices_by_model, fractions)
+    out = {}
+    for name, part in curves.groupby("model", sort=False):
+        row = {}
+        for obs in (1, 2):
+            p = part[(part.observation == obs) & (part.statistic >= RULES[obs])]
+            row[obs] = float(p.cutoff.max()) if len(p) else np.nan
+        for obs in (3, 4):
+            p = part[part.observation == obs]
+            row[obs] = float(p.statistic.iloc[0]) if len(p) else np.nan
+        out[name] = row
+    table = pd.DataFrame(out)
+    table.index = pd.Index([1, 2, 3, 4], name="observation")
+    table.insert(0, "today's cut-off", [USED_FRACTION, USED_FRACTION, RULES[3], RULES[4]])
+    return table

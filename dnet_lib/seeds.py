@@ -1,7 +1,6 @@
 """Seed-to-seed statistics of the reference runs (chapter 6): Welch's t-test of two networks'
-final test accuracies (:func:`welch`), and the less-data experiment seed by seed
-(:func:`less_data_gaps`), where both networks saw the same subset and steps at each size and
-seed, so their difference is *paired*.
+accuracies, and the less-data runs, where each size and seed gave both networks the same data
+and steps, so their difference is *paired*.
 """
 from __future__ import annotations
 
@@ -66,27 +65,24 @@ def less_data_gaps(record: dict, first: str = "densenet", second: str = "resnet"
     network's mean and std test accuracy, the paired gaps (first - second) per seed, their mean
     and std, and the paired t-test's t and p."""
     import pandas as pd
-    acc = {(r["train_examples"], r["network"], r["seed"]): r["final_test_acc"]
-           for r in record.get("runs", {}).values()
-           if r.get("group") in ("main", "less_data") and r["network"] in (first, second)}
-
-    def std(values):
-        return statistics.stdev(values) if len(values) > 1 else math.nan
+    runs = pd.DataFrame([r for r in record.get("runs", {}).values()
+                         if r.get("group") in ("main", "less_data")],
+                        columns=["train_examples", "seed", "network", "final_test_acc"])
+    acc = runs.pivot_table("final_test_acc", ["train_examples", "seed"], "network")
+    if not {first, second} <= set(acc.columns) or acc[[first, second]].dropna().empty:
+        raise ValueError(f"no runs of both {first!r} and {second!r} in this result file")
     rows = []
-    for size in sorted({key[0] for key in acc}):
-        seeds = sorted(s for (n, net, s) in acc if n == size and net == first
-                       and (n, second, s) in acc)
-        if not seeds:
-            continue
-        a = [acc[(size, first, s)] for s in seeds]
-        b = [acc[(size, second, s)] for s in seeds]
+    for size, part in acc[[first, second]].dropna().groupby(level=0):
+        a, b = list(part[first]), list(part[second])
         gaps = [x - y for x, y in zip(a, b)]
         t, p = paired_t(gaps) if len(gaps) > 1 else (math.nan, math.nan)
-        rows.append({"train_examples": size, "seeds": len(seeds),
-                     f"{first}_mean": statistics.mean(a), f"{first}_std": std(a),
-                     f"{second}_mean": statistics.mean(b), f"{second}_std": std(b),
-                     "gaps": gaps, "gap_mean": statistics.mean(gaps), "gap_std": std(gaps),
+        rows.append({"train_examples": size, "seeds": len(gaps),
+                     f"{first}_mean": statistics.mean(a), f"{first}_std": _std(a),
+                     f"{second}_mean": statistics.mean(b), f"{second}_std": _std(b),
+                     "gaps": gaps, "gap_mean": statistics.mean(gaps), "gap_std": _std(gaps),
                      "t": t, "p": p})
-    if not rows:
-        raise ValueError(f"no runs of both {first!r} and {second!r} in this result file")
     return pd.DataFrame(rows).set_index("train_examples")
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else math.nan

@@ -65,13 +65,15 @@ def units(model: nn.Module, size: int = 32) -> tuple[list[tuple[str, nn.Module]]
     return found, next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
 
 
-def _run_once(model: nn.Module, x: torch.Tensor, handles: list, context=None) -> None:
-    """One forward pass in eval mode without gradients; hooks removed, mode restored."""
+def _run_once(model: nn.Module, in_channels: int, size: int, handles: list,
+              context=None) -> None:
+    """One zero image through the model in eval mode without gradients, on the parameters'
+    device ("meta" too); hooks removed and mode restored afterwards."""
     was_training = model.training
-    model.eval()
+    device = next(model.parameters(), torch.zeros(())).device
     try:
         with torch.no_grad(), context or contextlib.nullcontext():
-            model(x)
+            model.eval()(torch.zeros(1, in_channels, size, size, device=device))
     finally:
         model.train(was_training)
         for h in handles:
@@ -109,8 +111,7 @@ def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
                if isinstance(m, nn.Conv2d) and "downsample" not in name]
     handles.append(found[0][1].register_forward_pre_hook(stem))
     handles += [m.register_forward_hook(after(name, _kind(m))) for name, m in found]
-    device = next(model.parameters(), torch.zeros(())).device   # "meta" works too
-    _run_once(model, torch.zeros(1, in_channels, size, size, device=device), handles)
+    _run_once(model, in_channels, size, handles)
     return points
 
 
@@ -140,7 +141,7 @@ def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
 
     for name, m in found:
         handles += [m.register_forward_pre_hook(before(name)), m.register_forward_hook(after(name))]
-    _run_once(model, torch.zeros(1, in_channels, size, size), handles, counter)
+    _run_once(model, in_channels, size, handles, counter)
     params["head"] = arith.count_params(model) - sum(params.values())
     flops["head"] = counter.get_total_flops() - sum(flops.values())
     kinds = {name: _kind(m) for name, m in found}
@@ -159,23 +160,16 @@ def stage_table(model: nn.Module, size: int = 32):
     ``channels out``, ``resolution out`` (side length; the head: its last linear layer's outputs
     at resolution 1), ``parameters`` and ``FLOPs`` (2 per multiply-add, one image)."""
     import pandas as pd
-    widths = {point.unit: point for point in trace_widths(model, size)}
-    rows: dict[str, dict] = {}
-    for cost in unit_costs(model, size):
-        stage = stage_of(cost.unit)
-        row = rows.setdefault(stage, {"stage": stage, "kind": cost.kind, "units": 0,
-                                      "channels out": None, "resolution out": None,
-                                      "parameters": 0, "FLOPs": 0})
-        row["units"] += 1
-        row["parameters"] += cost.params
-        row["FLOPs"] += cost.flops
-        if cost.unit in widths:                    # the head has no width point of its own
-            row["channels out"] = widths[cost.unit].channels
-            row["resolution out"] = widths[cost.unit].resolution
+    widths = {p.unit: (p.channels, p.resolution) for p in trace_widths(model, size)}
+    costs = pd.DataFrame([vars(c) for c in unit_costs(model, size)])
+    costs["stage"] = costs.unit.map(stage_of)
+    out = ["channels out", "resolution out"]
+    costs[out] = [widths.get(unit, (None, None)) for unit in costs.unit]   # the head: none
+    table = costs.groupby("stage", sort=False).agg(
+        kind=("kind", "first"), units=("unit", "size"), **{name: (name, "last") for name in out},
+        parameters=("params", "sum"), FLOPs=("flops", "sum"))
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if linears:
-        rows["head"].update({"channels out": linears[-1].out_features, "resolution out": 1})
-    table = pd.DataFrame(list(rows.values())).set_index("stage")
-    columns = ["channels out", "resolution out"]
-    table[columns] = table[columns].ffill().astype(int)
+        table.loc["head", out] = linears[-1].out_features, 1
+    table[out] = table[out].ffill().astype(int)
     return table

@@ -1,12 +1,6 @@
-"""Chapter 7's measurements: memory and time against depth and resolution, and what autograd
-stores per dense layer.
-
-* :func:`measure`, :func:`sweep` -- saved bytes and step time of ``memory.densenet_variants``
-  against depth and input size (:data:`SWEEP`: the sizes per mode); :func:`depth_fits` -- how
-  well a line or a parabola in the layers per block fits them.
-* :func:`saved_by_layer` -- every tensor one dense block keeps, layer by layer, and what it is.
-* :func:`d2l_resolution` -- d2l's DenseNet and ResNet-18 at 96 and 224 px (d2l's exercise).
-"""
+"""Chapter 7's measurements: saved bytes and step time of ``memory.densenet_variants`` against
+depth and input size (:func:`sweep`, and :func:`depth_fits` of them), every tensor a dense block
+keeps, layer by layer (:func:`saved_by_layer`), and d2l's exercise at 96 and 224 px."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,24 +80,28 @@ def depth_fits(by_depth):
 class SavedTensor:
     """One storage autograd keeps, as seen from the dense layer whose forward saved it."""
     layer: int          # 1..L
-    module: str         # the innermost module in the layer ("norm1", "relu1", ...; "" the layer)
+    module: str         # the innermost module in the layer ("norm1", ...; "" the layer itself)
     channels: int       # size of dimension 1 (0 for per-channel statistics and scalars)
     nbytes: int
     shared: bool        # the storage of the block input or of a layer's output (kept anyway)
 
     @property
     def kind(self) -> str:
+        """What the storage is, by the module that saved it ("" our layer's own Function)."""
         if self.shared:
             return "feature maps (kept anyway)"
         if self.channels == 0:
             return "statistics"
-        if self.module in ("", "norm1"):       # "": saved by the layer's own autograd Function
-            return "concatenation (BatchNorm's input)"
+        if self.module in ("", "norm1"):
+            return WIDE[0]
         if self.module.startswith("relu1"):
-            return "BN-ReLU output (the conv's input)"
+            return WIDE[1]
         if self.module.startswith(("norm2", "relu2", "conv2")):
             return "bottleneck (4k maps)"
         return "other"
+
+
+WIDE = ("concatenation (BatchNorm's input)", "BN-ReLU output (the conv's input)")
 
 
 def saved_by_layer(block: nn.Module, x: torch.Tensor) -> list[SavedTensor]:
@@ -136,10 +134,9 @@ def saved_by_layer(block: nn.Module, x: torch.Tensor) -> list[SavedTensor]:
 def wide_tensors_per_layer(tensors: list[SavedTensor]) -> dict[int, int]:
     """Per layer: how many saved storages are new tensors as wide as the layer's input (not
     feature maps that exist anyway, not statistics, not bottleneck maps)."""
-    wide = ("concatenation (BatchNorm's input)", "BN-ReLU output (the conv's input)")
     counts = {t.layer: 0 for t in tensors}
     for t in tensors:
-        counts[t.layer] += t.kind in wide
+        counts[t.layer] += t.kind in WIDE
     return counts
 
 

@@ -1,9 +1,6 @@
-"""A 2-D toy problem for the "smoother decision boundaries" claim.
-
-``make_spirals`` draws two interleaved spirals for ``models.PlainMLP``, ``ResidualMLP`` and
-``DenseMLP``; ``decision_grid`` evaluates a trained model on a grid, and ``boundary_length``
-(of the 0.5 contour) and ``mean_input_gradient`` (mean ``|grad_x p|``) say how wiggly its
-boundary is: smaller is smoother.
+"""A 2-D toy problem for the "smoother decision boundaries" claim: two spirals for the MLPs of
+``dnet_lib.models``, and how wiggly a trained model's boundary is (the 0.5 contour's length,
+the mean input gradient: smaller is smoother).
 """
 from __future__ import annotations
 

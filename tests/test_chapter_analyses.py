@@ -1,12 +1,12 @@
-"""The analyses chapters 6-9 call: seeds, sweeps, figure5, planes, pathdiagram, and the new
-reference runs (less-data seeds, the L=40 network of Figure 5)."""
+"""The analyses chapters 6-9 call: seeds, sweeps, reuse's verdicts, planes, pathdiagram, and
+the new reference runs (less-data seeds, the L=40 network of Figure 5)."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from dnet_lib import (arith, figure5, models, pathdiagram, planes, reference, results, seeds,
+from dnet_lib import (arith, models, pathdiagram, planes, reference, results, reuse, seeds,
                       sweeps)
 
 
@@ -73,7 +73,7 @@ def test_fit_error_is_zero_for_an_exact_polynomial():
     assert sweeps.fit_error(n, 3 * n ** 2 + 1, 1) > 0.05
 
 
-# --------------------------------------------------------------------------- figure5
+# --------------------------------------------------------------------------- Figure 5 verdicts
 def _matrices(input_weight: float, last_weight: float):
     m = np.tril(np.ones((4, 4)))
     m[np.triu_indices(4, 1)] = np.nan
@@ -85,11 +85,11 @@ def _matrices(input_weight: float, last_weight: float):
 def test_break_even_moves_with_the_statistics():
     strong = _matrices(0.2, 3.0)
     flat = _matrices(1.2, 1.0)          # the block input slightly the strongest
-    table = figure5.break_even({"strong": strong, "flat": flat})
+    table = reuse.break_even({"strong": strong, "flat": flat})
     assert table.loc[4, "strong"] == pytest.approx(3.0) and table.loc[4, "flat"] == 1.0
     assert table.loc[3, "strong"] == 1.0 and table.loc[3, "flat"] == 0.0
     assert table.loc[1, "flat"] == pytest.approx(0.80)     # other sources at 1/1.2 of the max
-    verdicts = figure5.verdict_table({"strong": strong, "flat": flat})
+    verdicts = reuse.verdict_table({"strong": strong, "flat": flat})
     assert verdicts["holds for"].tolist()[2:] == [1, 1]
 
 

@@ -3,7 +3,7 @@ pyplot figure), labels it with ``style.label`` and returns it.
 
 * chapter 1: ``plot_depth_curves`` (``degradation``); chapter 6: ``plot_less_data_gaps``
   (``seeds``); chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``sweeps``)
-* chapter 8: ``plot_feature_reuse`` (``reuse``), ``plot_cutoffs`` (``figure5``),
+* chapter 8: ``plot_feature_reuse``, ``plot_cutoffs`` (``reuse``),
   ``plot_gradient_norms`` (``gradflow``), ``plot_plane`` (``planes``),
   ``plot_decision_boundary`` (``toy``)
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from .. import figure5, planes, results, reuse, seeds, style, toy, validate
+from .. import planes, results, reuse, seeds, style, toy, validate
 from .figure import pyplot_axes, tight
 
 __all__ = ["plot_depth_curves", "plot_less_data_gaps", "plot_saved_by_layer", "plot_sweep",
@@ -146,25 +146,25 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
     return tight(axes[0].figure)
 
 
-def plot_cutoffs(matrices_by_model: dict, fractions=figure5.FRACTIONS):
+def plot_cutoffs(matrices_by_model: dict, fractions=reuse.FRACTIONS):
     """Four panels, one per Figure 5 observation: holds (1) or fails (0) against its cut-off,
     one line per model, today's cut-off dashed. Returns the figure."""
     import matplotlib.pyplot as plt
-    curves = figure5.cutoff_curves(matrices_by_model, fractions)
+    curves = reuse.cutoff_curves(matrices_by_model, fractions)
     fig, axes = plt.subplots(1, 4, figsize=(10, 2.6), sharey=True)
     for i, name in enumerate(matrices_by_model):
         part = curves[curves.model == name]
         offset = 0.04 * (i - (len(matrices_by_model) - 1) / 2)     # lines side by side
         for obs in (1, 2):
             p = part[part.observation == obs]
-            axes[obs - 1].step(p.cutoff, (p.statistic >= figure5.RULES[obs]) + offset,
+            axes[obs - 1].step(p.cutoff, (p.statistic >= reuse.RULES[obs]) + offset,
                                where="mid", color=f"C{i}", label=name)
         for obs, grid in ((3, np.linspace(0, 1, 101)), (4, np.linspace(0, 3, 121))):
             p = part[part.observation == obs]
             if len(p):
                 axes[obs - 1].step(grid, (p.statistic.iloc[0] >= grid) + offset, where="post",
                                    color=f"C{i}")
-    cutoffs = (figure5.USED_FRACTION, figure5.USED_FRACTION, figure5.RULES[3], figure5.RULES[4])
+    cutoffs = (reuse.USED_FRACTION, reuse.USED_FRACTION, reuse.RULES[3], reuse.RULES[4])
     used = "'used' fraction of row max"
     for obs, (ax, cutoff, x) in enumerate(zip(axes, cutoffs, (used, used, "required share",
                                                                "required ratio")), 1):
