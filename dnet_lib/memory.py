@@ -1,7 +1,7 @@
-"""What training a network costs in memory, measured: the bytes autograd keeps for backward (by
-``torch.autograd.graph.saved_tensors_hooks``, on any device), the seconds and CUDA peak of a
-step, and the DenseNet variants chapter 7 and the benchmark compare. The count is honest for
-both memory-efficient layers: ours (``models.efficient``) saves only its inputs and the batch
+"""What training a network costs in memory, measured (chapter 7): the bytes autograd keeps for
+backward (by ``torch.autograd.graph.saved_tensors_hooks``, on any device), per dense layer too,
+the seconds and CUDA peak of a step, for the DenseNet variants compared, against depth and input
+size. The count is honest for both memory-efficient layers: ours (``models.efficient``) saves only its inputs and the batch
 statistics; torchvision's checkpointing saves its inputs before installing its inner hook and
 keeps placeholders for what is saved inside (tests/test_memory.py checks both).
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Mapping
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,8 +22,10 @@ from torch import nn
 from . import models, runtime
 from .validate import check_choice, check_int
 
-__all__ = ["SavedActivations", "storage_key", "saved_for_backward", "saved_activation_bytes",
-           "step_time", "cuda_peak_bytes", "MemoryRow", "compare_memory", "densenet_variants"]
+__all__ = ["SavedActivations", "saved_activation_bytes", "step_time", "cuda_peak_bytes",
+           "MemoryRow", "compare_memory", "densenet_variants", "SWEEP", "measure", "sweep",
+           "fit_error", "depth_fits", "SavedTensor", "saved_by_layer", "wide_tensors_per_layer",
+           "d2l_resolution"]
 
 
 @dataclass
@@ -34,7 +37,7 @@ class SavedActivations:
     by_module: dict[str, int] = field(default_factory=dict)
 
 
-def storage_key(t: torch.Tensor) -> tuple[str, int] | None:
+def _storage_key(t: torch.Tensor) -> tuple[str, int] | None:
     """(device, storage address) of ``t``; None for tensors without storage (sparse, ...)."""
     try:
         return (str(t.device), t.untyped_storage().data_ptr())
@@ -42,12 +45,12 @@ def storage_key(t: torch.Tensor) -> tuple[str, int] | None:
         return None
 
 
-def saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor]]:
+def _saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor]]:
     """(innermost module name, tensor) of every tensor but parameters and buffers that autograd
     saves during ``model(*args)`` (grad on, the model's mode; BatchNorm statistics restored)."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    excluded = {storage_key(t) for t in (*model.parameters(), *model.buffers())}
+    excluded = {_storage_key(t) for t in (*model.parameters(), *model.buffers())}
     buffers = [b.detach().clone() for b in model.buffers()]
     stack, saved, handles = [""], [], []
 
@@ -60,7 +63,7 @@ def saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor]
                         module.register_forward_hook(leave)]
 
     def pack(t: torch.Tensor) -> torch.Tensor:      # keeping t: no storage address is reused
-        if storage_key(t) not in excluded:
+        if _storage_key(t) not in excluded:
             saved.append((stack[-1], t))
         return t
 
@@ -82,8 +85,8 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
     arguments), each storage once and whole (what stays alive), by the module that saved it."""
     seen: dict[tuple[str, int], int] = {}
     per_module: dict[str, int] = {}
-    for name, t in saved_for_backward(model, *(x if isinstance(x, tuple) else (x,))):
-        key = storage_key(t)
+    for name, t in _saved_for_backward(model, *(x if isinstance(x, tuple) else (x,))):
+        key = _storage_key(t)
         if key is not None and key not in seen:
             seen[key] = t.untyped_storage().nbytes()
             per_module[name] = per_module.get(name, 0) + seen[key]
@@ -196,3 +199,148 @@ def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: 
     for model in variants.values():
         model.load_state_dict(reference, strict=True)
     return variants
+
+
+# --------------------------------------------------------------------------- sweeps
+SWEEP = {
+    "smoke": dict(depths=(10, 16, 22), sizes=(8, 16), size_depth=16, batch=2, repeats=1),
+    "cpu": dict(depths=(22, 40, 58, 76, 100), sizes=(16, 32, 48, 64), size_depth=40,
+                batch=4, repeats=3),
+    "gpu": dict(depths=(40, 100, 160, 250), sizes=(32, 64, 96, 128), size_depth=100,
+                batch=64, repeats=10),
+}
+
+
+def measure(depth: int, size: int, *, batch: int, repeats: int, timed: bool = True,
+            device: torch.device | str = "cpu") -> list[dict]:
+    """One row per variant of the CIFAR DenseNet-BC (k=12) of ``depth`` at ``size`` px:
+    saved MiB, median step seconds (NaN when not ``timed``) and CUDA peak MiB (NaN off CUDA)."""
+    check_int("batch", batch, 1)
+    check_int("size", size, 8)
+    variants = {name: m.to(device) for name, m in densenet_variants(depth=depth).items()
+                if name != "torchvision class plain"}     # the same computation as ours
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    rows = compare_memory(variants, x, y, repeats=repeats, warmup=int(timed), time_steps=timed)
+    return [dict(depth=depth, size=size, variant=r.name, saved_MiB=r.saved_bytes / 2**20,
+                 step_s=r.step_seconds, cuda_peak_MiB=(r.cuda_peak_bytes or math.nan) / 2**20)
+            for r in rows]
+
+
+def sweep(mode: str, device: torch.device | str = "cpu"):
+    """``(by_depth, by_size)`` DataFrames for the mode's :data:`SWEEP` (32 px for the depth
+    sweep); smoke mode does not time (single unwarmed steps would be noise)."""
+    import pandas as pd
+    spec = SWEEP[check_choice("mode", mode, SWEEP)]
+    kw = dict(batch=spec["batch"], repeats=spec["repeats"], timed=mode != "smoke",
+              device=device)
+    by_depth = pd.DataFrame([r for d in spec["depths"] for r in measure(d, 32, **kw)])
+    by_size = pd.DataFrame([r for s in spec["sizes"]
+                            for r in measure(spec["size_depth"], s, **kw)])
+    return by_depth, by_size
+
+
+def fit_error(n, values, degree: int) -> float:
+    """Largest relative error of a least-squares polynomial of ``degree`` through the points."""
+    n, values = np.asarray(n, float), np.asarray(values, float)
+    return float(np.max(np.abs(np.polyval(np.polyfit(n, values, degree), n) / values - 1)))
+
+
+def depth_fits(by_depth):
+    """Per variant: the growth of saved bytes over the depths, and the largest relative error of
+    a linear and a quadratic fit in layers per block, (L - 4) / 6 (NaN with too few depths)."""
+    import pandas as pd
+    rows = []
+    for name, part in by_depth.groupby("variant", sort=False):
+        n = (part.depth.to_numpy(float) - 4) / 6
+        mib = part.saved_MiB.to_numpy()
+        rows.append(dict(variant=name, growth=mib[-1] / mib[0], **{
+            f"{fit}_fit_error": fit_error(n, mib, degree) if len(n) >= degree + 2 else np.nan
+            for degree, fit in ((1, "linear"), (2, "quadratic"))}))
+    return pd.DataFrame(rows).set_index("variant")
+
+
+# --------------------------------------------------------------------------- per layer
+@dataclass(frozen=True)
+class SavedTensor:
+    """One storage autograd keeps, as seen from the dense layer whose forward saved it."""
+    layer: int          # 1..L
+    module: str         # the innermost module in the layer ("norm1", ...; "" the layer itself)
+    channels: int       # size of dimension 1 (0 for per-channel statistics and scalars)
+    nbytes: int
+    shared: bool        # the storage of the block input or of a layer's output (kept anyway)
+
+    @property
+    def kind(self) -> str:
+        """What the storage is, by the module that saved it ("" our layer's own Function)."""
+        if self.shared:
+            return "feature maps (kept anyway)"
+        if self.channels == 0:
+            return "statistics"
+        if self.module in ("", "norm1"):
+            return WIDE[0]
+        if self.module.startswith("relu1"):
+            return WIDE[1]
+        if self.module.startswith(("norm2", "relu2", "conv2")):
+            return "bottleneck (4k maps)"
+        return "other"
+
+
+WIDE = ("concatenation (BatchNorm's input)", "BN-ReLU output (the conv's input)")
+
+
+def saved_by_layer(block: nn.Module, x: torch.Tensor) -> list[SavedTensor]:
+    """Every storage but parameters and buffers that a dense block's layers save during
+    ``block(x)`` (training mode), once per layer: a map three layers save appears three times."""
+    if not isinstance(block, models.DenseBlock):
+        raise ValueError(f"block must be a dnet_lib DenseBlock, got {type(block).__name__}")
+    outputs = [x]
+    handles = [layer.register_forward_hook(lambda m, a, out: outputs.append(out))
+               for layer in block.values()]
+    try:
+        saved = _saved_for_backward(block.train(), x)
+    finally:
+        for h in handles:
+            h.remove()
+    shared = {_storage_key(t) for t in outputs}
+    rows, seen = [], set()
+    for path, t in saved:
+        layer_name, _, module = path.partition(".")
+        key = (layer_name, _storage_key(t))
+        if layer_name and key not in seen:       # "": saved by the block itself
+            seen.add(key)
+            rows.append(SavedTensor(int(layer_name.removeprefix("denselayer")), module,
+                                    t.shape[1] if t.dim() >= 2 else 0,
+                                    t.untyped_storage().nbytes(), key[1] in shared))
+    return rows
+
+
+def wide_tensors_per_layer(tensors: list[SavedTensor]) -> dict[int, int]:
+    """Per layer: how many saved storages are new tensors as wide as the layer's input (not
+    feature maps that exist anyway, not statistics, not bottleneck maps)."""
+    counts = {t.layer: 0 for t in tensors}
+    for t in tensors:
+        counts[t.layer] += t.kind in WIDE
+    return counts
+
+
+def d2l_resolution(batch: int, sizes=(96, 224), device: torch.device | str = "cpu"):
+    """Saved MiB of d2l's DenseNet (plain and memory-efficient) and ResNet-18 on one batch per
+    input size (a column each), with their parameters and the last size's ratio to the first."""
+    import pandas as pd
+    check_int("batch", batch, 1)
+    rows, params = {}, {}
+    for size in sizes:
+        torch.manual_seed(0)
+        nets = {"d2l DenseNet": models.d2l_densenet(),
+                "d2l DenseNet, memory-efficient": models.d2l_densenet(memory_efficient=True),
+                "d2l ResNet-18": models.d2l_resnet18()}
+        x = torch.randn(batch, 1, size, size, device=device)
+        for name, net in nets.items():
+            saved = saved_activation_bytes(net.to(device).train(), x, by_module=False)
+            rows.setdefault(name, {})[size] = saved.total_bytes / 2**20
+            params[name] = sum(p.numel() for p in net.parameters())
+    table = pd.DataFrame(rows).T
+    table[f"{sizes[-1]} / {sizes[0]}"] = table[sizes[-1]] / table[sizes[0]]
+    table.insert(0, "parameters", pd.Series(params))
+    return table

@@ -1,14 +1,9 @@
-"""Feature reuse inside a trained DenseNet: the heat map of Huang et al. (2017), Figure 5, and
-the verdicts on the paper's four observations about it (chapter 8).
-
-Layer ``l`` of a dense block reads ``[x_0, ..., x_{l-1}]``, so its first convolution has one
-slice of input channels per *source* (the block input, each earlier layer); the transition (or
-the classifier) after the block is the final target row. The paper colours pixel (s, l) by the
-L1 norm of the weights from s to l over the number of input maps; we take the mean ``|w|`` over
-the slice, which divides also by output channels and kernel size (a whole row rescaled), and
-``normalize="row"`` scales each row to a maximum of 1. ``fold_bn=True`` multiplies the weights
-by ``|gamma| / sqrt(running_var + eps)`` of the BatchNorm in front: the weight applied to the
-*raw* map (the paper uses plain weights, our default).
+"""Feature reuse in a trained DenseNet, Huang et al.'s (2017) Figure 5, and verdicts on the
+paper's four observations about it (chapter 8). A layer's first conv has one slice of input
+channels per *source* (block input, earlier layers); the paper colours (s, l) by the L1 norm of
+its weights over the input maps, we by their mean ``|w|`` (a whole row rescaled), optionally
+per row scaled to 1 or folded with the BatchNorm in front (``fold_bn``: the weight on the raw
+map; the paper uses plain weights, our default).
 """
 from __future__ import annotations
 
@@ -18,7 +13,7 @@ from torch import nn
 
 from .models import DenseBlock, DenseNet, Transition
 
-__all__ = ["NORMALIZE", "source_slices", "feature_reuse", "reuse_summary", "RULES",
+__all__ = ["NORMALIZE", "source_slices", "feature_reuse", "RULES",
            "USED_FRACTION", "FRACTIONS", "FIGURE5_OBSERVATIONS", "figure5_observations",
            "verdict_table", "cutoff_curves", "break_even"]
 
@@ -77,7 +72,6 @@ def feature_reuse(model: DenseNet, normalize: str = "none",
     return matrices
 
 
-# --------------------------------------------------------------------------- reading the map
 def _check_matrices(matrices) -> list[np.ndarray]:
     matrices = [np.asarray(m, dtype=float) for m in matrices]
     if not matrices or any(m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2
@@ -85,28 +79,6 @@ def _check_matrices(matrices) -> list[np.ndarray]:
         raise ValueError("matrices must be a non-empty list of square (L + 1, L + 1) arrays "
                          "with L >= 1, as returned by feature_reuse")
     return matrices
-
-
-def reuse_summary(matrices):
-    """A DataFrame, one row per block of ``feature_reuse`` matrices: ``input_vs_layers``, the
-    weight on the block input over the mean on earlier layers, averaged over the layers that
-    read both (NaN for one layer; below 1: the input is used less), and
-    ``final_late_vs_early``, the final row's mean weight on the later half of the layers over
-    the earlier half (above 1: it leans on later layers)."""
-    import pandas as pd
-    matrices = _check_matrices(matrices)
-    rows = []
-    for b, m in enumerate(matrices):
-        layers = m[1:-1]                       # targets 2..L: they read x_0 and >= 1 layer
-        ratios = [r[0] / np.nanmean(r[1:]) for r in layers]
-        final = m[-1, 1:]                      # the final row's weights on layers 1..L
-        half = max(1, len(final) // 2)
-        late_vs_early = np.mean(final[-half:]) / np.mean(final[:half])
-        rows.append(dict(block=b + 1,
-                         final_row="classifier" if b == len(matrices) - 1 else "transition",
-                         input_vs_layers=float(np.mean(ratios)) if ratios else float("nan"),
-                         final_late_vs_early=float(late_vs_early)))
-    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- Figure 5's verdicts
@@ -194,18 +166,11 @@ def break_even(matrices_by_model: dict, fractions=FRACTIONS):
     2 the largest "used" fraction on the grid whose share still reaches 0.8 (NaN if none), for 3
     and 4 the largest required share or ratio that holds (the statistic itself)."""
     import pandas as pd
-    curves = cutoff_curves(matrices_by_model, fractions)
     out = {}
-    for name, part in curves.groupby("model", sort=False):
-        row = {}
-        for obs in (1, 2):
-            p = part[(part.observation == obs) & (part.statistic >= RULES[obs])]
-            row[obs] = float(p.cutoff.max()) if len(p) else np.nan
-        for obs in (3, 4):
-            p = part[part.observation == obs]
-            row[obs] = float(p.statistic.iloc[0]) if len(p) else np.nan
-        out[name] = row
-    table = pd.DataFrame(out)
-    table.index = pd.Index([1, 2, 3, 4], name="observation")
+    for name, part in cutoff_curves(matrices_by_model, fractions).groupby("model", sort=False):
+        holds = part[part.statistic >= part.observation.map(RULES)]
+        out[name] = {**{obs: holds[holds.observation == obs].cutoff.max() for obs in (1, 2)},
+                     **part[part.observation >= 3].set_index("observation").statistic}
+    table = pd.DataFrame(out).reindex(pd.Index([1, 2, 3, 4], name="observation"))
     table.insert(0, "today's cut-off", [USED_FRACTION, USED_FRACTION, RULES[3], RULES[4]])
     return table

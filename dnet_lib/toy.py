@@ -1,6 +1,7 @@
-"""A 2-D toy problem for the "smoother decision boundaries" claim: two spirals for the MLPs of
-``dnet_lib.models``, and how wiggly a trained model's boundary is (the 0.5 contour's length,
-the mean input gradient: smaller is smoother).
+"""The "smoother decision boundaries" claim (chapter 8): two spirals for the MLPs of
+``dnet_lib.models`` and the length of a trained model's 0.5 contour; for an image classifier,
+the class on the plane ``a + s (b - a) + t (c - a)`` through three images and how often it
+changes between neighbouring grid points.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from .arith import mlp_params
 from .validate import check_int, check_number
 
 __all__ = ["make_spirals", "plain_parameters", "dense_parameters", "width_for_parameters",
-           "train_toy", "accuracy", "decision_grid", "boundary_length", "mean_input_gradient"]
+           "train_toy", "accuracy", "decision_grid", "boundary_length", "SPAN", "image_plane",
+           "predict_plane", "class_changes", "random_planes"]
 
 EXTENT = (-1.5, 1.5, -1.5, 1.5)
 
@@ -86,7 +88,10 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return (model(x).argmax(1) == y).float().mean().item()
 
 
-def _grid(extent: Sequence[float], resolution: int):
+def decision_grid(model: nn.Module, extent: Sequence[float] = EXTENT, resolution: int = 200
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(xs, ys, prob)``: the probability of class 1 on a ``resolution`` x ``resolution`` grid
+    over ``extent`` = (xmin, xmax, ymin, ymax), ``prob[i, j]`` at ``(xs[j], ys[i])``."""
     check_int("resolution", resolution, 2)
     xmin, xmax, ymin, ymax = (float(v) for v in extent)
     if not (xmin < xmax and ymin < ymax):
@@ -94,14 +99,7 @@ def _grid(extent: Sequence[float], resolution: int):
                          f"got {tuple(extent)}")
     xs, ys = np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution)
     gx, gy = np.meshgrid(xs, ys)
-    return xs, ys, torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32))
-
-
-def decision_grid(model: nn.Module, extent: Sequence[float] = EXTENT, resolution: int = 200
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(xs, ys, prob)``: the probability of class 1 on a ``resolution`` x ``resolution`` grid
-    over ``extent`` = (xmin, xmax, ymin, ymax), ``prob[i, j]`` at ``(xs[j], ys[i])``."""
-    xs, ys, points = _grid(extent, resolution)
+    points = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32))
     model.eval()
     with torch.no_grad():
         prob = torch.softmax(model(points), 1)[:, 1].numpy().reshape(resolution, resolution)
@@ -117,10 +115,50 @@ def boundary_length(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, level: flo
                for line in lines)
 
 
-def mean_input_gradient(model: nn.Module, extent: Sequence[float] = EXTENT,
-                        resolution: int = 100) -> float:
-    """Mean over a grid of ``|d p(class 1) / d x|``: how sharply the prediction changes in space."""
-    points = _grid(extent, resolution)[2].requires_grad_(True)
+# --------------------------------------------------------------------------- image planes
+SPAN = (-0.5, 1.5)       # s and t run over this range: a little beyond the three images
+
+
+def image_plane(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, grid: int,
+                span=SPAN) -> torch.Tensor:
+    """Images ``a + s (b - a) + t (c - a)`` on a ``grid`` x ``grid`` lattice of (s, t) in
+    ``span``; shape ``(grid, grid, *a.shape)``, indexed [s, t]."""
+    check_int("grid", grid, 2)
+    if not (a.shape == b.shape == c.shape):
+        raise ValueError(f"a, b and c must have one shape, got {tuple(a.shape)}, "
+                         f"{tuple(b.shape)}, {tuple(c.shape)}")
+    values = torch.linspace(span[0], span[1], grid)
+    s, t = torch.meshgrid(values, values, indexing="ij")
+    extra = (None,) * a.dim()
+    return a + s[(...,) + extra] * (b - a) + t[(...,) + extra] * (c - a)
+
+
+@torch.no_grad()
+def predict_plane(model: nn.Module, plane: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+    """The class ``model`` (in eval mode) predicts at every point of ``plane``: (grid, grid)."""
+    grid = plane.shape[:2]
+    flat = plane.reshape(-1, *plane.shape[2:])
     model.eval()
-    (grad,) = torch.autograd.grad(torch.softmax(model(points), 1)[:, 1].sum(), points)
-    return grad.norm(dim=1).mean().item()
+    out = [model(flat[i:i + batch]).argmax(1) for i in range(0, len(flat), batch)]
+    return torch.cat(out).reshape(grid)
+
+
+def class_changes(pred: torch.Tensor) -> int:
+    """Neighbouring grid points (along s and along t) with different predicted classes."""
+    return int((pred[1:] != pred[:-1]).sum() + (pred[:, 1:] != pred[:, :-1]).sum())
+
+
+def random_planes(models: dict, images: torch.Tensor, planes: int, grid: int,
+                  seed: int = 0):
+    """Class changes of every model on ``planes`` planes through random triples of
+    ``images``: a DataFrame with one column per model, one row per plane."""
+    import pandas as pd
+    check_int("planes", planes, 1)
+    generator = torch.Generator().manual_seed(seed)
+    counts = {name: [] for name in models}
+    for _ in range(planes):
+        i, j, k = torch.randperm(len(images), generator=generator)[:3]
+        plane = image_plane(images[i], images[j], images[k], grid)
+        for name, model in models.items():
+            counts[name].append(class_changes(predict_plane(model, plane)))
+    return pd.DataFrame(counts)

@@ -1,13 +1,13 @@
-"""The analyses chapters 6-9 call: seeds, sweeps, reuse's verdicts, planes, pathdiagram, and
-the new reference runs (less-data seeds, the L=40 network of Figure 5)."""
+"""The analyses chapters 6-9 call: seeds, memory's sweeps, reuse's verdicts, toy's image
+planes, pathdiagram, and the new reference runs (less-data seeds, the L=40 network of Figure 5)."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from dnet_lib import (arith, models, pathdiagram, planes, reference, results, reuse, seeds,
-                      sweeps)
+from dnet_lib import (arith, memory, models, pathdiagram, reference, results, reuse, seeds,
+                      toy)
 
 
 # --------------------------------------------------------------------------- seeds
@@ -54,23 +54,23 @@ def test_committed_less_data_runs_have_three_seeds_when_present():
 def test_saved_by_layer_shows_two_wide_tensors_plain_and_none_memory_efficient():
     torch.manual_seed(0)
     x = torch.randn(2, 24, 8, 8, requires_grad=True)
-    plain = sweeps.saved_by_layer(models.DenseBlock(4, 24, 12, bottleneck=False), x)
-    lean = sweeps.saved_by_layer(
+    plain = memory.saved_by_layer(models.DenseBlock(4, 24, 12, bottleneck=False), x)
+    lean = memory.saved_by_layer(
         models.DenseBlock(4, 24, 12, bottleneck=False, memory_efficient=True), x)
-    wide = sweeps.wide_tensors_per_layer(plain)
+    wide = memory.wide_tensors_per_layer(plain)
     assert [wide[layer] for layer in (2, 3, 4)] == [2, 2, 2]       # concat + ReLU output
-    assert set(sweeps.wide_tensors_per_layer(lean).values()) == {0}
+    assert set(memory.wide_tensors_per_layer(lean).values()) == {0}
     # the memory-efficient layer l keeps references to the l maps it reads, nothing wider
     shared = [t for t in lean if t.shared]
     assert sorted(t.channels for t in shared if t.layer == 4) == [12, 12, 12, 24]
     with pytest.raises(ValueError, match="DenseBlock"):
-        sweeps.saved_by_layer(torch.nn.Linear(2, 2), x)
+        memory.saved_by_layer(torch.nn.Linear(2, 2), x)
 
 
 def test_fit_error_is_zero_for_an_exact_polynomial():
     n = np.arange(1, 6)
-    assert sweeps.fit_error(n, 3 * n ** 2 + 1, 2) == pytest.approx(0, abs=1e-9)
-    assert sweeps.fit_error(n, 3 * n ** 2 + 1, 1) > 0.05
+    assert memory.fit_error(n, 3 * n ** 2 + 1, 2) == pytest.approx(0, abs=1e-9)
+    assert memory.fit_error(n, 3 * n ** 2 + 1, 1) > 0.05
 
 
 # --------------------------------------------------------------------------- Figure 5 verdicts
@@ -93,17 +93,17 @@ def test_break_even_moves_with_the_statistics():
     assert verdicts["holds for"].tolist()[2:] == [1, 1]
 
 
-# --------------------------------------------------------------------------- planes
+# --------------------------------------------------------------------------- image planes
 def test_image_plane_passes_through_the_three_images():
     a, b, c = (torch.full((1, 2, 2), v) for v in (0.0, 1.0, 2.0))
-    plane = planes.image_plane(a, b, c, grid=5, span=(0.0, 1.0))
+    plane = toy.image_plane(a, b, c, grid=5, span=(0.0, 1.0))
     assert plane.shape == (5, 5, 1, 2, 2)
     assert torch.equal(plane[0, 0], a) and torch.equal(plane[-1, 0], b)
     assert torch.equal(plane[0, -1], c)
     pred = torch.tensor([[0, 0, 1], [0, 1, 1], [1, 1, 1]])
-    assert planes.class_changes(pred) == 4
+    assert toy.class_changes(pred) == 4
     with pytest.raises(ValueError, match="grid"):
-        planes.image_plane(a, b, c, grid=1)
+        toy.image_plane(a, b, c, grid=1)
 
 
 # --------------------------------------------------------------------------- pathdiagram

@@ -167,9 +167,9 @@ def test_gradient_norms_plot_has_one_line_per_net():
 
 def test_memory_charts_draw_every_saved_tensor_and_variant():
     import matplotlib.pyplot as plt
-    from dnet_lib import sweeps
+    from dnet_lib import memory
     block = models.DenseBlock(2, 4, 2, bottleneck=False)
-    tensors = sweeps.saved_by_layer(block, torch.randn(1, 4, 4, 4, requires_grad=True))
+    tensors = memory.saved_by_layer(block, torch.randn(1, 4, 4, 4, requires_grad=True))
     fig = drawing.plot_saved_by_layer({"plain": tensors}, "title")
     drawn = [t for t in tensors if t.channels]
     assert len(fig.axes[0].patches) == len(drawn)

@@ -101,29 +101,6 @@ def lower(values):
     return m
 
 
-def test_reuse_summary_ratios_by_hand():
-    from dnet_lib.reuse import reuse_summary
-    block = lower([[1.0], [0.5, 1.0], [0.25, 1.0, 1.0], [1.0, 1.0, 2.0, 4.0]])
-    summary = reuse_summary([block, block])
-    # input vs layers: layer 2 -> 0.5 / 1, layer 3 -> 0.25 / 1; mean 0.375
-    assert summary.input_vs_layers.tolist() == [0.375, 0.375]
-    # final row over layers 1..3 = [1, 2, 4]; half = 1: last (4) / first (1)
-    assert summary.final_late_vs_early.tolist() == [4.0, 4.0]
-    assert summary.final_row.tolist() == ["transition", "classifier"]
-
-
-def test_reuse_summary_on_a_real_model_follows_its_weights():
-    from dnet_lib.reuse import reuse_summary
-    model = small_densenet(bottleneck=False)
-    block = model.dense_blocks()[1]                      # 3 layers
-    with torch.no_grad():
-        for layer in block.values():
-            layer.conv1.weight.fill_(1.0)
-            layer.conv1.weight[:, :block.in_channels] = 0.5   # the block input, half as strong
-    summary = reuse_summary(feature_reuse(model))
-    assert summary.input_vs_layers.iloc[1] == pytest.approx(0.5)
-
-
 def test_figure5_observations_hold_and_fail_as_built():
     from dnet_lib.reuse import figure5_observations
     spread = lower([[1.0], [0.5, 1.0], [0.4, 1.0, 0.9], [0.6, 0.8, 0.9, 1.0]])
@@ -145,9 +122,7 @@ def test_figure5_single_block_has_no_transition_row():
 
 
 def test_reading_functions_reject_bad_matrices():
-    from dnet_lib.reuse import figure5_observations, reuse_summary
+    from dnet_lib.reuse import figure5_observations
     for bad in ([], [np.ones((2, 3))], [np.ones(3)]):
-        with pytest.raises(ValueError, match="matrices"):
-            reuse_summary(bad)
         with pytest.raises(ValueError, match="matrices"):
             figure5_observations(bad)

@@ -1,12 +1,11 @@
 """The 2-D toy problem (dnet_lib.toy): data, models, parameter formulas, training, smoothness."""
-import numpy as np
 import pytest
 import torch
 
 from dnet_lib.arith import count_params
 from dnet_lib.models import DenseMLP, PlainMLP, ResidualMLP
 from dnet_lib.toy import (accuracy, boundary_length, decision_grid, dense_parameters, make_spirals,
-                          mean_input_gradient, plain_parameters, train_toy, width_for_parameters)
+                          plain_parameters, train_toy, width_for_parameters)
 
 
 @pytest.fixture(autouse=True)
@@ -84,11 +83,6 @@ def test_boundary_length_of_known_field():
     xs, ys, prob = decision_grid(Line(), extent=(-1, 1, -1, 1), resolution=101)
     assert prob.shape == (101, 101)
     assert boundary_length(xs, ys, prob) == pytest.approx(2.0, rel=1e-6)
-    # d p / d x1 of sigmoid(10 (x1 - 0.25)) is 10 p (1 - p); mean over the grid vs numpy
-    gx = np.linspace(-1, 1, 50)
-    p = 1 / (1 + np.exp(-10 * (gx - 0.25)))
-    assert mean_input_gradient(Line(), extent=(-1, 1, -1, 1), resolution=50) == pytest.approx(
-        float(np.mean(10 * p * (1 - p))), rel=1e-4)
 
 
 def test_bad_arguments():

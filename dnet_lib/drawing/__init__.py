@@ -2,7 +2,7 @@
 
 * ``blocks``: ``residual_vs_dense``, ``dense_block_stack``, ``transition_diagram``
 * ``plots``:  ``block_cost_bars``, ``stage_diagram``
-* ``charts``: the chapters' ``plot_*`` charts of the analyses (``reuse``, ``sweeps``, ...)
+* ``charts``: the chapters' ``plot_*`` charts of the analyses (``reuse``, ``memory``, ...)
 
 The diagrams draw no hand-made number: widths are read from the modules, shapes measured by
 running them (``dnet_lib.stages``), costs from ``dnet_lib.arith``: change the module and the

@@ -2,17 +2,16 @@
 pyplot figure), labels it with ``style.label`` and returns it.
 
 * chapter 1: ``plot_depth_curves`` (``degradation``); chapter 6: ``plot_less_data_gaps``
-  (``seeds``); chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``sweeps``)
+  (``seeds``); chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``memory``)
 * chapter 8: ``plot_feature_reuse``, ``plot_cutoffs`` (``reuse``),
-  ``plot_gradient_norms`` (``gradflow``), ``plot_plane`` (``planes``),
-  ``plot_decision_boundary`` (``toy``)
+  ``plot_gradient_norms`` (``gradflow``), ``plot_plane``, ``plot_decision_boundary`` (``toy``)
 """
 from __future__ import annotations
 
 import numpy as np
 from torch import nn
 
-from .. import planes, results, reuse, seeds, style, toy, validate
+from .. import results, reuse, seeds, style, toy, validate
 from .figure import pyplot_axes, tight
 
 __all__ = ["plot_depth_curves", "plot_less_data_gaps", "plot_saved_by_layer", "plot_sweep",
@@ -63,7 +62,7 @@ def plot_less_data_gaps(record: dict, ax=None, first: str = "densenet", second: 
 
 
 def plot_saved_by_layer(panels: dict, title: str = ""):
-    """One panel per entry of ``panels`` (``sweeps.saved_by_layer`` lists): a row per dense
+    """One panel per entry of ``panels`` (``memory.saved_by_layer`` lists): a row per dense
     layer, a bar per saved storage as wide as its channels, coloured by what it is (statistics
     are too small to draw). Returns the figure."""
     import matplotlib.pyplot as plt
@@ -98,7 +97,7 @@ def plot_saved_by_layer(panels: dict, title: str = ""):
 
 
 def plot_sweep(table, x: str, xlabel: str, title: str = ""):
-    """A ``sweeps.sweep`` table: saved MiB (left) and step seconds (right) against column
+    """A ``memory.sweep`` table: saved MiB (left) and step seconds (right) against column
     ``x``, one line per variant. Returns the figure."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -187,8 +186,8 @@ def plot_gradient_norms(norms: dict, ax=None, ylabel: str = "gradient norm",
     return ax
 
 
-def plot_plane(ax, pred, title: str = "", span=planes.SPAN) -> None:
-    """``planes.predict_plane``'s classes as an image (a colour per class), the images as dots."""
+def plot_plane(ax, pred, title: str = "", span=toy.SPAN) -> None:
+    """``toy.predict_plane``'s classes as an image (a colour per class), the images as dots."""
     ax.imshow(pred.T, origin="lower", extent=(*span, *span), cmap="tab10", vmin=0, vmax=9)
     ax.plot([0, 1, 0], [0, 0, 1], "ko", ms=4)
     style.label(ax, x="s (towards b)", y="t (towards c)", title=title)
