@@ -70,9 +70,8 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
                    wirings: Sequence[str] = WIRINGS, width: int = 8, steps: int = 60,
                    batch_size: int = 32, lr: float = 0.05, seed: int = 0,
                    num_classes: int | None = None, progress: bool = False) -> DepthComparison:
-    """The training losses of one batch-normalised, He-initialised ``models.DeepConvNet`` per
-    (wiring, depth), each trained by ``train_losses`` on the same batches of ``images`` (float
-    N, C, H, W) and ``labels`` (int N); ``progress`` shows a tqdm bar over the networks."""
+    """The ``train_losses`` of a batch-normalised, He-initialised ``models.DeepConvNet`` per
+    (wiring, depth) on the same batches of ``images`` (N, C, H, W); ``progress``: a tqdm bar."""
     from tqdm.auto import tqdm
     if images.dim() != 4:
         raise ValueError(f"images must be 4-D (batch, channels, height, width), "

@@ -1,9 +1,9 @@
 """What training a network costs in memory, measured (chapter 7): the bytes autograd keeps for
-backward (by ``torch.autograd.graph.saved_tensors_hooks``, on any device), per dense layer too,
-the seconds and CUDA peak of a step, for the DenseNet variants compared, against depth and input
-size. The count is honest for both memory-efficient layers: ours (``models.efficient``) saves only its inputs and the batch
-statistics; torchvision's checkpointing saves its inputs before installing its inner hook and
-keeps placeholders for what is saved inside (tests/test_memory.py checks both).
+backward (by ``torch.autograd.graph.saved_tensors_hooks``, any device), per dense layer too, and
+the seconds and CUDA peak of a step, for the DenseNet variants against depth and input size.
+Honest for both memory-efficient layers: ours (``models.efficient``) saves only its inputs and
+batch statistics; torchvision's checkpointing saves its inputs before installing its inner hook
+and keeps placeholders inside (tests/test_memory.py checks both).
 """
 from __future__ import annotations
 
@@ -83,8 +83,7 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
                            by_module: bool = True) -> SavedActivations:
     """Bytes autograd saves for backward during ``model(x)`` (``x``: a tensor or a tuple of
     arguments), each storage once and whole (what stays alive), by the module that saved it."""
-    seen: dict[tuple[str, int], int] = {}
-    per_module: dict[str, int] = {}
+    seen, per_module = {}, {}
     for name, t in _saved_for_backward(model, *(x if isinstance(x, tuple) else (x,))):
         key = _storage_key(t)
         if key is not None and key not in seen:
@@ -118,15 +117,14 @@ def step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     return statistics.median(_train_step(model, x, y, optimizer) for _ in range(repeats))
 
 
-def cuda_peak_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-                    optimizer: torch.optim.Optimizer | None = None) -> int | None:
+def cuda_peak_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int | None:
     """``torch.cuda.max_memory_allocated`` over one training step on ``x``'s GPU; None off CUDA."""
     if x.device.type != "cuda":
         return None
     model.zero_grad(set_to_none=True)
     torch.cuda.synchronize(x.device)
     torch.cuda.reset_peak_memory_stats(x.device)
-    _train_step(model, x, y, optimizer)
+    _train_step(model, x, y)
     return int(torch.cuda.max_memory_allocated(x.device))
 
 

@@ -1,10 +1,5 @@
-"""A network measured unit by unit and walked through stage by stage.
-
-A *unit* is a dense layer, a transition or a residual block; before the first is the "stem",
-after the last the "head". ``trace_widths`` records the channels and resolution after every
-unit, ``unit_costs`` each unit's parameters and FLOPs, and ``stage_table`` groups them into the
-stages a reader names (stem, dense blocks or ResNet stages, transitions, head).
-"""
+"""A network measured unit by unit (dense layer, transition, residual block; before them the
+"stem", after them the "head"): its widths and costs, grouped into the stages a reader names."""
 from __future__ import annotations
 
 import contextlib
@@ -44,9 +39,8 @@ class UnitCost:
 
 
 def _kind(module: nn.Module) -> str:
-    if isinstance(module, models.DenseLayer):
-        return "dense"
-    return "transition" if isinstance(module, models.Transition) else "residual"
+    return ("dense" if isinstance(module, models.DenseLayer) else
+            "transition" if isinstance(module, models.Transition) else "residual")
 
 
 def units(model: nn.Module, size: int = 32) -> tuple[list[tuple[str, nn.Module]], int]:
@@ -85,12 +79,8 @@ def _channels(x) -> int:
 
 
 def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
-    """The state after every unit, read by forward hooks from one zero image.
-
-    For a dense layer the state is the concatenation it adds to (its inputs + its k outputs).
-    ``convs`` counts main-path convolutions passed (projection shortcuts excluded). Only shapes
-    are read, so a model built under ``with torch.device("meta"):`` is traced without computing.
-    """
+    """The state after every unit (for a dense layer: its inputs and outputs concatenated) and
+    the main-path convolutions passed, hooked from one zero image; a "meta" model works too."""
     found, in_channels = units(model, size)
     points = [WidthPoint("input", "input", in_channels, size, 0)]
     passed = []                                  # one entry per main-path convolution run
@@ -116,10 +106,8 @@ def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
 
 
 def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
-    """Per-unit parameters (``arith.count_params``) and FLOPs (torch's ``FlopCounterMode``, as
-    ``arith.count_flops``) for one ``size`` x ``size`` image; each column adds up to the whole
-    model's number (the head: what the stem and the units leave).
-    """
+    """Per-unit parameters and FLOPs (as ``arith.count_params`` and ``count_flops``) for one
+    image; each column adds up to the whole model's (the head: what the others leave)."""
     from torch.utils.flop_counter import FlopCounterMode
     found, in_channels = units(model, size)
     modules = list(model.modules())

@@ -24,9 +24,8 @@ EXTENT = (-1.5, 1.5, -1.5, 1.5)
 
 def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0, turns: float = 1.5
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x, y)``: ``n`` points of two interleaved spirals in roughly [-1.1, 1.1]^2 (float32,
-    shape (n, 2)) and their int64 labels in {0, 1}, half per class. ``noise``: the standard
-    deviation of Gaussian jitter in units of the arms' spacing (0 = exact curves)."""
+    """``(x, y)``: ``n`` points (float32, (n, 2)) of two interleaved spirals in about [-1.1, 1.1]^2
+    and their labels (int64, half 0, half 1); ``noise``: jitter in units of the arms' spacing."""
     check_int("n", n, 2)
     check_number("noise", noise, 0.0, 10.0)
     check_number("turns", turns, 0.25, 10.0)
@@ -128,19 +127,17 @@ def image_plane(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, grid: int,
         raise ValueError(f"a, b and c must have one shape, got {tuple(a.shape)}, "
                          f"{tuple(b.shape)}, {tuple(c.shape)}")
     values = torch.linspace(span[0], span[1], grid)
-    s, t = torch.meshgrid(values, values, indexing="ij")
-    extra = (None,) * a.dim()
-    return a + s[(...,) + extra] * (b - a) + t[(...,) + extra] * (c - a)
+    s, t = (v[(...,) + (None,) * a.dim()] for v in torch.meshgrid(values, values, indexing="ij"))
+    return a + s * (b - a) + t * (c - a)
 
 
 @torch.no_grad()
 def predict_plane(model: nn.Module, plane: torch.Tensor, batch: int = 1024) -> torch.Tensor:
     """The class ``model`` (in eval mode) predicts at every point of ``plane``: (grid, grid)."""
-    grid = plane.shape[:2]
-    flat = plane.reshape(-1, *plane.shape[2:])
+    flat = plane.flatten(0, 1)
     model.eval()
     out = [model(flat[i:i + batch]).argmax(1) for i in range(0, len(flat), batch)]
-    return torch.cat(out).reshape(grid)
+    return torch.cat(out).reshape(plane.shape[:2])
 
 
 def class_changes(pred: torch.Tensor) -> int:
@@ -148,10 +145,9 @@ def class_changes(pred: torch.Tensor) -> int:
     return int((pred[1:] != pred[:-1]).sum() + (pred[:, 1:] != pred[:, :-1]).sum())
 
 
-def random_planes(models: dict, images: torch.Tensor, planes: int, grid: int,
-                  seed: int = 0):
-    """Class changes of every model on ``planes`` planes through random triples of
-    ``images``: a DataFrame with one column per model, one row per plane."""
+def random_planes(models: dict, images: torch.Tensor, planes: int, grid: int, seed: int = 0):
+    """A DataFrame of the class changes of every model (a column each) on ``planes`` planes
+    through random triples of ``images`` (a row each)."""
     import pandas as pd
     check_int("planes", planes, 1)
     generator = torch.Generator().manual_seed(seed)
