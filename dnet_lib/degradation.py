@@ -60,10 +60,9 @@ class DepthComparison:
     def table(self):
         """One row per network: wiring, depth and final training loss (a pandas DataFrame)."""
         import pandas as pd
-        rows = [{"wiring": wiring, "depth (conv units)": depth,
-                 "final training loss": round(self.final_loss(wiring, depth), 3)}
-                for wiring, depth in self.curves]
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"wiring": wiring, "depth (conv units)": depth,
+                              "final training loss": round(self.final_loss(wiring, depth), 3)}
+                             for wiring, depth in self.curves])
 
 
 def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[int] = (4, 16),

@@ -30,11 +30,8 @@ def build_nets(depth: int, width: int = 16, growth_rate: int | None = None, in_c
 
 def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                          layers: Sequence[nn.Module] | None = None) -> list[float]:
-    """L2 norm of ``d loss / d weight`` per layer, input to output; ``.grad`` is untouched.
-
-    ``layers`` defaults to ``model.gradient_layers()`` or else every Conv2d/Linear in
-    registration order (right for the DenseNet and ResNet of ``dnet_lib.models``).
-    """
+    """L2 norm of ``d loss / d weight`` per layer, input to output (``.grad`` untouched); ``layers``
+    default: ``model.gradient_layers()``, else every Conv2d/Linear in registration order."""
     if layers is None:
         layers = (model.gradient_layers() if hasattr(model, "gradient_layers") else
                   [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))])

@@ -1,10 +1,7 @@
-"""What training a network costs in memory, measured (chapter 7): the bytes autograd keeps for
-backward (by ``torch.autograd.graph.saved_tensors_hooks``, any device), per dense layer too, and
-the seconds and CUDA peak of a step, for the DenseNet variants against depth and input size.
-Honest for both memory-efficient layers: ours (``models.efficient``) saves only its inputs and
-batch statistics; torchvision's checkpointing saves its inputs before installing its inner hook
-and keeps placeholders inside (tests/test_memory.py checks both).
-"""
+"""What training a network costs in memory (chapter 7): the bytes autograd keeps for backward,
+counted by ``saved_tensors_hooks`` (honest for ours and torchvision's memory-efficient layers:
+tests/test_memory.py), per dense layer too, and a step's seconds and CUDA peak, against depth
+and input size."""
 from __future__ import annotations
 
 import math
@@ -155,11 +152,10 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
     saved = {n: saved_activation_bytes(m, x, by_module=False) for n, m in models.items()}
     peaks = {n: cuda_peak_bytes(m, x, y) for n, m in models.items()}
     times: dict[str, list[float]] = {name: [] for name in models}
-    for round_ in range((warmup + repeats) if time_steps else 0):
+    for _ in range((warmup + repeats) if time_steps else 0):
         for name, model in models.items():
-            seconds = _train_step(model, x, y)
-            if round_ >= warmup:
-                times[name].append(seconds)
+            times[name].append(_train_step(model, x, y))
+    times = {name: t[warmup:] for name, t in times.items()}         # the warm-up rounds out
     median = {n: statistics.median(t) if t else math.nan for n, t in times.items()}
     base = next(iter(models))
     return [MemoryRow(n, saved[n].total_bytes, saved[n].num_tensors,
@@ -172,11 +168,8 @@ VARIANT_ARCHS = ("densenet_bc", "densenet121")
 
 def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: int | None = None,
                       seed: int = 0, fast_cpu: bool = False) -> dict[str, nn.Module]:
-    """Our DenseNet and torchvision's, each plain and memory-efficient, with one set of weights:
-    the CIFAR DenseNet-BC of ``depth`` (k=12) against torchvision's class with the CIFAR stem
-    (``densenet_bc``), or DenseNet-121 against ``torchvision.models.densenet121``. Ours keeps the
-    1x1 conv's output and recomputes the concatenation and BN-ReLU; torchvision's flag reruns
-    the 1x1 conv too. ``fast_cpu``: ours share batch statistics (CPU timing)."""
+    """Our and torchvision's DenseNet-BC of ``depth`` (CIFAR stem) or DenseNet-121, each plain and
+    memory-efficient, with one set of weights; ``fast_cpu``: ours share batch statistics."""
     import torchvision
     check_choice("arch", arch, VARIANT_ARCHS)
     torch.manual_seed(seed)
@@ -230,8 +223,7 @@ def sweep(mode: str, device: torch.device | str = "cpu"):
     sweep); smoke mode does not time (single unwarmed steps would be noise)."""
     import pandas as pd
     spec = SWEEP[check_choice("mode", mode, SWEEP)]
-    kw = dict(batch=spec["batch"], repeats=spec["repeats"], timed=mode != "smoke",
-              device=device)
+    kw = dict(batch=spec["batch"], repeats=spec["repeats"], timed=mode != "smoke", device=device)
     by_depth = pd.DataFrame([r for d in spec["depths"] for r in measure(d, 32, **kw)])
     by_size = pd.DataFrame([r for s in spec["sizes"]
                             for r in measure(spec["size_depth"], s, **kw)])
@@ -316,10 +308,8 @@ def saved_by_layer(block: nn.Module, x: torch.Tensor) -> list[SavedTensor]:
 def wide_tensors_per_layer(tensors: list[SavedTensor]) -> dict[int, int]:
     """Per layer: how many saved storages are new tensors as wide as the layer's input (not
     feature maps that exist anyway, not statistics, not bottleneck maps)."""
-    counts = {t.layer: 0 for t in tensors}
-    for t in tensors:
-        counts[t.layer] += t.kind in WIDE
-    return counts
+    layers = dict.fromkeys(t.layer for t in tensors)
+    return {layer: sum(t.layer == layer and t.kind in WIDE for t in tensors) for layer in layers}
 
 
 def d2l_resolution(batch: int, sizes=(96, 224), device: torch.device | str = "cpu"):

@@ -35,44 +35,36 @@ def layer_widths(block: nn.Module) -> list[dict]:
 
 def plot_dual_path_block(block: nn.Module, ax=None):
     """One row per layer: what it reads (left) and what it writes (right). Returns the figure."""
-    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    from .drawing.figure import pyplot_axes
     rows = layer_widths(block)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.7 * len(rows) + 1.2))
-    widest = max(r["reads"] for r in rows)
-    gap = widest * 0.5
-    k = rows[0]["appended"]
-    start = block.dense_channels
+    ax = pyplot_axes(ax, (8, 0.7 * len(rows) + 1.2))
+    widest, k = max(r["reads"] for r in rows), rows[0]["appended"]
+    x0 = widest * 1.5                            # where the written channels start
     for r in rows:
         y = -r["layer"]
-        ax.barh(y, r["residual"], color=COLOURS["residual"], height=0.6, edgecolor="white")
-        left = r["residual"]
-        if start:
-            ax.barh(y, start, left=left, color=COLOURS["dense input"], height=0.6,
-                    edgecolor="white")
-            left += start
-        while left < r["reads"]:
-            ax.barh(y, k, left=left, color=COLOURS["dense"], height=0.6, edgecolor="white")
-            left += k
-        ax.text(r["reads"] + widest * 0.02, y, f"reads {r['reads']}", va="center",
-                fontsize=7)
-        x0 = widest + gap
-        ax.barh(y, r["added"], left=x0, color=COLOURS["added"], height=0.6,
-                edgecolor="white")
-        ax.barh(y, r["appended"], left=x0 + r["added"], color=COLOURS["appended"],
-                height=0.6, edgecolor="white")
-        ax.text(x0 + r["added"] / 2, y, f"+ {r['added']}", ha="center", va="center",
-                fontsize=7)
-        ax.text(x0 + r["added"] + r["appended"] + widest * 0.02, y,
-                f"appends {r['appended']}", va="center", fontsize=7)
-        ax.annotate("", xy=(x0 - gap * 0.1, y), xytext=(r["reads"] + widest * 0.27, y),
+        # read: the residual path, the dense path's input, one k-slice per earlier layer
+        parts = [(r["residual"], "residual"), (block.dense_channels, "dense input")]
+        parts += [(k, "dense")] * ((r["dense"] - block.dense_channels) // k)
+        parts += [(None, None), (r["added"], "added"), (r["appended"], "appended")]
+        left = 0
+        for width, colour in parts:
+            if width is None:                    # the gap between read and written
+                left = x0
+            elif width:
+                ax.barh(y, width, left=left, color=COLOURS[colour], height=0.6,
+                        edgecolor="white")
+                left += width
+        ax.text(r["reads"] + widest * 0.02, y, f"reads {r['reads']}", va="center", fontsize=7)
+        ax.text(x0 + r["added"] / 2, y, f"+ {r['added']}", ha="center", va="center", fontsize=7)
+        ax.text(left + widest * 0.02, y, f"appends {r['appended']}", va="center", fontsize=7)
+        ax.annotate("", xy=(x0 - widest * 0.05, y), xytext=(r["reads"] + widest * 0.27, y),
                     arrowprops=dict(arrowstyle="->", color="0.4", lw=0.8))
     ax.set_yticks([-r["layer"] for r in rows], [f"layer {r['layer']}" for r in rows])
     ax.set_xticks([])
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
-    ax.set_xlim(0, widest * 2.2 + gap)
-    from matplotlib.patches import Patch
+    ax.set_xlim(0, widest * 2.7)
     labels = {"residual": "residual path (read, then updated by addition)",
               "dense": "dense path: one slice per earlier layer",
               "added": "written: added to the residual path",

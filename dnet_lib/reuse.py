@@ -1,9 +1,6 @@
-"""Feature reuse in a trained DenseNet, Huang et al.'s (2017) Figure 5, and verdicts on the
-paper's four observations about it (chapter 8). A layer's first conv has one slice of input
-channels per *source* (block input, earlier layers); the paper colours (s, l) by the L1 norm of
-its weights over the input maps, we by their mean ``|w|`` (a whole row rescaled), optionally
-per row scaled to 1 or folded with the BatchNorm in front (``fold_bn``: the weight on the raw
-map; the paper uses plain weights, our default).
+"""Feature reuse in a trained DenseNet (Huang et al. 2017, Figure 5), and verdicts on the paper's
+observations about it (chapter 8): the mean |weight| of each source's input slice (the paper's
+L1 norm over input maps, a row rescaled), optionally folded with the BatchNorm in front.
 """
 from __future__ import annotations
 
@@ -41,9 +38,8 @@ def _row(weight: torch.Tensor, slices, norm: nn.BatchNorm2d | None) -> np.ndarra
 
 def feature_reuse(model: DenseNet, normalize: str = "none",
                   fold_bn: bool = False) -> list[np.ndarray]:
-    """One ``(L + 1, L + 1)`` matrix per dense block of L layers: ``M[t, s]``, the mean |weight|
-    from source s (0 = block input, s = layer s) to target t (rows 0..L-1: layers 1..L's first
-    conv; row L: the transition's conv or the classifier). NaN where s > t."""
+    """Per dense block of L layers, ``M[t, s]``: the mean |weight| from source s (0: block input)
+    to target t (layers 1..L, then the transition or classifier), NaN where s > t."""
     if not isinstance(model, DenseNet):
         raise ValueError(f"model must be a dnet_lib DenseNet, got {type(model).__name__}")
     if normalize not in NORMALIZE:
@@ -93,22 +89,18 @@ FIGURE5_OBSERVATIONS = (
      "share of (layer, earlier source) pairs weighted >= 1/3 of the row's strongest source",
      ">= 0.8"),
     ("2. Transition layers spread their weight across the whole preceding block",
-     "share of (transition, source) pairs weighted >= 1/3 of the row's strongest source",
-     ">= 0.8"),
+     "share of (transition, source) pairs weighted >= 1/3 of the row's strongest source", ">= 0.8"),
     ("3. In blocks 2 and later, layers weight the block input (the transition's output) least",
      "share of those layers (reading >= 2 sources) whose weakest source is the block input",
      ">= 0.75"),
     ("4. The classifier concentrates on the last maps of the last block",
-     "classifier weight on the last layer's maps / its mean weight on the other sources",
-     "> 1"),
+     "classifier weight on the last layer's maps / its mean weight on the other sources", "> 1"),
 )
 
 
 def figure5_observations(matrices, used_fraction: float = USED_FRACTION):
-    """The paper's four Figure 5 observations tested on one model's ``feature_reuse`` matrices:
-    a DataFrame of ``observation``, ``statistic``, ``value``, ``criterion`` and ``holds`` (None
-    when there is no row to test, e.g. observation 2 with one block). A source is *used* by a
-    row when its weight is at least ``used_fraction`` of the row's maximum."""
+    """A DataFrame of the four observations tested on ``feature_reuse`` matrices: statistic, value,
+    criterion, ``holds`` (None with no row to test); *used*: ``used_fraction`` of the row's max."""
     import pandas as pd
     matrices = _check_matrices(matrices)
     rows = [m / np.nanmax(m, axis=1, keepdims=True) for m in matrices]
@@ -122,13 +114,10 @@ def figure5_observations(matrices, used_fraction: float = USED_FRACTION):
         float(np.mean(weakest_is_input)) if weakest_is_input else None,
         float(cls[-1] / np.mean(cls[:-1])),
     ]
-    table = []
-    for i, ((observation, statistic, criterion), value) in enumerate(
-            zip(FIGURE5_OBSERVATIONS, values), 1):
-        holds = None if value is None else bool(value > RULES[i] if i == 4 else value >= RULES[i])
-        table.append(dict(observation=observation, statistic=statistic, value=value,
-                          criterion=criterion, holds=holds))
-    return pd.DataFrame(table)
+    holds = [None if v is None else bool(v > RULES[i] if i == 4 else v >= RULES[i])
+             for i, v in enumerate(values, 1)]
+    return pd.DataFrame([dict(observation=o, statistic=st, value=v, criterion=c, holds=h)
+                         for (o, st, c), v, h in zip(FIGURE5_OBSERVATIONS, values, holds)])
 
 
 def verdict_table(matrices_by_model: dict, used_fraction: float = USED_FRACTION):
@@ -162,9 +151,8 @@ def cutoff_curves(matrices_by_model: dict, fractions=FRACTIONS):
 
 
 def break_even(matrices_by_model: dict, fractions=FRACTIONS):
-    """A DataFrame of the cut-off where each verdict flips, per observation and model: for 1 and
-    2 the largest "used" fraction on the grid whose share still reaches 0.8 (NaN if none), for 3
-    and 4 the largest required share or ratio that holds (the statistic itself)."""
+    """A DataFrame of the cut-off where each verdict flips, per observation and model: the largest
+    "used" fraction that still holds (1, 2; NaN if none), the statistic itself (3, 4)."""
     import pandas as pd
     out = {}
     for name, part in cutoff_curves(matrices_by_model, fractions).groupby("model", sort=False):

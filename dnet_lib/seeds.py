@@ -61,9 +61,8 @@ def paired_t(differences: Sequence[float]) -> tuple[float, float]:
 
 
 def less_data_gaps(record: dict, first: str = "densenet", second: str = "resnet"):
-    """A DataFrame indexed by ``train_examples`` (the full set from the main runs): seeds, each
-    network's mean and std test accuracy, the paired gaps (first - second) per seed, their mean
-    and std, and the paired t-test's t and p."""
+    """A DataFrame by ``train_examples``: seeds, each network's mean and std test accuracy, the
+    paired gaps (first - second), their mean and std, and the paired t-test's t and p."""
     import pandas as pd
     runs = pd.DataFrame([r for r in record.get("runs", {}).values()
                          if r.get("group") in ("main", "less_data")],

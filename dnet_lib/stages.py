@@ -46,21 +46,17 @@ def _kind(module: nn.Module) -> str:
 def units(model: nn.Module, size: int = 32) -> tuple[list[tuple[str, nn.Module]], int]:
     """The model's named units in forward (= registration) order, and its input channels."""
     check_int("size", size, 1)
-    found, inside = [], None
-    for name, m in model.named_modules():
-        if inside is not None and name.startswith(inside + "."):
-            continue
-        if isinstance(m, _UNIT_TYPES):
+    found = []
+    for name, m in model.named_modules():         # a unit inside the last one is part of it
+        if isinstance(m, _UNIT_TYPES) and not (found and name.startswith(found[-1][0] + ".")):
             found.append((name, m))
-            inside = name
     if not found:
         raise ValueError(f"model has no dense layers, transitions or residual blocks: "
                          f"{type(model).__name__}")
     return found, next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
 
 
-def _run_once(model: nn.Module, in_channels: int, size: int, handles: list,
-              context=None) -> None:
+def _run_once(model: nn.Module, in_channels: int, size: int, handles: list, context=None) -> None:
     """One zero image through the model in eval mode without gradients, on the parameters'
     device ("meta" too); hooks removed and mode restored afterwards."""
     was_training = model.training
@@ -144,9 +140,8 @@ def stage_of(unit: str) -> str:
 
 
 def stage_table(model: nn.Module, size: int = 32):
-    """A DataFrame indexed by stage, in forward order: ``kind``, ``units`` (layers or blocks),
-    ``channels out``, ``resolution out`` (side length; the head: its last linear layer's outputs
-    at resolution 1), ``parameters`` and ``FLOPs`` (2 per multiply-add, one image)."""
+    """A DataFrame by stage: kind, units, channels and resolution out (the head: its last linear
+    layer's outputs, at 1), parameters and FLOPs (2 per multiply-add, one image)."""
     import pandas as pd
     widths = {p.unit: (p.channels, p.resolution) for p in trace_widths(model, size)}
     costs = pd.DataFrame([vars(c) for c in unit_costs(model, size)])
