@@ -1,4 +1,4 @@
-"""DenseNet and ResNet arithmetic in closed form: channels, parameters, FLOPs.
+"""DenseNet arithmetic in closed form: channels, parameters, FLOPs.
 
 ``tests/test_arith.py`` checks every formula against real models, torchvision's counts and
 ``torch.utils.flop_counter``. Whole networks are given as a ``models.DenseNetConfig``.
@@ -12,28 +12,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import (DENSENET121, IMAGENET_STEM, BasicBlock, DenseBlock, DenseNetConfig, Stem,
-                     transition_channels)
+from .models import DENSENET121, BasicBlock, DenseBlock, DenseNetConfig, transition_channels
 from .units import BYTES_PER_FLOAT32
-from .validate import check_block_config, check_choice, check_int
+from .validate import check_choice, check_int, check_ints
 
 __all__ = [
-    "dense_block_channels", "stage_channels", "conv_params", "bn_params", "dense_layer_params",
-    "transition_params", "stem_params", "densenet_params", "mlp_params", "growth_curve",
-    "GROWTH_SCHEMES", "dense_block_stats", "densenet_stats", "dense_layer_flops",
-    "transition_flops", "densenet_flops", "resnet_flops", "count_params", "count_flops",
+    "dense_block_channels", "stage_channels", "conv_params", "dense_layer_params",
+    "transition_params", "densenet_params", "mlp_params", "growth_curve", "GROWTH_SCHEMES",
+    "dense_block_stats", "densenet_stats", "densenet_flops", "count_params", "count_flops",
     "conv_over_concat_equals_sum", "feature_correlation",
 ]
 
 GROWTH_SCHEMES = ("residual", "dense", "doubling")
 
 
-# --------------------------------------------------------------------------- one convolution
-def conv_params(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = False) -> int:
+# --------------------------------------------------------------------------- layers and blocks
+def conv_params(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = False
+                ) -> int:
     """k·k·C_in weights per filter, C_out filters (plus C_out biases)."""
-    check_int("in_channels", in_channels, 1)
-    check_int("out_channels", out_channels, 1)
-    check_int("kernel_size", kernel_size, 1)
+    check_ints(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
     return kernel_size * kernel_size * in_channels * out_channels + (out_channels if bias else 0)
 
 
@@ -42,25 +39,16 @@ def _conv_flops(in_channels: int, out_channels: int, kernel_size: int, out_size:
     return 2 * kernel_size * kernel_size * in_channels * out_channels * out_size * out_size
 
 
-def bn_params(channels: int) -> int:
-    """A BatchNorm's gamma and beta; its running statistics are buffers, not parameters."""
-    return 2 * channels
-
-
-# --------------------------------------------------------------------------- dense layers and blocks
 def dense_block_channels(in_channels: int, num_layers: int, growth_rate: int) -> list[int]:
     """Channels entering each layer (``in_channels + i·k``), then the block's output channels."""
-    check_int("in_channels", in_channels, 1)
+    check_ints(in_channels=in_channels, growth_rate=growth_rate)
     check_int("num_layers", num_layers, 0)
-    check_int("growth_rate", growth_rate, 1)
     return [in_channels + i * growth_rate for i in range(num_layers + 1)]
 
 
 def _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size):
-    """(C_in, C_out, kernel) of a ``DenseLayer``'s convolutions: 3x3, or 1x1 to bn_size·k then 3x3."""
-    check_int("in_channels", in_channels, 1)
-    check_int("growth_rate", growth_rate, 1)
-    check_int("bn_size", bn_size, 1)
+    """(C_in, C_out, kernel) of a ``DenseLayer``'s convs: 3x3, or 1x1 to bn_size·k then 3x3."""
+    check_ints(in_channels=in_channels, growth_rate=growth_rate, bn_size=bn_size)
     if not bottleneck:
         return [(in_channels, growth_rate, 3)]
     return [(in_channels, bn_size * growth_rate, 1), (bn_size * growth_rate, growth_rate, 3)]
@@ -68,57 +56,40 @@ def _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size):
 
 def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, bn_size: int = 4,
                        conv_bias: bool = False) -> int:
-    """Parameters of one ``DenseLayer``: a BatchNorm in front of each of its convolutions."""
+    """Parameters of one ``DenseLayer``: a BatchNorm (2 per channel) before each conv."""
     convs = _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size)
-    return sum(bn_params(i) + conv_params(i, o, k, conv_bias) for i, o, k in convs)
-
-
-def dense_layer_flops(in_channels: int, growth_rate: int, image_size: int, *, bottleneck: bool,
-                      bn_size: int = 4) -> int:
-    """FLOPs of one ``DenseLayer``'s convolutions on an ``image_size`` x ``image_size`` image."""
-    check_int("image_size", image_size, 1)
-    convs = _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size)
-    return sum(_conv_flops(i, o, k, image_size) for i, o, k in convs)
+    return sum(2 * i + conv_params(i, o, k, conv_bias) for i, o, k in convs)
 
 
 def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
                       bottleneck: bool, bn_size: int = 4, conv_bias: bool = False) -> dict:
-    """Channels, parameters and float32 activation sizes of one ``DenseBlock``, for one image.
+    """Channels, parameters, FLOPs and float32 activation sizes of one ``DenseBlock``, one image.
 
     Keys: the arguments; ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``,
-    ``params``, ``input_values``); ``out_channels``, ``params``, ``output_values``,
-    ``output_bytes``; ``layer_input_values``, the sum of every layer's input (it grows as L²).
+    ``params``, ``input_values``); ``out_channels``, ``params``, ``flops`` (its convs at
+    ``image_size``), ``output_values``, ``output_bytes``; ``layer_input_values``, the sum of every
+    layer's input (it grows as L²).
     """
-    check_int("num_layers", num_layers, 1)
-    check_int("image_size", image_size, 1)
+    check_ints(num_layers=num_layers, image_size=image_size)
     pixels = image_size * image_size
     channels = dense_block_channels(in_channels, num_layers, growth_rate)
     layers = [{"layer": i + 1, "in_channels": c, "out_channels": growth_rate,
                "params": dense_layer_params(c, growth_rate, bottleneck=bottleneck,
                                             bn_size=bn_size, conv_bias=conv_bias),
                "input_values": c * pixels} for i, c in enumerate(channels[:-1])]
+    flops = sum(_conv_flops(*conv, image_size) for c in channels[:-1]
+                for conv in _dense_layer_convs(c, growth_rate, bottleneck, bn_size))
     out = channels[-1]
     return {"in_channels": in_channels, "num_layers": num_layers, "growth_rate": growth_rate,
             "image_size": image_size, "bottleneck": bottleneck, "layers": layers,
-            "out_channels": out, "params": sum(row["params"] for row in layers),
+            "out_channels": out, "params": sum(row["params"] for row in layers), "flops": flops,
             "output_values": out * pixels, "output_bytes": out * pixels * BYTES_PER_FLOAT32,
             "layer_input_values": sum(row["input_values"] for row in layers)}
 
 
 def transition_params(in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
     """A ``Transition``: BN over its input and a 1x1 convolution (pooling has no parameters)."""
-    return bn_params(in_channels) + conv_params(in_channels, out_channels, 1, conv_bias)
-
-
-def transition_flops(in_channels: int, out_channels: int, image_size: int) -> int:
-    """A ``Transition``'s 1x1 convolution on its ``image_size`` input (pooling: none counted)."""
-    return _conv_flops(in_channels, out_channels, 1, image_size)
-
-
-def stem_params(stem: Stem, in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
-    """A stem's convolution, plus its BatchNorm if it has one."""
-    norm = bn_params(out_channels) if stem.norm else 0
-    return conv_params(in_channels, out_channels, stem.kernel_size, conv_bias) + norm
+    return 2 * in_channels + conv_params(in_channels, out_channels, 1, conv_bias)
 
 
 # --------------------------------------------------------------------------- whole networks
@@ -133,7 +104,7 @@ def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None 
     """
     if not isinstance(config, DenseNetConfig):
         raise ValueError(f"config must be a models.DenseNetConfig, got {config!r}")
-    c, stem, size = config, config.stem, None
+    c, stem, size = config, config.stem, 1
     if image_size is not None:
         check_int("image_size", image_size, 1)
         size = stem.out_size(image_size)
@@ -141,34 +112,34 @@ def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None 
             raise ValueError(f"image_size={image_size} is too small for this stem and "
                              f"{len(c.block_config)} blocks")
         flops = _conv_flops(c.in_channels, c.num_init_features, stem.kernel_size,
-                           stem.conv_size(image_size))
+                            stem.conv_size(image_size))
     channels, stages, blocks, transitions = c.num_init_features, [c.num_init_features], [], []
     for i, num_layers in enumerate(c.block_config):
-        block = dense_block_stats(channels, num_layers, c.growth_rate, bottleneck=c.bottleneck,
-                                  bn_size=c.bn_size, conv_bias=c.conv_bias)
+        block = dense_block_stats(channels, num_layers, c.growth_rate, size,
+                                  bottleneck=c.bottleneck, bn_size=c.bn_size, conv_bias=c.conv_bias)
         blocks.append({k: block[k] for k in ("in_channels", "num_layers", "out_channels", "params")})
-        if size is not None:
-            flops += sum(dense_layer_flops(row["in_channels"], c.growth_rate, size,
-                                           bottleneck=c.bottleneck, bn_size=c.bn_size)
-                         for row in block["layers"])
         channels = block["out_channels"]
+        if image_size is not None:
+            flops += block["flops"]
         if i != len(c.block_config) - 1:
             out = transition_channels(channels, c.compression)
             transitions.append({"in_channels": channels, "out_channels": out,
                                 "params": transition_params(channels, out, c.conv_bias)})
-            if size is not None:
-                flops += transition_flops(channels, out, size)
+            if image_size is not None:
+                flops += _conv_flops(channels, out, 1, size)
                 size //= 2
             channels = out
         stages.append(channels)
-    parts = {"params_stem": stem_params(stem, c.in_channels, c.num_init_features, c.conv_bias),
+    stem_norm = 2 * c.num_init_features if stem.norm else 0
+    parts = {"params_stem": stem_norm + conv_params(c.in_channels, c.num_init_features,
+                                                    stem.kernel_size, c.conv_bias),
              "params_blocks": sum(b["params"] for b in blocks),
              "params_transitions": sum(t["params"] for t in transitions),
-             "params_head": bn_params(channels) + channels * c.num_classes + c.num_classes}
+             "params_head": 2 * channels + channels * c.num_classes + c.num_classes}
     stats = {"variant": c.variant, "bottleneck": c.bottleneck, "compression": c.compression,
              "stage_channels": stages, "num_features": channels, "blocks": blocks,
              "transitions": transitions, "params": sum(parts.values()), **parts}
-    if size is not None:
+    if image_size is not None:
         stats["flops"] = flops + 2 * channels * c.num_classes
     return stats
 
@@ -186,33 +157,6 @@ def densenet_params(config: DenseNetConfig = DENSENET121) -> int:
 def densenet_flops(config: DenseNetConfig, image_size: int) -> int:
     """FLOPs of ``models.DenseNet(config)`` on one image (2 per multiply-add, convs and linear)."""
     return densenet_stats(config, image_size)["flops"]
-
-
-def resnet_flops(image_size: int, layers: Sequence[int] = (2, 2, 2, 2),
-                 widths: Sequence[int] = (64, 128, 256, 512), bottleneck: bool = False,
-                 num_classes: int = 1000, in_channels: int = 3, stem: Stem = IMAGENET_STEM) -> int:
-    """FLOPs of ``models.ResNet`` (``Bottleneck`` blocks if ``bottleneck``) on one image.
-
-    A strided 3x3 conv (padding 1) halves the side, rounding up.
-    """
-    check_int("image_size", image_size, 1)
-    layers = check_block_config(layers)
-    flops = _conv_flops(in_channels, widths[0], stem.kernel_size, stem.conv_size(image_size))
-    size, channels, expansion = stem.out_size(image_size), widths[0], 4 if bottleneck else 1
-    for i, (num_blocks, width) in enumerate(zip(layers, widths)):
-        for j in range(num_blocks):
-            stride = 2 if i > 0 and j == 0 else 1
-            out_size, out = (size - 1) // stride + 1, width * expansion
-            if bottleneck:       # the stride sits on the 3x3 (ResNet v1.5)
-                convs = [(channels, width, 1, size), (width, width, 3, out_size),
-                         (width, out, 1, out_size)]
-            else:
-                convs = [(channels, width, 3, out_size), (width, width, 3, out_size)]
-            if stride != 1 or channels != out:                  # 1x1 projection shortcut
-                convs.append((channels, out, 1, out_size))
-            flops += sum(_conv_flops(*conv) for conv in convs)
-            channels, size = out, out_size
-    return flops + 2 * channels * num_classes
 
 
 # --------------------------------------------------------------------------- fully connected stacks
@@ -242,8 +186,7 @@ def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
     Layer j costs width² (``residual``: linear total), j·width² (``dense``: reads all j earlier
     layers; quadratic) or (width·2^(j-1))² (``doubling``: emits as much as it reads; exponential).
     """
-    check_int("num_layers", num_layers, 1)
-    check_int("width", width, 1)
+    check_ints(num_layers=num_layers, width=width)
     check_choice("scheme", scheme, GROWTH_SCHEMES)
     totals, total = [], 0
     for j in range(1, num_layers + 1):
@@ -295,9 +238,7 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
         raise ValueError("channels must list at least one input")
     for c in channels:
         check_int("channels entries", c, 1)
-    check_int("out_channels", out_channels, 1)
-    check_int("size", size, 1)
-    check_int("kernel_size", kernel_size, 1)
+    check_ints(out_channels=out_channels, size=size, kernel_size=kernel_size)
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
     gen = torch.Generator().manual_seed(seed)
@@ -337,10 +278,7 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
     BatchNorm is in training mode. ``inputs`` (batch, channels, H, W) replaces the Gaussian input.
     """
     check_int("num_layers", num_layers, 1)
-    check_int("channels", channels, 2)
-    check_int("growth_rate", growth_rate, 2)
-    check_int("size", size, 2)
-    check_int("batch", batch, 2)
+    check_ints(2, channels=channels, growth_rate=growth_rate, size=size, batch=batch)
     torch.manual_seed(seed)
     if inputs is None:
         x = torch.randn(batch, channels, size, size)
@@ -360,5 +298,6 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
             out["residual"].append(_mean_abs_channel_correlation(state))
             features.append(layer(features))
             out["dense"].append(_mean_abs_channel_correlation(torch.cat(features, 1)))
-            out["dense_new_only"].append(_mean_abs_channel_correlation(torch.cat(features[1:], 1)))
+            new_only = torch.cat(features[1:], 1)
+            out["dense_new_only"].append(_mean_abs_channel_correlation(new_only))
     return out

@@ -1,8 +1,6 @@
-"""``DenseNetConfig``: one description of a DenseNet, the one home of its defaults.
+"""``DenseNetConfig``, a DenseNet's architecture and the one home of its defaults (DenseNet-121's).
 
-``DenseNet(config)`` builds it, ``arith.densenet_stats(config)`` counts it, the explorers offer
-presets of it. The defaults are DenseNet-121's (Huang et al., 2017, Table 1).
-"""
+``DenseNet(config)`` builds it, ``arith.densenet_stats(config)`` counts it."""
 from __future__ import annotations
 
 import dataclasses
@@ -72,11 +70,11 @@ D2L_DENSENET = DenseNetConfig(block_config=(4, 4, 4, 4), bottleneck=False, num_c
 
 def cifar_config(depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
                  compression: float = 0.5, num_classes: int = 10, **changes) -> DenseNetConfig:
-    """The paper's CIFAR DenseNets (Table 2): three equal blocks after a 3x3 stem.
+    """The config of the paper's CIFAR DenseNet of depth L (Table 2): three equal blocks.
 
-    Depth L counts the stem conv, the two transitions, the classifier and every conv in the
-    blocks, so a block has (L - 4) / 3 layers, or (L - 4) / 6 with bottlenecks (two convs per
-    layer). The stem has 2k channels for DenseNet-BC, 16 otherwise.
+    L counts the stem conv, two transitions, the classifier and the blocks' convs: a block has
+    (L - 4) / 3 layers, or (L - 4) / 6 with bottlenecks. The stem: 2k channels for DenseNet-BC,
+    else 16.
     """
     validate.check_int("depth", depth, 1)
     convs_per_layer = 2 if bottleneck else 1
