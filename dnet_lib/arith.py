@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Sequence
 
 import torch
@@ -14,7 +15,7 @@ from torch import nn
 
 from .models import DENSENET121, BasicBlock, DenseBlock, DenseNetConfig, transition_channels
 from .units import BYTES_PER_FLOAT32
-from .validate import check_choice, check_int, check_ints
+from .validate import check_block_config, check_choice, check_int, check_ints
 
 __all__ = [
     "dense_block_channels", "stage_channels", "conv_params", "dense_layer_params",
@@ -63,13 +64,10 @@ def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, 
 
 def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
                       bottleneck: bool, bn_size: int = 4, conv_bias: bool = False) -> dict:
-    """Channels, parameters, FLOPs and float32 activation sizes of one ``DenseBlock``, one image.
-
-    Keys: the arguments; ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``,
-    ``params``, ``input_values``); ``out_channels``, ``params``, ``flops`` (its convs at
-    ``image_size``), ``output_values``, ``output_bytes``; ``layer_input_values``, the sum of every
-    layer's input (it grows as L²).
-    """
+    """Channels, parameters, FLOPs and float32 activation sizes of one ``DenseBlock``, one image:
+    the arguments, ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``, ``params``,
+    ``input_values``), ``out_channels``, ``params``, ``flops``, ``output_values``,
+    ``output_bytes`` and ``layer_input_values`` (all the layers' inputs: it grows as L²)."""
     check_ints(num_layers=num_layers, image_size=image_size)
     pixels = image_size * image_size
     channels = dense_block_channels(in_channels, num_layers, growth_rate)
@@ -94,17 +92,14 @@ def transition_params(in_channels: int, out_channels: int, conv_bias: bool = Fal
 
 # --------------------------------------------------------------------------- whole networks
 def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None = None) -> dict:
-    """``models.DenseNet(config)`` in closed form.
-
-    Keys: ``variant``, ``bottleneck``, ``compression``; ``stage_channels`` (the stem's, then
-    each block's after its transition) and ``num_features``; per-block ``blocks`` and
-    per-transition ``transitions`` (channels in and out, ``params``); ``params`` and its parts
+    """``models.DenseNet(config)`` in closed form: ``variant``, ``bottleneck``, ``compression``,
+    ``stage_channels`` (the stem's, then each block's after its transition), ``num_features``,
+    ``blocks`` and ``transitions`` (channels in and out, ``params``), ``params`` and its parts
     ``params_stem``, ``params_blocks``, ``params_transitions``, ``params_head`` (BN + linear);
-    with ``image_size``, ``flops`` of one image (what ``count_flops`` measures).
-    """
+    with ``image_size``, ``flops`` of one image (what ``count_flops`` measures)."""
     if not isinstance(config, DenseNetConfig):
         raise ValueError(f"config must be a models.DenseNetConfig, got {config!r}")
-    c, stem, size = config, config.stem, 1
+    c, stem, size, flops = config, config.stem, 1, 0     # without image_size: FLOPs unused
     if image_size is not None:
         check_int("image_size", image_size, 1)
         size = stem.out_size(image_size)
@@ -117,18 +112,15 @@ def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None 
     for i, num_layers in enumerate(c.block_config):
         block = dense_block_stats(channels, num_layers, c.growth_rate, size,
                                   bottleneck=c.bottleneck, bn_size=c.bn_size, conv_bias=c.conv_bias)
-        blocks.append({k: block[k] for k in ("in_channels", "num_layers", "out_channels", "params")})
-        channels = block["out_channels"]
-        if image_size is not None:
-            flops += block["flops"]
+        blocks.append({k: block[k] for k in ("in_channels", "num_layers", "out_channels",
+                                              "params")})
+        channels, flops = block["out_channels"], flops + block["flops"]
         if i != len(c.block_config) - 1:
             out = transition_channels(channels, c.compression)
             transitions.append({"in_channels": channels, "out_channels": out,
                                 "params": transition_params(channels, out, c.conv_bias)})
-            if image_size is not None:
-                flops += _conv_flops(channels, out, 1, size)
-                size //= 2
-            channels = out
+            flops += _conv_flops(channels, out, 1, size)
+            channels, size = out, max(size // 2, 1)
         stages.append(channels)
     stem_norm = 2 * c.num_init_features if stem.norm else 0
     parts = {"params_stem": stem_norm + conv_params(c.in_channels, c.num_init_features,
@@ -161,16 +153,12 @@ def densenet_flops(config: DenseNetConfig, image_size: int) -> int:
 
 # --------------------------------------------------------------------------- fully connected stacks
 def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = False) -> int:
-    """Weights of a fully connected stack with layers of ``widths`` units (``widths[0]``: input).
-
-    Layer j reads layer j-1 (``plain``, and ``residual``, whose addition is free but needs equal
-    widths) or the concatenation of layers 0..j-1 (``dense``).
-    """
-    widths = list(widths)
+    """Weights of a fully connected stack with layers of ``widths`` units (``widths[0]``: input);
+    layer j reads layer j-1 (``plain``; ``residual``, whose addition is free but needs equal
+    widths) or the concatenation of layers 0..j-1 (``dense``)."""
+    widths = list(check_block_config(widths, "widths"))
     if len(widths) < 2:
         raise ValueError(f"widths must list at least 2 layers, got {widths!r}")
-    for w in widths:
-        check_int("widths entries", w, 1)
     check_choice("connection", connection, ("plain", "residual", "dense"))
     if connection == "residual" and len(set(widths)) != 1:
         raise ValueError(f"connection='residual' adds layers, so all widths must be equal, "
@@ -181,19 +169,14 @@ def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = Fa
 
 
 def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
-    """Cumulative weights after 1..``num_layers`` layers of ``width`` units.
-
-    Layer j costs width² (``residual``: linear total), j·width² (``dense``: reads all j earlier
-    layers; quadratic) or (width·2^(j-1))² (``doubling``: emits as much as it reads; exponential).
-    """
+    """Cumulative weights after 1..``num_layers`` layers of ``width`` units; layer j costs width²
+    (``residual``: linear), j·width² (``dense``: reads all j earlier layers; quadratic) or
+    (width·2^(j-1))² (``doubling``: emits as much as it reads; exponential)."""
     check_ints(num_layers=num_layers, width=width)
     check_choice("scheme", scheme, GROWTH_SCHEMES)
-    totals, total = [], 0
-    for j in range(1, num_layers + 1):
-        fan_in = {"residual": width, "dense": j * width, "doubling": width * 2 ** (j - 1)}[scheme]
-        total += fan_in * (fan_in if scheme == "doubling" else width)
-        totals.append(total)
-    return totals
+    factor = {"residual": lambda j: 1, "dense": lambda j: j, "doubling": lambda j: 4 ** (j - 1)}
+    return list(itertools.accumulate(width * width * factor[scheme](j)
+                                     for j in range(1, num_layers + 1)))
 
 
 # --------------------------------------------------------------------------- real models
@@ -233,11 +216,7 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
     ``shared_weight_vs_conv_of_sum`` (~0) and ``independent_slices_vs_conv_of_sum`` (large: an
     untied DenseNet weight sees more); both None when the channels differ.
     """
-    channels = list(channels)
-    if not channels:
-        raise ValueError("channels must list at least one input")
-    for c in channels:
-        check_int("channels entries", c, 1)
+    channels = list(check_block_config(channels, "channels"))
     check_ints(out_channels=out_channels, size=size, kernel_size=kernel_size)
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")

@@ -46,14 +46,11 @@ class DeepConvNet(nn.Module):
                             in_channels=in_channels, num_classes=num_classes)
         self.kind, self.depth, self.width, self.growth_rate = kind, depth, width, growth_rate
         self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
-        units, channels = [], width
-        for _ in range(depth):
-            out = growth_rate if kind == "dense" else width
-            units.append(ConvUnit(channels, out, batch_norm))
-            channels += growth_rate if kind == "dense" else 0
-        self.units = nn.ModuleList(units)
-        self.num_features = channels
-        self.head = nn.Linear(channels, num_classes)
+        step, out = (growth_rate, growth_rate) if kind == "dense" else (0, width)
+        self.units = nn.ModuleList(ConvUnit(width + i * step, out, batch_norm)
+                                   for i in range(depth))
+        self.num_features = width + depth * step
+        self.head = nn.Linear(self.num_features, num_classes)
         if init == "kaiming":
             init_weights(self, zero_linear_bias=False)
 
@@ -76,12 +73,10 @@ class DeepConvNet(nn.Module):
             if unit_outputs is not None:
                 out.retain_grad()
                 unit_outputs.append(out)
-            if self.kind == "plain":
-                h = out
-            elif self.kind == "residual":
-                h = h + out
-            else:
+            if self.kind == "dense":
                 features.append(out)
+            else:
+                h = out if self.kind == "plain" else h + out
         if self.kind == "dense":
             h = torch.cat(features, 1)
         return self.head(torch.flatten(F.adaptive_avg_pool2d(F.relu(h), 1), 1))

@@ -28,10 +28,8 @@ class DenseLayer(nn.Module):
 
     Plain (DenseNet):        norm1-relu1-conv1(3x3 -> k)
     Bottleneck (DenseNet-B): norm1-relu1-conv1(1x1 -> bn_size*k)-norm2-relu2-conv2(3x3 -> k)
-
-    ``memory_efficient`` and ``fast_cpu`` select the paths of ``models.efficient``: the same
-    result, with less memory or (CPU training) less time.
-    """
+    ``memory_efficient``, ``fast_cpu``: ``models.efficient``'s paths (same result, less memory or
+    CPU time)."""
 
     def __init__(self, in_channels: int, growth_rate: int, bottleneck: bool = True,
                  bn_size: int = 4, drop_rate: float = 0.0, conv_bias: bool = False, *,
@@ -107,12 +105,9 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """DenseNet (Huang et al., 2017) with all its variants, built from a ``DenseNetConfig``.
-
-    ``changes`` are config fields (``DenseNet(growth_rate=12, block_config=(3, 3, 3))``).
-    ``memory_efficient``: recompute concatenations and their BN-ReLU in backward instead of
-    storing them; ``fast_cpu``: compute each map's batch statistics once (CPU training).
-    """
+    """DenseNet with all its variants, from a ``DenseNetConfig`` and ``changes`` to its fields
+    (``DenseNet(growth_rate=12, block_config=(3, 3, 3))``). ``memory_efficient``: recompute the
+    concatenations and their BN-ReLU in backward; ``fast_cpu``: each map's batch statistics once."""
 
     def __init__(self, config: DenseNetConfig = DENSENET121, *, memory_efficient: bool = False,
                  fast_cpu: bool = False, **changes):
@@ -123,7 +118,6 @@ class DenseNet(nn.Module):
         # the config's fields the chapters and drawings read off the model
         self.growth_rate, self.block_config, self.in_channels = (c.growth_rate, c.block_config,
                                                                   c.in_channels)
-
         self.features = nn.Sequential(OrderedDict(
             c.stem.layers(c.in_channels, c.num_init_features, c.conv_bias)))
         channels = c.num_init_features
@@ -173,7 +167,7 @@ def _preset(name: str, config: DenseNetConfig, title: str):
         return DenseNet(config, **kwargs)
     factory.__name__ = factory.__qualname__ = name
     blocks = "/".join(map(str, config.block_config))
-    factory.__doc__ = (f"A {title} (k={config.growth_rate}, blocks {blocks}); ``kwargs``: "
+    factory.__doc__ = (f"A {title}: k={config.growth_rate}, blocks {blocks}; ``kwargs``: "
                        "changed config fields or DenseNet's flags.")
     return factory
 

@@ -73,8 +73,7 @@ class DualPathBlock(nn.Module):
         dense_parts = [x[:, self.residual_channels:]] if self.dense_channels else []
         states = [(residual, torch.cat(dense_parts, 1) if dense_parts else None)]
         for layer in self.layers:
-            dense = torch.cat(dense_parts, 1) if dense_parts else None
-            increment, new = layer(residual, dense)
+            increment, new = layer(residual, states[-1][1])
             residual = residual + increment
             dense_parts.append(new)
             states.append((residual, torch.cat(dense_parts, 1)))
@@ -87,13 +86,9 @@ class DualPathBlock(nn.Module):
 
 class DualPathNet(nn.Module):
     """A small DPN for 28-32 px images: stem, dual-path blocks, transitions, BN-ReLU-pool-linear.
-
-    ``residual_channels``: each block's residual width (the stem emits the first);
-    ``growth_rate``: dense growth per layer; ``block_config``: layers per block; ``bn_size``: the
-    1x1 conv emits ``bn_size * growth_rate`` maps; ``compression``: transitions keep
-    floor(θ · dense channels) dense maps, the residual part maps to the next block's width;
-    ``stem``: a ``Stem`` spec.
-    """
+    ``residual_channels``: each block's residual width (the stem emits the first); a layer's 1x1
+    conv emits ``bn_size * growth_rate`` maps; transitions keep floor(θ · dense channels) dense
+    maps and map the residual part to the next block's width."""
 
     def __init__(self, residual_channels: Sequence[int] = (32, 64, 128), growth_rate: int = 8,
                  block_config: Sequence[int] = (3, 3, 3), bn_size: int = 4,
@@ -111,8 +106,7 @@ class DualPathNet(nn.Module):
         self.stem_spec = check_stem(stem)
         self.stem = nn.Sequential(OrderedDict(self.stem_spec.layers(in_channels,
                                                                     residual_channels[0])))
-        blocks, transitions = [], []
-        dense = 0
+        blocks, transitions, dense = [], [], 0
         for i, (num_layers, width) in enumerate(zip(block_config, residual_channels)):
             block = DualPathBlock(num_layers, width, growth_rate, dense, bn_size)
             blocks.append(block)

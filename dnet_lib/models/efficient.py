@@ -1,13 +1,10 @@
 """The opt-in fast paths of a dense layer: same values, gradients and running statistics.
 
-``memory_efficient=True``: recompute instead of store. ``bn_relu_conv`` keeps only the earlier
-maps (kept anyway) and the BatchNorm's mean and 1/std, not the concatenation and its BN-ReLU (two
-copies of every earlier map per layer); backward rebuilds them and calls the ATen kernels autograd
-would. Unlike torchvision's flag no convolution is rerun.
-
-``fast_cpu=True``: shared batch statistics (CPU training only; cuDNN's fused BatchNorm is faster).
-A map's channels have the same batch statistics whichever later layer reads them: ``map_stats``
-computes them once per map and caches them on it; each layer only applies them.
+``memory_efficient=True``: ``bn_relu_conv`` stores only the earlier maps (kept anyway) and the
+BatchNorm's mean and 1/std, not the concatenation and its BN-ReLU; backward rebuilds them and
+calls the ATen kernels autograd would (unlike torchvision's flag, no convolution reruns).
+``fast_cpu=True`` (CPU training; cuDNN's fused BatchNorm is faster): a map's batch statistics are
+the same whichever later layer reads it, so ``map_stats`` computes them once and caches them.
 """
 from __future__ import annotations
 

@@ -14,17 +14,23 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
 
 class _MLP(nn.Module):
-    """What the three share: ``layers`` (one Linear per (fan_in, width) pair), the activation,
-    dropout, and a linear head over ``head_features``."""
+    """What the three share: ``layers`` (``num_layers`` Linears of ``width`` outputs, each reading
+    the previous layer or, ``dense``, everything before it), activation, dropout, linear head."""
 
-    def __init__(self, shapes: list[tuple[int, int]], head_features: int, out_features: int,
-                 activation: str, dropout: float):
+    def __init__(self, in_features: int, width: int, num_layers: int, out_features: int,
+                 activation: str, dropout: float, dense: bool):
         super().__init__()
-        self.in_features, self.num_layers = shapes[0][0], len(shapes)
-        self.layers = nn.ModuleList(nn.Linear(fan_in, width) for fan_in, width in shapes)
+        validate.check_ints(in_features=in_features, **{"growth" if dense else "hidden": width},
+                            num_layers=num_layers, out_features=out_features)
+        validate.check_choice("activation", activation, tuple(ACTIVATIONS))
+        validate.check_number("dropout", dropout, 0.0, 1.0, high_open=True)
+        self.in_features, self.num_layers = in_features, num_layers
+        fan_ins = [in_features + i * width if dense else (width if i else in_features)
+                   for i in range(num_layers + 1)]
+        self.layers = nn.ModuleList(nn.Linear(fan_in, width) for fan_in in fan_ins[:-1])
         self.act = ACTIVATIONS[activation]()
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(head_features, out_features)
+        self.head = nn.Linear(fan_ins[-1], out_features)
 
 
 class PlainMLP(_MLP):
@@ -32,10 +38,7 @@ class PlainMLP(_MLP):
 
     def __init__(self, in_features: int, hidden: int, num_layers: int, out_features: int,
                  activation: str = "relu", dropout: float = 0.0):
-        _check_mlp_args(in_features, hidden, num_layers, out_features, activation, dropout,
-                        width_name="hidden")
-        shapes = [(in_features if i == 0 else hidden, hidden) for i in range(num_layers)]
-        super().__init__(shapes, hidden, out_features, activation, dropout)
+        super().__init__(in_features, hidden, num_layers, out_features, activation, dropout, False)
         self.hidden = hidden
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,12 +66,8 @@ class DenseMLP(_MLP):
 
     def __init__(self, in_features: int, growth: int, num_layers: int, out_features: int,
                  activation: str = "relu", dropout: float = 0.0):
-        _check_mlp_args(in_features, growth, num_layers, out_features, activation, dropout,
-                        width_name="growth")
-        shapes = [(in_features + i * growth, growth) for i in range(num_layers)]
-        features = in_features + num_layers * growth
-        super().__init__(shapes, features, out_features, activation, dropout)
-        self.growth, self.num_features = growth, features
+        super().__init__(in_features, growth, num_layers, out_features, activation, dropout, True)
+        self.growth, self.num_features = growth, in_features + num_layers * growth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_features:
@@ -78,11 +77,3 @@ class DenseMLP(_MLP):
         for layer in self.layers:
             features.append(self.drop(self.act(layer(torch.cat(features, 1)))))
         return self.head(torch.cat(features, 1))
-
-
-def _check_mlp_args(in_features, width, num_layers, out_features, activation, dropout,
-                    width_name: str) -> None:
-    validate.check_ints(in_features=in_features, **{width_name: width}, num_layers=num_layers,
-                        out_features=out_features)
-    validate.check_choice("activation", activation, tuple(ACTIVATIONS))
-    validate.check_number("dropout", dropout, 0.0, 1.0, high_open=True)

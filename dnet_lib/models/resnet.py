@@ -127,19 +127,18 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resnet18(**kwargs) -> ResNet:
-    """ResNet-18: basic blocks, 2/2/2/2."""
-    return ResNet(BasicBlock, (2, 2, 2, 2), **kwargs)
+def _preset(name: str, block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...]):
+    def factory(**kwargs) -> ResNet:
+        return ResNet(block, layers, **kwargs)
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = (f"A ResNet-{name[6:]} ({block.__name__}s {'/'.join(map(str, layers))}); "
+                       "``kwargs``: ResNet's other arguments.")
+    return factory
 
 
-def resnet34(**kwargs) -> ResNet:
-    """ResNet-34: basic blocks, 3/4/6/3."""
-    return ResNet(BasicBlock, (3, 4, 6, 3), **kwargs)
-
-
-def resnet50(**kwargs) -> ResNet:
-    """ResNet-50: bottleneck blocks, 3/4/6/3."""
-    return ResNet(Bottleneck, (3, 4, 6, 3), **kwargs)
+resnet18 = _preset("resnet18", BasicBlock, (2, 2, 2, 2))
+resnet34 = _preset("resnet34", BasicBlock, (3, 4, 6, 3))
+resnet50 = _preset("resnet50", Bottleneck, (3, 4, 6, 3))
 
 
 def resnet_cifar(depth: int = 56, num_classes: int = 10, **kwargs) -> ResNet:

@@ -20,10 +20,8 @@ STEM_NAMES = ("conv0", "norm0", "relu0", "pool0")     # torchvision's names insi
 
 @dataclass(frozen=True)
 class Stem:
-    """conv(kernel_size, stride, padding kernel_size // 2) [-BN-ReLU] [-max pool].
-
-    ``pool`` is the max-pool kernel (0: no pool), with ``pool_stride`` and ``pool_padding``.
-    """
+    """conv(kernel_size, stride, padding kernel_size // 2) [-BN-ReLU] [-max pool of kernel
+    ``pool`` (0: none), ``pool_stride``, ``pool_padding``]."""
     kernel_size: int = 7
     stride: int = 2
     norm: bool = True
