@@ -64,10 +64,10 @@ def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, 
 
 def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
                       bottleneck: bool, bn_size: int = 4, conv_bias: bool = False) -> dict:
-    """Channels, parameters, FLOPs and float32 activation sizes of one ``DenseBlock``, one image:
-    the arguments, ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``, ``params``,
-    ``input_values``), ``out_channels``, ``params``, ``flops``, ``output_values``,
-    ``output_bytes`` and ``layer_input_values`` (all the layers' inputs: it grows as L²)."""
+    """Channels, parameters and float32 activation sizes of one ``DenseBlock``, one image: the
+    arguments, ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``, ``params``,
+    ``input_values``), ``out_channels``, ``params``, ``output_values``, ``output_bytes`` and
+    ``layer_input_values`` (all the layers' inputs: it grows as L²)."""
     check_ints(num_layers=num_layers, image_size=image_size)
     pixels = image_size * image_size
     channels = dense_block_channels(in_channels, num_layers, growth_rate)
@@ -75,12 +75,10 @@ def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image
                "params": dense_layer_params(c, growth_rate, bottleneck=bottleneck,
                                             bn_size=bn_size, conv_bias=conv_bias),
                "input_values": c * pixels} for i, c in enumerate(channels[:-1])]
-    flops = sum(_conv_flops(*conv, image_size) for c in channels[:-1]
-                for conv in _dense_layer_convs(c, growth_rate, bottleneck, bn_size))
     out = channels[-1]
     return {"in_channels": in_channels, "num_layers": num_layers, "growth_rate": growth_rate,
             "image_size": image_size, "bottleneck": bottleneck, "layers": layers,
-            "out_channels": out, "params": sum(row["params"] for row in layers), "flops": flops,
+            "out_channels": out, "params": sum(row["params"] for row in layers),
             "output_values": out * pixels, "output_bytes": out * pixels * BYTES_PER_FLOAT32,
             "layer_input_values": sum(row["input_values"] for row in layers)}
 
@@ -114,7 +112,9 @@ def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None 
                                   bottleneck=c.bottleneck, bn_size=c.bn_size, conv_bias=c.conv_bias)
         blocks.append({k: block[k] for k in ("in_channels", "num_layers", "out_channels",
                                               "params")})
-        channels, flops = block["out_channels"], flops + block["flops"]
+        flops += sum(_conv_flops(*conv, size) for row in block["layers"] for conv in
+                     _dense_layer_convs(row["in_channels"], c.growth_rate, c.bottleneck, c.bn_size))
+        channels = block["out_channels"]
         if i != len(c.block_config) - 1:
             out = transition_channels(channels, c.compression)
             transitions.append({"in_channels": channels, "out_channels": out,
@@ -227,14 +227,14 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
     conv = functools.partial(F.conv2d, padding=kernel_size // 2)
     whole = conv(torch.cat(xs, 1), weight)
     slices = torch.split(weight, channels, dim=1)
-    split_sum = sum(conv(x, w) for x, w in zip(xs, slices))
-    result = {"concat_vs_split_sum": (whole - split_sum).abs().max().item(),
+    gap = lambda a, b: (a - b).abs().max().item()                     # noqa: E731
+    result = {"concat_vs_split_sum": gap(whole, sum(conv(x, w) for x, w in zip(xs, slices))),
               "shared_weight_vs_conv_of_sum": None, "independent_slices_vs_conv_of_sum": None}
     if len(set(channels)) == 1:
         tied = conv(torch.cat(xs, 1), slices[0].repeat(1, len(xs), 1, 1))
         of_sum = conv(sum(xs), slices[0])
-        result["shared_weight_vs_conv_of_sum"] = (tied - of_sum).abs().max().item()
-        result["independent_slices_vs_conv_of_sum"] = (whole - of_sum).abs().max().item()
+        result["shared_weight_vs_conv_of_sum"] = gap(tied, of_sum)
+        result["independent_slices_vs_conv_of_sum"] = gap(whole, of_sum)
     return result
 
 

@@ -139,16 +139,6 @@ def test_count_params_all_or_trainable():
 
 
 # --------------------------------------------------------------------------- FLOPs
-@pytest.mark.parametrize("bottleneck", [True, False])
-def test_layer_and_block_flops_match_flop_counter(bottleneck):
-    layer = models.DenseLayer(11, 6, bottleneck=bottleneck, bn_size=3)
-    assert arith.dense_block_stats(11, 1, 6, 9, bottleneck=bottleneck, bn_size=3)["flops"] == \
-        arith.count_flops(layer, (1, 11, 9, 9))
-    block = models.DenseBlock(3, 11, 6, bottleneck=bottleneck, bn_size=3)
-    assert arith.dense_block_stats(11, 3, 6, 9, bottleneck=bottleneck, bn_size=3)["flops"] == \
-        arith.count_flops(block, (1, 11, 9, 9))
-
-
 def test_densenet_flops_match_flop_counter():
     for kw, shape in [(dict(growth_rate=6, block_config=(2, 3), num_init_features=8,
                             stem=models.CIFAR_STEM, num_classes=5), (1, 3, 16, 16)),

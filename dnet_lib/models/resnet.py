@@ -91,9 +91,9 @@ class ResNet(nn.Module):
         self.maxpool = stem_layers.get("pool0", nn.Identity())
         for i, (num_blocks, width) in enumerate(zip(layers, widths)):
             stage = []
-            for j in range(num_blocks):
-                stride = 2 if i > 0 and j == 0 else 1
-                stage.append(block(channels, width, stride, conv_bias, shortcut_norm))
+            for j in range(num_blocks):      # stride 2 opens every stage but the first
+                stage.append(block(channels, width, 2 if i and not j else 1, conv_bias,
+                                   shortcut_norm))
                 channels = width * block.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
         self.num_stages = len(layers)
