@@ -1,4 +1,4 @@
-"""DenseNet and ResNet arithmetic in closed form: channels, parameters, FLOPs.
+"""DenseNet arithmetic in closed form: channels, parameters, FLOPs.
 
 ``tests/test_arith.py`` checks every formula against real models, torchvision's counts and
 ``torch.utils.flop_counter``. Whole networks are given as a ``models.DenseNetConfig``.
@@ -6,34 +6,32 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import (DENSENET121, IMAGENET_STEM, BasicBlock, DenseBlock, DenseNetConfig, Stem,
-                     transition_channels)
+from .models import DENSENET121, BasicBlock, DenseBlock, DenseNetConfig, transition_channels
 from .units import BYTES_PER_FLOAT32
-from .validate import check_block_config, check_choice, check_int
+from .validate import check_block_config, check_choice, check_int, check_ints
 
 __all__ = [
-    "dense_block_channels", "stage_channels", "conv_params", "bn_params", "dense_layer_params",
-    "transition_params", "stem_params", "densenet_params", "mlp_params", "growth_curve",
-    "GROWTH_SCHEMES", "dense_block_stats", "densenet_stats", "dense_layer_flops",
-    "transition_flops", "densenet_flops", "resnet_flops", "count_params", "count_flops",
+    "dense_block_channels", "stage_channels", "conv_params", "dense_layer_params",
+    "transition_params", "densenet_params", "mlp_params", "growth_curve", "GROWTH_SCHEMES",
+    "dense_block_stats", "densenet_stats", "densenet_flops", "count_params", "count_flops",
     "conv_over_concat_equals_sum", "feature_correlation",
 ]
 
 GROWTH_SCHEMES = ("residual", "dense", "doubling")
 
 
-# --------------------------------------------------------------------------- one convolution
-def conv_params(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = False) -> int:
+# --------------------------------------------------------------------------- layers and blocks
+def conv_params(in_channels: int, out_channels: int, kernel_size: int = 3, bias: bool = False
+                ) -> int:
     """k·k·C_in weights per filter, C_out filters (plus C_out biases)."""
-    check_int("in_channels", in_channels, 1)
-    check_int("out_channels", out_channels, 1)
-    check_int("kernel_size", kernel_size, 1)
+    check_ints(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
     return kernel_size * kernel_size * in_channels * out_channels + (out_channels if bias else 0)
 
 
@@ -42,25 +40,16 @@ def _conv_flops(in_channels: int, out_channels: int, kernel_size: int, out_size:
     return 2 * kernel_size * kernel_size * in_channels * out_channels * out_size * out_size
 
 
-def bn_params(channels: int) -> int:
-    """A BatchNorm's gamma and beta; its running statistics are buffers, not parameters."""
-    return 2 * channels
-
-
-# --------------------------------------------------------------------------- dense layers and blocks
 def dense_block_channels(in_channels: int, num_layers: int, growth_rate: int) -> list[int]:
     """Channels entering each layer (``in_channels + i·k``), then the block's output channels."""
-    check_int("in_channels", in_channels, 1)
+    check_ints(in_channels=in_channels, growth_rate=growth_rate)
     check_int("num_layers", num_layers, 0)
-    check_int("growth_rate", growth_rate, 1)
     return [in_channels + i * growth_rate for i in range(num_layers + 1)]
 
 
 def _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size):
-    """(C_in, C_out, kernel) of a ``DenseLayer``'s convolutions: 3x3, or 1x1 to bn_size·k then 3x3."""
-    check_int("in_channels", in_channels, 1)
-    check_int("growth_rate", growth_rate, 1)
-    check_int("bn_size", bn_size, 1)
+    """(C_in, C_out, kernel) of a ``DenseLayer``'s convs: 3x3, or 1x1 to bn_size·k then 3x3."""
+    check_ints(in_channels=in_channels, growth_rate=growth_rate, bn_size=bn_size)
     if not bottleneck:
         return [(in_channels, growth_rate, 3)]
     return [(in_channels, bn_size * growth_rate, 1), (bn_size * growth_rate, growth_rate, 3)]
@@ -68,29 +57,18 @@ def _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size):
 
 def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, bn_size: int = 4,
                        conv_bias: bool = False) -> int:
-    """Parameters of one ``DenseLayer``: a BatchNorm in front of each of its convolutions."""
+    """Parameters of one ``DenseLayer``: a BatchNorm (2 per channel) before each conv."""
     convs = _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size)
-    return sum(bn_params(i) + conv_params(i, o, k, conv_bias) for i, o, k in convs)
-
-
-def dense_layer_flops(in_channels: int, growth_rate: int, image_size: int, *, bottleneck: bool,
-                      bn_size: int = 4) -> int:
-    """FLOPs of one ``DenseLayer``'s convolutions on an ``image_size`` x ``image_size`` image."""
-    check_int("image_size", image_size, 1)
-    convs = _dense_layer_convs(in_channels, growth_rate, bottleneck, bn_size)
-    return sum(_conv_flops(i, o, k, image_size) for i, o, k in convs)
+    return sum(2 * i + conv_params(i, o, k, conv_bias) for i, o, k in convs)
 
 
 def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
                       bottleneck: bool, bn_size: int = 4, conv_bias: bool = False) -> dict:
-    """Channels, parameters and float32 activation sizes of one ``DenseBlock``, for one image.
-
-    Keys: the arguments; ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``,
-    ``params``, ``input_values``); ``out_channels``, ``params``, ``output_values``,
-    ``output_bytes``; ``layer_input_values``, the sum of every layer's input (it grows as L²).
-    """
-    check_int("num_layers", num_layers, 1)
-    check_int("image_size", image_size, 1)
+    """Channels, parameters and float32 activation sizes of one ``DenseBlock``, one image: the
+    arguments, ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``, ``params``,
+    ``input_values``), ``out_channels``, ``params``, ``output_values``, ``output_bytes`` and
+    ``layer_input_values`` (all the layers' inputs: it grows as L²)."""
+    check_ints(num_layers=num_layers, image_size=image_size)
     pixels = image_size * image_size
     channels = dense_block_channels(in_channels, num_layers, growth_rate)
     layers = [{"layer": i + 1, "in_channels": c, "out_channels": growth_rate,
@@ -107,33 +85,19 @@ def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image
 
 def transition_params(in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
     """A ``Transition``: BN over its input and a 1x1 convolution (pooling has no parameters)."""
-    return bn_params(in_channels) + conv_params(in_channels, out_channels, 1, conv_bias)
-
-
-def transition_flops(in_channels: int, out_channels: int, image_size: int) -> int:
-    """A ``Transition``'s 1x1 convolution on its ``image_size`` input (pooling: none counted)."""
-    return _conv_flops(in_channels, out_channels, 1, image_size)
-
-
-def stem_params(stem: Stem, in_channels: int, out_channels: int, conv_bias: bool = False) -> int:
-    """A stem's convolution, plus its BatchNorm if it has one."""
-    norm = bn_params(out_channels) if stem.norm else 0
-    return conv_params(in_channels, out_channels, stem.kernel_size, conv_bias) + norm
+    return 2 * in_channels + conv_params(in_channels, out_channels, 1, conv_bias)
 
 
 # --------------------------------------------------------------------------- whole networks
 def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None = None) -> dict:
-    """``models.DenseNet(config)`` in closed form.
-
-    Keys: ``variant``, ``bottleneck``, ``compression``; ``stage_channels`` (the stem's, then
-    each block's after its transition) and ``num_features``; per-block ``blocks`` and
-    per-transition ``transitions`` (channels in and out, ``params``); ``params`` and its parts
+    """``models.DenseNet(config)`` in closed form: ``variant``, ``bottleneck``, ``compression``,
+    ``stage_channels`` (the stem's, then each block's after its transition), ``num_features``,
+    ``blocks`` and ``transitions`` (channels in and out, ``params``), ``params`` and its parts
     ``params_stem``, ``params_blocks``, ``params_transitions``, ``params_head`` (BN + linear);
-    with ``image_size``, ``flops`` of one image (what ``count_flops`` measures).
-    """
+    with ``image_size``, ``flops`` of one image (what ``count_flops`` measures)."""
     if not isinstance(config, DenseNetConfig):
         raise ValueError(f"config must be a models.DenseNetConfig, got {config!r}")
-    c, stem, size = config, config.stem, None
+    c, stem, size, flops = config, config.stem, 1, 0     # without image_size: FLOPs unused
     if image_size is not None:
         check_int("image_size", image_size, 1)
         size = stem.out_size(image_size)
@@ -141,34 +105,33 @@ def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None 
             raise ValueError(f"image_size={image_size} is too small for this stem and "
                              f"{len(c.block_config)} blocks")
         flops = _conv_flops(c.in_channels, c.num_init_features, stem.kernel_size,
-                           stem.conv_size(image_size))
+                            stem.conv_size(image_size))
     channels, stages, blocks, transitions = c.num_init_features, [c.num_init_features], [], []
     for i, num_layers in enumerate(c.block_config):
-        block = dense_block_stats(channels, num_layers, c.growth_rate, bottleneck=c.bottleneck,
-                                  bn_size=c.bn_size, conv_bias=c.conv_bias)
-        blocks.append({k: block[k] for k in ("in_channels", "num_layers", "out_channels", "params")})
-        if size is not None:
-            flops += sum(dense_layer_flops(row["in_channels"], c.growth_rate, size,
-                                           bottleneck=c.bottleneck, bn_size=c.bn_size)
-                         for row in block["layers"])
+        block = dense_block_stats(channels, num_layers, c.growth_rate, size,
+                                  bottleneck=c.bottleneck, bn_size=c.bn_size, conv_bias=c.conv_bias)
+        blocks.append({k: block[k] for k in ("in_channels", "num_layers", "out_channels",
+                                              "params")})
+        flops += sum(_conv_flops(*conv, size) for row in block["layers"] for conv in
+                     _dense_layer_convs(row["in_channels"], c.growth_rate, c.bottleneck, c.bn_size))
         channels = block["out_channels"]
         if i != len(c.block_config) - 1:
             out = transition_channels(channels, c.compression)
             transitions.append({"in_channels": channels, "out_channels": out,
                                 "params": transition_params(channels, out, c.conv_bias)})
-            if size is not None:
-                flops += transition_flops(channels, out, size)
-                size //= 2
-            channels = out
+            flops += _conv_flops(channels, out, 1, size)
+            channels, size = out, max(size // 2, 1)
         stages.append(channels)
-    parts = {"params_stem": stem_params(stem, c.in_channels, c.num_init_features, c.conv_bias),
+    stem_norm = 2 * c.num_init_features if stem.norm else 0
+    parts = {"params_stem": stem_norm + conv_params(c.in_channels, c.num_init_features,
+                                                    stem.kernel_size, c.conv_bias),
              "params_blocks": sum(b["params"] for b in blocks),
              "params_transitions": sum(t["params"] for t in transitions),
-             "params_head": bn_params(channels) + channels * c.num_classes + c.num_classes}
+             "params_head": 2 * channels + channels * c.num_classes + c.num_classes}
     stats = {"variant": c.variant, "bottleneck": c.bottleneck, "compression": c.compression,
              "stage_channels": stages, "num_features": channels, "blocks": blocks,
              "transitions": transitions, "params": sum(parts.values()), **parts}
-    if size is not None:
+    if image_size is not None:
         stats["flops"] = flops + 2 * channels * c.num_classes
     return stats
 
@@ -188,45 +151,14 @@ def densenet_flops(config: DenseNetConfig, image_size: int) -> int:
     return densenet_stats(config, image_size)["flops"]
 
 
-def resnet_flops(image_size: int, layers: Sequence[int] = (2, 2, 2, 2),
-                 widths: Sequence[int] = (64, 128, 256, 512), bottleneck: bool = False,
-                 num_classes: int = 1000, in_channels: int = 3, stem: Stem = IMAGENET_STEM) -> int:
-    """FLOPs of ``models.ResNet`` (``Bottleneck`` blocks if ``bottleneck``) on one image.
-
-    A strided 3x3 conv (padding 1) halves the side, rounding up.
-    """
-    check_int("image_size", image_size, 1)
-    layers = check_block_config(layers)
-    flops = _conv_flops(in_channels, widths[0], stem.kernel_size, stem.conv_size(image_size))
-    size, channels, expansion = stem.out_size(image_size), widths[0], 4 if bottleneck else 1
-    for i, (num_blocks, width) in enumerate(zip(layers, widths)):
-        for j in range(num_blocks):
-            stride = 2 if i > 0 and j == 0 else 1
-            out_size, out = (size - 1) // stride + 1, width * expansion
-            if bottleneck:       # the stride sits on the 3x3 (ResNet v1.5)
-                convs = [(channels, width, 1, size), (width, width, 3, out_size),
-                         (width, out, 1, out_size)]
-            else:
-                convs = [(channels, width, 3, out_size), (width, width, 3, out_size)]
-            if stride != 1 or channels != out:                  # 1x1 projection shortcut
-                convs.append((channels, out, 1, out_size))
-            flops += sum(_conv_flops(*conv) for conv in convs)
-            channels, size = out, out_size
-    return flops + 2 * channels * num_classes
-
-
 # --------------------------------------------------------------------------- fully connected stacks
 def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = False) -> int:
-    """Weights of a fully connected stack with layers of ``widths`` units (``widths[0]``: input).
-
-    Layer j reads layer j-1 (``plain``, and ``residual``, whose addition is free but needs equal
-    widths) or the concatenation of layers 0..j-1 (``dense``).
-    """
-    widths = list(widths)
+    """Weights of a fully connected stack with layers of ``widths`` units (``widths[0]``: input);
+    layer j reads layer j-1 (``plain``; ``residual``, whose addition is free but needs equal
+    widths) or the concatenation of layers 0..j-1 (``dense``)."""
+    widths = list(check_block_config(widths, "widths"))
     if len(widths) < 2:
         raise ValueError(f"widths must list at least 2 layers, got {widths!r}")
-    for w in widths:
-        check_int("widths entries", w, 1)
     check_choice("connection", connection, ("plain", "residual", "dense"))
     if connection == "residual" and len(set(widths)) != 1:
         raise ValueError(f"connection='residual' adds layers, so all widths must be equal, "
@@ -237,20 +169,14 @@ def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = Fa
 
 
 def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
-    """Cumulative weights after 1..``num_layers`` layers of ``width`` units.
-
-    Layer j costs width² (``residual``: linear total), j·width² (``dense``: reads all j earlier
-    layers; quadratic) or (width·2^(j-1))² (``doubling``: emits as much as it reads; exponential).
-    """
-    check_int("num_layers", num_layers, 1)
-    check_int("width", width, 1)
+    """Cumulative weights after 1..``num_layers`` layers of ``width`` units; layer j costs width²
+    (``residual``: linear), j·width² (``dense``: reads all j earlier layers; quadratic) or
+    (width·2^(j-1))² (``doubling``: emits as much as it reads; exponential)."""
+    check_ints(num_layers=num_layers, width=width)
     check_choice("scheme", scheme, GROWTH_SCHEMES)
-    totals, total = [], 0
-    for j in range(1, num_layers + 1):
-        fan_in = {"residual": width, "dense": j * width, "doubling": width * 2 ** (j - 1)}[scheme]
-        total += fan_in * (fan_in if scheme == "doubling" else width)
-        totals.append(total)
-    return totals
+    factor = {"residual": lambda j: 1, "dense": lambda j: j, "doubling": lambda j: 4 ** (j - 1)}
+    return list(itertools.accumulate(width * width * factor[scheme](j)
+                                     for j in range(1, num_layers + 1)))
 
 
 # --------------------------------------------------------------------------- real models
@@ -290,14 +216,8 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
     ``shared_weight_vs_conv_of_sum`` (~0) and ``independent_slices_vs_conv_of_sum`` (large: an
     untied DenseNet weight sees more); both None when the channels differ.
     """
-    channels = list(channels)
-    if not channels:
-        raise ValueError("channels must list at least one input")
-    for c in channels:
-        check_int("channels entries", c, 1)
-    check_int("out_channels", out_channels, 1)
-    check_int("size", size, 1)
-    check_int("kernel_size", kernel_size, 1)
+    channels = list(check_block_config(channels, "channels"))
+    check_ints(out_channels=out_channels, size=size, kernel_size=kernel_size)
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
     gen = torch.Generator().manual_seed(seed)
@@ -307,14 +227,14 @@ def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channel
     conv = functools.partial(F.conv2d, padding=kernel_size // 2)
     whole = conv(torch.cat(xs, 1), weight)
     slices = torch.split(weight, channels, dim=1)
-    split_sum = sum(conv(x, w) for x, w in zip(xs, slices))
-    result = {"concat_vs_split_sum": (whole - split_sum).abs().max().item(),
+    gap = lambda a, b: (a - b).abs().max().item()                     # noqa: E731
+    result = {"concat_vs_split_sum": gap(whole, sum(conv(x, w) for x, w in zip(xs, slices))),
               "shared_weight_vs_conv_of_sum": None, "independent_slices_vs_conv_of_sum": None}
     if len(set(channels)) == 1:
         tied = conv(torch.cat(xs, 1), slices[0].repeat(1, len(xs), 1, 1))
         of_sum = conv(sum(xs), slices[0])
-        result["shared_weight_vs_conv_of_sum"] = (tied - of_sum).abs().max().item()
-        result["independent_slices_vs_conv_of_sum"] = (whole - of_sum).abs().max().item()
+        result["shared_weight_vs_conv_of_sum"] = gap(tied, of_sum)
+        result["independent_slices_vs_conv_of_sum"] = gap(whole, of_sum)
     return result
 
 
@@ -337,10 +257,7 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
     BatchNorm is in training mode. ``inputs`` (batch, channels, H, W) replaces the Gaussian input.
     """
     check_int("num_layers", num_layers, 1)
-    check_int("channels", channels, 2)
-    check_int("growth_rate", growth_rate, 2)
-    check_int("size", size, 2)
-    check_int("batch", batch, 2)
+    check_ints(2, channels=channels, growth_rate=growth_rate, size=size, batch=batch)
     torch.manual_seed(seed)
     if inputs is None:
         x = torch.randn(batch, channels, size, size)
@@ -360,5 +277,6 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
             out["residual"].append(_mean_abs_channel_correlation(state))
             features.append(layer(features))
             out["dense"].append(_mean_abs_channel_correlation(torch.cat(features, 1)))
-            out["dense_new_only"].append(_mean_abs_channel_correlation(torch.cat(features[1:], 1)))
+            new_only = torch.cat(features[1:], 1)
+            out["dense_new_only"].append(_mean_abs_channel_correlation(new_only))
     return out

@@ -6,8 +6,11 @@ import os
 from typing import Callable
 
 import torch
+from torch import nn
 
-__all__ = ["ok", "need_callable", "relative_error", "hidden_tests_of"]
+__all__ = ["ok", "need_callable", "need_type", "answer", "relative_error", "hidden_tests_of"]
+
+_KINDS = {float: "a Python float", int: "an int", dict: "a dict", nn.Module: "an nn.Module"}
 
 
 def ok(what: str) -> None:
@@ -18,6 +21,19 @@ def need_callable(fn, name: str) -> None:
     assert callable(fn), f"{name} must be a function, got {type(fn).__name__}"
 
 
+def need_type(value, kind: type, name: str, verb: str = "be") -> None:
+    assert isinstance(value, kind), \
+        f"{name} must {verb} {_KINDS.get(kind, kind.__name__)}, got {type(value).__name__}"
+
+
+def answer(fn, name: str, kind: type, *args):
+    """``fn(*args)``, once ``fn`` is a function and its result a ``kind``."""
+    need_callable(fn, name)
+    value = fn(*args)
+    need_type(value, kind, name, "return")
+    return value
+
+
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     """max |a - b| / max(max |b|, 1e-12): a scale-free distance between two tensors."""
     a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
@@ -25,21 +41,18 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def hidden_tests_of(module: str) -> Callable:
-    """``hidden_tests(question, namespace, variant="book")`` for the exercise ``module``.
-
-    It runs the grader's hidden tests of the question in this process where the grader's tools
-    are (the book build, nbgrader's kernel); where only ``dnet_lib`` is installed (Colab, a
-    student's machine) it says so and returns: the hidden tests are the grader's business.
-    """
+    """``hidden_tests(question, namespace, variant="book")`` for the exercise ``module``: the
+    grader's hidden tests where its tools are (book build, nbgrader); elsewhere (Colab) a note."""
     name = module.rsplit(".", 1)[-1]
 
     def hidden_tests(question: str, namespace: dict, variant: str = "book") -> None:
         try:
             grader = importlib.import_module(f"dnet_tools.exercises.{name}")
         except ModuleNotFoundError as e:
-            if e.name not in ("dnet_tools", "dnet_tools.exercises") or os.environ.get("DNET_BOOK_BUILD"):
+            if e.name not in ("dnet_tools", "dnet_tools.exercises") or os.environ.get(
+                    "DNET_BOOK_BUILD"):
                 raise               # the book build runs every hidden test: a wrong key fails it
-            print(f"hidden tests of {question}: run by the grader (dnet_tools is not installed here)")
+            print(f"hidden tests of {question}: run by the grader (no dnet_tools here)")
             return
         grader.check_inline(question, namespace, variant)
     return hidden_tests

@@ -1,17 +1,11 @@
 """Exercise 4 (the paper's Table 1): the visible checks of the notebook `ex04_table1`."""
-from __future__ import annotations
-
-from typing import Callable
-
 import torch
 
 from .. import models
-from ._common import ok, need_callable, hidden_tests_of
+from ._common import answer, hidden_tests_of, need_callable, ok
 
 __all__ = ["check_table1_depth", "check_table1_model", "check_output_sizes", "hidden_tests"]
-
 hidden_tests = hidden_tests_of(__name__)
-
 
 # the visible cases: (block lengths, bottleneck) -> the count; Table 1's rows for the depth
 _VISIBLE = {"depth": {((6, 12, 24, 16), True): 121, ((6, 12, 32, 32), True): 169,
@@ -20,7 +14,7 @@ _VISIBLE = {"depth": {((6, 12, 24, 16), True): 121, ((6, 12, 32, 32), True): 169
 _NAMES = {"depth": "table1_depth", "batchnorm": "count_batchnorms"}
 
 
-def check_table1_depth(fn: Callable, count: str = "depth") -> None:
+def check_table1_depth(fn, count: str = "depth") -> None:
     """``fn(block_config, bottleneck=True)`` on a few known block lengths and on bad input."""
     name = _NAMES[count]
     need_callable(fn, name)
@@ -41,29 +35,26 @@ def check_table1_depth(fn: Callable, count: str = "depth") -> None:
     ok(f"{len(_VISIBLE[count])} block configurations and bad input")
 
 
-def check_table1_model(fn: Callable, table: str = "imagenet") -> None:
+def check_table1_model(fn, table: str = "imagenet") -> None:
     need_callable(fn, "build_table1_densenet")
-    depth, blocks, low, high = ((121, (6, 12, 24, 16), 7_000_000, 9_000_000) if table == "imagenet"
-                                else (100, (16, 16, 16), 700_000, 1_200_000))
+    depth, blocks, low, high = ((121, (6, 12, 24, 16), 7e6, 9e6) if table == "imagenet"
+                                else (100, (16, 16, 16), 7e5, 1.2e6))
     with torch.device("meta"):                     # shapes only: no memory, no time
         model = fn(depth)
     n = sum(p.numel() for p in model.parameters())
-    got = tuple(model.block_config) if hasattr(model, "block_config") else blocks
+    got = tuple(getattr(model, "block_config", blocks))
     assert got == blocks, f"DenseNet-{depth} has dense blocks of {blocks} layers, got {got}"
-    assert low < n < high, f"DenseNet-{depth} has {low / 1e6:.1f}-{high / 1e6:.1f} million parameters, yours {n:,}"
+    assert low < n < high, \
+        f"DenseNet-{depth} has {low / 1e6:.1f}-{high / 1e6:.1f} million parameters, yours {n:,}"
     ok(f"DenseNet-{depth} built with {n:,} parameters")
 
 
-def check_output_sizes(fn: Callable, report: str = "side") -> None:
-    need_callable(fn, "output_sizes")
+def check_output_sizes(fn, report: str = "side") -> None:
     with torch.device("meta"):
         model = models.densenet121()
-    sizes = fn(model, 224)
-    assert isinstance(sizes, dict), f"output_sizes must return a dict stage -> side length, got {type(sizes).__name__}"
-    if report == "side":
-        assert sizes.get("pool0") == 56, \
-            f"after the stem (7x7/2 conv + 3x3/2 max pool) a 224 input is 56x56, got {sizes.get('pool0')}"
-        ok("stem output 56x56")
-    else:
-        assert sizes.get("pool0") == 64, f"DenseNet-121's stem outputs 64 channels, got {sizes.get('pool0')}"
-        ok("stem output 64 channels")
+    sizes = answer(fn, "output_sizes", dict, model, 224)
+    want = 56 if report == "side" else 64
+    assert sizes.get("pool0") == want, (f"DenseNet-121's stem (7x7/2 conv, 3x3/2 max pool, 64 "
+                                        f"channels) leaves pool0 with {report} {want} for a 224 "
+                                        f"input, got {sizes.get('pool0')}")
+    ok(f"stem output: {want} {report}")

@@ -1,19 +1,10 @@
 """Every network of the book, small enough to read in one sitting.
 
-Module names follow torchvision (``features.denseblock1.denselayer1.norm1``, ``features.norm5``,
-``layer1.0.conv1``...) so torchvision state dicts load with ``strict=True``. Read in this order:
-
-* ``stem``      -- ``Stem``: the layers before the first block, as a spec, and its presets.
-* ``config``    -- ``DenseNetConfig``: one DenseNet's architecture; presets, ``cifar_config``.
-* ``densenet``  -- ``DenseLayer``, ``DenseBlock``, ``Transition``, ``DenseNet`` and factories.
-* ``resnet``    -- ``BasicBlock``, ``Bottleneck``, ``ResNet`` and factories.
-* ``dualpath``  -- a small Dual Path Network (addition and concatenation together).
-* ``deepconv``  -- ``DeepConvNet``: one conv unit stacked plain, residual or dense.
-* ``mlp``       -- ``PlainMLP``, ``ResidualMLP``, ``DenseMLP`` for vectors.
-* ``efficient`` -- the opt-in fast paths of a dense layer (``memory_efficient``, ``fast_cpu``).
-* ``_common``   -- what several networks share (input checks, sizes, weight init).
-
-Every model's ``.stem`` is the module(s) before its first block.
+Module names follow torchvision (``features.denseblock1.denselayer1.norm1``, ``layer1.0.conv1``)
+so its state dicts load with ``strict=True``. Read ``stem``, ``config`` (``DenseNetConfig``),
+``densenet``, ``resnet``, then ``dualpath``, ``deepconv`` (plain/residual/dense conv stacks),
+``mlp``; ``efficient`` holds a dense layer's opt-in fast paths. Every model's ``.stem`` is the
+module(s) before its first block.
 """
 from ._common import transition_channels
 from .stem import CIFAR_STEM, CIFAR_STEM_BN, IMAGENET_STEM, Stem

@@ -8,7 +8,7 @@ from torch import nn
 
 from .. import validate
 
-__all__ = ["check_input", "check_channels", "check_widths", "pooled_size", "min_input_size",
+__all__ = ["check_input", "check_channels", "min_input_size",
            "transition_channels", "init_weights"]
 
 
@@ -31,23 +31,6 @@ def check_channels(x: torch.Tensor, channels: int) -> None:
         raise ValueError(f"input must have shape (batch, {channels}, H, W), got {tuple(x.shape)}")
 
 
-def check_widths(name: str, widths, count: int) -> tuple[int, ...]:
-    """``count`` positive integers, one per stage; returned as a tuple."""
-    try:
-        widths = validate.check_block_config(widths)
-    except ValueError:
-        widths = None
-    if widths is None or len(widths) != count:
-        raise ValueError(f"{name} must be {count} positive integers (one per stage), "
-                         f"got {widths!r}")
-    return widths
-
-
-def pooled_size(stem, transitions: int, size: int) -> int:
-    """Side length after ``stem`` and ``transitions`` 2x2 pools (0: the input is too small)."""
-    return stem.out_size(size) // 2 ** transitions
-
-
 def min_input_size(size_after, limit: int = 4096) -> int:
     """Smallest side length for which ``size_after(side)`` stays positive."""
     for side in range(1, limit):
@@ -57,7 +40,7 @@ def min_input_size(size_after, limit: int = 4096) -> int:
 
 
 def transition_channels(m: int, compression: float) -> int:
-    """Channels a transition emits after a block with ``m`` channels: floor(θ·m) (paper, Sec. 3)."""
+    """Channels a transition emits after a block of ``m`` channels: floor(θ·m) (paper, Sec. 3)."""
     validate.check_int("m", m, 1)
     validate.check_compression(compression)
     out = math.floor(compression * m)

@@ -1,8 +1,6 @@
-"""``DenseNetConfig``: one description of a DenseNet, the one home of its defaults.
+"""``DenseNetConfig``, a DenseNet's architecture and the one home of its defaults (DenseNet-121's).
 
-``DenseNet(config)`` builds it, ``arith.densenet_stats(config)`` counts it, the explorers offer
-presets of it. The defaults are DenseNet-121's (Huang et al., 2017, Table 1).
-"""
+``DenseNet(config)`` builds it, ``arith.densenet_stats(config)`` counts it."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,15 +15,12 @@ __all__ = ["DenseNetConfig", "DENSENET121", "DENSENET161", "DENSENET169", "DENSE
 
 @dataclass(frozen=True)
 class DenseNetConfig:
-    """A DenseNet's architecture.
-
-    growth_rate: k, channels each dense layer adds. block_config: layers per dense block.
-    num_init_features: channels after the stem. bottleneck: the 1x1 conv of width
-    ``bn_size * k`` before each 3x3 (DenseNet-B). compression: θ in (0, 1]; transitions emit
-    floor(θ·m) channels (DenseNet-C if θ < 1). drop_rate: dropout after each dense layer and
-    transition conv. stem: a ``Stem`` spec. conv_bias: biased convolutions (d2l's choice).
-    transition_pool: "avg" (the paper) or "max".
-    """
+    """A DenseNet's architecture. growth_rate: k, channels each dense layer adds; block_config:
+    layers per dense block; num_init_features: channels after the stem; bottleneck: a 1x1 conv
+    to ``bn_size * k`` before each 3x3 (DenseNet-B); compression: θ in (0, 1], transitions emit
+    floor(θ·m) channels (DenseNet-C if θ < 1); drop_rate: dropout after each dense layer and
+    transition conv; stem: a ``Stem`` spec; conv_bias: biased convs (d2l's); transition_pool:
+    "avg" (the paper) or "max"."""
     growth_rate: int = 32
     block_config: tuple[int, ...] = (6, 12, 24, 16)
     num_init_features: int = 64
@@ -72,12 +67,9 @@ D2L_DENSENET = DenseNetConfig(block_config=(4, 4, 4, 4), bottleneck=False, num_c
 
 def cifar_config(depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
                  compression: float = 0.5, num_classes: int = 10, **changes) -> DenseNetConfig:
-    """The paper's CIFAR DenseNets (Table 2): three equal blocks after a 3x3 stem.
-
-    Depth L counts the stem conv, the two transitions, the classifier and every conv in the
-    blocks, so a block has (L - 4) / 3 layers, or (L - 4) / 6 with bottlenecks (two convs per
-    layer). The stem has 2k channels for DenseNet-BC, 16 otherwise.
-    """
+    """The config of the paper's CIFAR DenseNet of depth L (Table 2): three blocks of (L - 4) / 3
+    layers, or (L - 4) / 6 with bottlenecks (L counts every conv, two transitions, the
+    classifier); the stem has 2k channels for DenseNet-BC, else 16."""
     validate.check_int("depth", depth, 1)
     convs_per_layer = 2 if bottleneck else 1
     if (depth - 4) % (3 * convs_per_layer) or depth <= 4:

@@ -1,14 +1,7 @@
-"""``DeepConvNet``: one conv unit stacked ``depth`` times, wired plain, residual or dense.
-
-The unit is ``u(h) = conv3x3(relu([bn](h)))``:
-
-* ``"plain"``:    ``h = u(h)``            (each layer sees only its predecessor)
-* ``"residual"``: ``h = h + u(h)``        (pre-activation ResNet, one conv per unit)
-* ``"dense"``:    ``h = cat(h, u(h))``    (DenseNet: each unit adds ``growth_rate`` maps)
-
-Each has a 3x3 stem conv, ``depth`` units and a head ``relu -> global average pool -> linear``, so
-the three have the same number of convolutions between input and classifier
-(``dnet_lib.gradflow`` measures how gradients flow through them).
+"""``DeepConvNet``: one conv unit ``u(h) = conv3x3(relu([bn](h)))`` stacked ``depth`` times,
+wired ``"plain"`` (``h = u(h)``), ``"residual"`` (``h = h + u(h)``, pre-activation) or
+``"dense"`` (``h = cat(h, u(h))``), between a 3x3 stem conv and a relu-pool-linear head: the same
+number of convolutions each (``dnet_lib.gradflow`` measures how gradients flow through them).
 """
 from __future__ import annotations
 
@@ -35,17 +28,10 @@ class ConvUnit(nn.Module):
 
 
 class DeepConvNet(nn.Module):
-    """A stack of ``depth`` identical conv units wired as ``kind`` (see the module docstring).
-
-    Args:
-        kind: "plain", "residual" or "dense".
-        depth: number of units (3x3 convs) between stem and head.
-        width: channels of the plain/residual path, and of the dense stem.
-        growth_rate: channels each dense unit adds (default: ``width``); ignored otherwise.
-        batch_norm: put a BatchNorm in front of each unit's ReLU.
-        init: "default" (PyTorch's conv init, weight variance 1/(3 fan_in)) or "kaiming"
-            (He et al.'s variance 2/fan_in, which keeps a plain ReLU stack's signal scale).
-    """
+    """``depth`` conv units wired as ``kind`` ("plain", "residual", "dense"), ``width`` channels
+    (the dense stem's too); a dense unit adds ``growth_rate`` (default ``width``). ``batch_norm``:
+    a BN before each unit's ReLU. ``init``: "default" (PyTorch's, weight variance 1/(3 fan_in)) or
+    "kaiming" (2/fan_in, which keeps a plain ReLU stack's signal scale)."""
     KINDS = ("plain", "residual", "dense")
     INITS = ("default", "kaiming")
 
@@ -56,32 +42,29 @@ class DeepConvNet(nn.Module):
         growth_rate = width if growth_rate is None else growth_rate
         validate.check_choice("kind", kind, self.KINDS)
         validate.check_choice("init", init, self.INITS)
-        for name, value in (("depth", depth), ("width", width), ("growth_rate", growth_rate),
-                            ("in_channels", in_channels), ("num_classes", num_classes)):
-            validate.check_int(name, value, 1)
+        validate.check_ints(depth=depth, width=width, growth_rate=growth_rate,
+                            in_channels=in_channels, num_classes=num_classes)
         self.kind, self.depth, self.width, self.growth_rate = kind, depth, width, growth_rate
         self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
-        units, channels = [], width
-        for _ in range(depth):
-            out = growth_rate if kind == "dense" else width
-            units.append(ConvUnit(channels, out, batch_norm))
-            channels += growth_rate if kind == "dense" else 0
-        self.units = nn.ModuleList(units)
-        self.num_features = channels
-        self.head = nn.Linear(channels, num_classes)
+        step, out = (growth_rate, growth_rate) if kind == "dense" else (0, width)
+        self.units = nn.ModuleList(ConvUnit(width + i * step, out, batch_norm)
+                                   for i in range(depth))
+        self.num_features = width + depth * step
+        self.head = nn.Linear(self.num_features, num_classes)
         if init == "kaiming":
             init_weights(self, zero_linear_bias=False)
 
     def gradient_layers(self) -> list[nn.Module]:
-        """The layers ``gradflow.layer_gradient_norms`` reports, input to output: stem, units, head."""
+        """The layers ``gradflow.layer_gradient_norms`` reports, in order: stem, units, head."""
         return [self.stem, *[u.conv for u in self.units], self.head]
 
     def forward(self, x: torch.Tensor, detach_unit_inputs: bool = False,
                 unit_outputs: list | None = None) -> torch.Tensor:
-        """``unit_outputs``: a list that receives each unit's output ``o_l`` (for gradients).
-        ``detach_unit_inputs``: cut every path into a unit, leaving only the direct paths to the head."""
+        """The logits. ``unit_outputs``: a list that receives each unit's output (for gradients);
+        ``detach_unit_inputs``: cut every path into a unit, leaving the direct paths to the head."""
         if x.dim() != 4:
-            raise ValueError(f"x must be a 4-D tensor (batch, channels, height, width), got {tuple(x.shape)}")
+            raise ValueError(f"x must be a 4-D tensor (batch, channels, height, width), "
+                             f"got {tuple(x.shape)}")
         h = self.stem(x)
         features = [h]
         for unit in self.units:
@@ -90,12 +73,10 @@ class DeepConvNet(nn.Module):
             if unit_outputs is not None:
                 out.retain_grad()
                 unit_outputs.append(out)
-            if self.kind == "plain":
-                h = out
-            elif self.kind == "residual":
-                h = h + out
-            else:
+            if self.kind == "dense":
                 features.append(out)
+            else:
+                h = out if self.kind == "plain" else h + out
         if self.kind == "dense":
             h = torch.cat(features, 1)
         return self.head(torch.flatten(F.adaptive_avg_pool2d(F.relu(h), 1), 1))

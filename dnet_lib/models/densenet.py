@@ -1,10 +1,5 @@
-"""DenseNet (Huang et al., 2017) with torchvision's module names, so its weights load strictly.
-
-* ``DenseLayer``  -- BN-ReLU-3x3 conv, or the bottleneck BN-ReLU-1x1-BN-ReLU-3x3.
-* ``DenseBlock``  -- layers whose inputs are the concatenation of all earlier outputs.
-* ``Transition``  -- BN-ReLU-1x1 conv to floor(compression * m) channels, 2x2 pool.
-* ``DenseNet``    -- stem + blocks + transitions + BN-ReLU-global pool-linear head, built from
-  a ``DenseNetConfig``.
+"""DenseNet (Huang et al., 2017) with torchvision's module names, so its weights load strictly:
+``DenseLayer``, ``DenseBlock``, ``Transition`` and ``DenseNet`` (built from a ``DenseNetConfig``).
 """
 from __future__ import annotations
 
@@ -17,7 +12,7 @@ from torch import nn
 
 from .. import validate
 from . import efficient
-from ._common import check_channels, check_input, init_weights, min_input_size, pooled_size
+from ._common import check_channels, check_input, init_weights, min_input_size
 from ._common import transition_channels
 from .config import (D2L_DENSENET, DENSENET121, DENSENET161, DENSENET169, DENSENET201,
                      DENSENET264, DenseNetConfig, cifar_config)
@@ -33,18 +28,14 @@ class DenseLayer(nn.Module):
 
     Plain (DenseNet):        norm1-relu1-conv1(3x3 -> k)
     Bottleneck (DenseNet-B): norm1-relu1-conv1(1x1 -> bn_size*k)-norm2-relu2-conv2(3x3 -> k)
-
-    ``memory_efficient`` and ``fast_cpu`` select the paths of ``models.efficient``: the same
-    result, with less memory or (CPU training) less time.
-    """
+    ``memory_efficient``, ``fast_cpu``: ``models.efficient``'s paths (same result, less memory or
+    CPU time)."""
 
     def __init__(self, in_channels: int, growth_rate: int, bottleneck: bool = True,
                  bn_size: int = 4, drop_rate: float = 0.0, conv_bias: bool = False, *,
                  memory_efficient: bool = False, fast_cpu: bool = False):
         super().__init__()
-        validate.check_int("in_channels", in_channels, 1)
-        validate.check_int("growth_rate", growth_rate, 1)
-        validate.check_int("bn_size", bn_size, 1)
+        validate.check_ints(in_channels=in_channels, growth_rate=growth_rate, bn_size=bn_size)
         validate.check_number("drop_rate", drop_rate, 0, 1, high_open=True)
         self.in_channels, self.growth_rate, self.bottleneck = in_channels, growth_rate, bottleneck
         self.drop_rate = float(drop_rate)
@@ -102,8 +93,7 @@ class Transition(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, conv_bias: bool = False,
                  drop_rate: float = 0.0, pool: str = "avg"):
-        validate.check_int("in_channels", in_channels, 1)
-        validate.check_int("out_channels", out_channels, 1)
+        validate.check_ints(in_channels=in_channels, out_channels=out_channels)
         validate.check_choice("pool", pool, ("avg", "max"))
         layers = [("norm", nn.BatchNorm2d(in_channels)), ("relu", nn.ReLU(inplace=True)),
                   ("conv", nn.Conv2d(in_channels, out_channels, 1, bias=conv_bias))]
@@ -115,12 +105,9 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """DenseNet (Huang et al., 2017) with all its variants, built from a ``DenseNetConfig``.
-
-    ``changes`` are config fields (``DenseNet(growth_rate=12, block_config=(3, 3, 3))``).
-    ``memory_efficient``: recompute concatenations and their BN-ReLU in backward instead of
-    storing them; ``fast_cpu``: compute each map's batch statistics once (CPU training).
-    """
+    """DenseNet with all its variants, from a ``DenseNetConfig`` and ``changes`` to its fields
+    (``DenseNet(growth_rate=12, block_config=(3, 3, 3))``). ``memory_efficient``: recompute the
+    concatenations and their BN-ReLU in backward; ``fast_cpu``: each map's batch statistics once."""
 
     def __init__(self, config: DenseNetConfig = DENSENET121, *, memory_efficient: bool = False,
                  fast_cpu: bool = False, **changes):
@@ -131,7 +118,6 @@ class DenseNet(nn.Module):
         # the config's fields the chapters and drawings read off the model
         self.growth_rate, self.block_config, self.in_channels = (c.growth_rate, c.block_config,
                                                                   c.in_channels)
-
         self.features = nn.Sequential(OrderedDict(
             c.stem.layers(c.in_channels, c.num_init_features, c.conv_bias)))
         channels = c.num_init_features
@@ -148,7 +134,7 @@ class DenseNet(nn.Module):
                     channels, out, c.conv_bias, c.drop_rate, c.transition_pool))
                 channels = out
             self.stage_channels.append(channels)
-        self.features.add_module("norm5", nn.BatchNorm2d(channels))   # torchvision's name, any depth
+        self.features.add_module("norm5", nn.BatchNorm2d(channels))   # torchvision's, any depth
         self.num_features = channels
         self.classifier = nn.Linear(channels, c.num_classes)
         self.min_input_size = min_input_size(self.feature_size)
@@ -162,9 +148,10 @@ class DenseNet(nn.Module):
 
     def feature_size(self, size: int) -> int:
         """Side length of the final feature map for an input of side ``size``."""
-        return pooled_size(self.config.stem, len(self.block_config) - 1, size)
+        return self.config.stem.out_size(size) // 2 ** (len(self.block_config) - 1)
 
     def dense_blocks(self) -> list[DenseBlock]:
+        """The dense blocks, in order."""
         return [m for m in self.features if isinstance(m, DenseBlock)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -175,29 +162,22 @@ class DenseNet(nn.Module):
 
 
 # --------------------------------------------------------------------------- factories
-def densenet121(**kwargs) -> DenseNet:
-    """DenseNet-121 (paper Table 1): k=32, blocks 6/12/24/16."""
-    return DenseNet(DENSENET121, **kwargs)
+def _preset(name: str, config: DenseNetConfig, title: str):
+    def factory(**kwargs) -> DenseNet:
+        return DenseNet(config, **kwargs)
+    factory.__name__ = factory.__qualname__ = name
+    blocks = "/".join(map(str, config.block_config))
+    factory.__doc__ = (f"A {title}: k={config.growth_rate}, blocks {blocks}; ``kwargs``: "
+                       "changed config fields or DenseNet's flags.")
+    return factory
 
 
-def densenet161(**kwargs) -> DenseNet:
-    """DenseNet-161: k=48, blocks 6/12/36/24, 96 stem channels."""
-    return DenseNet(DENSENET161, **kwargs)
-
-
-def densenet169(**kwargs) -> DenseNet:
-    """DenseNet-169 (paper Table 1): k=32, blocks 6/12/32/32."""
-    return DenseNet(DENSENET169, **kwargs)
-
-
-def densenet201(**kwargs) -> DenseNet:
-    """DenseNet-201 (paper Table 1): k=32, blocks 6/12/48/32."""
-    return DenseNet(DENSENET201, **kwargs)
-
-
-def densenet264(**kwargs) -> DenseNet:
-    """DenseNet-264 (paper Table 1): k=32, blocks 6/12/64/48."""
-    return DenseNet(DENSENET264, **kwargs)
+densenet121 = _preset("densenet121", DENSENET121, "DenseNet-121 (paper, Table 1)")
+densenet161 = _preset("densenet161", DENSENET161, "DenseNet-161 (96 stem channels)")
+densenet169 = _preset("densenet169", DENSENET169, "DenseNet-169 (paper, Table 1)")
+densenet201 = _preset("densenet201", DENSENET201, "DenseNet-201 (paper, Table 1)")
+densenet264 = _preset("densenet264", DENSENET264, "DenseNet-264 (paper, Table 1)")
+d2l_densenet = _preset("d2l_densenet", D2L_DENSENET, "d2l's DenseNet (758,226 parameters)")
 
 
 def densenet_cifar(depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
@@ -208,19 +188,11 @@ def densenet_cifar(depth: int = 100, growth_rate: int = 12, bottleneck: bool = T
     return DenseNet(config, memory_efficient=memory_efficient, fast_cpu=fast_cpu)
 
 
-def d2l_densenet(**kwargs) -> DenseNet:
-    """The d2l section's DenseNet (``D2L_DENSENET``: 758,226 parameters)."""
-    return DenseNet(D2L_DENSENET, **kwargs)
-
-
 def torchvision_densenet_cifar(depth: int = 100, growth_rate: int = 12, num_classes: int = 10,
                                memory_efficient: bool = False) -> nn.Module:
-    """torchvision's own ``DenseNet`` class as a CIFAR DenseNet-BC (its real layer code).
-
-    torchvision always builds the ImageNet stem, so ``features.conv0`` becomes a 3x3 convolution
-    to 2k channels and ``norm0``/``relu0``/``pool0`` become ``nn.Identity``. Everything else is
-    torchvision's, and it loads ``densenet_cifar(depth, growth_rate)``'s state dict strictly.
-    """
+    """torchvision's own ``DenseNet`` as a CIFAR DenseNet-BC: its ImageNet stem becomes a 3x3
+    conv to 2k channels (``norm0``/``relu0``/``pool0``: ``nn.Identity``); it loads
+    ``densenet_cifar(depth, growth_rate)``'s state dict strictly."""
     import torchvision
     config = cifar_config(depth, growth_rate, num_classes=num_classes)
     model = torchvision.models.DenseNet(growth_rate=growth_rate, block_config=config.block_config,

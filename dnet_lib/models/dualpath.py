@@ -1,15 +1,10 @@
 """A small Dual Path Network (Chen et al., 2017): addition *and* concatenation in one block.
 
-A dual-path block carries two paths side by side:
-
-* a **residual path** of fixed width ``R``: every layer adds ``R`` new channels onto it (ResNet);
-* a **dense path** that starts with ``D0`` channels and grows by ``growth_rate`` per layer (DenseNet).
-
-Each layer reads the concatenation ``[residual, dense]`` and runs the DenseNet-B composite
-function BN-ReLU-1x1-BN-ReLU-3x3, producing ``R + growth_rate`` channels; the first ``R`` are added
-to the residual path and the last ``growth_rate`` are appended to the dense path. Chen et al. use
-grouped convolutions and a ResNeXt-style bottleneck; we keep the plain DenseNet-B layer so the
-only new idea is the split output.
+A block carries a **residual path** of fixed width R and a **dense path** that starts with D0
+channels and grows by ``growth_rate`` per layer. Each layer reads ``[residual, dense]`` through
+DenseNet-B's BN-ReLU-1x1-BN-ReLU-3x3 and emits R + k channels: the first R are added to the
+residual path, the last k appended to the dense path (Chen et al.'s grouped ResNeXt-style
+convolutions are left out, so the split output is the only new idea).
 """
 from __future__ import annotations
 
@@ -21,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from ._common import (check_channels, check_input, check_widths, init_weights, min_input_size,
-                      pooled_size, transition_channels)
+from ._common import check_channels, check_input, init_weights, min_input_size
+from ._common import transition_channels
 from .densenet import Transition
 from .stem import CIFAR_STEM, Stem, check_stem
 
@@ -54,13 +49,9 @@ class DualPathLayer(nn.Module):
 
 
 class DualPathBlock(nn.Module):
-    """``num_layers`` dual-path layers.
-
-    Input: a tensor with ``residual_channels + dense_channels`` channels; the first
-    ``residual_channels`` start the residual path, the rest (possibly none) start the dense path.
-    Output: ``[residual, dense]`` with ``out_channels = residual_channels + dense_channels +
-    num_layers * growth_rate`` channels.
-    """
+    """``num_layers`` dual-path layers. The input's first ``residual_channels`` channels start
+    the residual path, the rest (maybe none) the dense path; the output is ``[residual, dense]``,
+    ``num_layers * growth_rate`` channels more."""
 
     def __init__(self, num_layers: int, residual_channels: int, growth_rate: int,
                  dense_channels: int = 0, bn_size: int = 4):
@@ -82,8 +73,7 @@ class DualPathBlock(nn.Module):
         dense_parts = [x[:, self.residual_channels:]] if self.dense_channels else []
         states = [(residual, torch.cat(dense_parts, 1) if dense_parts else None)]
         for layer in self.layers:
-            dense = torch.cat(dense_parts, 1) if dense_parts else None
-            increment, new = layer(residual, dense)
+            increment, new = layer(residual, states[-1][1])
             residual = residual + increment
             dense_parts.append(new)
             states.append((residual, torch.cat(dense_parts, 1)))
@@ -96,38 +86,27 @@ class DualPathBlock(nn.Module):
 
 class DualPathNet(nn.Module):
     """A small DPN for 28-32 px images: stem, dual-path blocks, transitions, BN-ReLU-pool-linear.
-
-    The stem emits ``residual_channels[0]`` maps, which start the first block's residual path.
-
-    Args:
-        residual_channels: residual-path width of each block.
-        growth_rate: dense-path growth per layer (one value for all blocks).
-        block_config: layers per block.
-        bn_size: bottleneck width factor (the 1x1 conv emits ``bn_size * growth_rate`` maps).
-        compression: transitions keep floor(compression * dense channels) dense maps; the
-            residual part is mapped to the next block's residual width.
-        in_channels, num_classes: input channels (1 for Fashion-MNIST) and classes.
-        stem: a ``Stem`` spec; ``CIFAR_STEM`` (one 3x3 convolution at full resolution) or,
-            e.g., the pooled stem its parents use in the reference runs.
-    """
+    ``residual_channels``: each block's residual width (the stem emits the first); a layer's 1x1
+    conv emits ``bn_size * growth_rate`` maps; transitions keep floor(θ · dense channels) dense
+    maps and map the residual part to the next block's width."""
 
     def __init__(self, residual_channels: Sequence[int] = (32, 64, 128), growth_rate: int = 8,
-                 block_config: Sequence[int] = (3, 3, 3), bn_size: int = 4, compression: float = 0.5,
-                 in_channels: int = 1, num_classes: int = 10, stem: Stem = CIFAR_STEM):
+                 block_config: Sequence[int] = (3, 3, 3), bn_size: int = 4,
+                 compression: float = 0.5, in_channels: int = 1, num_classes: int = 10,
+                 stem: Stem = CIFAR_STEM):
         super().__init__()
         block_config = validate.check_block_config(block_config)
-        residual_channels = check_widths("residual_channels", residual_channels, len(block_config))
-        validate.check_int("growth_rate", growth_rate, 1)
+        residual_channels = validate.check_block_config(residual_channels, "residual_channels",
+                                                        len(block_config))
+        validate.check_ints(growth_rate=growth_rate, in_channels=in_channels,
+                            num_classes=num_classes)
         validate.check_compression(compression)
-        validate.check_int("in_channels", in_channels, 1)
-        validate.check_int("num_classes", num_classes, 1)
         self.in_channels, self.block_config = in_channels, block_config
         self.residual_channels, self.growth_rate = residual_channels, growth_rate
         self.stem_spec = check_stem(stem)
         self.stem = nn.Sequential(OrderedDict(self.stem_spec.layers(in_channels,
                                                                     residual_channels[0])))
-        blocks, transitions = [], []
-        dense = 0
+        blocks, transitions, dense = [], [], 0
         for i, (num_layers, width) in enumerate(zip(block_config, residual_channels)):
             block = DualPathBlock(num_layers, width, growth_rate, dense, bn_size)
             blocks.append(block)
@@ -144,7 +123,7 @@ class DualPathNet(nn.Module):
 
     def feature_size(self, size: int) -> int:
         """Side length of the last block's maps for an input of side ``size`` (0: too small)."""
-        return pooled_size(self.stem_spec, len(self.transitions), size)
+        return self.stem_spec.out_size(size) // 2 ** len(self.transitions)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
@@ -163,6 +142,6 @@ def dpn_small(num_classes: int = 10, in_channels: int = 1, **kwargs) -> DualPath
 
 
 def check_path_widths(residual_channels, dense_channels, growth_rate) -> None:
-    validate.check_int("residual_channels", residual_channels, 1)
+    """Positive path widths (the dense path may start empty); returns None."""
+    validate.check_ints(residual_channels=residual_channels, growth_rate=growth_rate)
     validate.check_int("dense_channels", dense_channels, 0)
-    validate.check_int("growth_rate", growth_rate, 1)

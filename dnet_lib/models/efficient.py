@@ -1,19 +1,10 @@
 """The opt-in fast paths of a dense layer: same values, gradients and running statistics.
 
-``DenseLayer(memory_efficient=True)`` -- **recompute instead of store.** Stored for backward, a
-layer's concatenation and its BN-ReLU output cost two copies of every earlier feature map per
-layer (quadratic in depth). ``bn_relu_conv`` keeps only its inputs (the earlier layers' outputs,
-kept anyway) and the BatchNorm's per-channel mean and 1/std. Backward rebuilds the concatenation
-and the BN-ReLU from them and calls the ATen kernels autograd would (``convolution_backward``,
-``threshold_backward``, ``native_batch_norm_backward``): no convolution runs twice. Unlike
-torchvision's flag this is not checkpointing: the 1x1 convolution is not rerun.
-
-``DenseLayer(fast_cpu=True)`` -- **shared batch statistics, CPU training.** Layer l normalises
-``cat(x_0, ..., x_{l-1})``; each map's channels have the same batch statistics whichever later
-layer reads them, yet plain BatchNorm recomputes them for its whole input (work quadratic in
-depth). ``map_stats`` computes them once per map and caches them on it; each layer only applies
-them, with BatchNorm's own training-mode backward. On GPUs cuDNN's fused BatchNorm is faster,
-so the flag only acts on the CPU.
+``memory_efficient=True``: ``bn_relu_conv`` stores only the earlier maps (kept anyway) and the
+BatchNorm's mean and 1/std, not the concatenation and its BN-ReLU; backward rebuilds them and
+calls the ATen kernels autograd would (unlike torchvision's flag, no convolution reruns).
+``fast_cpu=True`` (CPU training; cuDNN's fused BatchNorm is faster): a map's batch statistics are
+the same whichever later layer reads it, so ``map_stats`` computes them once and caches them.
 """
 from __future__ import annotations
 
@@ -103,8 +94,7 @@ def batch_norm_concat(features: Sequence[torch.Tensor], norm: nn.BatchNorm2d) ->
 
 
 class AppliedBatchNorm(torch.autograd.Function):
-    """Forward: apply given batch statistics. Backward: BatchNorm's training-mode gradient,
-    which accounts for the statistics depending on ``x``."""
+    """Applies given batch statistics; backward is BatchNorm's training-mode gradient."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, mean, invstd, eps):

@@ -1,9 +1,5 @@
-"""ResNet (He et al., 2016) with torchvision's module names, so its weights load strictly.
-
-* ``BasicBlock``  -- two 3x3 convs; output = relu(F(x) + x).
-* ``Bottleneck``  -- 1x1 reduce, 3x3, 1x1 expand (x4), stride on the 3x3 (ResNet v1.5).
-* ``ResNet``      -- stem + stages of blocks + global pool-linear head.
-"""
+"""ResNet (He et al., 2016) with torchvision's module names, so its weights load strictly:
+``BasicBlock``, ``Bottleneck``, ``ResNet`` (stem, stages of blocks, pool-linear head)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -12,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import validate
-from ._common import check_input, check_widths, init_weights, min_input_size
+from ._common import check_input, init_weights, min_input_size
 from .stem import CIFAR_STEM_BN, IMAGENET_STEM, Stem, check_stem
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50",
@@ -73,16 +69,9 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet (He et al., 2016) with torchvision's module names.
-
-    Args:
-        block: ``BasicBlock`` or ``Bottleneck``.
-        layers: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18.
-        widths: base width of each stage; the first block of every stage but the first has stride 2.
-        stem: a ``Stem`` spec: ``IMAGENET_STEM`` or ``CIFAR_STEM_BN`` (3x3 conv, BN-ReLU).
-        conv_bias: biased convolutions (d2l's choice).
-        shortcut_norm: BN after the 1x1 projection shortcut (d2l's block has none).
-    """
+    """ResNet with ``layers`` blocks (``BasicBlock`` or ``Bottleneck``) per stage of base width
+    ``widths``; each stage after the first starts with stride 2. ``stem``: a ``Stem`` spec;
+    ``conv_bias``: biased convs, ``shortcut_norm=False``: no BN after a projection (d2l's)."""
 
     def __init__(self, block: type[BasicBlock] | type[Bottleneck] = BasicBlock,
                  layers: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
@@ -90,9 +79,8 @@ class ResNet(nn.Module):
                  conv_bias: bool = False, shortcut_norm: bool = True):
         super().__init__()
         layers = validate.check_block_config(layers)
-        widths = check_widths("widths", widths, len(layers))
-        validate.check_int("num_classes", num_classes, 1)
-        validate.check_int("in_channels", in_channels, 1)
+        widths = validate.check_block_config(widths, "widths", len(layers))
+        validate.check_ints(num_classes=num_classes, in_channels=in_channels)
         self.stem_spec = check_stem(stem)
         self.in_channels, self.layers_config = in_channels, layers
         channels = widths[0]
@@ -103,9 +91,9 @@ class ResNet(nn.Module):
         self.maxpool = stem_layers.get("pool0", nn.Identity())
         for i, (num_blocks, width) in enumerate(zip(layers, widths)):
             stage = []
-            for j in range(num_blocks):
-                stride = 2 if i > 0 and j == 0 else 1
-                stage.append(block(channels, width, stride, conv_bias, shortcut_norm))
+            for j in range(num_blocks):      # stride 2 opens every stage but the first
+                stage.append(block(channels, width, 2 if i and not j else 1, conv_bias,
+                                   shortcut_norm))
                 channels = width * block.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
         self.num_stages = len(layers)
@@ -121,12 +109,14 @@ class ResNet(nn.Module):
         return nn.Sequential(self.conv1, self.bn1, self.relu, self.maxpool)
 
     def feature_size(self, size: int) -> int:
+        """Side length of the last stage's maps for an input of side ``size`` (0: too small)."""
         size = self.stem_spec.out_size(size)
         for _ in range(self.num_stages - 1):
             size = (size - 1) // 2 + 1 if size >= 1 else 0   # stride-2 3x3 conv, padding 1
         return size
 
     def stages(self) -> list[nn.Sequential]:
+        """``layer1``, ``layer2``, ...: the stages, in order."""
         return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,16 +127,18 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resnet18(**kwargs) -> ResNet:
-    return ResNet(BasicBlock, (2, 2, 2, 2), **kwargs)
+def _preset(name: str, block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...]):
+    def factory(**kwargs) -> ResNet:
+        return ResNet(block, layers, **kwargs)
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = (f"A ResNet-{name[6:]} ({block.__name__}s {'/'.join(map(str, layers))}); "
+                       "``kwargs``: ResNet's other arguments.")
+    return factory
 
 
-def resnet34(**kwargs) -> ResNet:
-    return ResNet(BasicBlock, (3, 4, 6, 3), **kwargs)
-
-
-def resnet50(**kwargs) -> ResNet:
-    return ResNet(Bottleneck, (3, 4, 6, 3), **kwargs)
+resnet18 = _preset("resnet18", BasicBlock, (2, 2, 2, 2))
+resnet34 = _preset("resnet34", BasicBlock, (3, 4, 6, 3))
+resnet50 = _preset("resnet50", Bottleneck, (3, 4, 6, 3))
 
 
 def resnet_cifar(depth: int = 56, num_classes: int = 10, **kwargs) -> ResNet:
@@ -163,5 +155,4 @@ def resnet_cifar(depth: int = 56, num_classes: int = 10, **kwargs) -> ResNet:
 def d2l_resnet18(num_classes: int = 10, in_channels: int = 1, **kwargs) -> ResNet:
     """d2l's ResNet-18: biased convolutions, projection shortcuts without BN (11,178,378 params)."""
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, in_channels=in_channels,
-                  stem=IMAGENET_STEM, conv_bias=True,
-                  shortcut_norm=False, **kwargs)
+                  conv_bias=True, shortcut_norm=False, **kwargs)

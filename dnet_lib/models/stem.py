@@ -1,12 +1,9 @@
-"""The stem: the layers between the image and the first block, described by a small spec.
+"""The stem, the layers between the image and the first block, as a small spec.
 
-``Stem(kernel_size, stride, norm, pool, ...)`` says what the layers are; ``Stem.layers`` builds
-them with torchvision's names (``conv0``, ``norm0``, ``relu0``, ``pool0``), and ``Stem.out_size``
-says how they shrink an image. Three specs the papers use:
-
-* ``IMAGENET_STEM``: 7x7/2 conv, BN-ReLU, 3x3/2 max pool (both papers' ImageNet stem);
-* ``CIFAR_STEM``: one 3x3 conv (DenseNet's CIFAR stem);
-* ``CIFAR_STEM_BN``: a 3x3 conv, BN-ReLU (ResNet's CIFAR stem).
+``Stem.layers`` builds them with torchvision's names (``conv0``, ``norm0``, ``relu0``, ``pool0``);
+``Stem.out_size`` says how they shrink an image. Presets: ``IMAGENET_STEM`` (7x7/2 conv, BN-ReLU,
+3x3/2 max pool: both papers'), ``CIFAR_STEM`` (one 3x3 conv: DenseNet's), ``CIFAR_STEM_BN`` (a
+3x3 conv, BN-ReLU: ResNet's).
 """
 from __future__ import annotations
 
@@ -23,10 +20,8 @@ STEM_NAMES = ("conv0", "norm0", "relu0", "pool0")     # torchvision's names insi
 
 @dataclass(frozen=True)
 class Stem:
-    """conv(kernel_size, stride, padding kernel_size // 2) [-BN-ReLU] [-max pool].
-
-    ``pool`` is the max-pool kernel (0: no pool), with ``pool_stride`` and ``pool_padding``.
-    """
+    """conv(kernel_size, stride, padding kernel_size // 2) [-BN-ReLU] [-max pool of kernel
+    ``pool`` (0: none), ``pool_stride``, ``pool_padding``]."""
     kernel_size: int = 7
     stride: int = 2
     norm: bool = True
@@ -35,10 +30,9 @@ class Stem:
     pool_padding: int = 1
 
     def __post_init__(self):
-        validate.check_int("kernel_size", self.kernel_size, 1)
-        validate.check_int("stride", self.stride, 1)
+        validate.check_ints(kernel_size=self.kernel_size, stride=self.stride,
+                            pool_stride=self.pool_stride)
         validate.check_int("pool", self.pool, 0)
-        validate.check_int("pool_stride", self.pool_stride, 1)
         if self.pool:                            # nn.MaxPool2d allows padding up to kernel // 2
             validate.check_int("pool_padding", self.pool_padding, 0, self.pool // 2)
 
