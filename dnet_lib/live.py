@@ -1,17 +1,20 @@
-"""The live page's two views of the trained networks: in the browser and as a static figure.
+"""The live page: the trained DenseNet and ResNet (seed 0) in the browser and as a figure.
 
-* ``live_view()`` returns an object that Jupyter displays as ``text/html``: the 50 committed
-  test images, a 28x28 drawing canvas, both networks' probabilities, the dense block's stack and
-  the residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files of
-  ``dnet_lib.export`` with ONNX Runtime Web from the book's ``_static/onnxruntime/``; the models
-  and images travel inside the page, so it works offline and from ``file://``. In a Jupyter
-  kernel (no ``_static/``) it says so and the static figure stands in.
-* ``static_figure(image)`` draws the same views for one image with matplotlib, from the same
-  intermediate maps computed by PyTorch (``export.Taps``): the page without JavaScript.
+* ``Taps`` runs a model's own submodules in order and keeps the intermediate maps (the networks
+  stay unchanged); ``python -m dnet_tools.onnx_export`` exports it as the ONNX files in
+  ``book/results/onnx/`` with ``live_networks.json`` (provenance, 50 test images, PyTorch's
+  probabilities), which :func:`load_record` reads.
+* ``live_view()`` returns an object that Jupyter displays as ``text/html``: the 50 test images,
+  a 28x28 drawing canvas, both networks' probabilities, the dense block's stack and the
+  residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files with ONNX Runtime Web
+  from the book's ``_static/onnxruntime/``; models and images travel inside the page, so it
+  works offline and from ``file://``. In a Jupyter kernel the static figure stands in.
+* ``static_figure(image)`` draws the same views for one image with matplotlib, from ``Taps``.
 """
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import uuid
@@ -20,12 +23,17 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from . import export, results, style, validate
+from . import data, reference, results, style, validate
 
-__all__ = ["LiveView", "live_view", "maps_for", "static_figure", "page_weight",
-           "runtime_version", "CHAPTER_LINKS", "VENDORED"]
+__all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "LiveView",
+           "live_view", "maps_for", "static_figure", "page_weight", "runtime_version",
+           "CHAPTER_LINKS", "VENDORED"]
 
+RUNS = {"densenet": "densenet-s0", "resnet": "resnet-s0"}     # network -> reference run
+RECORD = "live_networks.json"
 _HERE = Path(__file__).resolve().parent
 VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the book
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loads from there
@@ -34,6 +42,86 @@ CHAPTER_LINKS = {"concat": ("02_addition_vs_concatenation.html", "chapter 2"),
                  "growth": ("03_dense_blocks_growth_rate.html", "chapter 3"),
                  "learns": ("08_what_densenet_learns.html", "chapter 8"),
                  "training": ("06_training_head_to_head.html", "chapter 6")}
+
+
+class Taps(nn.Module):
+    """``model``'s forward pass on raw pixels, returning its intermediate maps as well.
+
+    ``forward`` returns a tuple in the order of ``self.names``: "logits", "probabilities", then
+    the maps. DenseNet: "denseblockB.denselayerL" (the layer's new maps) and "denseblockB" (the
+    block's output, the concatenation). ResNet: "stem" and "layerS.J" (block J's output).
+    """
+
+    def __init__(self, model: nn.Module, mean: float, std: float):
+        super().__init__()
+        self.model = model.eval()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+        self.dense = hasattr(model, "features")
+        with torch.no_grad():
+            maps = self._maps(torch.zeros(1, 1, 28, 28))
+        self.names = ["logits", "probabilities"] + [n for n in maps if n != "logits"]
+        self.eval()        # the exporter restores this mode afterwards: it must be eval too
+
+    def _maps(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = (pixels - self.mean) / self.std
+        maps: dict[str, torch.Tensor] = {}
+        if self.dense:
+            for name, module in self.model.features.named_children():
+                if name.startswith("denseblock"):
+                    features = [x]
+                    for layer_name, layer in module.items():
+                        features.append(layer(features))
+                        maps[f"{name}.{layer_name}"] = features[-1]
+                    x = maps[name] = torch.cat(features, 1)
+                else:
+                    x = module(x)
+            x = F.relu(x)
+            head = self.model.classifier
+            pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        else:
+            m = self.model
+            x = maps["stem"] = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+            stage = 1
+            while hasattr(m, f"layer{stage}"):
+                for j, block in enumerate(getattr(m, f"layer{stage}")):
+                    x = maps[f"layer{stage}.{j}"] = block(x)
+                stage += 1
+            head, pooled = m.fc, torch.flatten(m.avgpool(x), 1)
+        maps["logits"] = head(pooled)
+        return maps
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        maps = self._maps(pixels)
+        logits = maps.pop("logits")
+        return (logits, torch.softmax(logits, 1), *maps.values())
+
+
+@functools.lru_cache(maxsize=1)
+def pixel_stats() -> tuple[float, float]:
+    """Mean and std of the Fashion-MNIST training pixels in [0, 1]: the reference runs' input
+    normalisation (``data.load_data_fashion_mnist(normalize=True)``)."""
+    pixels = data.load_fashion_mnist(train=True).images.double() / 255.0
+    return pixels.mean().item(), pixels.std().item()
+
+
+def taps(network: str, folder=None) -> Taps:
+    """The ``Taps`` of the committed reference network ("densenet" or "resnet", seed 0)."""
+    validate.check_choice("network", network, RUNS)
+    return Taps(reference.load_model(RUNS[network], folder), *pixel_stats())
+
+
+def load_record(folder: str | Path | None = None) -> dict:
+    """The committed ``live_networks.json`` (``dnet_tools.onnx_export`` writes it)."""
+    folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
+    return results.load(folder / RECORD)
+
+
+def decode_images(record: dict) -> torch.Tensor:
+    """The record's test images as uint8 (N, 28, 28)."""
+    raw = base64.b64decode(record["images"]["pixels_base64"])
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(record["images"]["shape"])
+
 
 _CSS = """<style>
 .dnet-live {margin: 1em 0; font-size: .95em}
@@ -164,9 +252,9 @@ lowest value, white = its highest). <span data-role="timing"></span></p>
 
 
 def live_view(folder: str | Path | None = None) -> LiveView:
-    """The live page for the committed ONNX files (``python -m dnet_lib.export`` makes them)."""
+    """The live page for the committed ONNX files (``python -m dnet_tools.onnx_export``)."""
     folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
-    return LiveView(export.load_record(folder), folder)
+    return LiveView(load_record(folder), folder)
 
 
 def page_weight(view: LiveView) -> dict[str, int]:
@@ -188,14 +276,14 @@ def runtime_version() -> str:
 
 
 def maps_for(image: int, record: dict | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """PyTorch's outputs (``export.Taps``) for page image ``image``, per network and name."""
-    record = record if record is not None else export.load_record()
+    """PyTorch's outputs (``Taps``) for page image ``image``, per network and name."""
+    record = record if record is not None else load_record()
     count = len(record["images"]["labels"])
     validate.check_int("image", image, 0, count - 1)
-    pixels = export.decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
+    pixels = decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
     out = {}
-    for network in export.RUNS:
-        taps = export.taps(network)
+    for network in RUNS:
+        taps = taps(network)
         with torch.no_grad():
             out[network] = {n: t[0].numpy() for n, t in zip(taps.names, taps(pixels))}
     return out
@@ -217,7 +305,7 @@ def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
 def static_figure(image: int = 0, record: dict | None = None):
     """Both networks' probabilities, dense block 1's stack layer by layer and residual stage
     1's maps block by block, for page image ``image`` (drawn from PyTorch's maps)."""
-    record = record if record is not None else export.load_record()
+    record = record if record is not None else load_record()
     maps = maps_for(image, record)
     d, r = maps["densenet"], maps["resnet"]
     layers = sorted(n for n in d if n.startswith("denseblock1."))
@@ -228,7 +316,7 @@ def static_figure(image: int = 0, record: dict | None = None):
     fig = plt.figure(figsize=(11, 6.4))
     grid = fig.add_gridspec(3, 3, width_ratios=[1, 2.4, 2.4], height_ratios=[1, 1, 1.2])
     ax = fig.add_subplot(grid[0, 0])
-    ax.imshow(export.decode_images(record)[image], cmap="gray")
+    ax.imshow(decode_images(record)[image], cmap="gray")
     label = record["classes"][record["images"]["labels"][image]]
     ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})",
                  fontsize=10)

@@ -131,7 +131,8 @@ def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
     if not files:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")
-    return "GPU results: " + "; ".join(f"{p.name}, {provenance(load(p), 'measured')}" for p in files)
+    return "GPU results: " + "; ".join(f"{p.name}, {provenance(load(p), 'measured')}"
+                                       for p in files)
 
 
 # --------------------------------------------------------------------------- benchmark files
