@@ -4,11 +4,11 @@
   stay unchanged); ``python -m dnet_tools.onnx_export`` exports it as the ONNX files in
   ``book/results/onnx/`` with ``live_networks.json`` (provenance, 50 test images, PyTorch's
   probabilities), which :func:`load_record` reads.
-* ``live_view()`` returns an object that Jupyter displays as ``text/html``: the 50 test images,
-  a 28x28 drawing canvas, both networks' probabilities, the dense block's stack and the
-  residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files with ONNX Runtime Web
-  from the book's ``_static/onnxruntime/``; models and images travel inside the page, so it
-  works offline and from ``file://``. In a Jupyter kernel the static figure stands in.
+* ``live_view()`` returns an object that Jupyter displays as ``text/html`` (``live.html``): the
+  50 test images, a 28x28 drawing canvas, both networks' probabilities, the dense block's stack
+  and the residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files with ONNX
+  Runtime Web from the book's ``_static/onnxruntime/``; models and images travel inside the
+  page, so it works offline and from ``file://``. In a Jupyter kernel the figure stands in.
 * ``static_figure(image)`` draws the same views for one image with matplotlib, from ``Taps``.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import html
 import json
 import uuid
 from pathlib import Path
+from string import Template
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,18 +31,13 @@ from . import data, reference, results, style, validate
 
 __all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "LiveView",
            "live_view", "maps_for", "static_figure", "page_weight", "runtime_version",
-           "CHAPTER_LINKS", "VENDORED"]
+           "VENDORED"]
 
 RUNS = {"densenet": "densenet-s0", "resnet": "resnet-s0"}     # network -> reference run
 RECORD = "live_networks.json"
 _HERE = Path(__file__).resolve().parent
 VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the book
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loads from there
-# where each view is explained (pages beside this one in chapters/)
-CHAPTER_LINKS = {"concat": ("02_addition_vs_concatenation.html", "chapter 2"),
-                 "growth": ("03_dense_blocks_growth_rate.html", "chapter 3"),
-                 "learns": ("08_what_densenet_learns.html", "chapter 8"),
-                 "training": ("06_training_head_to_head.html", "chapter 6")}
 
 
 class Taps(nn.Module):
@@ -123,46 +119,12 @@ def decode_images(record: dict) -> torch.Tensor:
     return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(record["images"]["shape"])
 
 
-_CSS = """<style>
-.dnet-live {margin: 1em 0; font-size: .95em}
-.dnet-live .row {display: flex; flex-wrap: wrap; gap: 1.2em; align-items: flex-start}
-.dnet-live .pick {display: grid; grid-template-columns: repeat(10, 30px); gap: 2px}
-.dnet-live .pick button {padding: 0; border: 2px solid transparent; background: none;
-  cursor: pointer; line-height: 0}
-.dnet-live .pick button.selected {border-color: __HIGHLIGHT__}
-.dnet-live .pick canvas {width: 26px; height: 26px; image-rendering: pixelated}
-.dnet-live canvas.input {width: 168px; height: 168px; image-rendering: pixelated;
-  cursor: crosshair; touch-action: none; border: 1px solid #888}
-.dnet-live table.probs {border-collapse: collapse; min-width: 15em}
-.dnet-live table.probs td {padding: 0 .3em; white-space: nowrap}
-.dnet-live table.probs td.barcell {width: 7em}
-.dnet-live table.probs .bar {height: .8em; background: currentColor; opacity: .8}
-.dnet-live table.probs tr.top {font-weight: bold}
-.dnet-live .densenet {color: __DENSE__}
-.dnet-live .resnet {color: __RESIDUAL__}
-.dnet-live .view {max-width: 100%}
-.dnet-live .view canvas.maps {max-width: 100%; image-rendering: pixelated; cursor: zoom-in}
-.dnet-live .note {opacity: .8; font-size: .9em; margin: .2em 0 .6em}
-.dnet-live .zoom {border: 1px solid #888; padding: .4em; display: inline-block}
-.dnet-live .zoom[hidden] {display: none}
-.dnet-live .zoom canvas {image-rendering: pixelated}
-.dnet-live .view .note {color: var(--pst-color-text-base, #222)}
-.dnet-live:not(.dnet-live-ready) .needs-js {opacity: .4}
-</style>
-"""
-
-
 def _probability_table(net: str, label: str, classes: list[str]) -> str:
     rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
                    f'style="width:0"></div></td><td class="value"></td></tr>' for c in classes)
     return (f'<div class="{net}"><b>{html.escape(label)}</b>: '
             f'<span data-role="prediction-{net}"></span>'
             f'<table class="probs" data-role="probs-{net}">{rows}</table></div>')
-
-
-def _link(key: str) -> str:
-    href, text = CHAPTER_LINKS[key]
-    return f'<a href="{href}">{text}</a>'
 
 
 class LiveView:
@@ -180,6 +142,7 @@ class LiveView:
                 "pytorch": {n: info["probabilities"] for n, info in r["networks"].items()}}
 
     def html(self) -> str:
+        """The page: ``live.html`` filled with the models, images, data and ``live.js``."""
         r, uid = self.record, self.uid
         data = json.dumps(self._data(), separators=(",", ":")).replace("</", "<\\/")
         models = "".join(
@@ -189,59 +152,18 @@ class LiveView:
         picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
                         f'{html.escape(r["classes"][label])}"><canvas width="28" height="28">'
                         f'</canvas></button>' for i, label in enumerate(r["images"]["labels"]))
-        css = (_CSS.replace("__DENSE__", style.COLORS["densenet"])
-               .replace("__RESIDUAL__", style.COLORS["resnet"])
-               .replace("__HIGHLIGHT__", style.COLORS["highlight"]))
         stages = "".join(f'<option value="{s}">block / stage {s}</option>' for s in (1, 2, 3))
         # the runtime's download starts while the rest of the page (models, images) arrives
         preload = "".join(f'<link rel="preload" as="script" href="../_static/onnxruntime/{n}">'
                           for n in RUNTIME_FILES[::-1])
-        body = f"""{preload}
-<div class="dnet-live" id="{uid}">
-<p data-role="status">The live networks need JavaScript; the figure below shows the same views
-for one test image.</p>
-<div class="row needs-js">
- <div><div class="note">Pick a test image (5 of each class)...</div>
-  <div class="pick">{picks}</div></div>
- <div><div class="note">...or draw on it (drag; white is ink)</div>
-  <canvas class="input" data-role="input" width="28" height="28"></canvas><br>
-  <button type="button" data-role="clear">Clear</button>
-  <span data-role="truth"></span></div>
-</div>
-<div class="row needs-js">
- {_probability_table("densenet", "DenseNet", r["classes"])}
- {_probability_table("resnet", "ResNet", r["classes"])}
-</div>
-<p class="note">Each network's class probabilities (softmax of its logits) for the image above,
-computed in this page; both were trained on Fashion-MNIST in {_link("training")}.
-<span data-role="check"></span></p>
-<p class="needs-js"><label>Show <select data-role="stage">{stages}</select></label>
- <button type="button" data-role="replay">Replay layer by layer</button></p>
-<div class="row needs-js">
- <div class="view densenet"><b>DenseNet: the block's stack</b><br>
-  <input type="range" data-role="dense-step" min="0" max="3" value="3">
-  <span data-role="dense-label"></span><br>
-  <canvas class="maps" data-role="dense-maps"></canvas>
-  <p class="note">Concatenation: each layer appends its k new maps and never changes the
-  earlier ones ({_link("concat")}, {_link("growth")}).</p></div>
- <div class="view resnet"><b>ResNet: the stage's maps</b><br>
-  <input type="range" data-role="residual-step" min="0" max="2" value="2">
-  <span data-role="residual-label"></span><br>
-  <canvas class="maps" data-role="residual-maps"></canvas>
-  <p class="note">Addition: each block's sum x + F(x) overwrites all the maps before it
-  ({_link("concat")}; what the two keep: {_link("learns")}).</p></div>
-</div>
-<div class="zoom" data-role="zoom" hidden><canvas data-role="zoom-map"></canvas><br>
- <span data-role="zoom-label"></span> <button type="button" data-role="zoom-close">close</button>
-</div>
-<p class="note">Click a map to enlarge it; each is scaled to its own range (black = its
-lowest value, white = its highest). <span data-role="timing"></span></p>
-<script type="application/json" data-role="data">{data}</script>
-{models}
-</div>
-"""
         script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", uid)
-        return css + body + f"<script>\n{script}</script>\n"
+        page = Template((_HERE / "live.html").read_text(encoding="utf-8"))
+        return page.substitute(
+            dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
+            highlight=style.COLORS["highlight"], preload=preload, uid=uid, picks=picks,
+            densenet_probs=_probability_table("densenet", "DenseNet", r["classes"]),
+            resnet_probs=_probability_table("resnet", "ResNet", r["classes"]), stages=stages,
+            data=data, models=models, script=script)
 
     def _repr_html_(self) -> str:
         return self.html()
@@ -283,9 +205,9 @@ def maps_for(image: int, record: dict | None = None) -> dict[str, dict[str, np.n
     pixels = decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
     out = {}
     for network in RUNS:
-        taps = taps(network)
+        module = taps(network)
         with torch.no_grad():
-            out[network] = {n: t[0].numpy() for n, t in zip(taps.names, taps(pixels))}
+            out[network] = {n: t[0].numpy() for n, t in zip(module.names, module(pixels))}
     return out
 
 
