@@ -30,7 +30,7 @@ from torch import nn
 from . import data, reference, results, style, validate
 
 __all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "LiveView",
-           "live_view", "maps_for", "static_figure", "page_weight", "runtime_version",
+           "live_view", "static_figure", "page_weight", "runtime_version",
            "VENDORED"]
 
 RUNS = {"densenet": "densenet-s0", "resnet": "resnet-s0"}     # network -> reference run
@@ -197,20 +197,6 @@ def runtime_version() -> str:
     return head.split("ONNX Runtime Web v", 1)[1].split()[0]
 
 
-def maps_for(image: int, record: dict | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """PyTorch's outputs (``Taps``) for page image ``image``, per network and name."""
-    record = record if record is not None else load_record()
-    count = len(record["images"]["labels"])
-    validate.check_int("image", image, 0, count - 1)
-    pixels = decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
-    out = {}
-    for network in RUNS:
-        module = taps(network)
-        with torch.no_grad():
-            out[network] = {n: t[0].numpy() for n, t in zip(module.names, module(pixels))}
-    return out
-
-
 def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
     """Maps (C, H, W), each scaled to [0, 1], tiled ``cols`` wide with a 1-pixel gap (NaN)."""
     c, h, w = maps.shape
@@ -228,8 +214,11 @@ def static_figure(image: int = 0, record: dict | None = None):
     """Both networks' probabilities, dense block 1's stack layer by layer and residual stage
     1's maps block by block, for page image ``image`` (drawn from PyTorch's maps)."""
     record = record if record is not None else load_record()
-    maps = maps_for(image, record)
-    d, r = maps["densenet"], maps["resnet"]
+    validate.check_int("image", image, 0, len(record["images"]["labels"]) - 1)
+    pixels = decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
+    with torch.no_grad():          # PyTorch's maps, per network and name
+        d, r = ({n: t[0].numpy() for n, t in zip(m.names, m(pixels))}
+                for m in (taps("densenet"), taps("resnet")))
     layers = sorted(n for n in d if n.startswith("denseblock1."))
     k = d[layers[0]].shape[0]
     stack = d["denseblock1"]

@@ -85,6 +85,7 @@ RUNS.update({f"densenet40-s{s}": dict(network="densenet40", seed=s, train_exampl
                                       save_weights=True, group="figure5", epochs=FIGURE5_EPOCHS)
              for s in FIGURE5_SEEDS})
 
+
 def build(network: str) -> nn.Module:
     """A fresh, untrained network of the reference runs (a key of ``NETWORKS``)."""
     validate.check_choice("network", network, NETWORKS)

@@ -26,9 +26,9 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------- files
 def results_dir(start: str | os.PathLike | None = None) -> Path:
-    """``book/results`` of the repository: ``$DNET_RESULTS_DIR`` when set (another set of result
-    files, e.g. a retrained one), else searched upwards from ``start`` (default: the current
-    folder), then beside this package. Raises FileNotFoundError when there is none."""
+    """``book/results`` of the repository: ``$DNET_RESULTS_DIR`` when set (e.g. a retrained
+    set), else searched upwards from ``start`` (default: the current folder), then beside this
+    package, then the installed copy. Raises FileNotFoundError when there is none."""
     override = os.environ.get("DNET_RESULTS_DIR")
     if override:
         if not Path(override).is_dir():
@@ -36,33 +36,27 @@ def results_dir(start: str | os.PathLike | None = None) -> Path:
         return Path(override)
     here = Path(start) if start is not None else Path.cwd()
     for folder in (here, *here.resolve().parents, _PACKAGE_ROOT):
-        candidate = folder / "book" / "results"
-        if candidate.is_dir():
-            return candidate
+        if (folder / "book" / "results").is_dir():
+            return folder / "book" / "results"
     installed = installed_results_dir()
-    if installed is not None:
-        return installed
-    raise FileNotFoundError("no book/results folder above the current folder or beside dnet_lib, "
-                            "and none installed with dnet_lib; run from a clone of the book's "
-                            "repository or install dnet_lib from it")
+    if installed is None:
+        raise FileNotFoundError("no book/results folder above the current folder or beside "
+                                "dnet_lib, and none installed with dnet_lib; run from a clone "
+                                "of the book's repository or install dnet_lib from it")
+    return installed
 
 
 def installed_results_dir() -> Path | None:
-    """``share/dnet_lib/results`` installed beside a non-editable ``dnet_lib`` (pyproject's
-    data-files: how Colab, which installs from git without a clone, gets the reference runs)."""
+    """``share/dnet_lib/results`` beside a non-editable ``dnet_lib`` (pyproject's data-files:
+    how Colab, which installs from git without a clone, gets the reference runs), or None."""
     from importlib import metadata
-
     try:
         files = metadata.distribution("dnet_lib").files or []
     except metadata.PackageNotFoundError:
         return None
-    for entry in files:
-        folder = entry.parent.as_posix()
-        if entry.name.endswith(".json") and folder.endswith("share/dnet_lib/results"):
-            folder = Path(entry.locate()).resolve().parent
-            if folder.is_dir():
-                return folder
-    return None
+    folders = [Path(f.locate()).resolve().parent for f in files if f.name.endswith(".json")
+               and f.parent.as_posix().endswith("share/dnet_lib/results")]
+    return next((f for f in folders if f.is_dir()), None)
 
 
 def find(pattern: str, folder: str | os.PathLike | None = None) -> list[Path]:
@@ -81,9 +75,7 @@ def load(name: str | os.PathLike) -> dict:
         path = results_dir() / name
     if not path.is_file():
         raise FileNotFoundError(f"no result file {str(name)!r} (looked in {path.parent})")
-    record = json.loads(path.read_text())
-    record.setdefault("_path", str(path))
-    return record
+    return json.loads(path.read_text())
 
 
 # --------------------------------------------------------------------------- provenance
@@ -121,8 +113,7 @@ def provenance(record: dict, verb: str = "trained") -> str:
 
 def is_gpu(record: dict) -> bool:
     """True when the file's device is a GPU (CUDA or Apple MPS)."""
-    text = device_text(record).lower()
-    return text.startswith(("cuda", "mps", "gpu"))
+    return device_text(record).lower().startswith(("cuda", "mps", "gpu"))
 
 
 def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
@@ -137,24 +128,20 @@ def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
 
 # --------------------------------------------------------------------------- benchmark files
 def benchmark_tables(record: dict) -> dict:
-    """``{section title: DataFrame}`` for every ``results`` section that has ``rows``.
-
-    Columns holding lists or dicts (per-round raw values) are dropped; ``saved_bytes`` gains a
-    ``saved_MiB`` column. Sections without rows are skipped: show them as prose, not dumps.
-    """
+    """``{section title: DataFrame}`` for every ``results`` section that has ``rows``: columns
+    holding lists or dicts (per-round raw values) dropped, ``saved_bytes`` gaining
+    ``saved_MiB``. Sections without rows are left to the prose."""
     import pandas as pd
     sections = record.get("results", {})
     if isinstance(sections.get("rows"), list):
         sections = {record.get("benchmark", "results"): sections}     # one section, no names
     tables = {}
     for name, section in sections.items():
-        if not (isinstance(section, dict) and isinstance(section.get("rows"), list)
-                and section["rows"]):
+        rows = section.get("rows") if isinstance(section, dict) else None
+        if not (isinstance(rows, list) and rows):
             continue
-        table = pd.DataFrame(section["rows"])
-        keep = [c for c in table.columns
-                if not any(isinstance(v, (list, dict)) for v in table[c])]
-        table = table[keep]
+        table = pd.DataFrame(rows)
+        table = table[[c for c in table if not any(isinstance(v, (list, dict)) for v in table[c])]]
         if "saved_bytes" in table:
             table.insert(table.columns.get_loc("saved_bytes") + 1, "saved_MiB",
                          table["saved_bytes"] / 2**20)
@@ -164,8 +151,7 @@ def benchmark_tables(record: dict) -> dict:
 
 # --------------------------------------------------------------------------- reference runs
 def _runs(record: dict, group: str | None = None) -> list[dict]:
-    runs = record.get("runs", {})
-    return [r for r in runs.values() if group is None or r.get("group") == group]
+    return [r for r in record.get("runs", {}).values() if group in (None, r.get("group"))]
 
 
 def network_label(record: dict, network: str) -> str:
@@ -216,8 +202,8 @@ def summary_table(record: dict, groups: Iterable[str] = ("main",)):
     """One row per network: parameters, FLOPs, examples/s, training time, test accuracy
     (mean ± std over seeds). A pandas DataFrame indexed by network."""
     import pandas as pd
-    parts = [runs_table(record, g) for g in groups]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    table = pd.concat([runs_table(record, g) for g in groups] or [pd.DataFrame()],
+                      ignore_index=True)
     if table.empty:
         return table
     rows = []
