@@ -133,8 +133,8 @@ def test_time_to_accuracy_smoke(tmp_path):
     margin = record["goals"][1]["measured"]
     assert margin["margin"] == pytest.approx(dense["final_test_accuracy"]
                                              - d2l["final_test_accuracy"], abs=1e-4)
-    from dnet_lib import results as result_files
-    assert results["per_machine_report"]["machine"] == result_files.machine_name(record)
+    from dnet_tools import machine
+    assert results["per_machine_report"]["machine"] == machine.machine_name(record)
     _check_efficiency(record)
 
 
