@@ -4,9 +4,9 @@ Every benchmark writes one JSON file with the keys ``benchmark, device (one line
 device_info, date, versions, command, mode, machine, notes, goals, results``. Full runs go to
 ``book/results/NAME_{cpu,gpu}.json`` (the committed reference files); smoke runs (``--smoke`` or
 ``DNET_SMOKE=1``) go to a temporary folder unless ``--out`` says otherwise, so a smoke run can never
-overwrite a reference result. ``--out`` may contain ``{machine}`` (``results.machine_slug``, e.g.
+overwrite a reference result. ``--out`` may contain ``{machine}`` (``machine.machine_slug``, e.g.
 ``amd-epyc-2c-avx2``), so records from different machines get different names; a run never
-replaces a record from another machine (``results.same_machine``) unless ``--force`` is given,
+replaces a record from another machine (``machine.same_machine``) unless ``--force`` is given,
 and it checks that before it starts timing.
 
 Timing ratios are *paired*: every round measures each contender once (in a rotating order), the
@@ -34,6 +34,11 @@ from dnet_lib import runtime
 from dnet_lib.files import atomic_write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))     # dnet_tools: run from the checkout, not installed
+from dnet_tools import machine  # noqa: E402
+from dnet_tools.machine import load_average  # noqa: E402  (the benchmarks use it too)
+
 RESULTS_DIR = REPO_ROOT / "book" / "results"
 SMOKE_DIR = Path(tempfile.gettempdir()) / "dnet_bench_smoke"
 REQUIRED_KEYS = ("benchmark", "device", "device_info", "date", "versions", "command", "mode", "results", "goals")
@@ -72,7 +77,7 @@ def setup(args: argparse.Namespace, name: str | None = None) -> tuple[torch.devi
     args.cpu_busy_before = None
     if not smoke and args.out is None and not args.shared_machine:
         # a reference result in book/results needs the machine to itself
-        args.cpu_busy_before = runtime.require_quiet_cpu(
+        args.cpu_busy_before = machine.require_quiet_cpu(
             " ".join([Path(sys.argv[0]).name] + sys.argv[1:]), "--shared-machine (or --out)")
     if name is not None:
         check_replaceable(output_path(name, args, device, smoke), device, args)
@@ -80,10 +85,9 @@ def setup(args: argparse.Namespace, name: str | None = None) -> tuple[torch.devi
 
 
 def environment(device: torch.device) -> dict:
-    """Device, date and versions (``dnet_lib.results.environment``), plus d2l's version where
+    """Device, date and versions (``dnet_tools.machine.environment``), plus d2l's version where
     d2l is installed."""
-    from dnet_lib import results
-    env = results.environment(device)
+    env = machine.environment(device)
     try:
         import d2l
         env["versions"]["d2l"] = d2l.__version__
@@ -107,8 +111,7 @@ def command() -> str:
 def output_path(name: str, args: argparse.Namespace, device: torch.device, smoke: bool) -> Path:
     if args.out:
         if "{machine}" in args.out:
-            from dnet_lib import results
-            return Path(args.out.replace("{machine}", results.machine_slug(environment(device))))
+            return Path(args.out.replace("{machine}", machine.machine_slug(environment(device))))
         return Path(args.out)
     if smoke:
         return SMOKE_DIR / f"{name}.json"
@@ -117,7 +120,7 @@ def output_path(name: str, args: argparse.Namespace, device: torch.device, smoke
 
 
 def check_replaceable(path: Path, device: torch.device, args: argparse.Namespace) -> None:
-    """Refuse to replace a record measured on another machine (``results.same_machine``),
+    """Refuse to replace a record measured on another machine (``machine.same_machine``),
     unless ``--force``: a figure from one CPU must never pass for another's."""
     from dnet_lib import results
     if getattr(args, "force", False) or not path.is_file():
@@ -126,10 +129,10 @@ def check_replaceable(path: Path, device: torch.device, args: argparse.Namespace
         old = results.load(path)
     except ValueError:          # not JSON: not a record of any machine
         return
-    if not results.same_machine(old, environment(device)):
+    if not machine.same_machine(old, environment(device)):
         raise RuntimeError(
-            f"{path} holds a record measured on {results.machine_name(old)}, not on this "
-            f"machine ({results.machine_name(environment(device))}); pass --out with another "
+            f"{path} holds a record measured on {machine.machine_name(old)}, not on this "
+            f"machine ({machine.machine_name(environment(device))}); pass --out with another "
             "name (e.g. --out book/results/NAME_cpu_{machine}.json) or --force to replace it")
 
 
@@ -144,8 +147,8 @@ def write_json(path: Path, payload: dict) -> None:
 def record(name: str, args: argparse.Namespace, device: torch.device, smoke: bool, results: dict,
            goals: list[dict], notes: list[str], load_before: list[float] | None) -> Path:
     """Assemble the JSON record, write it, and return its path."""
-    machine = {"load_average_before": load_before, "load_average_after": runtime.load_average(),
-               "cpu_busy_before": getattr(args, "cpu_busy_before", None)}
+    load = {"load_average_before": load_before, "load_average_after": load_average(),
+            "cpu_busy_before": getattr(args, "cpu_busy_before", None)}
     if args.shared_machine:
         notes = [SHARED_MACHINE_NOTE] + list(notes)
     payload = {
@@ -153,7 +156,7 @@ def record(name: str, args: argparse.Namespace, device: torch.device, smoke: boo
         **environment(device),
         "command": command(),
         "mode": "smoke" if smoke else runtime.mode(device),
-        "machine": machine,
+        "machine": load,
         "notes": notes,
         "goals": goals,
         "results": results,

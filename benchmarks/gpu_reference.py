@@ -151,7 +151,7 @@ def main(argv=None) -> None:
     print(runtime.describe(device))
     started = time.perf_counter()
     if "recipe" in args.parts:
-        load_before = runtime.load_average()
+        load_before = _common.load_average()
         print("\n== d2l recipe: ours (fit) x 3 seeds, d2l's code x 1 epoch", flush=True)
         results = recipe_runs(device, smoke)
         goals = [_common.goal(f"{name} mean test accuracy after {results['recipe']['epochs']} epochs "
@@ -164,7 +164,7 @@ def main(argv=None) -> None:
             ("throughput", throughput, {"max_seconds": args.throughput_seconds}),  # compile on CUDA
             ("memory", memory, {"depths": MEMORY_DEPTHS, "max_seconds": args.memory_seconds})]:
         if name in args.parts:
-            load_before = runtime.load_average()
+            load_before = _common.load_average()
             print(f"\n== {name}", flush=True)
             results, goals, notes = module.run(device, smoke, **kwargs)
             write(name, args, device, smoke, results, goals, notes, load_before)

@@ -24,7 +24,6 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))     # dnet_tools: n
 import nbformat  # noqa: E402
 
 import _common  # noqa: E402
-from dnet_lib import runtime  # noqa: E402
 from dnet_tools import course  # noqa: E402
 
 KINDS = ("master", "untouched", "one_stub")
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.students or (2 if smoke else 20)
     if not 1 <= n <= 200:
         raise SystemExit(f"--students must be between 1 and 200, got {n}")
-    load_before = runtime.load_average()
+    load_before = _common.load_average()
     with tempfile.TemporaryDirectory(prefix="dnet-class-") as tmp:
         where = Path(tmp) / "course"
         t0 = time.perf_counter()

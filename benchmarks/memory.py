@@ -138,7 +138,7 @@ def main(argv=None) -> None:
     p.add_argument("--depths", type=int, nargs="+", default=[100], help="DenseNet-BC depths (6n+4)")
     args = p.parse_args(argv)
     device, smoke = _common.setup(args, "memory")
-    load_before = runtime.load_average()
+    load_before = _common.load_average()
     print(runtime.describe(device))
     results, goals, notes = run(device, smoke, depths=args.depths)
     _common.finish("memory", args, device, smoke, results, goals, notes, load_before)

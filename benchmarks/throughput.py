@@ -192,7 +192,7 @@ def main(argv=None) -> None:
     p.add_argument("--compile", action="store_true", help="add torch.compile rows (default: GPU only)")
     args = p.parse_args(argv)
     device, smoke = _common.setup(args, "throughput")
-    load_before = runtime.load_average()
+    load_before = _common.load_average()
     print(runtime.describe(device))
     results, goals, notes = run(device, smoke, compile=args.compile or None, batch_size=args.batch_size)
     _common.finish("throughput", args, device, smoke, results, goals, notes, load_before)

@@ -48,7 +48,7 @@ import torch  # noqa: E402
 import _common  # noqa: E402
 import d2l_reference  # noqa: E402
 import efficiency  # noqa: E402
-from dnet_lib import data, models, results as result_files, runtime, train  # noqa: E402
+from dnet_lib import data, models, runtime, train  # noqa: E402
 from dnet_lib.arith import count_params  # noqa: E402
 
 REPORT_ACCURACY = 0.93           # the per-machine report: final test accuracy within 120 s
@@ -195,14 +195,14 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     name = "efficiency" if args.efficiency_only else "time_to_accuracy"
     device, smoke = _common.setup(args, name)
-    load_before = runtime.load_average()
+    load_before = _common.load_average()
     print(runtime.describe(torch.device("cpu")), "(this benchmark always runs on the CPU)")
     budget_s = args.budget_s or (2.0 if smoke else EFFICIENCY_BUDGET_S if args.efficiency_only
                                  else DEFAULT_BUDGET_S)
     if not 0 < budget_s <= 3600:
         raise ValueError(f"--budget-s must be in (0, 3600], got {budget_s}")
     only = set(args.only or ("densenet", "resnet", "d2l"))
-    machine = result_files.machine_name(result_files.environment(torch.device("cpu")))
+    machine = _common.machine.machine_name(_common.environment(torch.device("cpu")))
 
     print(f"matmul peak probe on {torch.get_num_threads()} threads ({machine}) ...", flush=True)
     peaks = efficiency.peak_probe(smoke)

@@ -1,67 +1,122 @@
-"""The live page's two views of the trained networks: in the browser and as a static figure.
+"""The live page: the trained DenseNet and ResNet (seed 0) in the browser and as a figure.
 
-* ``live_view()`` returns an object that Jupyter displays as ``text/html``: the 50 committed
-  test images, a 28x28 drawing canvas, both networks' probabilities, the dense block's stack and
-  the residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files of
-  ``dnet_lib.export`` with ONNX Runtime Web from the book's ``_static/onnxruntime/``; the models
-  and images travel inside the page, so it works offline and from ``file://``. In a Jupyter
-  kernel (no ``_static/``) it says so and the static figure stands in.
-* ``static_figure(image)`` draws the same views for one image with matplotlib, from the same
-  intermediate maps computed by PyTorch (``export.Taps``): the page without JavaScript.
+* ``Taps`` runs a model's own submodules in order and keeps the intermediate maps (the networks
+  stay unchanged); ``python -m dnet_tools.onnx_export`` exports it as the ONNX files in
+  ``book/results/onnx/`` with ``live_networks.json`` (provenance, 50 test images, PyTorch's
+  probabilities), which :func:`load_record` reads.
+* ``live_view()`` returns an object that Jupyter displays as ``text/html`` (``live.html``): the
+  50 test images, a 28x28 drawing canvas, both networks' probabilities, the dense block's stack
+  and the residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files with ONNX
+  Runtime Web from the book's ``_static/onnxruntime/``; models and images travel inside the
+  page, so it works offline and from ``file://``. In a Jupyter kernel the figure stands in.
+* ``static_figure(image)`` draws the same views for one image with matplotlib, from ``Taps``.
 """
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import uuid
 from pathlib import Path
+from string import Template
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from . import export, results, style, validate
+from . import data, reference, results, style, validate
 
-__all__ = ["LiveView", "live_view", "maps_for", "static_figure", "page_weight",
-           "runtime_version", "CHAPTER_LINKS", "VENDORED"]
+__all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "LiveView",
+           "live_view", "static_figure", "page_weight", "runtime_version",
+           "VENDORED"]
 
+RUNS = {"densenet": "densenet-s0", "resnet": "resnet-s0"}     # network -> reference run
+RECORD = "live_networks.json"
 _HERE = Path(__file__).resolve().parent
 VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the book
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loads from there
-# where each view is explained (pages beside this one in chapters/)
-CHAPTER_LINKS = {"concat": ("02_addition_vs_concatenation.html", "chapter 2"),
-                 "growth": ("03_dense_blocks_growth_rate.html", "chapter 3"),
-                 "learns": ("08_what_densenet_learns.html", "chapter 8"),
-                 "training": ("06_training_head_to_head.html", "chapter 6")}
 
-_CSS = """<style>
-.dnet-live {margin: 1em 0; font-size: .95em}
-.dnet-live .row {display: flex; flex-wrap: wrap; gap: 1.2em; align-items: flex-start}
-.dnet-live .pick {display: grid; grid-template-columns: repeat(10, 30px); gap: 2px}
-.dnet-live .pick button {padding: 0; border: 2px solid transparent; background: none;
-  cursor: pointer; line-height: 0}
-.dnet-live .pick button.selected {border-color: __HIGHLIGHT__}
-.dnet-live .pick canvas {width: 26px; height: 26px; image-rendering: pixelated}
-.dnet-live canvas.input {width: 168px; height: 168px; image-rendering: pixelated;
-  cursor: crosshair; touch-action: none; border: 1px solid #888}
-.dnet-live table.probs {border-collapse: collapse; min-width: 15em}
-.dnet-live table.probs td {padding: 0 .3em; white-space: nowrap}
-.dnet-live table.probs td.barcell {width: 7em}
-.dnet-live table.probs .bar {height: .8em; background: currentColor; opacity: .8}
-.dnet-live table.probs tr.top {font-weight: bold}
-.dnet-live .densenet {color: __DENSE__}
-.dnet-live .resnet {color: __RESIDUAL__}
-.dnet-live .view {max-width: 100%}
-.dnet-live .view canvas.maps {max-width: 100%; image-rendering: pixelated; cursor: zoom-in}
-.dnet-live .note {opacity: .8; font-size: .9em; margin: .2em 0 .6em}
-.dnet-live .zoom {border: 1px solid #888; padding: .4em; display: inline-block}
-.dnet-live .zoom[hidden] {display: none}
-.dnet-live .zoom canvas {image-rendering: pixelated}
-.dnet-live .view .note {color: var(--pst-color-text-base, #222)}
-.dnet-live:not(.dnet-live-ready) .needs-js {opacity: .4}
-</style>
-"""
+
+class Taps(nn.Module):
+    """``model``'s forward pass on raw pixels, returning its intermediate maps as well.
+
+    ``forward`` returns a tuple in the order of ``self.names``: "logits", "probabilities", then
+    the maps. DenseNet: "denseblockB.denselayerL" (the layer's new maps) and "denseblockB" (the
+    block's output, the concatenation). ResNet: "stem" and "layerS.J" (block J's output).
+    """
+
+    def __init__(self, model: nn.Module, mean: float, std: float):
+        super().__init__()
+        self.model = model.eval()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+        self.dense = hasattr(model, "features")
+        with torch.no_grad():
+            maps = self._maps(torch.zeros(1, 1, 28, 28))
+        self.names = ["logits", "probabilities"] + [n for n in maps if n != "logits"]
+        self.eval()        # the exporter restores this mode afterwards: it must be eval too
+
+    def _maps(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = (pixels - self.mean) / self.std
+        maps: dict[str, torch.Tensor] = {}
+        if self.dense:
+            for name, module in self.model.features.named_children():
+                if name.startswith("denseblock"):
+                    features = [x]
+                    for layer_name, layer in module.items():
+                        features.append(layer(features))
+                        maps[f"{name}.{layer_name}"] = features[-1]
+                    x = maps[name] = torch.cat(features, 1)
+                else:
+                    x = module(x)
+            x = F.relu(x)
+            head = self.model.classifier
+            pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        else:
+            m = self.model
+            x = maps["stem"] = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+            stage = 1
+            while hasattr(m, f"layer{stage}"):
+                for j, block in enumerate(getattr(m, f"layer{stage}")):
+                    x = maps[f"layer{stage}.{j}"] = block(x)
+                stage += 1
+            head, pooled = m.fc, torch.flatten(m.avgpool(x), 1)
+        maps["logits"] = head(pooled)
+        return maps
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        maps = self._maps(pixels)
+        logits = maps.pop("logits")
+        return (logits, torch.softmax(logits, 1), *maps.values())
+
+
+@functools.lru_cache(maxsize=1)
+def pixel_stats() -> tuple[float, float]:
+    """Mean and std of the Fashion-MNIST training pixels in [0, 1]: the reference runs' input
+    normalisation (``data.load_data_fashion_mnist(normalize=True)``)."""
+    pixels = data.load_fashion_mnist(train=True).images.double() / 255.0
+    return pixels.mean().item(), pixels.std().item()
+
+
+def taps(network: str, folder=None) -> Taps:
+    """The ``Taps`` of the committed reference network ("densenet" or "resnet", seed 0)."""
+    validate.check_choice("network", network, RUNS)
+    return Taps(reference.load_model(RUNS[network], folder), *pixel_stats())
+
+
+def load_record(folder: str | Path | None = None) -> dict:
+    """The committed ``live_networks.json`` (``dnet_tools.onnx_export`` writes it)."""
+    folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
+    return results.load(folder / RECORD)
+
+
+def decode_images(record: dict) -> torch.Tensor:
+    """The record's test images as uint8 (N, 28, 28)."""
+    raw = base64.b64decode(record["images"]["pixels_base64"])
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(record["images"]["shape"])
 
 
 def _probability_table(net: str, label: str, classes: list[str]) -> str:
@@ -70,11 +125,6 @@ def _probability_table(net: str, label: str, classes: list[str]) -> str:
     return (f'<div class="{net}"><b>{html.escape(label)}</b>: '
             f'<span data-role="prediction-{net}"></span>'
             f'<table class="probs" data-role="probs-{net}">{rows}</table></div>')
-
-
-def _link(key: str) -> str:
-    href, text = CHAPTER_LINKS[key]
-    return f'<a href="{href}">{text}</a>'
 
 
 class LiveView:
@@ -92,6 +142,7 @@ class LiveView:
                 "pytorch": {n: info["probabilities"] for n, info in r["networks"].items()}}
 
     def html(self) -> str:
+        """The page: ``live.html`` filled with the models, images, data and ``live.js``."""
         r, uid = self.record, self.uid
         data = json.dumps(self._data(), separators=(",", ":")).replace("</", "<\\/")
         models = "".join(
@@ -101,59 +152,18 @@ class LiveView:
         picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
                         f'{html.escape(r["classes"][label])}"><canvas width="28" height="28">'
                         f'</canvas></button>' for i, label in enumerate(r["images"]["labels"]))
-        css = (_CSS.replace("__DENSE__", style.COLORS["densenet"])
-               .replace("__RESIDUAL__", style.COLORS["resnet"])
-               .replace("__HIGHLIGHT__", style.COLORS["highlight"]))
         stages = "".join(f'<option value="{s}">block / stage {s}</option>' for s in (1, 2, 3))
         # the runtime's download starts while the rest of the page (models, images) arrives
         preload = "".join(f'<link rel="preload" as="script" href="../_static/onnxruntime/{n}">'
                           for n in RUNTIME_FILES[::-1])
-        body = f"""{preload}
-<div class="dnet-live" id="{uid}">
-<p data-role="status">The live networks need JavaScript; the figure below shows the same views
-for one test image.</p>
-<div class="row needs-js">
- <div><div class="note">Pick a test image (5 of each class)...</div>
-  <div class="pick">{picks}</div></div>
- <div><div class="note">...or draw on it (drag; white is ink)</div>
-  <canvas class="input" data-role="input" width="28" height="28"></canvas><br>
-  <button type="button" data-role="clear">Clear</button>
-  <span data-role="truth"></span></div>
-</div>
-<div class="row needs-js">
- {_probability_table("densenet", "DenseNet", r["classes"])}
- {_probability_table("resnet", "ResNet", r["classes"])}
-</div>
-<p class="note">Each network's class probabilities (softmax of its logits) for the image above,
-computed in this page; both were trained on Fashion-MNIST in {_link("training")}.
-<span data-role="check"></span></p>
-<p class="needs-js"><label>Show <select data-role="stage">{stages}</select></label>
- <button type="button" data-role="replay">Replay layer by layer</button></p>
-<div class="row needs-js">
- <div class="view densenet"><b>DenseNet: the block's stack</b><br>
-  <input type="range" data-role="dense-step" min="0" max="3" value="3">
-  <span data-role="dense-label"></span><br>
-  <canvas class="maps" data-role="dense-maps"></canvas>
-  <p class="note">Concatenation: each layer appends its k new maps and never changes the
-  earlier ones ({_link("concat")}, {_link("growth")}).</p></div>
- <div class="view resnet"><b>ResNet: the stage's maps</b><br>
-  <input type="range" data-role="residual-step" min="0" max="2" value="2">
-  <span data-role="residual-label"></span><br>
-  <canvas class="maps" data-role="residual-maps"></canvas>
-  <p class="note">Addition: each block's sum x + F(x) overwrites all the maps before it
-  ({_link("concat")}; what the two keep: {_link("learns")}).</p></div>
-</div>
-<div class="zoom" data-role="zoom" hidden><canvas data-role="zoom-map"></canvas><br>
- <span data-role="zoom-label"></span> <button type="button" data-role="zoom-close">close</button>
-</div>
-<p class="note">Click a map to enlarge it; each is scaled to its own range (black = its
-lowest value, white = its highest). <span data-role="timing"></span></p>
-<script type="application/json" data-role="data">{data}</script>
-{models}
-</div>
-"""
         script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", uid)
-        return css + body + f"<script>\n{script}</script>\n"
+        page = Template((_HERE / "live.html").read_text(encoding="utf-8"))
+        return page.substitute(
+            dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
+            highlight=style.COLORS["highlight"], preload=preload, uid=uid, picks=picks,
+            densenet_probs=_probability_table("densenet", "DenseNet", r["classes"]),
+            resnet_probs=_probability_table("resnet", "ResNet", r["classes"]), stages=stages,
+            data=data, models=models, script=script)
 
     def _repr_html_(self) -> str:
         return self.html()
@@ -164,9 +174,9 @@ lowest value, white = its highest). <span data-role="timing"></span></p>
 
 
 def live_view(folder: str | Path | None = None) -> LiveView:
-    """The live page for the committed ONNX files (``python -m dnet_lib.export`` makes them)."""
+    """The live page for the committed ONNX files (``python -m dnet_tools.onnx_export``)."""
     folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
-    return LiveView(export.load_record(folder), folder)
+    return LiveView(load_record(folder), folder)
 
 
 def page_weight(view: LiveView) -> dict[str, int]:
@@ -187,20 +197,6 @@ def runtime_version() -> str:
     return head.split("ONNX Runtime Web v", 1)[1].split()[0]
 
 
-def maps_for(image: int, record: dict | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """PyTorch's outputs (``export.Taps``) for page image ``image``, per network and name."""
-    record = record if record is not None else export.load_record()
-    count = len(record["images"]["labels"])
-    validate.check_int("image", image, 0, count - 1)
-    pixels = export.decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
-    out = {}
-    for network in export.RUNS:
-        taps = export.taps(network)
-        with torch.no_grad():
-            out[network] = {n: t[0].numpy() for n, t in zip(taps.names, taps(pixels))}
-    return out
-
-
 def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
     """Maps (C, H, W), each scaled to [0, 1], tiled ``cols`` wide with a 1-pixel gap (NaN)."""
     c, h, w = maps.shape
@@ -217,9 +213,12 @@ def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
 def static_figure(image: int = 0, record: dict | None = None):
     """Both networks' probabilities, dense block 1's stack layer by layer and residual stage
     1's maps block by block, for page image ``image`` (drawn from PyTorch's maps)."""
-    record = record if record is not None else export.load_record()
-    maps = maps_for(image, record)
-    d, r = maps["densenet"], maps["resnet"]
+    record = record if record is not None else load_record()
+    validate.check_int("image", image, 0, len(record["images"]["labels"]) - 1)
+    pixels = decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
+    with torch.no_grad():          # PyTorch's maps, per network and name
+        d, r = ({n: t[0].numpy() for n, t in zip(m.names, m(pixels))}
+                for m in (taps("densenet"), taps("resnet")))
     layers = sorted(n for n in d if n.startswith("denseblock1."))
     k = d[layers[0]].shape[0]
     stack = d["denseblock1"]
@@ -228,7 +227,7 @@ def static_figure(image: int = 0, record: dict | None = None):
     fig = plt.figure(figsize=(11, 6.4))
     grid = fig.add_gridspec(3, 3, width_ratios=[1, 2.4, 2.4], height_ratios=[1, 1, 1.2])
     ax = fig.add_subplot(grid[0, 0])
-    ax.imshow(export.decode_images(record)[image], cmap="gray")
+    ax.imshow(decode_images(record)[image], cmap="gray")
     label = record["classes"][record["images"]["labels"][image]]
     ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})",
                  fontsize=10)

@@ -1,18 +1,6 @@
-"""Committed result files: find them, say where they come from, show them as tables and figures.
-
-Every number a chapter prints comes from code in the build or from a file in ``book/results/``
-that names its device, date, command and versions. This module is the one place that reads
-those files:
-
-* :func:`results_dir`, :func:`find`, :func:`load` -- locate and read them;
-* :func:`provenance` -- "trained on <device> on <date> by <command>";
-* :func:`is_gpu`, :func:`gpu_sentence` -- GPU results only when a file says so;
-* :func:`benchmark_tables` -- the ``rows`` of a benchmark file as DataFrames, lists dropped;
-* for ``reference_*.json`` (``python -m dnet_lib.reference``): :func:`select_runs`,
-  :func:`runs_table`, :func:`summary_table`, :func:`curves`, :func:`plot_learning_curves`,
-  :func:`less_data_table`, :func:`plot_less_data`.
-
-It also writes the provenance header of new files (:func:`environment`, :func:`now`).
+"""Committed result files (``book/results/``): find and read them, say where they come from,
+show them as tables and figures. Every number a chapter prints comes from code in the build or
+from such a file, which names its device, date, command and versions (:func:`provenance`).
 """
 from __future__ import annotations
 
@@ -26,22 +14,21 @@ from typing import Iterable
 
 import torch
 
-from . import runtime
+from . import runtime, style
 
-__all__ = ["results_dir", "network_label", "installed_results_dir", "find", "load", "now", "environment",
-           "device_name", "machine_name", "machine_slug", "same_machine", "provenance", "is_gpu",
-           "gpu_sentence", "benchmark_tables",
+__all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "stamp", "device_text",
+           "provenance", "is_gpu", "gpu_sentence", "benchmark_tables", "network_label",
            "select_runs", "runs_table", "summary_table", "mean_std", "curves",
-           "plot_learning_curves", "less_data_table", "plot_less_data"]
+           "plot_learning_curves"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 # --------------------------------------------------------------------------- files
 def results_dir(start: str | os.PathLike | None = None) -> Path:
-    """``book/results`` of the repository: ``$DNET_RESULTS_DIR`` when set (another set of result
-    files, e.g. a retrained one), else searched upwards from ``start`` (default: the current
-    folder), then beside this package. Raises FileNotFoundError when there is none."""
+    """``book/results`` of the repository: ``$DNET_RESULTS_DIR`` when set (e.g. a retrained
+    set), else searched upwards from ``start`` (default: the current folder), then beside this
+    package, then the installed copy. Raises FileNotFoundError when there is none."""
     override = os.environ.get("DNET_RESULTS_DIR")
     if override:
         if not Path(override).is_dir():
@@ -49,33 +36,27 @@ def results_dir(start: str | os.PathLike | None = None) -> Path:
         return Path(override)
     here = Path(start) if start is not None else Path.cwd()
     for folder in (here, *here.resolve().parents, _PACKAGE_ROOT):
-        candidate = folder / "book" / "results"
-        if candidate.is_dir():
-            return candidate
+        if (folder / "book" / "results").is_dir():
+            return folder / "book" / "results"
     installed = installed_results_dir()
-    if installed is not None:
-        return installed
-    raise FileNotFoundError("no book/results folder above the current folder or beside dnet_lib, "
-                            "and none installed with dnet_lib; run from a clone of the book's "
-                            "repository or install dnet_lib from it")
+    if installed is None:
+        raise FileNotFoundError("no book/results folder above the current folder or beside "
+                                "dnet_lib, and none installed with dnet_lib; run from a clone "
+                                "of the book's repository or install dnet_lib from it")
+    return installed
 
 
 def installed_results_dir() -> Path | None:
-    """``share/dnet_lib/results`` installed beside a non-editable ``dnet_lib`` (pyproject's
-    data-files: how Colab, which installs from git without a clone, gets the reference runs)."""
+    """``share/dnet_lib/results`` beside a non-editable ``dnet_lib`` (pyproject's data-files:
+    how Colab, which installs from git without a clone, gets the reference runs), or None."""
     from importlib import metadata
-
     try:
         files = metadata.distribution("dnet_lib").files or []
     except metadata.PackageNotFoundError:
         return None
-    for entry in files:
-        folder = entry.parent.as_posix()
-        if entry.name.endswith(".json") and folder.endswith("share/dnet_lib/results"):
-            folder = Path(entry.locate()).resolve().parent
-            if folder.is_dir():
-                return folder
-    return None
+    folders = [Path(f.locate()).resolve().parent for f in files if f.name.endswith(".json")
+               and f.parent.as_posix().endswith("share/dnet_lib/results")]
+    return next((f for f in folders if f.is_dir()), None)
 
 
 def find(pattern: str, folder: str | os.PathLike | None = None) -> list[Path]:
@@ -94,9 +75,7 @@ def load(name: str | os.PathLike) -> dict:
         path = results_dir() / name
     if not path.is_file():
         raise FileNotFoundError(f"no result file {str(name)!r} (looked in {path.parent})")
-    record = json.loads(path.read_text())
-    record.setdefault("_path", str(path))
-    return record
+    return json.loads(path.read_text())
 
 
 # --------------------------------------------------------------------------- provenance
@@ -105,88 +84,18 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _hardware_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else runtime.cpu_model()
-
-
-def device_name(device: torch.device | str) -> str:
-    """One line naming a device: 'cpu (AMD EPYC)' or 'cuda (NVIDIA H100 80GB HBM3)'."""
-    device = torch.device(device)
-    return f"{device.type} ({_hardware_name(device)})"
-
-
-def environment(device: torch.device | str) -> dict:
-    """The provenance header of a new result file: device, date, versions. ``device_info``
-    names the machine: the device, and always the host CPU's model string and its
-    instruction-set features (``runtime.CPU_FEATURES``), since CPU timings depend on them."""
+def stamp(device: torch.device | str) -> dict:
+    """The provenance of a new record: device ('cpu (AMD EPYC)'), date and versions."""
     import torchvision
     device = torch.device(device)
-    return {"device": device_name(device),
-            "device_info": {"type": device.type, "name": _hardware_name(device),
-                            "cpu_model": runtime.cpu_model(),
-                            "cpu_features": runtime.cpu_features(),
-                            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()},
-            "date": now(),
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else runtime.cpu_model()
+    return {"device": f"{device.type} ({name})", "date": now(),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__}}
 
 
-_FEATURE_NAMES = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16",
-                  "amx_bf16": "AMX"}
-
-
-def machine_name(record: dict) -> str:
-    """The machine a record was measured on, for a sentence beside a CPU figure:
-    'AMD EPYC, 2 cores, AVX2' or 'Intel(R) Xeon(R) Processor, 2 cores, AVX-512, AMX'; a GPU
-    record names its GPU. Records older than the CPU features name the model only."""
-    info = record.get("device_info") or {}
-    if not isinstance(info, dict) or "name" not in info:
-        return _device_text(record)
-    if info.get("type") in ("cuda", "mps"):
-        return str(info["name"])
-    parts = [str(info.get("cpu_model") or info["name"])]
-    if info.get("cpu_count"):
-        parts.append(f"{info['cpu_count']} cores")
-    features = info.get("cpu_features") or []
-    # the widest vector unit and the matrix unit: what sets the matmul peak
-    widest = "avx512f" if "avx512f" in features else "avx2" if "avx2" in features else None
-    parts += [_FEATURE_NAMES[f] for f in (widest, "avx512_bf16", "amx_bf16") if f in features]
-    return ", ".join(parts)
-
-
-def machine_slug(record: dict) -> str:
-    """A file-name part naming the machine: model, cores and its best matrix/vector unit, e.g.
-    'amd-epyc-2c-avx2' or 'intel-xeon-2c-amx' (``--out`` names per machine)."""
-    import re
-    info = record.get("device_info") or {}
-    if not isinstance(info, dict):
-        info = {}
-    model = str(info.get("cpu_model") or info.get("name") or _device_text(record))
-    if info.get("type") in ("cuda", "mps"):
-        model = str(info["name"])
-    model = re.sub(r"\((r|tm)\)|\b(processor|cpu)\b", "", model, flags=re.IGNORECASE)
-    parts = [model]
-    if info.get("cpu_count") and info.get("type") not in ("cuda", "mps"):
-        parts.append(f"{info['cpu_count']}c")
-        features = info.get("cpu_features") or []
-        parts += [next((label for f, label in (("amx_bf16", "amx"), ("avx512f", "avx512"),
-                                                ("avx2", "avx2")) if f in features), "")]
-    return re.sub(r"[^a-z0-9]+", "-", " ".join(parts).lower()).strip("-")
-
-
-def same_machine(a: dict, b: dict) -> bool:
-    """Whether two records (or ``environment()`` headers) come from the same kind of machine:
-    device type and name, core count, and the CPU model and features where both record them."""
-    ia, ib = a.get("device_info") or {}, b.get("device_info") or {}
-    if not (isinstance(ia, dict) and isinstance(ib, dict)):
-        return _device_text(a) == _device_text(b)
-    for key in ("type", "name", "cpu_count", "cpu_model", "cpu_features"):
-        if key in ia and key in ib and ia[key] != ib[key]:
-            return False
-    return ia.get("type") == ib.get("type") and ia.get("name") == ib.get("name")
-
-
-def _device_text(record: dict) -> str:
+def device_text(record: dict) -> str:
+    """The record's device as one line (older records hold a dict of type and name)."""
     device = record.get("device", "unknown device")
     if isinstance(device, dict):
         device = f"{device.get('type', '?')} ({device.get('name', '?')})"
@@ -194,18 +103,17 @@ def _device_text(record: dict) -> str:
 
 
 def provenance(record: dict, verb: str = "trained") -> str:
-    """'trained on cpu (AMD EPYC) on 2026-11-27 by `python -m dnet_lib.reference`, torch ...'."""
+    """'trained on cpu (AMD EPYC) on 2026-11-27 by `COMMAND` (torch 2.x)'."""
     date = str(record.get("date", "an unknown date"))[:10]
     versions = record.get("versions", {})
     torch_version = f" (torch {versions['torch']})" if "torch" in versions else ""
-    return (f"{verb} on {_device_text(record)} on {date} by `{record.get('command', '?')}`"
+    return (f"{verb} on {device_text(record)} on {date} by `{record.get('command', '?')}`"
             f"{torch_version}")
 
 
 def is_gpu(record: dict) -> bool:
     """True when the file's device is a GPU (CUDA or Apple MPS)."""
-    text = _device_text(record).lower()
-    return text.startswith(("cuda", "mps", "gpu"))
+    return device_text(record).lower().startswith(("cuda", "mps", "gpu"))
 
 
 def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
@@ -214,31 +122,26 @@ def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
     if not files:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")
-    return "GPU results: " + "; ".join(f"{p.name}, {provenance(load(p), 'measured')}" for p in files)
+    return "GPU results: " + "; ".join(f"{p.name}, {provenance(load(p), 'measured')}"
+                                       for p in files)
 
 
 # --------------------------------------------------------------------------- benchmark files
 def benchmark_tables(record: dict) -> dict:
-    """``{section title: DataFrame}`` for every ``results`` section that has ``rows``.
-
-    Columns holding lists or dicts (per-round raw values) are dropped; ``saved_bytes`` gains a
-    ``saved_MiB`` column. Sections without rows are skipped: show them as prose, not dumps.
-    """
+    """``{section title: DataFrame}`` for every ``results`` section that has ``rows``: columns
+    holding lists or dicts (per-round raw values) dropped, ``saved_bytes`` gaining
+    ``saved_MiB``. Sections without rows are left to the prose."""
     import pandas as pd
     sections = record.get("results", {})
-    if isinstance(sections, list):
-        sections = {"results": {"rows": sections}}
-    elif isinstance(sections, dict) and isinstance(sections.get("rows"), list):
+    if isinstance(sections.get("rows"), list):
         sections = {record.get("benchmark", "results"): sections}     # one section, no names
     tables = {}
     for name, section in sections.items():
-        if not (isinstance(section, dict) and isinstance(section.get("rows"), list)
-                and section["rows"]):
+        rows = section.get("rows") if isinstance(section, dict) else None
+        if not (isinstance(rows, list) and rows):
             continue
-        table = pd.DataFrame(section["rows"])
-        keep = [c for c in table.columns
-                if not any(isinstance(v, (list, dict)) for v in table[c])]
-        table = table[keep]
+        table = pd.DataFrame(rows)
+        table = table[[c for c in table if not any(isinstance(v, (list, dict)) for v in table[c])]]
         if "saved_bytes" in table:
             table.insert(table.columns.get_loc("saved_bytes") + 1, "saved_MiB",
                          table["saved_bytes"] / 2**20)
@@ -248,11 +151,11 @@ def benchmark_tables(record: dict) -> dict:
 
 # --------------------------------------------------------------------------- reference runs
 def _runs(record: dict, group: str | None = None) -> list[dict]:
-    runs = record.get("runs", {})
-    return [r for r in runs.values() if group is None or r.get("group") == group]
+    return [r for r in record.get("runs", {}).values() if group in (None, r.get("group"))]
 
 
 def network_label(record: dict, network: str) -> str:
+    """The record's label for ``network`` (the name itself when it has none)."""
     return record.get("networks", {}).get(network, {}).get("label", network)
 
 
@@ -299,8 +202,8 @@ def summary_table(record: dict, groups: Iterable[str] = ("main",)):
     """One row per network: parameters, FLOPs, examples/s, training time, test accuracy
     (mean ± std over seeds). A pandas DataFrame indexed by network."""
     import pandas as pd
-    parts = [runs_table(record, g) for g in groups]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    table = pd.concat([runs_table(record, g) for g in groups] or [pd.DataFrame()],
+                      ignore_index=True)
     if table.empty:
         return table
     rows = []
@@ -364,52 +267,6 @@ def plot_learning_curves(record: dict, group: str | None = "main", axes=None):
 
 
 def _network_colour(network: str, index: int) -> str:
-    """The book's colour for DenseNet/ResNet when dnet_lib.style has one, else matplotlib's."""
-    try:
-        from . import style
-        colours = style.COLORS
-    except (ImportError, AttributeError):
-        colours = {}
-    for key in ("densenet", "resnet"):
-        if network.lower().startswith(key) and key in colours:
-            return colours[key]
-    return f"C{index}"
-
-
-def less_data_table(record: dict, full_group: str = "main"):
-    """Final test accuracy by training-set size (rows) and network (columns), seed 0, with the
-    full-data point taken from the main runs, and the difference of the first two columns."""
-    import pandas as pd
-    table = pd.concat([runs_table(record, "less_data"), runs_table(record, full_group)])
-    if table.empty:
-        return table
-    table = table[table.seed == 0]
-    pivot = table.pivot_table(index="train_examples", columns="network", values="test_acc",
-                              aggfunc="mean", sort=False).sort_index()
-    pivot.columns.name = None
-    if pivot.shape[1] == 2:
-        first, second = pivot.columns
-        pivot[f"{first.split(' ')[0]} - {second.split(' ')[0]}"] = pivot[first] - pivot[second]
-    return pivot
-
-
-def plot_less_data(record: dict, ax=None):
-    """Test accuracy against training-set size (log scale), one line per network."""
-    import matplotlib.pyplot as plt
-    pivot = less_data_table(record)
-    if pivot.empty:
-        raise ValueError("no less-data runs in this result file")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.2))
-    networks = [c for c in pivot.columns if " - " not in c]
-    for i, column in enumerate(networks):
-        ax.semilogx(pivot.index, pivot[column], "-o", color=_network_colour(column, i),
-                    label=column)
-    ax.set(xlabel="training images (log scale)", ylabel="test accuracy")
-    # one labelled tick per measured size; the log axis' minor labels would overlap
-    ax.set_xticks(list(pivot.index), [f"{int(n):,}" for n in pivot.index])
-    ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.legend(fontsize="small", loc="lower right")
-    if ax.figure.get_layout_engine() is None:
-        ax.figure.tight_layout()
-    return ax.figure
+    """The book's colour for a DenseNet or a ResNet, else matplotlib's ``index``-th."""
+    key = next((k for k in ("densenet", "resnet") if network.lower().startswith(k)), None)
+    return style.COLORS[key] if key else f"C{index}"

@@ -1,4 +1,4 @@
-"""Where and how a chapter runs: smoke mode, device choice, Colab detection.
+"""Where and how a chapter runs: smoke mode, device choice, the page's run note, glue.
 
 Smoke mode (``DNET_SMOKE=1``) makes every heavy cell run a tiny version in seconds;
 CI executes the chapters that way. Heavy cells call ``mode()`` and print it.
@@ -23,10 +23,6 @@ def smoke() -> bool:
     return os.environ.get("DNET_SMOKE", "").strip().lower() in ("1", "true", "yes")
 
 
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
-
-
 def pick_device(prefer: str | None = None) -> torch.device:
     """The GPU when there is one (CUDA, then Apple MPS), else the CPU. ``prefer`` overrides."""
     if prefer is not None:
@@ -46,12 +42,7 @@ def mode(device: torch.device | None = None) -> str:
     return "gpu" if device.type in ("cuda", "mps") else "cpu"
 
 
-# The instruction-set features that decide a CPU's matmul and convolution speed: what a CPU
-# result records besides the model string, so two machines sold under one name are told apart.
-CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
-
-
-def _cpuinfo_field(field: str) -> str | None:
+def cpuinfo_field(field: str) -> str | None:
     """The first ``field : value`` of Linux's /proc/cpuinfo (None where there is none)."""
     try:
         for line in open("/proc/cpuinfo"):
@@ -65,13 +56,7 @@ def _cpuinfo_field(field: str) -> str | None:
 
 def cpu_model() -> str:
     """The CPU's model string, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Processor'."""
-    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
-
-
-def cpu_features() -> list[str]:
-    """Which of ``CPU_FEATURES`` this CPU has (empty where /proc/cpuinfo is missing)."""
-    flags = set((_cpuinfo_field("flags") or "").split())
-    return [f for f in CPU_FEATURES if f in flags]
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def describe(device: torch.device | None = None) -> str:
@@ -89,49 +74,6 @@ def synchronize(device: torch.device | str) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
-
-
-def load_average() -> list[float] | None:
-    """The 1-, 5- and 15-minute load averages, recorded beside timings (None where the OS has none)."""
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def cpu_busy_fraction(seconds: float = 2.0) -> float | None:
-    """Share of all cores' time spent busy during the next ``seconds`` (0 idle .. 1 saturated),
-    read from Linux's /proc/stat; None where there is none. Called before a timed run, it
-    measures what *other* processes are doing."""
-    import time
-
-    def snapshot():
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        return values[3] + values[4], sum(values[:8])      # idle + iowait, total (no guest)
-
-    try:
-        idle0, total0 = snapshot()
-        time.sleep(seconds)
-        idle1, total1 = snapshot()
-    except (OSError, ValueError, IndexError):
-        return None
-    total = total1 - total0
-    return None if total <= 0 else round(max(0.0, 1.0 - (idle1 - idle0) / total), 3)
-
-
-def require_quiet_cpu(what: str, override: str, max_busy: float = 0.25,
-                      seconds: float = 2.0) -> float | None:
-    """Refuse to time ``what`` while other processes keep the CPU busy (more than ``max_busy``
-    of it over ``seconds``): such timings are wrong, not just noisy. Returns the measured
-    fraction (None where it cannot be measured); the error names ``override``."""
-    busy = cpu_busy_fraction(seconds)
-    if busy is not None and busy > max_busy:
-        raise RuntimeError(
-            f"{what}: other processes kept {busy:.0%} of the CPU busy just before the run "
-            f"(allowed: {max_busy:.0%}); its timings would be wrong. Stop them and run again, or "
-            f"pass {override} to record a run on a shared machine anyway.")
-    return busy
 
 
 def mode_note(device: torch.device | None = None) -> str:

@@ -133,8 +133,8 @@ def test_time_to_accuracy_smoke(tmp_path):
     margin = record["goals"][1]["measured"]
     assert margin["margin"] == pytest.approx(dense["final_test_accuracy"]
                                              - d2l["final_test_accuracy"], abs=1e-4)
-    from dnet_lib import results as result_files
-    assert results["per_machine_report"]["machine"] == result_files.machine_name(record)
+    from dnet_tools import machine
+    assert results["per_machine_report"]["machine"] == machine.machine_name(record)
     _check_efficiency(record)
 
 
@@ -318,17 +318,17 @@ def test_a_busy_cpu_cannot_write_a_reference_result(monkeypatch):
     """A full run that would write book/results refuses to time anything while other processes
     keep the CPU busy (how a committed record once showed 35 images/s for a 10,000 images/s
     network); --shared-machine or --out lets it run, and smoke runs are never checked."""
-    from dnet_lib import runtime
+    from dnet_tools import machine
     common = _load("_common")
     monkeypatch.delenv("DNET_SMOKE", raising=False)
-    monkeypatch.setattr(runtime, "cpu_busy_fraction", lambda seconds=2.0: 0.9)
+    monkeypatch.setattr(machine, "cpu_busy_fraction", lambda seconds=2.0: 0.9)
     parser = common.parser("test")
     with pytest.raises(RuntimeError, match="90% of the CPU busy.*--shared-machine"):
         common.setup(parser.parse_args(["--device", "cpu"]))
     for extra in (["--shared-machine"], ["--out", "elsewhere.json"]):
         args = parser.parse_args(["--device", "cpu", *extra])
         assert common.setup(args) == (torch.device("cpu"), False)
-    monkeypatch.setattr(runtime, "cpu_busy_fraction", lambda seconds=2.0: 0.05)
+    monkeypatch.setattr(machine, "cpu_busy_fraction", lambda seconds=2.0: 0.05)
     args = parser.parse_args(["--device", "cpu"])
     common.setup(args)
     assert args.cpu_busy_before == 0.05
@@ -337,13 +337,13 @@ def test_a_busy_cpu_cannot_write_a_reference_result(monkeypatch):
 def test_a_record_from_another_machine_is_never_replaced_silently(tmp_path):
     """--out names records per machine ({machine}); replacing another machine's record is
     refused, before any timing, unless --force."""
-    from dnet_lib import results
+    from dnet_tools import machine
     common = _load("_common")
     parser = common.parser("test")
     here = common.environment(torch.device("cpu"))
     args = parser.parse_args(["--device", "cpu", "--out", str(tmp_path / "t_{machine}.json")])
     path = common.output_path("t", args, torch.device("cpu"), False)
-    assert path.name == f"t_{results.machine_slug(here)}.json"
+    assert path.name == f"t_{machine.machine_slug(here)}.json"
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"device": "cpu (Intel(R) Xeon(R) Processor)", "device_info": {
         "type": "cpu", "name": "Intel(R) Xeon(R) Processor", "cpu_count": 2}}))
@@ -358,14 +358,5 @@ def test_a_record_from_another_machine_is_never_replaced_silently(tmp_path):
     common.setup(forced, "t")
     common.record("t", forced, torch.device("cpu"), False, {}, [], [], None)
     replaced = json.loads(other.read_text())
-    assert results.same_machine(replaced, here)
+    assert machine.same_machine(replaced, here)
     common.record("t", args, torch.device("cpu"), False, {}, [], [], None)   # same machine: fine
-
-
-def test_cpu_busy_fraction_measures_this_machine():
-    from dnet_lib import runtime
-    busy = runtime.cpu_busy_fraction(0.2)
-    if not Path("/proc/stat").exists():
-        assert busy is None
-    else:
-        assert 0.0 <= busy <= 1.0

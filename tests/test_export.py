@@ -1,4 +1,5 @@
-"""The ONNX files of the live page compute what PyTorch computes (onnxruntime on the CPU)."""
+"""The ONNX files of the live page compute what PyTorch computes (onnxruntime on the CPU);
+dnet_tools.onnx_export writes them."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnet_lib import data, export, reference, results
+from dnet_lib import data, live, reference, results
+from dnet_tools import onnx_export
 
 ort = pytest.importorskip("onnxruntime")      # a test dependency (requirements.txt)
 
@@ -17,13 +19,13 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def record():
-    return export.load_record()
+    return live.load_record()
 
 
 @pytest.fixture(scope="module")
 def pixels():
     """64 test images, 6 or 7 of each class, as the networks' input (raw pixels in [0, 1])."""
-    index, images = export.page_images(per_class=7)
+    index, images = onnx_export.page_images(per_class=7)
     return images[:64].unsqueeze(1).float() / 255.0
 
 
@@ -31,9 +33,9 @@ def _session(network: str):
     return ort.InferenceSession(str(ONNX / f"{network}.onnx"), providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("network", list(export.RUNS))
+@pytest.mark.parametrize("network", list(live.RUNS))
 def test_onnxruntime_matches_pytorch_on_64_images(network, pixels, record):
-    taps = export.taps(network)
+    taps = live.taps(network)
     with torch.no_grad():
         expected = dict(zip(taps.names, taps(pixels)))
     session = _session(network)
@@ -45,8 +47,8 @@ def test_onnxruntime_matches_pytorch_on_64_images(network, pixels, record):
         np.testing.assert_allclose(got[name], expected[name].numpy(), rtol=0, atol=TOLERANCE,
                                    err_msg=f"{network}: output {name}")
     # Taps runs the model's own modules: its logits are the model's own forward pass
-    model = reference.load_model(export.RUNS[network])
-    mean, std = export.pixel_stats()
+    model = reference.load_model(live.RUNS[network])
+    mean, std = live.pixel_stats()
     with torch.no_grad():
         torch.testing.assert_close(expected["logits"], model((pixels - mean) / std),
                                    rtol=0, atol=1e-5)
@@ -55,7 +57,7 @@ def test_onnxruntime_matches_pytorch_on_64_images(network, pixels, record):
 
 
 def test_the_maps_are_the_ones_the_page_explains():
-    dense, res = export.taps("densenet"), export.taps("resnet")
+    dense, res = live.taps("densenet"), live.taps("resnet")
     with torch.no_grad():
         d = dict(zip(dense.names, dense(torch.rand(2, 1, 28, 28))))
         r = dict(zip(res.names, res(torch.rand(2, 1, 28, 28))))
@@ -75,7 +77,7 @@ def test_the_maps_are_the_ones_the_page_explains():
 
 
 def test_committed_record_matches_the_files_and_pytorch(record):
-    images = export.decode_images(record)
+    images = live.decode_images(record)
     test = data.load_fashion_mnist(train=False)
     index = torch.tensor(record["images"]["test_indices"])
     assert images.shape == (50, 28, 28) and torch.equal(images, test.images[index])
@@ -89,7 +91,7 @@ def test_committed_record_matches_the_files_and_pytorch(record):
         blob = (ONNX / info["file"]).read_bytes()
         assert hashlib.sha256(blob).hexdigest() == info["sha256"]
         assert 100_000 < len(blob) < 1_000_000, f"{info['file']} is {len(blob)} bytes"
-        taps = export.taps(network)
+        taps = live.taps(network)
         with torch.no_grad():
             probabilities = taps(pixels)[1]
         np.testing.assert_allclose(info["probabilities"], probabilities.numpy(), atol=1e-5)
@@ -99,9 +101,9 @@ def test_committed_record_matches_the_files_and_pytorch(record):
 
 
 def test_export_writes_a_fresh_copy(tmp_path, record):
-    path = export.main(["--out", str(tmp_path)])
-    fresh = export.load_record(tmp_path)
-    for network in export.RUNS:
+    path = onnx_export.main(["--out", str(tmp_path)])
+    fresh = live.load_record(tmp_path)
+    for network in live.RUNS:
         assert fresh["networks"][network]["predictions"] == \
             record["networks"][network]["predictions"]
         session = ort.InferenceSession(str(path.parent / f"{network}.onnx"),
@@ -111,4 +113,4 @@ def test_export_writes_a_fresh_copy(tmp_path, record):
 
 def test_bad_network_name_is_named():
     with pytest.raises(ValueError, match="network"):
-        export.taps("vgg")
+        live.taps("vgg")

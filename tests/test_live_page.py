@@ -15,7 +15,8 @@ import time
 import numpy as np
 import pytest
 
-from dnet_lib import export, results, runtime
+from dnet_lib import live as live_lib
+from dnet_tools import machine
 from dnet_lib.files import atomic_write_json
 
 from test_book_browser import _chromium, _external, _skip_or_fail, built_html, server  # noqa: F401
@@ -83,7 +84,7 @@ class LivePage:
 
 @pytest.fixture(scope="module")
 def record():
-    return export.load_record()
+    return live_lib.load_record()
 
 
 @pytest.fixture(scope="module")
@@ -179,13 +180,13 @@ def test_first_inference_time_and_page_weight(chromium, server, built_html, reco
         all_bytes = sum(len(r.body()) for r in page.responses if r.status < 300)
     finally:
         page.close()
-    measured = dict(results.environment("cpu"), command="pytest tests/test_live_page.py",
+    measured = dict(machine.environment("cpu"), command="pytest tests/test_live_page.py",
                     first_probabilities_ms=timing["first"],
                     load_event_ms=timing["load"],
                     first_probabilities_after_load_event_ms=timing["afterLoad"],
                     phases_ms=timing["phases"], per_image_ms_median=float(np.median(per_image)),
                     per_image_ms=per_image, page_own_bytes=own_bytes, page_all_bytes=all_bytes,
-                    load_average=runtime.load_average())
+                    load_average=machine.load_average())
     atomic_write_json(built_html.parent.parent / "live_page_timing.json", measured)
     print(json.dumps({k: v for k, v in measured.items() if k != "per_image_ms"}, indent=1))
     assert own_bytes < MAX_BYTES, f"the live page downloads {own_bytes:,} bytes"

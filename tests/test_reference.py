@@ -1,7 +1,6 @@
 """dnet_lib.reference: the reference runs' networks, run list, training record and weights."""
 import json
 import math
-import os
 
 import pytest
 import torch
@@ -49,8 +48,6 @@ def test_bad_names_are_refused():
         reference.build("vgg")
     with pytest.raises(ValueError, match="run_id"):
         reference.weights_path("densenet-s9")
-    with pytest.raises(ValueError, match="--jobs"):
-        reference.main(["--jobs", "0", "--smoke"])
 
 
 def test_a_smoke_run_records_its_history_and_saves_loadable_weights(tmp_path):
@@ -67,7 +64,7 @@ def test_a_smoke_run_records_its_history_and_saves_loadable_weights(tmp_path):
     saved = torch.load(tmp_path / record["weights"], weights_only=True)
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
     assert not model.training
-    with pytest.raises(FileNotFoundError, match="python -m dnet_lib.reference"):
+    with pytest.raises(FileNotFoundError, match="python -m dnet_tools.reference_runs"):
         reference.load_model("densenet-s1", folder=tmp_path)
 
 
@@ -114,23 +111,3 @@ def test_retrain_is_requested_by_the_environment(monkeypatch):
     assert not reference.retrain_requested()
     monkeypatch.setenv("DNET_RETRAIN", "1")
     assert reference.retrain_requested()
-
-
-def test_a_busy_cpu_is_refused_unless_the_run_says_it_is_shared(tmp_path, monkeypatch):
-    from dnet_lib import runtime
-    monkeypatch.delenv("DNET_SMOKE", raising=False)       # earlier tests may have set it
-    monkeypatch.delenv(reference.SHARED_ENV, raising=False)
-    monkeypatch.setattr(runtime, "cpu_busy_fraction", lambda seconds=2.0: 0.9)
-    with pytest.raises(RuntimeError, match="--shared-machine"):
-        reference.main(["--runs", "resnet-s0", "--out", str(tmp_path)])
-    assert not (tmp_path / "reference_cpu.json").exists()
-    monkeypatch.setattr(reference, "train_run", lambda run_id, **kw: {
-        "run": run_id, "group": "main", "final_test_acc": 0.5, "wall_seconds": 1.0, "epochs": 1})
-    threads = torch.get_num_threads()                      # main() sets the thread count
-    try:
-        reference.main(["--runs", "resnet-s0", "--out", str(tmp_path), "--shared-machine"])
-    finally:
-        torch.set_num_threads(threads)
-        os.environ.pop(reference.SHARED_ENV, None)
-    record = json.loads((tmp_path / "reference_cpu.json").read_text())
-    assert reference.SHARED_NOTE in record["notes"] and reference.NOTES[-1] not in record["notes"]

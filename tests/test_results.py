@@ -70,42 +70,11 @@ def test_is_gpu_reads_the_device_line_and_the_old_dict_form():
     assert not results.is_gpu({"device": {"type": "cpu", "name": "AMD EPYC"}})
 
 
-XEON_AMX = {"device_info": {"type": "cpu", "name": "Intel(R) Xeon(R) Processor",
-                            "cpu_model": "Intel(R) Xeon(R) Processor", "cpu_count": 2,
-                            "cpu_features": ["avx2", "fma", "avx512f", "avx512_bf16",
-                                             "amx_tile", "amx_bf16"]}}
-
-
-def test_environment_records_the_cpu_model_and_its_features():
+def test_stamp_names_the_device_date_and_versions():
     from dnet_lib import runtime
-    env = results.environment("cpu")
-    info = env["device_info"]
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        text = cpuinfo.read_text()
-        model = next(line.split(":", 1)[1].strip() for line in text.splitlines()
-                     if line.startswith("model name"))
-        flags = set(next(line for line in text.splitlines() if line.startswith("flags"))
-                    .split(":", 1)[1].split())
-        assert info["name"] == info["cpu_model"] == model
-        assert info["cpu_features"] == [f for f in runtime.CPU_FEATURES if f in flags]
-    assert env["device"] == f"cpu ({info['name']})"
-    assert info["name"] in runtime.describe(__import__("torch").device("cpu"))
-
-
-def test_machine_name_tells_two_cpus_apart():
-    here = results.environment("cpu")
-    assert results.machine_name(here).startswith(here["device_info"]["cpu_model"])
-    assert results.machine_name(XEON_AMX) == ("Intel(R) Xeon(R) Processor, 2 cores, AVX-512, "
-                                              "AVX-512 BF16, AMX")
-    assert results.machine_slug(XEON_AMX) == "intel-xeon-2c-amx"
-    old = raw("time_to_accuracy_cpu.json")          # committed before the CPU features
-    assert results.machine_name(old).startswith(old["device_info"]["name"])
-    assert results.same_machine(here, here) and not results.same_machine(here, XEON_AMX)
-    amd = {"device_info": {"type": "cpu", "name": "AMD EPYC", "cpu_count": 2}}
-    assert not results.same_machine(amd, XEON_AMX)
-    assert results.machine_name({"device_info": {"type": "cuda", "name": "NVIDIA A100"}}) \
-        == "NVIDIA A100"
+    stamp = results.stamp("cpu")
+    assert stamp["device"] == f"cpu ({runtime.cpu_model()})"
+    assert stamp["date"].endswith("+00:00") and set(stamp["versions"]) >= {"python", "torch"}
 
 
 def test_gpu_sentence_says_not_measured_until_a_gpu_file_exists(tmp_path):
@@ -153,7 +122,7 @@ def fake_history(losses, tests, seconds):
 
 
 def small_record():
-    """A reference record in the format python -m dnet_lib.reference writes (two networks)."""
+    """A reference record in the format python -m dnet_tools.reference_runs writes (two networks)."""
     runs = {}
     for net, base in (("densenet", 0.90), ("resnet", 0.88)):
         for seed in range(2):
@@ -201,21 +170,6 @@ def test_learning_curve_figure_has_a_line_per_seed_and_network():
     plt.close(fig)
     with pytest.raises(ValueError, match="no runs"):
         results.plot_learning_curves({"runs": {}})
-
-
-def test_less_data_table_and_plot():
-    table = results.less_data_table(small_record())
-    assert table.index.tolist() == [2000, 60000]
-    assert table.loc[2000, "DenseNet (small)"] == pytest.approx(0.80)
-    assert table.loc[60000, "DenseNet - ResNet"] == pytest.approx(0.02)
-    fig = results.plot_less_data(small_record())
-    ax = fig.axes[0]
-    assert len(ax.lines) == 2
-    fig.canvas.draw()
-    # the x axis names exactly the measured sizes, and nothing else is labelled
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["2,000", "60,000"]
-    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
-    plt.close(fig)
 
 
 def test_committed_reference_runs_are_complete_and_readable():

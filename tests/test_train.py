@@ -156,7 +156,7 @@ def test_damaged_or_foreign_checkpoint_names_the_file(tmp_path, damage):
     assert "weights_only" not in message and info.value.__cause__ is None
     assert isinstance(info.value, ValueError)        # the CLI prints it as a plain error
     # the CLI says the same in one line, with no traceback
-    cmd = [sys.executable, "-m", "dnet_lib", "train", "--model", "densenet_cifar", "--model-arg", "depth=10",
+    cmd = [sys.executable, "-m", "dnet_tools.train_cli", "train", "--model", "densenet_cifar", "--model-arg", "depth=10",
            "--model-arg", "growth_rate=4", "--epochs", "2", "--batch-size", "32", "--data-dir", str(FASHION),
            "--subset", "64", "--test-subset", "32", "--out", str(tmp_path), "--resume", "--threads", "1",
            "--no-progress"]
@@ -270,7 +270,7 @@ def test_history_roundtrip_and_plot(tmp_path):
 
 def test_cli_train(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dnet_lib", "train", "--model", "densenet_cifar", "--model-arg", "depth=10",
+    cmd = [sys.executable, "-m", "dnet_tools.train_cli", "train", "--model", "densenet_cifar", "--model-arg", "depth=10",
            "--model-arg", "growth_rate=4", "--epochs", "1", "--batch-size", "32", "--data-dir", str(FASHION),
            "--subset", "320", "--test-subset", "100", "--out", str(out), "--max-steps", "5",
            "--threads", "1", "--no-progress"]
@@ -279,8 +279,8 @@ def test_cli_train(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert history["steps"] == [5] and history["config"]["model"] == "densenet_cifar"
     assert 0 <= history["test_acc"][0] <= 1
-    help_text = subprocess.run([sys.executable, "-m", "dnet_lib", "train", "--help"], capture_output=True,
-                               text=True, timeout=60).stdout
+    help_text = subprocess.run([sys.executable, "-m", "dnet_tools.train_cli", "train", "--help"],
+                               capture_output=True, text=True, timeout=60, cwd=REPO).stdout
     assert "d2l_densenet" in help_text and "resnet18" in help_text
     bad = subprocess.run(cmd + ["--lr", "-1"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert bad.returncode == 2 and "lr must be" in bad.stderr

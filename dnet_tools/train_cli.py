@@ -1,7 +1,8 @@
-"""Command line: ``python -m dnet_lib train --model d2l_densenet --epochs 1 --out runs/x``.
+"""Training from the shell: ``python -m dnet_tools.train_cli train --model d2l_densenet
+--epochs 1 --out runs/x`` (from a checkout: dnet_tools is not installed).
 
-Runs under ``torchrun --nproc_per_node=N -m dnet_lib train ...`` too (DistributedDataParallel,
-gloo on CPU, nccl on CUDA); only rank 0 prints and writes files.
+Runs under ``torchrun --nproc_per_node=N -m dnet_tools.train_cli train ...`` too
+(DistributedDataParallel, gloo on CPU, nccl on CUDA); only rank 0 prints and writes files.
 """
 from __future__ import annotations
 
@@ -13,16 +14,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import models
-from .validate import check_int
+from dnet_lib import data, models, runtime
+from dnet_lib.arith import count_params
+from dnet_lib.train import OPTIMIZERS, SCHEDULES, TrainConfig, distributed, fit
+from dnet_lib.validate import check_int
 
-
-def model_factories() -> dict[str, callable]:
-    """Every lower-case model factory in dnet_lib.models (densenet121, d2l_densenet, resnet18, ...)."""
-    out = {}
-    for name in models.FACTORIES:
-        out[name] = getattr(models, name)
-    return out
+# every model factory in dnet_lib.models (densenet121, d2l_densenet, resnet18, ...)
+FACTORIES = {name: getattr(models, name) for name in models.FACTORIES}
 
 
 def _positive_int(text: str) -> int:
@@ -48,12 +46,12 @@ def _model_arg(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train import OPTIMIZERS, SCHEDULES
-    parser = argparse.ArgumentParser(prog="python -m dnet_lib", description=__doc__,
+    """The parser of ``train`` and its options."""
+    parser = argparse.ArgumentParser(prog="python -m dnet_tools.train_cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model on Fashion-MNIST or CIFAR-10")
-    t.add_argument("--model", required=True, choices=sorted(model_factories()),
+    t.add_argument("--model", required=True, choices=sorted(FACTORIES),
                    help="factory in dnet_lib.models")
     t.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
                    help="extra keyword for the factory, e.g. growth_rate=12 (repeatable)")
@@ -62,14 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: data.data_root(): $DNET_DATA_DIR, else ../shared/data, else the "
                    "project's data/ folder filled by `make data`)")
     t.add_argument("--batch-size", type=_positive_int, default=128)
-    t.add_argument("--resize", type=_positive_int, default=None, help="side length fed to the model")
+    t.add_argument("--resize", type=_positive_int, default=None,
+                   help="side length fed to the model")
     t.add_argument("--subset", type=_subset, default=None,
                    help="class-balanced training subset: fraction in (0, 1] or a count")
     t.add_argument("--test-subset", type=_subset, default=None, help="same for the test set")
     t.add_argument("--flip", action="store_true", help="random horizontal flips")
     t.add_argument("--crop-padding", type=int, default=None,
                    help="random crops with this zero padding (default 0; 4 for cifar10)")
-    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    t.add_argument("--device", default=None,
+                   help="cpu, cuda, cuda:1, mps (default: best available)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default=None, help="run folder: checkpoint.pt and history.json")
     t.add_argument("--threads", type=_positive_int, default=None, help="torch.set_num_threads")
@@ -93,10 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def train_main(args: argparse.Namespace) -> int:
-    from . import data, runtime
-    from .arith import count_params
-    from .train import TrainConfig, distributed, fit
-
+    """Train as ``args`` say; returns the exit status (0)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     started_dist = distributed.init_from_env()
@@ -115,7 +112,7 @@ def train_main(args: argparse.Namespace) -> int:
         torch.manual_seed(args.seed)            # the same initial weights on every rank
         kwargs = {"num_classes": 10, "in_channels": train_iter.images.shape[1],
                   **dict(args.model_arg)}
-        model: nn.Module = model_factories()[args.model](**kwargs)
+        model: nn.Module = FACTORIES[args.model](**kwargs)
         if rank == 0:
             print(f"{runtime.describe(device)} model={args.model} params={count_params(model):,} "
                   f"train={train_iter!r}", flush=True)
@@ -129,7 +126,8 @@ def train_main(args: argparse.Namespace) -> int:
         if rank == 0:
             print(history.summary(), flush=True)
             if args.out:
-                print(f"wrote {Path(args.out) / 'checkpoint.pt'} and {Path(args.out) / 'history.json'}")
+                out = Path(args.out)
+                print(f"wrote {out / 'checkpoint.pt'} and {out / 'history.json'}")
     finally:
         if started_dist:
             torch.distributed.destroy_process_group()
@@ -137,6 +135,7 @@ def train_main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for bad arguments)."""
     args = build_parser().parse_args(argv)
     if args.command == "train":
         try:
