@@ -182,14 +182,15 @@ def _effective_config(root: Path, execute_timeout: int, dest: Path) -> Path:
 
 
 def library_fingerprint(package: Path | None = None) -> str:
-    """Hash of dnet_lib's source, .py and .js (or ``package``'s): cached notebook outputs are
+    """Hash of dnet_lib's source and page files (or ``package``'s): cached notebook outputs are
     only valid for the same library."""
     import dnet_lib
 
     digest = hashlib.sha256()
     package = Path(package or Path(dnet_lib.__file__).parent).resolve()
-    # .js too: pages embed dnet_lib's scripts (live.js) in notebook outputs
-    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".js")):
+    # page files too: notebook outputs embed dnet_lib's scripts, styles and templates
+    suffixes = (".py", ".js", ".html", ".css", ".svg")
+    for path in sorted(p for p in package.rglob("*") if p.suffix in suffixes):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

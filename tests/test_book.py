@@ -229,6 +229,9 @@ def test_library_fingerprint_tracks_the_source(tmp_path):
     edited = book.library_fingerprint(copy)
     (copy / "live.js").write_text((copy / "live.js").read_text() + "\n// edited\n")
     assert book.library_fingerprint(copy) != edited      # page scripts count too
+    edited = book.library_fingerprint(copy)
+    (copy / "live.html").write_text((copy / "live.html").read_text() + "\n<!-- edited -->\n")
+    assert book.library_fingerprint(copy) != edited      # and page templates
 
 
 # --------------------------------------------------------------------------- README

@@ -271,26 +271,33 @@ def test_static_pages_draw_and_recompute_in_a_browser(tmp_path, playwright_insta
 
 # --------------------------------------------------------------------------- packaging
 @pytest.mark.slow
-def test_the_wheel_carries_exactly_the_explorer_files(tmp_path):
-    """A non-editable install (Colab's) must find every page file; each package-data glob in
-    pyproject.toml matches a real file."""
+def test_the_wheel_carries_every_page_file(tmp_path):
+    """A non-editable install (Colab's) must find every page file (the explorers' and the live
+    page's); each package-data glob in pyproject.toml matches a real file."""
     import sys
     tomllib = pytest.importorskip("tomllib")      # Python 3.11+
     import zipfile
     from pathlib import Path
     repo = Path(__file__).resolve().parents[1]
-    folder = repo / "dnet_lib" / "explorers"
-    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".py")
-    assert files and all(asset(name) for name in files)
+    package = repo / "dnet_lib"
+    files = sorted(p.relative_to(repo).as_posix() for p in package.rglob("*")
+                   if p.is_file() and p.suffix not in (".py", ".pyc"))
+    assert "dnet_lib/live.js" in files and "dnet_lib/explorers/explorer.js" in files
+    assert all(asset(Path(name).name) for name in files if "/explorers/" in name)
     globs = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]
-    assert set(globs) == {"dnet_lib.explorers"}
-    for pattern in globs["dnet_lib.explorers"]:
-        assert list(folder.glob(pattern)), f"package-data glob {pattern!r} matches no file"
-    assert sorted({p.name for g in globs["dnet_lib.explorers"] for p in folder.glob(g)}) == files
+    matched = set()
+    for module, patterns in globs.items():
+        folder = repo.joinpath(*module.split("."))
+        for pattern in patterns:
+            found = list(folder.glob(pattern))
+            assert found, f"package-data glob {module}: {pattern!r} matches no file"
+            matched |= {p.relative_to(repo).as_posix() for p in found}
+    assert sorted(matched) == files
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "-w", str(tmp_path), str(repo)], check=True, timeout=300)
     (wheel,) = tmp_path.glob("dnet_lib-*.whl")
-    shipped = sorted(n.rsplit("/", 1)[1] for n in zipfile.ZipFile(wheel).namelist()
-                     if n.startswith("dnet_lib/explorers/") and not n.endswith(".py"))
+    shipped = sorted(n for n in zipfile.ZipFile(wheel).namelist()
+                     if n.startswith("dnet_lib/") and not n.endswith(".py")
+                     and ".dist-info" not in n)
     assert shipped == files
