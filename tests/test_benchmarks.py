@@ -345,13 +345,17 @@ def test_a_record_from_another_machine_is_never_replaced_silently(tmp_path):
     path = common.output_path("t", args, torch.device("cpu"), False)
     assert path.name == f"t_{machine.machine_slug(here)}.json"
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({"device": "cpu (Intel(R) Xeon(R) Processor)", "device_info": {
-        "type": "cpu", "name": "Intel(R) Xeon(R) Processor", "cpu_count": 2}}))
+    # a CPU this machine is not: an EPYC on an Intel machine, a Xeon anywhere else
+    name = ("AMD EPYC 7B13" if "Intel" in here["device_info"]["name"]
+            else "Intel(R) Xeon(R) Processor")
+    other.write_text(json.dumps({"device": f"cpu ({name})", "device_info": {
+        "type": "cpu", "name": name, "cpu_count": 2}}))
+    assert not machine.same_machine(json.loads(other.read_text()), here)
     before = other.read_text()
     args = parser.parse_args(["--device", "cpu", "--out", str(other)])
-    with pytest.raises(RuntimeError, match="measured on Intel.*--force"):
+    with pytest.raises(RuntimeError, match=f"measured on {name[:5]}.*--force"):
         common.setup(args, "t")
-    with pytest.raises(RuntimeError, match="measured on Intel"):
+    with pytest.raises(RuntimeError, match=f"measured on {name[:5]}"):
         common.record("t", args, torch.device("cpu"), False, {}, [], [], None)
     assert other.read_text() == before
     forced = parser.parse_args(["--device", "cpu", "--out", str(other), "--force"])
