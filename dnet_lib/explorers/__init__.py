@@ -14,9 +14,3 @@ from .growth_rate import (GROWTH_RATE_RANGE, IMAGE_SIZES, IN_CHANNELS_RANGE, NUM
 from .compression import (ARCHITECTURES, THETAS, VARIANT_PANELS, Architecture,
                           CompressionExplorer, architecture_stats, channel_profile,
                           compression_explorer, profile_svg)
-
-__all__ = ["WIDGET_VIEW", "Explorer", "widget_view", "GROWTH_RATE_RANGE", "NUM_LAYERS_RANGE",
-           "IN_CHANNELS_RANGE", "IMAGE_SIZES", "growth_tables", "GrowthRateExplorer",
-           "growth_rate_explorer", "THETAS", "VARIANT_PANELS", "Architecture", "ARCHITECTURES",
-           "architecture_stats", "channel_profile", "profile_svg", "CompressionExplorer",
-           "compression_explorer"]

@@ -15,9 +15,6 @@ from ..units import format_count
 from ..validate import check_choice, check_compression
 from .page import Explorer, fill
 
-__all__ = ["THETAS", "Architecture", "ARCHITECTURES", "VARIANT_PANELS", "architecture_stats",
-           "channel_profile", "profile_svg", "CompressionExplorer", "compression_explorer"]
-
 # θ values offered: 0.10, 0.15, ..., 1.00. Python and the page use these exact floats, so
 # floor(θ·m) agrees on both sides.
 THETAS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(2, 21))
@@ -162,24 +159,16 @@ class CompressionExplorer(Explorer):
         return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression),
                     checked=" checked" if self.bottleneck else "")
 
-    def widget(self):
-        import ipywidgets as w
-        common = dict(style={"description_width": "12em"}, layout=w.Layout(width="32em"))
-        controls = [w.Dropdown(options=[(ARCHITECTURES[n].label, n) for n in self.names],
-                               value=self.architecture, description="architecture", **common),
-                    w.SelectionSlider(options=list(THETAS), value=self.compression,
-                                      description="compression θ", **common),
-                    w.Checkbox(value=self.bottleneck, description="bottleneck (DenseNet-B)")]
-        out = w.Output()
+    def controls(self, w, common) -> dict:
+        menu = [(ARCHITECTURES[n].label, n) for n in self.names]
+        return {"architecture": w.Dropdown(options=menu, value=self.architecture,
+                                           description="architecture", **common),
+                "compression": w.SelectionSlider(options=list(THETAS), value=self.compression,
+                                                 description="compression θ", **common),
+                "bottleneck": w.Checkbox(self.bottleneck, description="bottleneck (DenseNet-B)")}
 
-        def update(_=None):
-            name, theta, bottleneck = (c.value for c in controls)
-            CompressionExplorer(name, theta, bottleneck, self.names).show_in(out)
-
-        for control in controls:
-            control.observe(update, names="value")
-        update()
-        return w.VBox([*controls, out])
+    def again(self, **values) -> "CompressionExplorer":
+        return CompressionExplorer(**values, architectures=self.names)
 
 
 def compression_explorer(architecture: str = "densenet121", compression: float = 0.5,

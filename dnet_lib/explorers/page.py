@@ -15,8 +15,6 @@ from string import Template
 
 from .. import style
 
-__all__ = ["WIDGET_VIEW", "asset", "fill", "Explorer", "widget_view"]
-
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _counter = itertools.count()
 
@@ -56,9 +54,9 @@ def _want_widget() -> bool:
 class Explorer:
     """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
 
-    A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers: for the
-    live widget only those of its current settings), ``settings()`` (the values its templates
-    need) and ``widget()``.
+    A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live:
+    those of its current settings only), ``settings()`` (its templates' values) and
+    ``controls(w, common)``: its ipywidgets, keyed by the constructor's arguments.
     """
     name = ""
 
@@ -75,6 +73,25 @@ class Explorer:
 
     def static_html(self) -> str:
         return self.page()
+
+    def again(self, **values) -> "Explorer":
+        """This explorer with other settings (what a moved control shows)."""
+        return type(self)(**values)
+
+    def widget(self):
+        """The live view: ipywidgets controls above this page, recomputed in Python."""
+        import ipywidgets as w
+        common = dict(style={"description_width": "12em"}, layout=w.Layout(width="32em"))
+        controls = self.controls(w, common)
+        out = w.Output()
+
+        def update(_=None):
+            self.again(**{name: c.value for name, c in controls.items()}).show_in(out)
+
+        for control in controls.values():
+            control.observe(update, names="value")
+        update()
+        return w.VBox([*controls.values(), out])
 
     def show_in(self, output) -> None:
         """Show this explorer's current numbers in an ipywidgets ``Output`` (the live widget),
