@@ -1,9 +1,7 @@
 """The compression explorer: θ, the bottleneck switch and a choice of DenseNet configuration.
 
-Its presets are ``dnet_lib.models`` configurations (``DENSENET121``, ``cifar_config(...)``,
-``D2L_DENSENET``); every number is ``arith.densenet_stats`` of one with the chosen bottleneck
-setting and θ. The page holds the numbers for every preset and θ (and ``profile_svg``'s drawing
-of each), so its script only picks; the live widget recomputes in Python.
+Every number is ``arith.densenet_stats`` of a ``dnet_lib.models`` preset. The static page holds
+them (and ``profile_svg``'s drawing) for every preset and θ; the live widget uses Python.
 """
 from __future__ import annotations
 
@@ -110,7 +108,11 @@ def _compact(stats: dict) -> dict:
 
 
 class CompressionExplorer(Explorer):
-    """A θ slider, a bottleneck switch and a choice of architecture: channels and parameters."""
+    """A θ slider, a bottleneck switch and a choice of architecture: channels and parameters.
+
+    Display it (last line of a cell). ``architecture`` is shown first; ``architectures`` limits
+    the menu (names from ``ARCHITECTURES``); ``compression`` is one of ``THETAS``.
+    """
     name = "compression"
 
     def __init__(self, architecture: str = "densenet121", compression: float = 0.5,
@@ -171,13 +173,4 @@ class CompressionExplorer(Explorer):
         return CompressionExplorer(**values, architectures=self.names)
 
 
-def compression_explorer(architecture: str = "densenet121", compression: float = 0.5,
-                         bottleneck: bool = True,
-                         architectures: Sequence[str] | None = None) -> CompressionExplorer:
-    """Display this (last line of a cell) for a θ slider over a DenseNet's channels and parameters.
-
-    ``architecture`` is the one shown first; ``architectures`` limits the menu (names from
-    ``ARCHITECTURES``: densenet121, cifar_bc100, cifar_40, d2l). ``compression`` is one of
-    ``THETAS`` (0.10, 0.15, ..., 1.00).
-    """
-    return CompressionExplorer(architecture, compression, bottleneck, architectures)
+compression_explorer = CompressionExplorer     # what the chapters call

@@ -1,9 +1,7 @@
 """The growth-rate explorer: sliders for one dense block (k, L, c0, image size, bottleneck).
 
-The static page computes with ``growth_tables()``, constants generated here from ``arith``: a
-layer's parameters and input size are affine in its input width c, and the tables hold those
-lines, so the page's JavaScript writes no formula of its own (``tests/test_explorers.py`` runs it
-in node over a grid and compares it with ``arith``). The live widget recomputes in Python.
+The static page computes with ``growth_tables()``: lines in a layer's input width c generated
+from ``arith``, so its JavaScript writes no formula of its own. The live widget uses Python.
 """
 from __future__ import annotations
 
@@ -42,7 +40,11 @@ def growth_tables() -> dict:
 
 
 class GrowthRateExplorer(Explorer):
-    """Sliders for one dense block: k, L, c0, image size and the bottleneck switch."""
+    """Sliders for one dense block: k, L, c0, image size and the bottleneck switch.
+
+    Display it (last line of a cell). The defaults are d2l's example: 3 input channels, 2
+    layers, k = 10 -> 23 output channels.
+    """
     name = "growth_rate"
 
     def __init__(self, in_channels: int = 3, num_layers: int = 2, growth_rate: int = 10,
@@ -90,10 +92,4 @@ class GrowthRateExplorer(Explorer):
                 "bottleneck": w.Checkbox(self.bottleneck, description="bottleneck (DenseNet-B)")}
 
 
-def growth_rate_explorer(in_channels: int = 3, num_layers: int = 2, growth_rate: int = 10,
-                         image_size: int = 96, bottleneck: bool = False) -> GrowthRateExplorer:
-    """Display this (last line of a cell) for sliders over one dense block's settings.
-
-    The defaults are d2l's example: 3 input channels, 2 layers, k = 10 -> 23 output channels.
-    """
-    return GrowthRateExplorer(in_channels, num_layers, growth_rate, image_size, bottleneck)
+growth_rate_explorer = GrowthRateExplorer     # what the chapters call

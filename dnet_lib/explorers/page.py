@@ -1,9 +1,8 @@
 """What both explorers share: their package files, one page template, and the two displays.
 
-An explorer's page is ``NAME.html`` filled with ``string.Template``: the shared ``explorer.css``
-and ``explorer.js``, the explorer's ``NAME.js`` (its one renderer), ``NAME_controls.html`` (the
-sliders; left out in the live widget, whose sliders are ipywidgets) and a JSON ``data`` block of
-numbers computed by ``dnet_lib.arith``.
+A page is ``NAME.html`` filled (``string.Template``) with ``explorer.css``, ``explorer.js``,
+``NAME.js`` (its renderer), ``NAME_controls.html`` (its sliders; not in the live widget) and a
+JSON block of the numbers ``dnet_lib.arith`` computes.
 """
 from __future__ import annotations
 
@@ -30,11 +29,8 @@ def fill(name: str, **values) -> str:
 
 
 def widget_view(widget) -> dict:
-    """The mimebundle entry that shows a live widget, the same for ipywidgets 7 and 8.
-
-    ipywidgets 8 widgets have ``_repr_mimebundle_``; 7.x widgets only ``_ipython_display_``.
-    Both front-ends render a view from the widget's ``model_id`` (protocol version 2.0).
-    """
+    """The mimebundle entry that shows a live widget: its ``model_id`` (protocol 2.0), which
+    ipywidgets 7 (no ``_repr_mimebundle_``) and 8 front-ends both render."""
     return {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
 
 
