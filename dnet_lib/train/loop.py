@@ -1,8 +1,5 @@
-"""The training loop: ``fit`` runs epochs, ``train_epoch`` runs the steps of one.
-
-Step metrics (loss sum, correct count) are accumulated on the device, so a step needs no host
-synchronisation; a non-finite loss is still caught with its exact epoch and step.
-"""
+"""The training loop: ``fit`` runs epochs, ``train_epoch`` runs the steps of one. Step metrics
+stay on the device (no host sync per step); a NaN/inf loss still names its epoch and step."""
 from __future__ import annotations
 
 import time
@@ -91,10 +88,9 @@ class Trainer:
 def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device | None = None, *,
              amp: bool = False, channels_last: bool = False, max_batches: int | None = None,
              test_flip: bool = False) -> float:
-    """Accuracy of ``model`` on ``data_iter`` (counts summed on the device, one sync at the end).
+    """Accuracy of ``model`` on ``data_iter``, summed over ranks under torch.distributed.
 
-    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation). Under
-    torch.distributed the counts are summed over ranks, so every rank returns the global accuracy.
+    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     policy = DevicePolicy(device, amp, channels_last)
@@ -175,30 +171,20 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar
             "examples_per_s": seen / seconds, "train_time": seconds}
 
 
-def batches_per_epoch(train_iter) -> int:
-    try:
-        n = len(train_iter)
-    except TypeError:
-        raise ValueError("train_iter must have a length (len(train_iter) batches per epoch)") from None
-    if n < 1:
-        raise ValueError(f"train_iter must yield at least one batch, len(train_iter) = {n}")
-    return n
-
-
 def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = None, *,
         history: History | None = None, on_epoch_end: Callable[[int, History], None] | None = None,
         config: dict | None = None, **settings) -> History:
-    """Train ``model`` on ``train_iter`` for ``epochs`` epochs or ``time_budget_s`` seconds.
+    """Train ``model`` for ``epochs`` epochs or ``time_budget_s`` seconds; returns its History.
 
-    ``settings`` are the fields of ``TrainConfig`` (epochs, optimizer, lr, schedule, ...);
-    ``config`` adds entries to ``history.config``; ``on_epoch_end(epoch, history)`` runs after
-    each epoch's checkpoint. Under torchrun the model is wrapped in DistributedDataParallel and
-    ``DeviceLoader``s are sharded by rank. Raises ``NonFiniteLossError`` naming the epoch and
-    step of a NaN/inf loss (the last epoch's checkpoint is kept) and ``CheckpointError`` for a
-    checkpoint it cannot resume from.
+    ``settings``: the fields of ``TrainConfig``; ``config``: more entries for ``history.config``;
+    ``on_epoch_end(epoch, history)`` runs after each epoch's checkpoint. Under torchrun the
+    model is wrapped in DDP and ``DeviceLoader``s are sharded by rank. Raises
+    ``NonFiniteLossError`` (the last checkpoint is kept) and ``CheckpointError``.
     """
     cfg = TrainConfig(**settings)
-    steps_per_epoch = batches_per_epoch(train_iter)
+    steps_per_epoch = len(train_iter) if hasattr(train_iter, "__len__") else 0
+    if steps_per_epoch < 1:
+        raise ValueError("train_iter must have a length (batches per epoch) of at least 1")
     rank, world_size = distributed.rank_and_world_size()
     if cfg.time_budget_s is not None and world_size > 1:
         raise ValueError("time_budget_s is not supported under torch.distributed: ranks would "
