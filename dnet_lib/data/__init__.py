@@ -6,7 +6,7 @@ set-up ``ensure_data`` (``make data``). ``readers``: one reader per dataset. ``l
 """
 from .loader import (DeviceLoader, balanced_subset, dataset_stats, load_data_cifar10,
                      load_data_fashion_mnist, make_loaders)
-from .readers import (CIFAR10_CLASSES, Split, load_cifar10, load_fashion_mnist,
+from .readers import (Split, load_cifar10, load_fashion_mnist,
                       load_house_prices, preprocess_house_prices, read_idx)
 from .sources import (DATA_SOURCES, DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES,
                       HOUSE_PRICE_FILES, MIRROR_ENV, SETUP_COMMAND, DataError, checked_file,

@@ -11,10 +11,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .sources import FASHION_MNIST_FILES, HOUSE_PRICE_FILES, DataError, checked_file, locate
+from .sources import (FASHION_MNIST_FILES, HOUSE_PRICE_FILES, DataError, checked_file,
+                      data_root, locate)
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck"]
 _CACHE: dict[tuple[str, str], "Split"] = {}
 
 
@@ -59,18 +58,12 @@ def load_fashion_mnist(train: bool = True, data_dir: str | os.PathLike | None = 
 def load_cifar10(train: bool = True, data_dir: str | os.PathLike | None = None) -> Split:
     """CIFAR-10 as ``Split(images uint8 (N, 3, 32, 32), labels int64 (N,))``.
 
-    Reads ``cifar-10-batches-py/`` (``data_batch_1..5``, ``test_batch``) in ``data_dir`` (that
-    folder or its parent); without ``data_dir``, torchvision downloads it to
-    ``$DNET_DOWNLOAD_DIR`` (default ``~/.cache/dnet_lib``). Unpickle only files you trust.
+    Reads ``cifar-10-batches-py/`` (from cifar-10-python.tar.gz: ``data_batch_1..5``,
+    ``test_batch``) in ``data_dir`` (that folder or its parent; default ``data_root()``).
+    Unpickle only files you trust.
     """
     if data_dir is None:
-        import torchvision
-        data_dir = Path(os.environ.get("DNET_DOWNLOAD_DIR", Path.home() / ".cache" / "dnet_lib"))
-        try:
-            torchvision.datasets.CIFAR10(str(data_dir), train=train, download=True)
-        except Exception as exc:
-            raise DataError(f"CIFAR-10 could not be downloaded to {data_dir} ({exc}). Offline, "
-                            f"pass data_dir= a folder holding cifar-10-batches-py/") from exc
+        data_dir = data_root()
     folder = Path(data_dir).expanduser()
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
