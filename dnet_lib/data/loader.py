@@ -26,7 +26,8 @@ def balanced_subset(labels: torch.Tensor, size: float | int, seed: int = 0) -> t
     n = len(labels)
     is_count = isinstance(size, int) and not isinstance(size, bool)
     if not (is_count and 1 <= size <= n) and not (isinstance(size, float) and 0 < size <= 1):
-        raise ValueError(f"subset must be a fraction in (0, 1] or a count in [1, {n}], got {size!r}")
+        raise ValueError(f"subset must be a fraction in (0, 1] or a count in [1, {n}], "
+                         f"got {size!r}")
     count = size if is_count else max(1, round(size * n))
     classes = torch.unique(labels).tolist()
     g = torch.Generator().manual_seed(seed)
@@ -35,7 +36,8 @@ def balanced_subset(labels: torch.Tensor, size: float | int, seed: int = 0) -> t
         k = count // len(classes) + (i < count % len(classes))
         idx = torch.nonzero(labels == c).flatten()
         if k > len(idx):
-            raise ValueError(f"subset={size!r} asks for {k} examples of class {c} but it has {len(idx)}")
+            raise ValueError(f"subset={size!r} asks for {k} examples of class {c} but it has "
+                             f"{len(idx)}")
         chosen.append(idx[torch.randperm(len(idx), generator=g)[:k]])
     return torch.sort(torch.cat(chosen)).values
 
@@ -71,13 +73,15 @@ class DeviceLoader:
                              f"got {tuple(images.shape)}")
         labels = torch.as_tensor(labels)
         if labels.shape != (images.shape[0],):
-            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+            raise ValueError(f"labels must have shape ({images.shape[0]},), "
+                             f"got {tuple(labels.shape)}")
         check_int("batch_size", batch_size, 1)
         check_int("crop_padding", crop_padding, 0)
         if resize is not None:
             check_int("resize", resize, 1)
         if (mean is None) != (std is None):
-            raise ValueError("mean and std must be given together (or both None for no normalisation)")
+            raise ValueError("mean and std must be given together (or both None: no "
+                             "normalisation)")
         self.set_shard(rank, world_size, pad_shards)
         self.device = torch.device(device) if device is not None else images.device
         self.images = images.to(self.device).contiguous()

@@ -106,7 +106,7 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool 
 
 
 def dataset_dir(name: str) -> Path:
-    """The folder of dataset ``name`` under ``data_root()``; ``DataError`` if absent (no download)."""
+    """The folder of dataset ``name`` in ``data_root()``; ``DataError`` if absent (no download)."""
     return locate(name, download=False)
 
 
@@ -155,7 +155,8 @@ def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
                 download_url(url, tmp, path.name)
         except (urllib.error.URLError, OSError, ValueError) as exc:  # 404, refused, bad URL
             raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was "
-                            f"saved; check the connection or point {MIRROR_ENV} at a mirror.") from exc
+                            f"saved; check the connection or point {MIRROR_ENV} at a "
+                            f"mirror.") from exc
         fetched = Path(tmp) / path.name
         actual, size = md5sum(fetched), fetched.stat().st_size
         if actual != expected_md5:

@@ -46,7 +46,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if missing:
         held = (f"a dict without {', '.join(map(repr, missing))}" if isinstance(state, dict)
                 else f"a {type(state).__name__}")
-        raise CheckpointError(path, f"{path} is not a dnet_lib.train.fit checkpoint (it holds {held})")
+        raise CheckpointError(path, f"{path} is not a dnet_lib.train.fit checkpoint "
+                                    f"(it holds {held})")
     return state
 
 

@@ -116,7 +116,8 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar
 
     Returns the epoch's metrics for ``History.append`` (all but ``test_acc``, ``epoch_time``).
     """
-    policy, model, opt, scaler = trainer.policy, trainer.train_model, trainer.optimizer, trainer.scaler
+    policy, model, opt = trainer.policy, trainer.train_model, trainer.optimizer
+    scaler = trainer.scaler
     device, cfg = policy.device, trainer.cfg
     check_every = 1 if device.type == "cpu" else 32      # host syncs for the NaN check
     acc_dtype = torch.float32 if device.type == "mps" else torch.float64   # MPS has no float64
