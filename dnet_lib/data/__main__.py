@@ -5,8 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .fetch import ensure_data
-from .sources import DATASETS, DataError
+from .sources import DATASETS, DataError, ensure_data
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,30 +13,31 @@ import torch
 import torch.nn.functional as F
 
 from ..validate import check_int
-from .cifar import load_cifar10
-from .fashion_mnist import Split, load_fashion_mnist
+from .readers import Split, load_cifar10, load_fashion_mnist
 
 
 def balanced_subset(labels: torch.Tensor, size: float | int, seed: int = 0) -> torch.Tensor:
-    """Indices of a class-balanced random subset (sorted).
+    """Sorted indices of a class-balanced random subset.
 
-    ``size`` is a fraction in (0, 1] of the examples or a count >= the number of classes. Each
-    class contributes the same share (count // classes, remainder to the first classes).
+    ``size`` is a fraction in (0, 1] of the examples or a count; each class contributes
+    count // classes (the remainder goes to the first classes).
     """
     labels = torch.as_tensor(labels)
     n = len(labels)
     is_count = isinstance(size, int) and not isinstance(size, bool)
     if not (is_count and 1 <= size <= n) and not (isinstance(size, float) and 0 < size <= 1):
-        raise ValueError(f"subset must be a fraction in (0, 1] or a count in [1, {n}], got {size!r}")
+        raise ValueError(f"subset must be a fraction in (0, 1] or a count in [1, {n}], "
+                         f"got {size!r}")
     count = size if is_count else max(1, round(size * n))
-    classes = torch.unique(labels)
+    classes = torch.unique(labels).tolist()
     g = torch.Generator().manual_seed(seed)
-    per_class = [count // len(classes) + (i < count % len(classes)) for i in range(len(classes))]
     chosen = []
-    for c, k in zip(classes.tolist(), per_class):
+    for i, c in enumerate(classes):
+        k = count // len(classes) + (i < count % len(classes))
         idx = torch.nonzero(labels == c).flatten()
         if k > len(idx):
-            raise ValueError(f"subset={size!r} asks for {k} examples of class {c} but it has {len(idx)}")
+            raise ValueError(f"subset={size!r} asks for {k} examples of class {c} but it has "
+                             f"{len(idx)}")
         chosen.append(idx[torch.randperm(len(idx), generator=g)[:k]])
     return torch.sort(torch.cat(chosen)).values
 
@@ -50,52 +51,45 @@ def _mix_seed(*parts: int) -> int:
 class DeviceLoader:
     """Batches built on the device from one uint8 tensor holding the whole dataset.
 
-    Per batch: gather the indices, convert to float in [0, 1], optional random crop (zero
-    padding ``crop_padding``) and horizontal flip, bilinear resize to ``resize``, then
-    ``(x - mean) / std``. Yields ``(x float32 (B, C, H, W), y int64 (B,))`` on ``device``.
-
-    Shuffling is seeded: epoch ``e`` uses the permutation drawn from ``(seed, e)``, so a run that
-    is stopped and resumed (``set_epoch``) sees exactly the same batches. With ``world_size > 1``
-    each rank takes every ``world_size``-th index of that permutation, like DistributedSampler
-    (padded with the first indices so every rank has the same number of batches, unless
-    ``pad_shards=False``, which evaluation uses). Iterating without ``set_epoch`` moves to the
-    next epoch automatically.
+    Per batch: gather, to float in [0, 1], optional random crop (zero padding ``crop_padding``)
+    and horizontal flip, bilinear resize, ``(x - mean) / std``. Yields ``(x float32 (B, C, H, W),
+    y int64 (B,))``. Epoch ``e`` shuffles with ``(seed, e)``, so a resumed run (``set_epoch``)
+    sees the same batches. With ``world_size > 1`` each rank takes every ``world_size``-th index,
+    like DistributedSampler (padded to equal shards unless ``pad_shards=False``).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *,
-                 shuffle: bool = True, drop_last: bool = False, resize: int | Sequence[int] | None = None,
-                 mean: float | Sequence[float] | None = None, std: float | Sequence[float] | None = None,
-                 flip: bool = False, crop_padding: int = 0, device: str | torch.device | None = None,
-                 seed: int = 0, rank: int = 0, world_size: int = 1, pad_shards: bool = True,
+                 shuffle: bool = True, drop_last: bool = False, resize: int | None = None,
+                 mean: float | Sequence[float] | None = None,
+                 std: float | Sequence[float] | None = None, flip: bool = False,
+                 crop_padding: int = 0, device: str | torch.device | None = None, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, pad_shards: bool = True,
                  channels_last: bool = False):
         if images.dtype != torch.uint8:
             raise ValueError(f"images must be a uint8 tensor, got dtype {images.dtype}")
-        if images.dim() == 3:
-            images = images.unsqueeze(1)
-        if images.dim() != 4:
-            raise ValueError(f"images must have shape (N, H, W) or (N, C, H, W), got {tuple(images.shape)}")
+        images = images.unsqueeze(1) if images.dim() == 3 else images
+        if images.dim() != 4 or len(images) == 0:
+            raise ValueError("images must have shape (N, H, W) or (N, C, H, W) with N >= 1, "
+                             f"got {tuple(images.shape)}")
         labels = torch.as_tensor(labels)
         if labels.shape != (images.shape[0],):
-            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
-        if len(images) == 0:
-            raise ValueError("images must hold at least one example, got 0")
+            raise ValueError(f"labels must have shape ({images.shape[0]},), "
+                             f"got {tuple(labels.shape)}")
         check_int("batch_size", batch_size, 1)
         check_int("crop_padding", crop_padding, 0)
         if resize is not None:
-            size = (resize, resize) if isinstance(resize, int) else tuple(resize)
-            if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size):
-                raise ValueError(f"resize must be a positive integer or (height, width), got {resize!r}")
-            resize = size
+            check_int("resize", resize, 1)
         if (mean is None) != (std is None):
-            raise ValueError("mean and std must be given together (or both None for no normalisation)")
+            raise ValueError("mean and std must be given together (or both None: no "
+                             "normalisation)")
         self.set_shard(rank, world_size, pad_shards)
         self.device = torch.device(device) if device is not None else images.device
         self.images = images.to(self.device).contiguous()
         self.labels = labels.to(self.device, torch.int64)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.resize, self.flip, self.crop_padding = resize, flip, crop_padding
-        self.seed = seed
-        self.channels_last = channels_last
+        self.seed, self.channels_last, self.epoch = seed, channels_last, 0
+        self.mean, self.std = mean, std
         channels = self.images.shape[1]
         m, sd = (torch.as_tensor(v, dtype=torch.float32).flatten()
                  for v in ((0.0, 1.0) if mean is None else (mean, std)))
@@ -105,26 +99,15 @@ class DeviceLoader:
         shape = (1, channels, 1, 1)
         self._scale = (1.0 / (255.0 * sd)).expand(channels).reshape(shape).to(self.device)
         self._shift = (-m / sd).expand(channels).reshape(shape).to(self.device)
-        self.mean, self.std = mean, std
-        self.epoch = 0
         self._aug_generator = torch.Generator(device=self.device)
 
-    # -- sizes
-    @property
-    def num_examples(self) -> int:
-        """Examples this rank sees per epoch (before drop_last)."""
-        n = len(self.labels)
-        if self.world_size == 1:
-            return n
-        if self.pad_shards:
-            return math.ceil(n / self.world_size)
-        return len(range(self.rank, n, self.world_size))
-
     def __len__(self) -> int:
-        n = self.num_examples
+        n = len(self.labels)
+        if self.world_size > 1:
+            n = (math.ceil(n / self.world_size) if self.pad_shards
+                 else len(range(self.rank, n, self.world_size)))
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    # -- epoch state
     def set_epoch(self, epoch: int) -> None:
         """Use the shuffle/augmentation randomness of ``epoch`` for the next iteration."""
         self.epoch = int(epoch)
@@ -146,22 +129,17 @@ class DeviceLoader:
 
     def indices(self, epoch: int | None = None) -> torch.Tensor:
         """This rank's example order for ``epoch`` (a CPU int64 tensor)."""
-        epoch = self.epoch if epoch is None else epoch
         n = len(self.labels)
-        if self.shuffle:
-            g = torch.Generator().manual_seed(_mix_seed(self.seed, epoch))
-            order = torch.randperm(n, generator=g)
-        else:
-            order = torch.arange(n)
+        seed = _mix_seed(self.seed, self.epoch if epoch is None else epoch)
+        order = (torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if self.shuffle
+                 else torch.arange(n))
         if self.world_size > 1:
-            if self.pad_shards:
-                total = math.ceil(n / self.world_size) * self.world_size
-                if total > n:   # repeat the start so every rank gets the same count
-                    order = torch.cat([order, order[: total - n]])
+            total = math.ceil(n / self.world_size) * self.world_size
+            if self.pad_shards and total > n:   # repeat the start: every rank gets the same count
+                order = torch.cat([order, order[: total - n]])
             order = order[self.rank::self.world_size]
         return order
 
-    # -- batches
     def transform(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, C, H, W) on the device -> normalised float batch (augmented if enabled)."""
         x = images.float()
@@ -170,12 +148,11 @@ class DeviceLoader:
         if self.flip:
             flip = torch.rand(x.shape[0], device=x.device, generator=self._aug_generator) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        if self.resize is not None and tuple(x.shape[-2:]) != self.resize:
-            x = F.interpolate(x, size=self.resize, mode="bilinear", align_corners=False)
+        if self.resize is not None and tuple(x.shape[-2:]) != (self.resize, self.resize):
+            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear",
+                              align_corners=False)
         x = torch.addcmul(self._shift, x, self._scale)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _random_crop(self, x: torch.Tensor) -> torch.Tensor:
         """Zero-pad by p, then take a random HxW window per image (one gather, no Python loop)."""
@@ -192,18 +169,17 @@ class DeviceLoader:
         epoch = self.epoch
         self._aug_generator.manual_seed(_mix_seed(self.seed, epoch, self.rank, 1))
         order = self.indices(epoch).to(self.device)
-        # the next plain iteration moves on to a new epoch unless set_epoch is called
-        self.epoch = epoch + 1
-        n = len(order)
-        stop = n - n % self.batch_size if self.drop_last else n
+        self.epoch = epoch + 1      # a plain next iteration moves on to a new epoch
+        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
             idx = order[start:start + self.batch_size]
             yield self.transform(self.images[idx]), self.labels[idx]
 
     def __repr__(self) -> str:
         return (f"DeviceLoader({len(self.labels)} examples, batch_size={self.batch_size}, "
-                f"batches={len(self)}, device={self.device}, resize={self.resize}, shuffle={self.shuffle}, "
-                f"flip={self.flip}, crop_padding={self.crop_padding}, rank={self.rank}/{self.world_size})")
+                f"batches={len(self)}, device={self.device}, resize={self.resize}, "
+                f"shuffle={self.shuffle}, flip={self.flip}, crop_padding={self.crop_padding}, "
+                f"rank={self.rank}/{self.world_size})")
 
 
 def dataset_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
@@ -220,9 +196,9 @@ def make_loaders(train: Split, test: Split, batch_size: int, resize: int | None 
                  channels_last: bool = False) -> tuple[DeviceLoader, DeviceLoader]:
     """(train_iter, test_iter) on ``device`` (default: runtime.pick_device()).
 
-    ``subset``/``test_subset``: a fraction in (0, 1] or a count; a class-balanced random subset
-    drawn with ``seed``. ``normalize`` standardises with the full training set's mean/std.
-    ``flip`` and ``crop_padding`` augment the training batches only.
+    ``subset``/``test_subset``: a class-balanced random subset (see ``balanced_subset``) drawn
+    with ``seed``. ``normalize`` uses the full training set's mean/std. ``flip`` and
+    ``crop_padding`` augment the training batches only.
     """
     from .. import runtime
     device = runtime.pick_device() if device is None else torch.device(device)

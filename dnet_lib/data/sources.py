@@ -1,8 +1,19 @@
-"""Which files each dataset has, where they live on disk and where they are downloaded from."""
+"""The dataset files: names and md5s, where they live, where they come from, and the set-up.
+
+A download goes to a temporary folder beside its target (torchvision's ``download_url``); the
+file is moved into place only after its md5 matches, so a failed download leaves nothing behind.
+"""
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import os
+import sys
+import tempfile
+import urllib.error
 from pathlib import Path
+from typing import Sequence
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -14,29 +25,24 @@ FASHION_MNIST_FILES = {
     ("test", "images"): ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
     ("test", "labels"): ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
 }
-
 # d2l's copies of the Kaggle house-price files.
 HOUSE_PRICE_FILES = {
     "train": ("kaggle_house_pred_train.csv", "80ccab65fb115cbad143dbbd2bcd5577"),
     "test": ("kaggle_house_pred_test.csv", "dcec4b79bf9c7317bd9e17789bf888f0"),
 }
-
 # Every file the set-up provides, as {dataset folder: {file name: md5}}.
 DATASETS = {
     "fashion-mnist": dict(FASHION_MNIST_FILES.values()),
     "house-prices": dict(HOUSE_PRICE_FILES.values()),
 }
-
 # The mirrors torchvision (FashionMNIST.mirrors) and d2l (DATA_URL) download from.
-# DNET_DATA_MIRROR=URL replaces both with one server laid out like the data folder:
-# URL/fashion-mnist/<file>, URL/house-prices/<file>.
+# DNET_DATA_MIRROR=URL replaces both with one server laid out like the data folder.
 DATA_SOURCES = {
     "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "house-prices": "http://d2l-data.s3-accelerate.amazonaws.com/",
 }
 MIRROR_ENV = "DNET_DATA_MIRROR"
 SETUP_COMMAND = "make data"         # = python -m dnet_lib.data; make book and make test run it
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,7 +50,7 @@ class DataError(RuntimeError):
     """A dataset file is missing or does not match its checksum."""
 
 
-def check_name(name: str) -> str:
+def _check_name(name: str) -> str:
     if name not in DATASETS:
         raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
     return name
@@ -66,59 +72,118 @@ def data_root() -> Path:
     return REPO_ROOT / "data" if in_checkout else Path.home() / ".cache" / "dnet_lib" / "data"
 
 
-def dataset_folder(root: Path, name: str) -> Path | None:
-    """``root/name``, or ``root`` itself when it is that dataset's folder (DNET_DATA_DIR may
-    point at ``.../fashion-mnist``), or its sibling ``root/../name``: the first holding the
-    dataset's first file."""
+def _dataset_folder(root: Path, name: str) -> Path | None:
+    """``root/name``, ``root`` itself or ``root/../name``: the first holding the first file."""
     first = next(iter(DATASETS[name]))
-    for folder in (root / name, root, root.parent / name):
-        if (folder / first).exists():
-            return folder
-    return None
+    return next((f for f in (root / name, root, root.parent / name) if (f / first).exists()), None)
 
 
-def find_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The folder holding dataset ``name`` ("fashion-mnist" or "house-prices"), or None.
-
-    Looks in ``data_dir`` when given (an explicit folder that does not exist is an error, and
-    one without the files is returned as it is, so the file check can say what is missing),
-    else in ``data_root()``.
-    """
-    check_name(name)
-    if data_dir is None:
-        return dataset_folder(data_root(), name)
-    root = Path(data_dir).expanduser()
-    if not root.exists():
-        raise DataError(f"data_dir {str(root)!r} does not exist")
-    return dataset_folder(root, name) or root
-
-
-def not_found(name: str) -> DataError:
+def _not_found(name: str) -> DataError:
     return DataError(
         f"{name} data not found under {data_root() / name}. Run `{SETUP_COMMAND}` (part of "
         f"`make test` and `make book`; or `python -m dnet_lib.data`) to download it, or set "
         f"DNET_DATA_DIR to a folder holding {name}/ ({', '.join(DATASETS[name])}).")
 
 
-def dataset_dir(name: str) -> Path:
-    """The folder of dataset ``name`` under ``data_root()``; never downloads.
+def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """The folder of dataset ``name``: in ``data_dir``, else in ``data_root()``.
 
-    Raises ``DataError`` naming the set-up command when it is not there (what the tests use).
+    An explicit ``data_dir`` must exist (a folder without the files is returned as it is, so
+    the file check names what is missing). Missing from ``data_root()``, the dataset is
+    downloaded there, unless ``download=False`` or ``DNET_OFFLINE=1`` (the tests set it).
     """
-    folder = find_data_dir(name)
-    if folder is None:
-        raise not_found(name)
-    return folder
+    _check_name(name)
+    if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        if not root.exists():
+            raise DataError(f"data_dir {str(root)!r} does not exist")
+        return _dataset_folder(root, name) or root
+    folder = _dataset_folder(data_root(), name)
+    offline = os.environ.get("DNET_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+    if folder is None and (offline or not download):
+        raise _not_found(name)
+    return folder or ensure_data(names=[name])[name]
 
 
-def downloads_allowed() -> bool:
-    """False when ``DNET_OFFLINE`` is 1/true/yes: loaders then never download (the tests set it)."""
-    return os.environ.get("DNET_OFFLINE", "").strip().lower() not in ("1", "true", "yes")
+def dataset_dir(name: str) -> Path:
+    """The folder of dataset ``name`` in ``data_root()``; ``DataError`` if absent (no download)."""
+    return locate(name, download=False)
 
 
 def data_source(name: str) -> str:
     """Base URL the set-up downloads dataset ``name`` from (``$DNET_DATA_MIRROR`` overrides)."""
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if mirror:
-        return mirror.rstrip("/") + f"/{check_name(name)}/"
-    return DATA_SOURCES[check_name(name)]
+        return mirror.rstrip("/") + f"/{_check_name(name)}/"
+    return DATA_SOURCES[_check_name(name)]
+
+
+@functools.lru_cache(maxsize=None)
+def _md5(path: str, size: int, mtime_ns: int) -> str:
+    from torchvision.datasets.utils import calculate_md5
+    return calculate_md5(path)
+
+
+def md5sum(path: str | os.PathLike) -> str:
+    """md5 of a file, computed once per (path, size, mtime) per process."""
+    path = Path(path).resolve()
+    st = path.stat()
+    return _md5(str(path), st.st_size, st.st_mtime_ns)
+
+
+def checked_file(folder: Path, filename: str, expected_md5: str,
+                 hint: str = f"Put the original file there, or run `{SETUP_COMMAND}`.") -> Path:
+    """``folder/filename`` after its md5 check; ``DataError`` naming the file otherwise."""
+    path = folder / filename
+    if not path.is_file():
+        raise DataError(f"missing file {path} (expected md5 {expected_md5}). {hint}")
+    actual = md5sum(path)
+    if actual != expected_md5:
+        raise DataError(f"corrupt file {path}: md5 {actual}, expected md5 {expected_md5}. "
+                        f"Replace it with the original file. {hint}")
+    return path
+
+
+def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
+    from torchvision.datasets.utils import download_url
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"downloading {path.name} from {url}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+        quiet = contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO())
+        try:
+            with quiet:
+                download_url(url, tmp, path.name)
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # 404, refused, bad URL
+            raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was "
+                            f"saved; check the connection or point {MIRROR_ENV} at a "
+                            f"mirror.") from exc
+        fetched = Path(tmp) / path.name
+        actual, size = md5sum(fetched), fetched.stat().st_size
+        if actual != expected_md5:
+            raise DataError(f"{path.name} from {url} has md5 {actual}, expected md5 {expected_md5} "
+                            f"({size:,} bytes received: cut short or a different file). Nothing "
+                            f"was saved; run `{SETUP_COMMAND}` again or use another mirror.")
+        with open(fetched, "rb") as f:      # on disk before it takes the target's name
+            os.fsync(f.fileno())
+        os.replace(fetched, path)
+
+
+def ensure_data(root: str | os.PathLike | None = None, names: Sequence[str] | None = None, *,
+                progress: bool = True) -> dict[str, Path]:
+    """The set-up: every dataset file under ``root`` (default ``data_root()``); ``{name: folder}``.
+
+    A file already there is md5-checked; a missing one is downloaded from ``data_source(name)``
+    and saved only once its md5 matches. Raises ``DataError`` naming the file and the source.
+    """
+    root = Path(root).expanduser() if root is not None else data_root()
+    folders = {}
+    for name in list(DATASETS) if names is None else names:
+        folder = _dataset_folder(root, _check_name(name)) or root / name
+        for filename, md5 in DATASETS[name].items():
+            if (folder / filename).is_file():
+                checked_file(folder, filename, md5,
+                             f"Delete it and run `{SETUP_COMMAND}` to download it again.")
+            else:
+                _download(data_source(name) + filename, folder / filename, md5, progress)
+        folders[name] = folder
+    return folders

@@ -1,9 +1,7 @@
 """The compression explorer: θ, the bottleneck switch and a choice of DenseNet configuration.
 
-Its presets are ``dnet_lib.models`` configurations (``DENSENET121``, ``cifar_config(...)``,
-``D2L_DENSENET``); every number is ``arith.densenet_stats`` of one with the chosen bottleneck
-setting and θ. The page holds the numbers for every preset and θ (and ``profile_svg``'s drawing
-of each), so its script only picks; the live widget recomputes in Python.
+Every number is ``arith.densenet_stats`` of a ``dnet_lib.models`` preset. The static page holds
+them (and ``profile_svg``'s drawing) for every preset and θ; the live widget uses Python.
 """
 from __future__ import annotations
 
@@ -14,9 +12,6 @@ from .. import arith, models, style
 from ..units import format_count
 from ..validate import check_choice, check_compression
 from .page import Explorer, fill
-
-__all__ = ["THETAS", "Architecture", "ARCHITECTURES", "VARIANT_PANELS", "architecture_stats",
-           "channel_profile", "profile_svg", "CompressionExplorer", "compression_explorer"]
 
 # θ values offered: 0.10, 0.15, ..., 1.00. Python and the page use these exact floats, so
 # floor(θ·m) agrees on both sides.
@@ -113,7 +108,11 @@ def _compact(stats: dict) -> dict:
 
 
 class CompressionExplorer(Explorer):
-    """A θ slider, a bottleneck switch and a choice of architecture: channels and parameters."""
+    """A θ slider, a bottleneck switch and a choice of architecture: channels and parameters.
+
+    Display it (last line of a cell). ``architecture`` is shown first; ``architectures`` limits
+    the menu (names from ``ARCHITECTURES``); ``compression`` is one of ``THETAS``.
+    """
     name = "compression"
 
     def __init__(self, architecture: str = "densenet121", compression: float = 0.5,
@@ -162,33 +161,16 @@ class CompressionExplorer(Explorer):
         return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression),
                     checked=" checked" if self.bottleneck else "")
 
-    def widget(self):
-        import ipywidgets as w
-        common = dict(style={"description_width": "12em"}, layout=w.Layout(width="32em"))
-        controls = [w.Dropdown(options=[(ARCHITECTURES[n].label, n) for n in self.names],
-                               value=self.architecture, description="architecture", **common),
-                    w.SelectionSlider(options=list(THETAS), value=self.compression,
-                                      description="compression θ", **common),
-                    w.Checkbox(value=self.bottleneck, description="bottleneck (DenseNet-B)")]
-        out = w.Output()
+    def controls(self, w, common) -> dict:
+        menu = [(ARCHITECTURES[n].label, n) for n in self.names]
+        return {"architecture": w.Dropdown(options=menu, value=self.architecture,
+                                           description="architecture", **common),
+                "compression": w.SelectionSlider(options=list(THETAS), value=self.compression,
+                                                 description="compression θ", **common),
+                "bottleneck": w.Checkbox(self.bottleneck, description="bottleneck (DenseNet-B)")}
 
-        def update(_=None):
-            name, theta, bottleneck = (c.value for c in controls)
-            CompressionExplorer(name, theta, bottleneck, self.names).show_in(out)
-
-        for control in controls:
-            control.observe(update, names="value")
-        update()
-        return w.VBox([*controls, out])
+    def again(self, **values) -> "CompressionExplorer":
+        return CompressionExplorer(**values, architectures=self.names)
 
 
-def compression_explorer(architecture: str = "densenet121", compression: float = 0.5,
-                         bottleneck: bool = True,
-                         architectures: Sequence[str] | None = None) -> CompressionExplorer:
-    """Display this (last line of a cell) for a θ slider over a DenseNet's channels and parameters.
-
-    ``architecture`` is the one shown first; ``architectures`` limits the menu (names from
-    ``ARCHITECTURES``: densenet121, cifar_bc100, cifar_40, d2l). ``compression`` is one of
-    ``THETAS`` (0.10, 0.15, ..., 1.00).
-    """
-    return CompressionExplorer(architecture, compression, bottleneck, architectures)
+compression_explorer = CompressionExplorer     # what the chapters call

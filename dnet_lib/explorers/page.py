@@ -1,9 +1,8 @@
 """What both explorers share: their package files, one page template, and the two displays.
 
-An explorer's page is ``NAME.html`` filled with ``string.Template``: the shared ``explorer.css``
-and ``explorer.js``, the explorer's ``NAME.js`` (its one renderer), ``NAME_controls.html`` (the
-sliders; left out in the live widget, whose sliders are ipywidgets) and a JSON ``data`` block of
-numbers computed by ``dnet_lib.arith``.
+A page is ``NAME.html`` filled (``string.Template``) with ``explorer.css``, ``explorer.js``,
+``NAME.js`` (its renderer), ``NAME_controls.html`` (its sliders; not in the live widget) and a
+JSON block of the numbers ``dnet_lib.arith`` computes.
 """
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ from importlib import resources
 from string import Template
 
 from .. import style
-
-__all__ = ["WIDGET_VIEW", "asset", "fill", "Explorer", "widget_view"]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _counter = itertools.count()
@@ -32,11 +29,8 @@ def fill(name: str, **values) -> str:
 
 
 def widget_view(widget) -> dict:
-    """The mimebundle entry that shows a live widget, the same for ipywidgets 7 and 8.
-
-    ipywidgets 8 widgets have ``_repr_mimebundle_``; 7.x widgets only ``_ipython_display_``.
-    Both front-ends render a view from the widget's ``model_id`` (protocol version 2.0).
-    """
+    """The mimebundle entry that shows a live widget: its ``model_id`` (protocol 2.0), which
+    ipywidgets 7 (no ``_repr_mimebundle_``) and 8 front-ends both render."""
     return {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
 
 
@@ -56,9 +50,9 @@ def _want_widget() -> bool:
 class Explorer:
     """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
 
-    A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers: for the
-    live widget only those of its current settings), ``settings()`` (the values its templates
-    need) and ``widget()``.
+    A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live:
+    those of its current settings only), ``settings()`` (its templates' values) and
+    ``controls(w, common)``: its ipywidgets, keyed by the constructor's arguments.
     """
     name = ""
 
@@ -75,6 +69,25 @@ class Explorer:
 
     def static_html(self) -> str:
         return self.page()
+
+    def again(self, **values) -> "Explorer":
+        """This explorer with other settings (what a moved control shows)."""
+        return type(self)(**values)
+
+    def widget(self):
+        """The live view: ipywidgets controls above this page, recomputed in Python."""
+        import ipywidgets as w
+        common = dict(style={"description_width": "12em"}, layout=w.Layout(width="32em"))
+        controls = self.controls(w, common)
+        out = w.Output()
+
+        def update(_=None):
+            self.again(**{name: c.value for name, c in controls.items()}).show_in(out)
+
+        for control in controls.values():
+            control.observe(update, names="value")
+        update()
+        return w.VBox([*controls.values(), out])
 
     def show_in(self, output) -> None:
         """Show this explorer's current numbers in an ipywidgets ``Output`` (the live widget),

@@ -29,8 +29,8 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint written by ``fit``; ``CheckpointError`` naming the file when it is cut
-    short, damaged, or holds anything other than a ``fit`` checkpoint."""
+    """The state dict ``fit`` saved at ``path``; ``CheckpointError`` naming the file when it is
+    cut short, damaged, or holds anything other than a ``fit`` checkpoint."""
     path = Path(path)
     try:
         with warnings.catch_warnings():     # its pickle-protocol warning mentions weights_only
@@ -46,21 +46,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if missing:
         held = (f"a dict without {', '.join(map(repr, missing))}" if isinstance(state, dict)
                 else f"a {type(state).__name__}")
-        raise CheckpointError(path, f"{path} is not a dnet_lib.train.fit checkpoint (it holds {held})")
+        raise CheckpointError(path, f"{path} is not a dnet_lib.train.fit checkpoint "
+                                    f"(it holds {held})")
     return state
-
-
-def rng_state(device: torch.device) -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class RunFolder:
@@ -86,10 +74,11 @@ class RunFolder:
         if state.get("loader") is not None and hasattr(train_iter, "load_state_dict"):
             train_iter.load_state_dict(state["loader"])
         loaded = History.from_dict(state["history"])
-        for name in History.FIELDS:
+        for name in History.FIELDS:     # this run's config and device stay
             setattr(history, name, getattr(loaded, name))
         epoch = int(state["epoch"])
-        trainer.global_step = sum(loaded.steps) if all(loaded.steps) else epoch * len(train_iter)
+        trainer.global_step = (sum(history.steps) if all(history.steps)
+                               else epoch * len(train_iter))
         return epoch
 
     def save(self, trainer, epoch: int, train_iter, history: History) -> None:

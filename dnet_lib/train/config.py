@@ -11,6 +11,8 @@ from ..validate import check_choice, check_int, check_number
 OPTIMIZERS = ("sgd", "nesterov", "adamw")
 SCHEDULES = ("cosine", "step", "one_cycle", "none")
 UNLIMITED = 10**9               # epochs when a time budget alone decides the end
+RECORDED = ("epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+            "schedule_epochs", "time_budget_s", "label_smoothing", "test_flip", "seed")
 
 
 @dataclass(frozen=True)
@@ -18,21 +20,14 @@ class TrainConfig:
     """What ``fit`` can be told (its keywords are these fields).
 
     * optimizer: "sgd" (momentum), "nesterov" or "adamw"; weight decay skips biases and BN.
-    * schedule: "cosine", "step" (lr/10 at 50% and 75%), "one_cycle" (warm-up over the first
-      20% from lr/25, then cosine) or "none", applied before every step over ``schedule_epochs``
-      (default ``epochs``; set it to the full length when training in pieces).
-    * time_budget_s: train until this many seconds of training (evaluation excluded) have passed,
-      stopping at the first step boundary after it; the schedule then follows the elapsed
-      fraction of the budget, and ``epochs`` (optional) is only an upper limit.
-    * label_smoothing: for the training loss; test_flip: evaluate on each image and its mirror
-      image (summed logits).
-    * amp / channels_last / compile: None means on for CUDA, off elsewhere. AMP uses bfloat16
-      (float16 + GradScaler on GPUs without bfloat16).
-    * Test accuracy every ``eval_every`` epochs and always after the last (``eval_batches``
-      limits it, for quick runs).
-    * checkpoint_dir: after every epoch write ``checkpoint.pt`` and ``history.json``
-      atomically; ``resume=True`` continues from that checkpoint, bit-identical to an
-      uninterrupted epoch-based run on the same device.
+    * schedule (see ``schedule.lr_factor``) spans ``schedule_epochs`` (default ``epochs``; the
+      full length when training in pieces), or with ``time_budget_s`` the elapsed fraction of
+      that many seconds of training, after which the run stops (``epochs``: an upper limit).
+    * amp / channels_last / compile: None means on for CUDA, off elsewhere.
+    * test accuracy every ``eval_every`` epochs and after the last, on ``eval_batches`` batches;
+      test_flip adds each image's mirror image (summed logits).
+    * checkpoint_dir: ``checkpoint.pt`` and ``history.json`` after every epoch; ``resume=True``
+      continues from there, bit-identical to an uninterrupted run on the same device.
     * max_steps: stop after this many optimizer steps in total (smoke runs).
     """
 
@@ -62,13 +57,12 @@ class TrainConfig:
         if self.epochs is None and self.time_budget_s is None:
             raise ValueError("epochs must be given (an integer >= 1) unless time_budget_s is")
         if self.time_budget_s is not None:
-            check_number("time_budget_s", self.time_budget_s, 0, float("inf"), low_open=True,
-                         high_open=True)
+            check_number("time_budget_s", self.time_budget_s, 0, float("inf"), low_open=True)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
-        check_number("lr", self.lr, 0, float("inf"), low_open=True, high_open=True)
+        check_number("lr", self.lr, 0, float("inf"), low_open=True)
         check_number("momentum", self.momentum, 0, 1, high_open=True)
-        check_number("weight_decay", self.weight_decay, 0, float("inf"), high_open=True)
+        check_number("weight_decay", self.weight_decay, 0, float("inf"))
         check_number("label_smoothing", self.label_smoothing, 0, 1, high_open=True)
         check_int("eval_every", self.eval_every, 1)
         for name in ("epochs", "schedule_epochs", "max_steps", "eval_batches"):
@@ -89,9 +83,5 @@ class TrainConfig:
     def recorded(self) -> dict:
         """The settings a run's history keeps."""
         by_time = self.time_budget_s is not None
-        return {"epochs": self.epochs, "optimizer": self.optimizer, "lr": self.lr,
-                "momentum": self.momentum, "weight_decay": self.weight_decay,
-                "schedule": self.schedule,
-                "schedule_epochs": None if by_time else self.schedule_length,
-                "time_budget_s": self.time_budget_s, "label_smoothing": self.label_smoothing,
-                "test_flip": self.test_flip, "seed": self.seed}
+        return {**{name: getattr(self, name) for name in RECORDED},
+                "schedule_epochs": None if by_time else self.schedule_length}

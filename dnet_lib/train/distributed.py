@@ -33,7 +33,8 @@ def local_device(device: torch.device) -> torch.device:
     """This rank's own GPU when ``device`` is a CUDA device without an index."""
     rank, world_size = rank_and_world_size()
     if device.type == "cuda" and device.index is None and world_size > 1:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        return torch.device("cuda", local % torch.cuda.device_count())
     return device
 
 

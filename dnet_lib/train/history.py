@@ -36,8 +36,7 @@ class History:
 
     @property
     def final_test_acc(self) -> float | None:
-        done = [a for a in self.test_acc if a is not None]
-        return done[-1] if done else None
+        return next((a for a in reversed(self.test_acc) if a is not None), None)
 
     def train_seconds(self) -> list[float | None]:
         """Seconds of training up to the end of each epoch (evaluation excluded; None: unknown)."""
@@ -48,15 +47,10 @@ class History:
         return out
 
     def time_to_accuracy(self, target: float) -> float | None:
-        """Seconds of training until the first evaluation with test accuracy >= ``target``.
-
-        Measured at the end of epochs (where ``fit`` evaluates); None if never reached (or if the
-        history predates ``train_time``).
-        """
-        for acc, seconds in zip(self.test_acc, self.train_seconds()):
-            if acc is not None and acc >= target:
-                return seconds
-        return None
+        """Seconds of training until the first epoch-end test accuracy >= ``target``, or None
+        (never reached, or a history that predates ``train_time``)."""
+        return next((s for a, s in zip(self.test_acc, self.train_seconds())
+                     if a is not None and a >= target), None)
 
     def append(self, **metrics) -> None:
         missing = set(self.FIELDS) - set(metrics)
@@ -88,10 +82,9 @@ class History:
     def summary(self) -> str:
         if not self.epochs:
             return f"History(0 epochs, device={self.device})"
-        acc = self.final_test_acc
+        acc = "n/a" if self.final_test_acc is None else f"{self.final_test_acc:.3f}"
         return (f"{self.epochs} epochs on {self.device}: train loss {self.train_loss[-1]:.4f}, "
-                f"train acc {self.train_acc[-1]:.3f}, test acc "
-                f"{'n/a' if acc is None else f'{acc:.3f}'}, "
+                f"train acc {self.train_acc[-1]:.3f}, test acc {acc}, "
                 f"{self.examples_per_s[-1]:.0f} examples/s, {self.wall_time:.1f} s in total")
 
     def __repr__(self) -> str:

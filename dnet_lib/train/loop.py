@@ -1,13 +1,10 @@
-"""The training loop: ``fit`` runs epochs, ``train_epoch`` runs the steps of one.
-
-Step metrics (loss sum, correct count) are accumulated on the device, so a step needs no host
-synchronisation; a non-finite loss is still caught with its exact epoch and step.
-"""
+"""The training loop: ``fit`` runs epochs, ``train_epoch`` runs the steps of one. Step metrics
+stay on the device (no host sync per step); a NaN/inf loss still names its epoch and step."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -16,7 +13,7 @@ from tqdm.auto import tqdm
 from .. import runtime
 from ..arith import count_params
 from . import distributed
-from .checkpoint import RunFolder, rng_state, set_rng_state
+from .checkpoint import RunFolder
 from .config import UNLIMITED, TrainConfig
 from .device import DevicePolicy
 from .history import History
@@ -40,21 +37,18 @@ class Trainer:
 
     model: nn.Module
     policy: DevicePolicy
-    optimizer: torch.optim.Optimizer
-    schedule: LrSchedule
-    criterion: nn.Module
+    cfg: TrainConfig
+    steps_per_epoch: int
     global_step: int = 0
     train_seconds: float = 0.0
 
-    @classmethod
-    def build(cls, model: nn.Module, policy: DevicePolicy, cfg: TrainConfig, steps_per_epoch: int):
-        model = policy.prepare(model)
-        opt = make_optimizer(cfg.optimizer, model, cfg.lr, cfg.momentum, cfg.weight_decay)
-        schedule = LrSchedule(opt, cfg.schedule, cfg.schedule_length * steps_per_epoch,
-                              cfg.time_budget_s)
-        return cls(model, policy, opt, schedule, nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing))
-
     def __post_init__(self):
+        cfg, self.model = self.cfg, self.policy.prepare(self.model)
+        self.optimizer = make_optimizer(cfg.optimizer, self.model, cfg.lr, cfg.momentum,
+                                        cfg.weight_decay)
+        self.schedule = LrSchedule(self.optimizer, cfg.schedule,
+                                   cfg.schedule_length * self.steps_per_epoch, cfg.time_budget_s)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.scaler = self.policy.grad_scaler()
         self.train_model = self.eval_model = self.model
 
@@ -65,13 +59,18 @@ class Trainer:
         self.train_model = torch.compile(model) if compiled else model
         self.eval_model = torch.compile(self.model) if compiled else self.model
 
-    def finished(self, cfg: TrainConfig) -> bool:
+    def finished(self) -> bool:
+        """True once the step limit or the time budget is used up."""
+        cfg = self.cfg
         return ((cfg.max_steps is not None and self.global_step >= cfg.max_steps)
                 or (cfg.time_budget_s is not None and self.train_seconds >= cfg.time_budget_s))
 
     def state_dict(self) -> dict:
+        cuda = self.policy.device.type == "cuda"
+        rng = {"torch": torch.get_rng_state(), **({"cuda": torch.cuda.get_rng_state_all()}
+                                                   if cuda else {})}
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict(), "rng": rng_state(self.policy.device),
+                "scaler": self.scaler.state_dict(), "rng": rng,
                 "train_seconds": self.train_seconds}
 
     def load_state_dict(self, state: dict) -> None:
@@ -79,7 +78,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"], self.policy.device)
+        torch.set_rng_state(state["rng"]["torch"])
+        if self.policy.device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
 
 
@@ -87,10 +88,9 @@ class Trainer:
 def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device | None = None, *,
              amp: bool = False, channels_last: bool = False, max_batches: int | None = None,
              test_flip: bool = False) -> float:
-    """Accuracy of ``model`` on ``data_iter`` (counts summed on the device, one sync at the end).
+    """Accuracy of ``model`` on ``data_iter``, summed over ranks under torch.distributed.
 
-    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation). Under
-    torch.distributed the counts are summed over ranks, so every rank returns the global accuracy.
+    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     policy = DevicePolicy(device, amp, channels_last)
@@ -111,20 +111,14 @@ def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device |
     return correct / seen if seen else float("nan")
 
 
-class EpochResult(NamedTuple):
-    train_loss: float
-    train_acc: float
-    examples: float
-    steps: int
-    seconds: float
-    out_of_time: bool
+def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar) -> dict:
+    """One pass over ``train_iter``: forward, loss, backward and update for every batch.
 
-
-def train_epoch(trainer: Trainer, train_iter, epoch: int, cfg: TrainConfig, folder: RunFolder,
-                bar) -> EpochResult:
-    """One pass over ``train_iter``: forward, loss, backward and update for every batch."""
-    policy, model, opt, scaler = trainer.policy, trainer.train_model, trainer.optimizer, trainer.scaler
-    device = policy.device
+    Returns the epoch's metrics for ``History.append`` (all but ``test_acc``, ``epoch_time``).
+    """
+    policy, model, opt = trainer.policy, trainer.train_model, trainer.optimizer
+    scaler = trainer.scaler
+    device, cfg = policy.device, trainer.cfg
     check_every = 1 if device.type == "cpu" else 32      # host syncs for the NaN check
     acc_dtype = torch.float32 if device.type == "mps" else torch.float64   # MPS has no float64
     loss_sum = torch.zeros((), dtype=acc_dtype, device=device)
@@ -135,14 +129,13 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, cfg: TrainConfig, fold
         if (first_bad := int(bad_step.item())) >= 0:
             raise NonFiniteLossError(epoch + 1, first_bad, folder.last_good())
 
-    steps, seen, out_of_time = 0, 0, False
+    steps, seen = 0, 0
     model.train()
     runtime.synchronize(device)
     start = time.perf_counter()
     for step, (x, y) in enumerate(train_iter, start=1):
         elapsed = trainer.train_seconds + time.perf_counter() - start
         if cfg.time_budget_s is not None and steps and elapsed >= cfg.time_budget_s:
-            out_of_time = True
             break
         x, y = policy.inputs(x, y)
         trainer.schedule.apply(trainer.global_step, elapsed)
@@ -175,33 +168,24 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, cfg: TrainConfig, fold
                                                                          device=device)])
     loss_sum, correct, seen = distributed.sum_over_ranks(totals).tolist()
     distributed.sync_buffers(trainer.model)
-    return EpochResult(loss_sum / seen, correct / seen, seen, steps, seconds, out_of_time)
-
-
-def batches_per_epoch(train_iter) -> int:
-    try:
-        n = len(train_iter)
-    except TypeError:
-        raise ValueError("train_iter must have a length (len(train_iter) batches per epoch)") from None
-    if n < 1:
-        raise ValueError(f"train_iter must yield at least one batch, len(train_iter) = {n}")
-    return n
+    return {"train_loss": loss_sum / seen, "train_acc": correct / seen, "steps": steps,
+            "examples_per_s": seen / seconds, "train_time": seconds}
 
 
 def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = None, *,
         history: History | None = None, on_epoch_end: Callable[[int, History], None] | None = None,
         config: dict | None = None, **settings) -> History:
-    """Train ``model`` on ``train_iter`` for ``epochs`` epochs or ``time_budget_s`` seconds.
+    """Train ``model`` for ``epochs`` epochs or ``time_budget_s`` seconds; returns its History.
 
-    ``settings`` are the fields of ``TrainConfig`` (epochs, optimizer, lr, schedule, ...);
-    ``config`` adds entries to ``history.config``; ``on_epoch_end(epoch, history)`` runs after
-    each epoch's checkpoint. Under torchrun the model is wrapped in DistributedDataParallel and
-    ``DeviceLoader``s are sharded by rank. Raises ``NonFiniteLossError`` naming the epoch and
-    step of a NaN/inf loss (the last epoch's checkpoint is kept) and ``CheckpointError`` for a
-    checkpoint it cannot resume from.
+    ``settings``: the fields of ``TrainConfig``; ``config``: more entries for ``history.config``;
+    ``on_epoch_end(epoch, history)`` runs after each epoch's checkpoint. Under torchrun the
+    model is wrapped in DDP and ``DeviceLoader``s are sharded by rank. Raises
+    ``NonFiniteLossError`` (the last checkpoint is kept) and ``CheckpointError``.
     """
     cfg = TrainConfig(**settings)
-    steps_per_epoch = batches_per_epoch(train_iter)
+    steps_per_epoch = len(train_iter) if hasattr(train_iter, "__len__") else 0
+    if steps_per_epoch < 1:
+        raise ValueError("train_iter must have a length (batches per epoch) of at least 1")
     rank, world_size = distributed.rank_and_world_size()
     if cfg.time_budget_s is not None and world_size > 1:
         raise ValueError("time_budget_s is not supported under torch.distributed: ranks would "
@@ -209,7 +193,7 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
     policy = DevicePolicy.choose(cfg.device, cfg.amp, cfg.channels_last, cfg.compile)
     distributed.shard(train_iter, test_iter)
     torch.manual_seed(cfg.seed)
-    trainer = Trainer.build(model, policy, cfg, steps_per_epoch)
+    trainer = Trainer(model, policy, cfg, steps_per_epoch)
     history = history if history is not None else History()
     history.config.update({**cfg.recorded(), "amp": policy.amp,
                            "channels_last": policy.channels_last, "compile": policy.compile,
@@ -222,7 +206,7 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
     trainer.wrap()
 
     for epoch in range(start_epoch, cfg.max_epochs):
-        if trainer.finished(cfg):
+        if trainer.finished():
             break
         if hasattr(train_iter, "set_epoch"):
             train_iter.set_epoch(epoch)
@@ -230,18 +214,15 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}{of}",
                   disable=not (cfg.progress and rank == 0)) as bar:
             start = time.perf_counter()
-            result = train_epoch(trainer, train_iter, epoch, cfg, folder, bar)
-            last = epoch == cfg.max_epochs - 1 or result.out_of_time or trainer.finished(cfg)
+            metrics = train_epoch(trainer, train_iter, epoch, folder, bar)
+            last = epoch == cfg.max_epochs - 1 or trainer.finished()
             test_acc = None
             if test_iter is not None and ((epoch + 1) % cfg.eval_every == 0 or last):
                 test_acc = evaluate(trainer.eval_model, test_iter, policy.device, amp=policy.amp,
                                     channels_last=policy.channels_last,
                                     max_batches=cfg.eval_batches, test_flip=cfg.test_flip)
-            history.append(train_loss=result.train_loss, train_acc=result.train_acc,
-                           test_acc=test_acc, examples_per_s=result.examples / result.seconds,
-                           train_time=result.seconds, epoch_time=time.perf_counter() - start,
-                           steps=result.steps)
-            bar.set_postfix_str(f"loss {result.train_loss:.3f} train {result.train_acc:.3f}"
+            history.append(**metrics, test_acc=test_acc, epoch_time=time.perf_counter() - start)
+            bar.set_postfix_str(f"loss {metrics['train_loss']:.3f} train {metrics['train_acc']:.3f}"
                                 + (f" test {test_acc:.3f}" if test_acc is not None else ""))
         folder.save(trainer, epoch + 1, train_iter, history)
         distributed.barrier()

@@ -33,11 +33,9 @@ class LrSchedule:
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
 
     def apply(self, step: int, train_seconds: float) -> None:
-        if self.time_budget_s is not None:
-            progress = train_seconds / self.time_budget_s
-        else:
-            progress = step / self.total_steps
-        factor = lr_factor(self.schedule, progress)
+        by_time = self.time_budget_s is not None
+        factor = lr_factor(self.schedule, train_seconds / self.time_budget_s if by_time
+                           else step / self.total_steps)
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * factor
 
