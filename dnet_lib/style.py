@@ -1,13 +1,8 @@
 """One plot style for the whole book: readable on a phone, colour-blind safe, one colour per idea.
 
-Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies).
-Each recurring concept has one named colour, used by every diagram (``dnet_lib.drawing``), every
-explorer (``dnet_lib.explorers``) and every chapter plot::
-
-    from dnet_lib import style
-    style.use()                       # once, in a chapter's setup cell
-    ax.plot(x, y, color=style.COLORS["dense"])
-    style.label(ax, x="depth (layers)", y="parameters (millions)")
+Colours are the Okabe-Ito palette; each recurring concept has one named colour, used by every
+diagram, explorer and chapter plot: ``style.use()`` once in a chapter's setup cell, then e.g.
+``ax.plot(x, y, color=style.COLORS["dense"])`` and ``style.label(ax, x="depth (layers)")``.
 """
 from __future__ import annotations
 
@@ -71,9 +66,5 @@ def context() -> Iterator[None]:
 
 def label(ax, x: str | None = None, y: str | None = None, title: str | None = None) -> None:
     """Label axes; the book's convention is "quantity (unit)", e.g. "memory (MiB)"."""
-    if x is not None:
-        ax.set_xlabel(x)
-    if y is not None:
-        ax.set_ylabel(y)
-    if title is not None:
-        ax.set_title(title)
+    given = {"xlabel": x, "ylabel": y, "title": title}
+    ax.set(**{k: v for k, v in given.items() if v is not None})

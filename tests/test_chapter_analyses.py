@@ -1,12 +1,13 @@
 """The analyses chapters 6-9 call: seeds, memory's sweeps, reuse's verdicts, toy's image
-planes, pathdiagram, and the new reference runs (less-data seeds, the L=40 network of Figure 5)."""
+planes, the dual-path drawing, and the new reference runs (less-data seeds, the L=40 network
+of Figure 5)."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from dnet_lib import (arith, memory, models, pathdiagram, reference, results, reuse, seeds,
+from dnet_lib import (arith, drawing, memory, models, reference, results, reuse, seeds,
                       toy)
 
 
@@ -106,17 +107,17 @@ def test_image_plane_passes_through_the_three_images():
         toy.image_plane(a, b, c, grid=1)
 
 
-# --------------------------------------------------------------------------- pathdiagram
+# --------------------------------------------------------------------------- dual-path drawing
 def test_dual_path_widths_come_from_the_modules():
     block = models.DualPathBlock(num_layers=3, residual_channels=16, growth_rate=8,
                                  dense_channels=4)
-    rows = pathdiagram.layer_widths(block)
+    rows = drawing.dual_path_widths(block)
     assert [r["reads"] for r in rows] == [20, 28, 36]
     assert {r["added"] for r in rows} == {16} and {r["appended"] for r in rows} == {8}
-    fig = pathdiagram.plot_dual_path_block(block)
+    fig = drawing.plot_dual_path_block(block)
     assert len(fig.axes[0].patches) > 0
     with pytest.raises(ValueError, match="DualPathBlock"):
-        pathdiagram.layer_widths(models.DenseBlock(2, 8, 4))
+        drawing.dual_path_widths(models.DenseBlock(2, 8, 4))
 
 
 # --------------------------------------------------------------------------- reference runs

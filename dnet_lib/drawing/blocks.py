@@ -1,14 +1,12 @@
-"""Block diagrams read from real modules: what a residual block, a dense block and a transition do.
-
-* ``residual_vs_dense``   -- the same input through residual blocks (add) and a dense block (concat)
-* ``dense_block_stack``   -- the input each dense layer reads, growing by k per layer
-* ``transition_diagram``  -- a transition: channels floor(θ·m), resolution halved
+"""Block diagrams read from real modules: a residual vs a dense block, a dense block's channel
+stack, a transition, a convolution's weight over a concatenation and a dual-path block.
 
 Widths are read from the modules' convolutions and shapes measured by running them: change the
 module and the drawing changes.
 """
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Sequence
 
 import torch
@@ -16,9 +14,10 @@ from torch import nn
 
 from .. import models, style
 from ..validate import check_int
-from .figure import Canvas, Drawing, Part, new_figure, shades
+from .figure import Drawing, new_figure, pyplot_axes, shades
 
-__all__ = ["residual_vs_dense", "dense_block_stack", "transition_diagram"]
+__all__ = ["residual_vs_dense", "dense_block_stack", "transition_diagram", "weight_slices",
+           "dual_path_widths", "plot_dual_path_block"]
 
 C = style.COLORS
 
@@ -26,7 +25,7 @@ C = style.COLORS
 # --------------------------------------------------------------------------- reading modules
 def _convs(module: nn.Module) -> list[nn.Conv2d]:
     """The module's own convolutions in order (a projection shortcut is not the main path)."""
-    return [m for name, m in module.named_children() if isinstance(m, nn.Conv2d)]
+    return [m for m in module.children() if isinstance(m, nn.Conv2d)]
 
 
 def _layer_widths(layer: nn.Module) -> tuple[int, int, int | None]:
@@ -59,31 +58,23 @@ def _kernel_text(conv: nn.Conv2d) -> str:
     return f"{k[0]}×{k[1]}" + (f"/{conv.stride[0]}" if conv.stride[0] > 1 else "")
 
 
-# --------------------------------------------------------------------------- tensor bars
-def _bar(ax, canvas: Canvas, x: float, slices: Sequence[tuple[int, str, str]], scale: float,
-         width: float = 0.55, y0: float = 0.0, **meta) -> float:
-    """A tensor as a vertical bar of stacked channel slices (channels, colour, label); its top."""
-    from matplotlib.patches import Rectangle
-    y = y0
-    for channels, colour, label in slices:
-        h = channels * scale
-        rect = ax.add_patch(Rectangle((x - width / 2, y), width, h, facecolor=colour,
-                                      edgecolor="white", linewidth=1.2))
-        canvas.add(rect, "slice", label, channels, **meta)
-        y += h
-    return y
+# --------------------------------------------------------------------------- drawing idiom
+def _stack(ax, d: Drawing, at: float, slices, thick: float, scale: float = 1,
+           vertical: bool = True, **meta) -> float:
+    """A tensor as one bar of stacked channel slices (channels, colour, name), each slice a
+    part; returns where the bar ends."""
+    ends = list(accumulate((s[0] * scale for s in slices), initial=0))
+    bars = (ax.bar if vertical else ax.barh)(at, [s[0] * scale for s in slices], thick, ends[:-1],
+                                             color=[s[1] for s in slices], edgecolor="white")
+    for bar, (channels, _, name) in zip(bars, slices):
+        d.add(bar, "slice", name, channels, **meta)
+    return ends[-1]
 
 
-def _arrow(ax, start, end, colour=C["neutral"], rad: float = 0.0, style_="-|>", lw=1.6):
+def _arrow(ax, start, end, colour=C["neutral"]):
     from matplotlib.patches import FancyArrowPatch
-    return ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style_, mutation_scale=12,
-                                        color=colour, linewidth=lw,
-                                        connectionstyle=f"arc3,rad={rad}"))
-
-
-def _op_box(ax, x: float, y: float, text: str, colour: str):
-    return ax.text(x, y, text, ha="center", va="center", fontsize=10, color="white",
-                   bbox=dict(boxstyle="round,pad=0.35", facecolor=colour, edgecolor="none"))
+    return ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12,
+                                        color=colour, linewidth=1.6))
 
 
 # --------------------------------------------------------------------------- 1. add vs concat
@@ -100,84 +91,61 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
     if dense is None:
         dense = models.DenseBlock(2, 64, 32, bottleneck=False)
     blocks, layers = _residual_blocks(residual), _dense_layers(dense)
-    res_widths = [_convs(blocks[0])[0].in_channels] + [_convs(b)[-1].out_channels for b in blocks]
-    dense_in = _layer_widths(layers[0])[0]
-    dense_new = [_layer_widths(layer)[1] for layer in layers]
-    tallest = max(max(res_widths), dense_in + sum(dense_new))
-    steps = max(len(blocks), len(layers))
-    scale = 1.0 / tallest
-    res_top = max(res_widths) * scale
+    # each row is a list of states: (slices, caption, the step that made it: box, op, value,
+    # shortcut text, shortcut kind)
+    width = _convs(blocks[0])[0].in_channels
+    res = [([(width, C["input"], "x")], "x", None)]
+    for i, b in enumerate(blocks):
+        width, proj = _convs(b)[-1].out_channels, getattr(b, "downsample", None) is not None
+        op = "F: " + ", ".join(_kernel_text(c) for c in _convs(b))
+        res.append(([(width, C["add"], f"x{i + 1}")], "x + F(x)",
+                    ("F", op, width, "+ proj(x)" if proj else "+ x",
+                     "1×1 projection" if proj else "identity")))
+    den = [([(_layer_widths(layers[0])[0], C["input"], "x0")], "x0", None)]
+    for i, (layer, tone) in enumerate(zip(layers, shades(C["dense"], len(layers)))):
+        k, op = _layer_widths(layer)[1], f"H{i + 1}: " + ", ".join(map(_kernel_text, _convs(layer)))
+        slices = den[-1][0] + [(k, tone, f"x{i + 1}")]
+        den.append((slices, "[" + ", ".join(s[2] for s in slices) + "]",
+                    (f"H{i + 1}\n+{k}", op, k, "concat", None)))
+    scale = 1.0 / max(sum(s[0] for s in slices) for slices, _, _ in res + den)
+    res_top = max(slices[0][0] for slices, _, _ in res) * scale
+    rows = (("residual", "ResNet: add the block's output to its input", res, C["residual"],
+             res_top),
+            ("dense", "DenseNet: concatenate the layer's output to its input", den, C["dense"],
+             1.0))
     with style.context():
-        fig, canvas = new_figure(6.4, 2.2 + 3.4 * (res_top + 0.75) / 1.75,
-                                 "addition vs concatenation")
+        d = new_figure(6.4, 2.2 + 3.4 * (res_top + 0.75) / 1.75, "addition vs concatenation")
         # row heights proportional to their data range: one channel is as tall in both rows
-        ax_res, ax_den = fig.subplots(2, 1, gridspec_kw={"height_ratios": [res_top + 0.75, 1.75]})
-        for ax, top in ((ax_res, res_top), (ax_den, 1.0)):
-            ax.set_xlim(-0.7, 2 * steps + 0.7)
-            ax.set_ylim(-0.38, top + 0.37)
+        axes = d.figure.subplots(2, 1, gridspec_kw={"height_ratios": [res_top + 0.75, 1.75]})
+        for ax, (panel, title, states, colour, top) in zip(axes, rows):
+            ax.set(xlim=(-0.7, 2 * max(len(res), len(den)) - 1.3), ylim=(-0.38, top + 0.37),
+                   title=title)
             ax.axis("off")
-
-        def skip(ax, x0, x1, y_from, y_to, level, colour, text):
-            """Shortcut drawn around the block: up, across, down onto the next tensor. It leaves
-            the right of its input's top and lands left of centre, so consecutive shortcuts stay
-            apart: each block's shortcut starts at that block's own input."""
-            x0, x1 = x0 + 0.14, x1 - 0.14
-            line = ax.plot([x0, x0, x1], [y_from + 0.02, level, level], color=colour, lw=1.6)[0]
-            arrow = _arrow(ax, (x1, level), (x1, y_to + 0.02), colour)
-            ax.text((x0 + x1) / 2, level + 0.03, text, ha="center", va="bottom", fontsize=10,
-                    color=colour)
-            return [line, arrow]
-
-        # residual: x -> F -> x + F(x), the shortcut adds x
-        ax_res.set_title("ResNet: add the block's output to its input")
-        _bar(ax_res, canvas, 0, [(res_widths[0], C["input"], "x")], scale, panel="residual")
-        canvas.add(ax_res.text(0, -0.06, f"x\n{res_widths[0]} ch", ha="center", va="top",
-                               fontsize=10), "label", "x", res_widths[0], panel="residual")
-        for i, block in enumerate(blocks):
-            x0, x1 = 2 * i, 2 * i + 2
-            convs = _convs(block)
-            text = "F: " + ", ".join(_kernel_text(c) for c in convs)
-            mid = 0.5 * min(res_widths[i], res_widths[i + 1]) * scale
-            _arrow(ax_res, (x0 + 0.3, mid), (x1 - 0.3, mid))
-            canvas.add(_op_box(ax_res, x0 + 1, mid, "F", C["residual"]),
-                       "op", text, len(convs), panel="residual")
-            projection = getattr(block, "downsample", None) is not None
-            shortcut = "1×1 projection" if projection else "identity"
-            canvas.add(skip(ax_res, x0, x1, res_widths[i] * scale, res_widths[i + 1] * scale,
-                            res_top + 0.12, C["add"], "+ x" if not projection else "+ proj(x)"),
-                       "skip", shortcut, None, panel="residual")
-            _bar(ax_res, canvas, x1, [(res_widths[i + 1], C["add"], f"x{i + 1}")], scale,
-                 panel="residual")
-            canvas.add(ax_res.text(x1, -0.06, f"x + F(x)\n{res_widths[i + 1]} ch", ha="center",
-                                   va="top", fontsize=10), "label", f"x{i + 1}",
-                       res_widths[i + 1], panel="residual")
-
-        # dense: x0 -> H1 -> [x0, x1] -> H2 -> [x0, x1, x2] ..., the shortcut keeps every slice
-        ax_den.set_title("DenseNet: concatenate the layer's output to its input")
-        slices = [(dense_in, C["input"], "x0")]
-        _bar(ax_den, canvas, 0, slices, scale, panel="dense", stage=0)
-        canvas.add(ax_den.text(0, -0.06, f"x0\n{dense_in} ch", ha="center", va="top",
-                               fontsize=10), "label", "x0", dense_in, panel="dense")
-        tones = shades(C["dense"], len(layers))
-        for i, layer in enumerate(layers):
-            c_in, k, inner = _layer_widths(layer)
-            x0, x1 = 2 * i, 2 * i + 2
-            text = f"H{i + 1}: " + ", ".join(_kernel_text(c) for c in _convs(layer))
-            before = sum(s[0] for s in slices) * scale
-            mid = 0.5 * dense_in * scale
-            _arrow(ax_den, (x0 + 0.3, mid), (x1 - 0.3, mid), C["concat"])
-            canvas.add(_op_box(ax_den, x0 + 1, mid, f"H{i + 1}\n+{k}", C["dense"]),
-                       "op", text, k, panel="dense", reads=c_in)
-            slices = slices + [(k, tones[i], f"x{i + 1}")]
-            after = sum(s[0] for s in slices) * scale
-            skip(ax_den, x0, x1, before, after, 1.12, C["concat"], "concat")
-            _bar(ax_den, canvas, x1, slices, scale, panel="dense", stage=i + 1)
-            total = sum(s[0] for s in slices)
-            parts = " + ".join(str(s[0]) for s in slices)
-            names = ", ".join(s[2] for s in slices)
-            canvas.add(ax_den.text(x1, -0.06, f"[{names}]\n{total} ch", ha="center",
-                                   va="top", fontsize=10), "label", parts, total, panel="dense")
-        return canvas.done()
+            for i, (slices, caption, step) in enumerate(states):
+                x0, x1, total = 2 * i - 2, 2 * i, sum(s[0] for s in slices)
+                height = _stack(ax, d, x1, slices, 0.55, scale, panel=panel, stage=i)
+                d.add(ax.text(x1, -0.06, f"{caption}\n{total} ch", ha="center", va="top",
+                              fontsize=10), "label", caption, total, panel=panel)
+                if step:
+                    box, op, value, text, shortcut = step
+                    mid = 0.5 * scale * min(states[i - 1][0][0][0], slices[0][0])
+                    _arrow(ax, (x0 + 0.3, mid), (x1 - 0.3, mid))
+                    d.add(ax.text(x0 + 1, mid, box, ha="center", va="center", color="white",
+                                  fontsize=10, bbox=dict(boxstyle="round,pad=0.35",
+                                                         facecolor=colour, edgecolor="none")),
+                          "op", op, value, panel=panel)
+                    # the shortcut leaves the right of its input's top, goes over the block and
+                    # lands left of centre, so consecutive shortcuts stay apart
+                    level = top + 0.12
+                    skip = [ax.plot([x0 + 0.14] * 2 + [x1 - 0.14], [below + 0.02, level, level],
+                                    color=colour, lw=1.6)[0],
+                            _arrow(ax, (x1 - 0.14, level), (x1 - 0.14, height + 0.02), colour),
+                            ax.text(x0 + 1, level + 0.03, text, ha="center", va="bottom",
+                                    fontsize=10, color=colour)]
+                    if shortcut:
+                        d.add(skip, "skip", shortcut, panel=panel)
+                below = height
+        return d
 
 
 # --------------------------------------------------------------------------- 2. channel stack
@@ -187,64 +155,47 @@ def dense_block_stack(block: nn.Module) -> Drawing:
     Row l shows the block input (c0 channels, grey) and the k channels of each earlier layer;
     the last row is the block's output, c0 + L·k channels.
     """
-    layers = _dense_layers(block)
-    widths = [_layer_widths(layer) for layer in layers]
-    c0 = widths[0][0]
-    out_channels = c0 + sum(w[1] for w in widths)
-    rows = len(layers) + 1
-    tones = shades(C["dense"], len(layers))
+    widths = [_layer_widths(layer) for layer in _dense_layers(block)]
+    c0, L, k = widths[0][0], len(widths), widths[0][1]
+    slices = [(c0, C["input"], "x0")] + [(w[1], tone, f"x{j + 1}") for j, (w, tone)
+                                          in enumerate(zip(widths, shades(C["dense"], L)))]
+    names, out = [f"layer {r + 1}" for r in range(L)] + ["output"], sum(s[0] for s in slices)
+    fontsize = 10 if L < 16 else 8                       # deep blocks: thinner rows
     with style.context():
-        # deep blocks: thinner rows
-        fig, canvas = new_figure(6.4, 1.3 + 0.34 * min(rows, 16), "dense block channel stack")
-        fontsize = 10 if rows <= 16 else 8
-        ax = fig.subplots()
-        from matplotlib.patches import Rectangle
-        for r in range(rows):
-            y = rows - 1 - r
-            slices = [(c0, C["input"], "x0")] + [(widths[j][1], tones[j], f"x{j + 1}")
-                                                  for j in range(r)]
-            left = 0
-            for channels, colour, name in slices:
-                rect = ax.add_patch(Rectangle((left, y - 0.35), channels, 0.7, facecolor=colour,
-                                              edgecolor="white", linewidth=0.8))
-                canvas.add(rect, "slice", name, channels, row=r)
-                left += channels
-            if r < len(layers):
-                reads, k, inner = widths[r]
+        d = new_figure(6.4, 1.3 + 0.34 * min(L + 1, 16), "dense block channel stack")
+        ax = d.figure.subplots()
+        for r, name in enumerate(names):
+            left = _stack(ax, d, L - r, slices[:r + 1], 0.7, vertical=False, row=r)
+            if r < L:
+                reads, new, inner = widths[r]
                 if reads != left:
                     raise ValueError(f"layer {r + 1} reads {reads} channels but the earlier "
                                      f"outputs add up to {left}: not a dense block")
-                name = f"layer {r + 1}"
-                note = f"reads {reads}" + (f" → 1×1: {inner}" if inner else "") + f" → +{k}"
+                note = f"reads {reads}" + (f" → 1×1: {inner}" if inner else "") + f" → +{new}"
             else:
-                name, note = "output", f"{left} = {c0} + {len(layers)}×{widths[0][1]}" \
-                    if len({w[1] for w in widths}) == 1 else f"{left}"
-            canvas.add(ax.text(left + 0.01 * out_channels, y, note, va="center",
-                               fontsize=fontsize),
-                       "row", name, left, row=r)
-        row_names = ["output" if r == rows - 1 else f"layer {r + 1}" for r in range(rows)]
-        ax.set_yticks(range(rows), row_names[::-1], fontsize=fontsize + 1)
-        ax.set_xlim(0, out_channels * 1.45)
-        ax.set_ylim(-0.6, rows - 0.4)
+                note = f"{left} = {c0} + {L}×{k}" if {w[1] for w in widths} == {k} else f"{left}"
+            d.add(ax.text(left + 0.01 * out, L - r, note, va="center", fontsize=fontsize),
+                  "row", name, left, row=r)
+        ax.set_yticks(range(L + 1), names[::-1], fontsize=fontsize + 1)
+        ax.set(xlim=(0, out * 1.45), ylim=(-0.6, L + 0.6),
+               title=f"Dense block: c0 = {c0}, growth rate k = {k}, L = {L}")
         ax.grid(False)
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)
         style.label(ax, x="channels (concatenated input of each layer)")
-        ax.set_title(f"Dense block: c0 = {c0}, growth rate k = {widths[0][1]}, L = {len(layers)}")
-        return canvas.done()
+        return d
 
 
 # --------------------------------------------------------------------------- 3. transition
 def transition_diagram(transition: nn.Module | None = None, size: int = 28) -> Drawing:
-    """A transition layer on an m-channel, size×size input: 1×1 conv to floor(θ·m), then pooling.
+    """A transition on an m-channel, size×size input: 1×1 conv to floor(θ·m), then pooling.
 
     Shapes are measured by running each child of the module on a zero tensor (eval mode, so
     BatchNorm statistics are untouched). Default: ``Transition(256, 128)`` (θ = 0.5).
     """
     check_int("size", size, 2)
-    if transition is None:
-        transition = models.Transition(256, 128)
-    convs = [m for m in transition.modules() if isinstance(m, nn.Conv2d)]
+    transition = models.Transition(256, 128) if transition is None else transition
+    convs = _convs(transition)
     if not convs:
         raise ValueError(f"transition must contain a convolution, got {type(transition).__name__}")
     m = convs[0].in_channels
@@ -254,44 +205,36 @@ def transition_diagram(transition: nn.Module | None = None, size: int = 28) -> D
     try:
         x = torch.zeros(1, m, size, size)
         with torch.no_grad():
-            for name, child in transition.named_children():
+            for child in transition.children():
                 y = child(x)
                 if y.shape != x.shape:
-                    shapes.append((f"{name}: {_child_text(child)}", tuple(y.shape[1:])))
+                    shapes.append((_child_text(child), tuple(y.shape[1:])))
                 x = y
     finally:
         transition.train(was_training)
-    theta = shapes[-1][1][0] / m
-    tallest, widest = max(s[1][0] for s in shapes), size
+    (out, h, w), tallest = shapes[-1][1], max(s[1][0] for s in shapes)
     with style.context():
-        fig, canvas = new_figure(6.4, 3.4, "transition")
-        ax = fig.subplots()
+        d = new_figure(6.4, 3.4, "transition")
+        ax = d.figure.subplots()
         ax.axis("off")
-        from matplotlib.patches import Rectangle
-        n = len(shapes)
-        ax.set_xlim(-0.8, 2.4 * (n - 1) + 1.2)
-        ax.set_ylim(-0.55, 1.25)
-        for i, (step, (c, h, w)) in enumerate(shapes):
-            x0 = 2.4 * i
-            bw, bh = 0.9 * w / widest, c / tallest         # width: resolution, height: channels
-            colour = C["input"] if i == 0 else C["transition"]
-            rect = ax.add_patch(Rectangle((x0 - bw / 2, 0), bw, bh, facecolor=colour,
-                                          edgecolor="white"))
-            canvas.add(rect, "tensor", step, c, resolution=(h, w), index=i)
-            canvas.add(ax.text(x0, -0.08, f"{c} ch\n{h}×{w}", ha="center", va="top", fontsize=11),
-                       "label", f"{c} ch {h}×{w}", c, index=i)
+        ax.set(xlim=(-0.8, 2.4 * len(shapes) - 1.2), ylim=(-0.55, 1.25))
+        for i, (op, (c, ch, cw)) in enumerate(shapes):
+            x0 = 2.4 * i                                 # height: channels, width: resolution
+            bar = ax.bar(x0, c / tallest, 0.9 * cw / size, 0,
+                         color=C["transition"] if i else C["input"], edgecolor="white")
+            d.add(bar[0], "tensor", op, c, resolution=(ch, cw), index=i)
+            d.add(ax.text(x0, -0.08, f"{c} ch\n{ch}×{cw}", ha="center", va="top", fontsize=11),
+                  "label", f"{c} ch {ch}×{cw}", c, index=i)
             if i:
-                _arrow(ax, (2.4 * (i - 1) + 0.55, 0.5), (x0 - 0.55, 0.5))
-                op = step.split(": ", 1)[1]
+                _arrow(ax, (x0 - 1.85, 0.5), (x0 - 0.55, 0.5))
                 ax.text(x0 - 1.2, 0.62, op, ha="center", va="bottom", fontsize=10,
                         color=C["neutral"])
-        out_c = shapes[-1][1][0]
-        ax.set_title(f"Transition: {m} → ⌊θ·m⌋ = {out_c} channels (θ = {theta:.2g}), "
-                     f"{size}×{size} → {shapes[-1][1][1]}×{shapes[-1][1][2]}", fontsize=12)
+        ax.set_title(f"Transition: {m} → ⌊θ·m⌋ = {out} channels (θ = {out / m:.2g}), "
+                     f"{size}×{size} → {h}×{w}", fontsize=12)
         ax.text(-0.75, 1.2, "bar height: channels, bar width: resolution", fontsize=9,
                 color=C["neutral"], va="top")
-        canvas.parts.append(Part("theta", "out/in channels", theta, "", {"m": m, "out": out_c}))
-        return canvas.done()
+        d.add([], "theta", "out/in channels", out / m, m=m, out=out)
+        return d
 
 
 def _child_text(child: nn.Module) -> str:
@@ -302,3 +245,105 @@ def _child_text(child: nn.Module) -> str:
         return f"{k}×{k} {'avg' if isinstance(child, nn.AvgPool2d) else 'max'} pool"
     return type(child).__name__
 
+
+# --------------------------------------------------------------------------- 4. weight slices
+def weight_slices(conv: nn.Conv2d, widths: Sequence[int], names: Sequence[str] | None = None):
+    """``conv.weight`` (out x in, summed over the kernel window) cut into the column blocks that
+    multiply concatenated inputs of ``widths`` channels, beside those inputs: the picture of
+    ``W * [X0, ..., Xl] = sum_i Wi * Xi`` (Chapter 2). Returns the figure.
+
+    Every entry shown is a number of the real weight tensor; ``widths`` must add up to
+    ``conv.in_channels``.
+    """
+    if not isinstance(conv, nn.Conv2d):
+        raise ValueError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
+    widths = [int(w) for w in widths]
+    if not widths or min(widths) < 1 or sum(widths) != conv.in_channels:
+        raise ValueError(f"widths must be positive and add up to conv.in_channels = "
+                         f"{conv.in_channels}, got {widths}")
+    names = list(names) if names is not None else [f"X{i}" for i in range(len(widths))]
+    if len(names) != len(widths):
+        raise ValueError(f"names must have one entry per width ({len(widths)}), got {names}")
+    matrix = conv.weight.detach().float().sum(dim=(2, 3)).cpu().numpy()
+    out_ch, in_ch = matrix.shape
+    limit = float(abs(matrix).max()) or 1.0
+    starts = list(accumulate(widths, initial=0))
+    with style.context():
+        fig = new_figure(8.0, 3.6, "weight slices").figure
+        left, right = fig.subplots(1, 2, width_ratios=[in_ch, 3])
+        left.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto",
+                    extent=(0, in_ch, out_ch, 0))
+        left.bar(starts[:-1], out_ch, widths, 0, align="edge", fill=False, lw=2.5,
+                 edgecolor=C["neutral"])
+        right.bar(0, widths, 1, starts[:-1], align="edge", alpha=0.8,
+                  color=[C["input"]] + [C["dense"]] * (len(widths) - 1))
+        for i, (start, width, name) in enumerate(zip(starts, widths, names)):
+            left.text(start + width / 2, -0.6, f"W{i}: {width} cols", ha="center", va="bottom",
+                      fontsize=10)
+            right.text(0.5, start + width / 2, f"{name}\n{width} ch", ha="center", va="center",
+                       fontsize=10, color="white")
+        style.label(left, x=f"input channel of the concatenation ({in_ch})",
+                    y=f"output channel ({out_ch})")
+        left.set_title(f"weight of a real {conv.kernel_size[0]}x{conv.kernel_size[1]} conv, "
+                       f"split by input", fontsize=11)
+        left.grid(False)
+        right.set(xlim=(0, 1), ylim=(in_ch, 0))
+        right.set_axis_off()
+        right.set_title("[X0, ...]", fontsize=11)
+    return fig
+
+
+# --------------------------------------------------------------------------- 5. dual path
+DUAL_PATH_COLOURS = {"residual": "#3182bd", "dense input": "#fdae6b", "dense": "#e6550d",
+                     "added": "#9ecae1", "appended": "#fd8d3c"}
+
+
+def dual_path_widths(block: nn.Module) -> list[dict]:
+    """Per layer of a ``models.DualPathBlock``: channels read (residual, dense) and written
+    (added to the residual path, appended to the dense path), from the modules' own sizes."""
+    if not isinstance(block, models.DualPathBlock):
+        raise ValueError(f"block must be a dnet_lib DualPathBlock, got {type(block).__name__}")
+    return [dict(layer=i + 1, reads=layer.norm1.num_features, residual=layer.residual_channels,
+                 dense=layer.norm1.num_features - layer.residual_channels,
+                 added=layer.residual_channels,
+                 appended=layer.conv2.out_channels - layer.residual_channels)
+            for i, layer in enumerate(block.layers)]
+
+
+def plot_dual_path_block(block: nn.Module, ax=None):
+    """One row per layer of a dual-path block (chapter 9): the channels it reads, split into the
+    residual path and the dense path's slices (left), and what it writes (right). Returns the
+    figure."""
+    from matplotlib.patches import Patch
+    rows = dual_path_widths(block)
+    ax = pyplot_axes(ax, (8, 0.7 * len(rows) + 1.2))
+    widest, k = max(r["reads"] for r in rows), rows[0]["appended"]
+    x0 = widest * 1.5                            # where the written channels start
+    for r in rows:
+        y = -r["layer"]
+        read = [(r["residual"], "residual"), (block.dense_channels, "dense input")]
+        read += [(k, "dense")] * ((r["dense"] - block.dense_channels) // k)
+        for at, parts in ((0, read), (x0, [(r["added"], "added"), (r["appended"], "appended")])):
+            ax.barh(y, [p[0] for p in parts], 0.6, list(accumulate((p[0] for p in parts),
+                                                                   initial=at))[:-1],
+                    color=[DUAL_PATH_COLOURS[p[1]] for p in parts], edgecolor="white")
+        ax.text(r["reads"] + widest * 0.02, y, f"reads {r['reads']}", va="center", fontsize=7)
+        ax.text(x0 + r["added"] / 2, y, f"+ {r['added']}", ha="center", va="center", fontsize=7)
+        ax.text(x0 + r["added"] + r["appended"] + widest * 0.02, y, f"appends {r['appended']}",
+                va="center", fontsize=7)
+        ax.annotate("", xy=(x0 - widest * 0.05, y), xytext=(r["reads"] + widest * 0.27, y),
+                    arrowprops=dict(arrowstyle="->", color="0.4", lw=0.8))
+    ax.set_yticks([-r["layer"] for r in rows], [f"layer {r['layer']}" for r in rows])
+    ax.set(xticks=[], xlim=(0, widest * 2.7))
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    labels = {"residual": "residual path (read, then updated by addition)",
+              "dense": "dense path: one slice per earlier layer",
+              "added": "written: added to the residual path",
+              "appended": "written: appended to the dense path"}
+    ax.legend(handles=[Patch(color=DUAL_PATH_COLOURS[c], label=t) for c, t in labels.items()],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize="small",
+              frameon=False)
+    ax.set_title(f"dual-path block: residual width {rows[0]['residual']}, growth {k}",
+                 fontsize=9)
+    return ax.figure

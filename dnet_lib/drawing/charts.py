@@ -1,5 +1,6 @@
-"""Charts of the analyses' measurements, in one idiom: each draws on ``ax`` (or on a new
-pyplot figure), labels it with ``style.label`` and returns it.
+"""Charts of measurements: ``block_cost_bars`` (``arith``) and ``stage_diagram`` (``stages``)
+return a ``Drawing``; the ``plot_*`` charts of the analyses draw on ``ax`` (or a new pyplot
+figure), label it with ``style.label`` and return it.
 
 * chapter 1: ``plot_depth_curves`` (``degradation``); chapter 6: ``plot_less_data_gaps``
   (``seeds``); chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``memory``)
@@ -9,20 +10,111 @@ pyplot figure), labels it with ``style.label`` and returns it.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
-from .. import results, reuse, seeds, style, toy, validate
-from .figure import pyplot_axes, tight
+from .. import models, results, reuse, seeds, style, toy, validate
+from ..stages import trace_widths
+from ..units import BYTES_PER_FLOAT32
+from .figure import Drawing, new_figure, pyplot_axes, subplots
 
-__all__ = ["plot_depth_curves", "plot_less_data_gaps", "plot_saved_by_layer", "plot_sweep",
-           "plot_feature_reuse", "plot_cutoffs", "plot_gradient_norms", "plot_plane",
-           "plot_decision_boundary", "SAVED_COLOURS"]
+__all__ = ["block_cost_bars", "stage_diagram", "plot_depth_curves", "plot_less_data_gaps",
+           "plot_saved_by_layer", "plot_sweep", "plot_feature_reuse", "plot_cutoffs",
+           "plot_gradient_norms", "plot_plane", "plot_decision_boundary", "SAVED_COLOURS"]
 
 C = style.COLORS
 SAVED_COLOURS = {"feature maps (kept anyway)": "#9ecae1",
                  "concatenation (BatchNorm's input)": "#fd8d3c",
                  "BN-ReLU output (the conv's input)": "#e6550d",
                  "bottleneck (4k maps)": "#756bb1", "other": "#bdbdbd", "statistics": "#636363"}
+
+
+def block_cost_bars(stats: dict) -> Drawing:
+    """Per-layer parameters and input size of one dense block, from ``arith.dense_block_stats``.
+
+    Both grow linearly with the layer index (each layer reads k more channels), so the block's
+    totals grow with L²: the picture behind "dense blocks get expensive when deep".
+    """
+    from matplotlib.ticker import MaxNLocator
+    layers, size = stats["layers"], stats["image_size"]
+    panels = (([r["params"] for r in layers], ((1e6, "millions"), (1e3, "thousands"), (1, "")),
+               C["dense"], "params", "parameters", f"total {stats['params']:,}"),
+              ([r["input_values"] * BYTES_PER_FLOAT32 for r in layers],
+               ((2 ** 20, "MiB"), (2 ** 10, "KiB"), (1, "B")), C["bottleneck"], "input_bytes",
+               "input of the layer", f"one {size}×{size} image"))
+    with style.context():
+        d = new_figure(6.4, 2.8, "dense block costs")
+        xs = range(1, len(layers) + 1)
+        for ax, (values, units, colour, metric, name, title) in zip(d.figure.subplots(1, 2),
+                                                                    panels):
+            # the first unit the largest value reaches
+            div, unit = next((u for u in units if max(values) >= u[0]), units[-1])
+            for x, v, bar in zip(xs, values, ax.bar(xs, [v / div for v in values], color=colour)):
+                d.add(bar, "bar", f"layer {x}", v, metric=metric)
+            style.label(ax, x="layer", y=f"{name} ({unit})" if unit else name, title=title)
+            ax.grid(axis="x", visible=False)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        return d
+
+
+def _model_label(model: nn.Module) -> str:
+    """e.g. DenseNet-121, ResNet-50: weighted layers = main-path convolutions + linear layers."""
+    depth = sum(1 for name, m in model.named_modules()
+                if (isinstance(m, nn.Conv2d) and "downsample" not in name)
+                or isinstance(m, nn.Linear))
+    return f"{type(model).__name__}-{depth}"
+
+
+def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = None,
+                  size: int = 224) -> Drawing:
+    """Channels carried and resolution through two networks, measured with forward hooks.
+
+    x axis: convolutions passed (depth); top: channels of the state (log scale); bottom: its
+    resolution. DenseNet's channels rise by k per layer inside a block and drop at each
+    transition; ResNet's change only where a stage starts. Defaults: DenseNet-121 vs ResNet-50,
+    built on the "meta" device (structure only, instant); pass any models you like.
+    """
+    with torch.device("meta"):
+        densenet = models.densenet121() if densenet is None else densenet
+        resnet = models.resnet50() if resnet is None else resnet
+    with style.context():
+        d = new_figure(6.4, 5.4, "stages")
+        ax_c, ax_r = d.figure.subplots(2, 1, sharex=True)
+        for net, colour in ((densenet, C["densenet"]), (resnet, C["resnet"])):
+            label, points = _model_label(net), trace_widths(net, size)
+            for ax, kind, pick in ((ax_c, "channels", max), (ax_r, "resolution", min)):
+                values = [getattr(p, kind) for p in points]
+                (line,) = ax.step([p.convs for p in points], values, where="post", color=colour,
+                                  label=label)
+                d.add(line, kind, label, pick(values), model=label, values=values)
+            # label the width where each stage ends (before a transition or a new ResNet
+            # stage); a ResNet plateau is labelled at its middle
+            start = 0
+            for i, (p, after) in enumerate(zip(points, points[1:] + [None])):
+                if i and p.channels != points[i - 1].channels:
+                    start = i
+                if p.kind == "transition":
+                    ax_c.axvline(p.convs, color=C["transition"], lw=0.8, alpha=0.5,
+                                 label="transition")
+                plateau = p.kind == "residual"
+                if after is None or after.kind == "transition" \
+                        or plateau and after.channels != p.channels:
+                    x = (points[start].convs + p.convs) / 2 if plateau else p.convs
+                    d.add(ax_c.annotate(str(p.channels), (x, p.channels), fontsize=9,
+                                        textcoords="offset points", color=colour,
+                                        xytext=(0, 5) if plateau else (3, 2),
+                                        ha="center" if plateau else "left"),
+                          "stage_end", label, p.channels, model=label, unit=p.unit)
+            d.add([], "trace", label, len(points), points=points)
+        for ax in (ax_c, ax_r):                  # base-2 log axes, ticks written as numbers
+            ax.set_yscale("log", base=2)
+            ax.yaxis.set_major_formatter("{x:g}")
+        legend = dict(zip(*ax_c.get_legend_handles_labels()[::-1]))   # one "transition"
+        ax_c.legend(list(legend.values()), list(legend), loc="lower right")
+        style.label(ax_c, y="channels carried",
+                    title=f"Channels and resolution through the network ({size}×{size} input)")
+        style.label(ax_r, x="convolutions passed (depth)", y="resolution (pixels per side)")
+        return d
 
 
 def plot_depth_curves(comparison, ax=None, window: int = 5):
@@ -58,16 +150,15 @@ def plot_less_data_gaps(record: dict, ax=None, first: str = "densenet", second: 
     names = [results.network_label(record, n).split(" ")[0] for n in (first, second)]
     style.label(ax, x="training images (log scale)", y=f"{names[0]} - {names[1]} (points)")
     ax.legend(fontsize="small")
-    return tight(ax.figure)
+    return ax.figure
 
 
 def plot_saved_by_layer(panels: dict, title: str = ""):
     """One panel per entry of ``panels`` (``memory.saved_by_layer`` lists): a row per dense
     layer, a bar per saved storage as wide as its channels, coloured by what it is (statistics
     are too small to draw). Returns the figure."""
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), sharex=True,
+    fig, axes = subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), sharex=True,
                              squeeze=False)
     used, widest = set(), 1
     for ax, (name, tensors) in zip(axes[0], panels.items()):
@@ -87,11 +178,8 @@ def plot_saved_by_layer(panels: dict, title: str = ""):
     axes[0][0].set_xlim(0, widest * 1.15)
     if title:
         fig.suptitle(title, fontsize=10)
-    constrained = fig.get_layout_engine() is not None      # the book's style
-    if not constrained:
-        fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.legend(handles=[Patch(color=c, label=k) for k, c in SAVED_COLOURS.items() if k in used],
-               loc="outside lower center" if constrained else "lower center", ncol=2,
+               loc="outside lower center", ncol=2,
                fontsize="small", frameon=False)
     return fig
 
@@ -99,8 +187,7 @@ def plot_saved_by_layer(panels: dict, title: str = ""):
 def plot_sweep(table, x: str, xlabel: str, title: str = ""):
     """A ``memory.sweep`` table: saved MiB (left) and step seconds (right) against column
     ``x``, one line per variant. Returns the figure."""
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = subplots(1, 2, figsize=(9, 3.2))
     for name, part in table.groupby("variant", sort=False):
         for ax, column in zip(axes, ("saved_MiB", "step_s")):
             ax.plot(part[x], part[column], "-o", label=name)
@@ -117,7 +204,6 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
     """Heat maps of ``reuse.feature_reuse`` (of a DenseNet, or the matrices) in the paper's
     orientation, target layer across and source down, each panel on its own colour scale;
     ``annotate`` writes the values into blocks of up to 8 layers. Returns the figure."""
-    import matplotlib.pyplot as plt
     if isinstance(model_or_matrices, nn.Module):
         matrices = reuse.feature_reuse(model_or_matrices, normalize=normalize, fold_bn=fold_bn)
     else:
@@ -126,7 +212,7 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
         raise ValueError("no dense blocks to plot")
     n = len(matrices)
     if axes is None:
-        axes = plt.subplots(1, n, figsize=(2.6 * n + 0.6, 2.8), squeeze=False)[1][0]
+        axes = subplots(1, n, figsize=(2.6 * n + 0.6, 2.8), squeeze=False)[1][0]
     axes = np.atleast_1d(axes)
     for b, (ax, m) in enumerate(zip(axes, matrices)):
         image = ax.imshow(m.T, cmap=cmap, interpolation="nearest")
@@ -142,15 +228,14 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
         style.label(ax, x="target layer", y="source" if b == 0 else None)
         ax.set_title(f"dense block {b + 1}", fontsize=9)
         ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    return tight(axes[0].figure)
+    return axes[0].figure
 
 
 def plot_cutoffs(matrices_by_model: dict, fractions=reuse.FRACTIONS):
     """Four panels, one per Figure 5 observation: holds (1) or fails (0) against its cut-off,
     one line per model, today's cut-off dashed. Returns the figure."""
-    import matplotlib.pyplot as plt
     curves = reuse.cutoff_curves(matrices_by_model, fractions)
-    fig, axes = plt.subplots(1, 4, figsize=(10, 2.6), sharey=True)
+    fig, axes = subplots(1, 4, figsize=(10, 2.6), sharey=True)
     for i, name in enumerate(matrices_by_model):
         part = curves[curves.model == name]
         offset = 0.04 * (i - (len(matrices_by_model) - 1) / 2)     # lines side by side

@@ -1,19 +1,13 @@
-"""What every drawing returns: a matplotlib figure plus the list of parts it shows."""
+"""What every drawing returns, a matplotlib figure plus the parts it shows, and shared helpers."""
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .. import style
 
-__all__ = ["Part", "Drawing", "Canvas", "new_figure", "pyplot_axes", "tight", "shades",
-           "scaled", "COUNT_UNITS", "BYTE_UNITS"]
-
-# (divisor, unit name) from the largest down: an axis shows values in the first that fits
-COUNT_UNITS = [(1e6, "millions"), (1e3, "thousands"), (1, "")]
-BYTE_UNITS = [(2 ** 20, "MiB"), (2 ** 10, "KiB"), (1, "B")]
+__all__ = ["Part", "Drawing", "new_figure", "subplots", "pyplot_axes", "shades"]
 
 
 @dataclass
@@ -28,10 +22,18 @@ class Part:
 
 @dataclass
 class Drawing:
-    """A figure and the list of parts drawn on it (for tests and for readers who want numbers)."""
+    """A figure and the parts drawn on it (for tests and for readers who want the numbers)."""
     figure: object
-    parts: list[Part] = field(default_factory=list)
     title: str = ""
+    parts: list[Part] = field(default_factory=list, repr=False)
+
+    def add(self, artist, kind: str, label: str, value=None, **meta):
+        """Record ``artist`` (or a list of artists) as one part, tagged with its gid; returns it."""
+        gid = f"{kind}-{len(self.parts)}"
+        for a in artist if isinstance(artist, (list, tuple)) else [artist]:
+            a.set_gid(gid)
+        self.parts.append(Part(kind, label, value, gid, meta))
+        return artist
 
     def find(self, kind: str, **meta) -> list[Part]:
         """Parts of this ``kind`` whose ``meta`` has all the given items."""
@@ -44,13 +46,14 @@ class Drawing:
             lambda a: hasattr(a, "get_text") and callable(a.get_text)) if t.get_text()]
 
     def to_bytes(self, fmt: str = "png") -> bytes:
+        """The figure as an image file's bytes (``fmt``: png, svg, pdf)."""
         buf = io.BytesIO()
         with style.context():
             self.figure.savefig(buf, format=fmt)
         return buf.getvalue()
 
     def save(self, path: str | Path) -> Path:
-        """Write the figure (format from the suffix: .png, .svg, .pdf) atomically."""
+        """Write the figure (format from the suffix: .png, .svg, .pdf) atomically; its path."""
         from ..files import atomic_write
         path = Path(path)
         data = self.to_bytes(path.suffix.lstrip(".") or "png")
@@ -60,47 +63,22 @@ class Drawing:
     def _repr_png_(self) -> bytes:
         return self.to_bytes("png")
 
-    def __repr__(self) -> str:
-        return f"Drawing({self.title!r}, {len(self.parts)} parts)"
 
-
-class Canvas:
-    """A figure plus the parts list; ``add`` tags an artist with a gid and records what it shows."""
-
-    def __init__(self, fig, title: str):
-        self.fig, self.parts, self.title = fig, [], title
-
-    def add(self, artist, kind: str, label: str, value=None, **meta):
-        gid = f"{kind}-{len(self.parts)}"
-        for a in (artist if isinstance(artist, (list, tuple)) else [artist]):
-            a.set_gid(gid)
-        self.parts.append(Part(kind, label, value, gid, meta))
-        return artist
-
-    def done(self) -> Drawing:
-        return Drawing(self.fig, self.parts, self.title)
-
-
-def new_figure(width: float, height: float, title: str):
-    """A constrained-layout figure (not registered with pyplot) and its ``Canvas``."""
+def new_figure(width: float, height: float, title: str) -> Drawing:
+    """An empty Drawing on a constrained-layout figure that pyplot does not hold on to."""
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, Canvas(fig, title)
+    return Drawing(Figure(figsize=(width, height), layout="constrained"), title)
+
+
+def subplots(*args, **kwargs):
+    """``plt.subplots`` with constrained layout: the (figure, axes) of the charts chapters show."""
+    import matplotlib.pyplot as plt
+    return plt.subplots(*args, layout="constrained", **kwargs)
 
 
 def pyplot_axes(ax=None, figsize=None):
-    """``ax``, or the axes of a new pyplot figure of ``figsize`` (charts the chapters show)."""
-    if ax is None:
-        import matplotlib.pyplot as plt
-        ax = plt.subplots(figsize=figsize)[1]
-    return ax
-
-
-def tight(fig):
-    """``fig`` laid out tightly unless it has a layout engine (the book's style: constrained)."""
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    return fig
+    """``ax``, or the axes of a new pyplot figure of ``figsize``."""
+    return subplots(figsize=figsize)[1] if ax is None else ax
 
 
 def shades(colour: str, n: int) -> list[tuple[float, float, float]]:
@@ -108,9 +86,3 @@ def shades(colour: str, n: int) -> list[tuple[float, float, float]]:
     from matplotlib.colors import to_rgb
     rgb = to_rgb(colour)
     return [tuple(v + (1 - v) * (0.35 if i % 2 else 0.0) for v in rgb) for i in range(n)]
-
-
-def scaled(values: Sequence[float], units: Sequence[tuple[float, str]]) -> tuple[float, str]:
-    """The first (divisor, unit) of ``units`` that the largest value reaches."""
-    top = max(values) if values else 0
-    return next(((div, name) for div, name in units if top >= div), units[-1])
