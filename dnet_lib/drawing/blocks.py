@@ -6,6 +6,7 @@ module and the drawing changes.
 """
 from __future__ import annotations
 
+import copy
 from itertools import accumulate
 from typing import Sequence
 
@@ -14,7 +15,7 @@ from torch import nn
 
 from .. import models, style
 from ..validate import check_int
-from .figure import Drawing, new_figure, pyplot_axes, shades
+from .figure import Drawing, new_figure, pyplot_axes, shades, stacked_bar
 
 __all__ = ["residual_vs_dense", "dense_block_stack", "transition_diagram", "weight_slices",
            "dual_path_widths", "plot_dual_path_block"]
@@ -22,7 +23,6 @@ __all__ = ["residual_vs_dense", "dense_block_stack", "transition_diagram", "weig
 C = style.COLORS
 
 
-# --------------------------------------------------------------------------- reading modules
 def _convs(module: nn.Module) -> list[nn.Conv2d]:
     """The module's own convolutions in order (a projection shortcut is not the main path)."""
     return [m for m in module.children() if isinstance(m, nn.Conv2d)]
@@ -58,17 +58,15 @@ def _kernel_text(conv: nn.Conv2d) -> str:
     return f"{k[0]}×{k[1]}" + (f"/{conv.stride[0]}" if conv.stride[0] > 1 else "")
 
 
-# --------------------------------------------------------------------------- drawing idiom
 def _stack(ax, d: Drawing, at: float, slices, thick: float, scale: float = 1,
            vertical: bool = True, **meta) -> float:
-    """A tensor as one bar of stacked channel slices (channels, colour, name), each slice a
-    part; returns where the bar ends."""
-    ends = list(accumulate((s[0] * scale for s in slices), initial=0))
-    bars = (ax.bar if vertical else ax.barh)(at, [s[0] * scale for s in slices], thick, ends[:-1],
-                                             color=[s[1] for s in slices], edgecolor="white")
+    """A tensor as one bar of channel slices (channels, colour, name), each slice a part; returns
+    where the bar ends."""
+    bars, end = stacked_bar(ax, at, [s[0] * scale for s in slices], [s[1] for s in slices],
+                            thick, vertical=vertical)
     for bar, (channels, _, name) in zip(bars, slices):
         d.add(bar, "slice", name, channels, **meta)
-    return ends[-1]
+    return end
 
 
 def _arrow(ax, start, end, colour=C["neutral"]):
@@ -77,22 +75,16 @@ def _arrow(ax, start, end, colour=C["neutral"]):
                                         color=colour, linewidth=1.6))
 
 
-# --------------------------------------------------------------------------- 1. add vs concat
 def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None = None) -> Drawing:
-    """Residual blocks (top) and a dense block (bottom) on the same input x.
-
-    Top: each block computes F(x) and *adds* it to x: the state keeps its width.
-    Bottom: each dense layer computes k new channels and *concatenates* them: the state grows and
-    every earlier slice stays visible. Bar heights are the real channel counts on one scale.
-    Defaults: two ``BasicBlock(64, 64)`` and ``DenseBlock(2, 64, 32, bottleneck=False)``.
-    """
+    """Residual blocks (top: F(x) *added* to x, the width stays) and a dense block (bottom: k
+    new channels *concatenated*, every earlier slice stays) on one channel scale. Defaults: two
+    ``BasicBlock(64, 64)`` and ``DenseBlock(2, 64, 32, bottleneck=False)``."""
     if residual is None:
         residual = nn.Sequential(models.BasicBlock(64, 64), models.BasicBlock(64, 64))
     if dense is None:
         dense = models.DenseBlock(2, 64, 32, bottleneck=False)
     blocks, layers = _residual_blocks(residual), _dense_layers(dense)
-    # each row is a list of states: (slices, caption, the step that made it: box, op, value,
-    # shortcut text, shortcut kind)
+    # a row's states: (slices, caption, the step to it: box, op, value, shortcut text and kind)
     width = _convs(blocks[0])[0].in_channels
     res = [([(width, C["input"], "x")], "x", None)]
     for i, b in enumerate(blocks):
@@ -148,13 +140,9 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
         return d
 
 
-# --------------------------------------------------------------------------- 2. channel stack
 def dense_block_stack(block: nn.Module) -> Drawing:
-    """One row per dense layer: the concatenation it reads, slice by slice, with its real width.
-
-    Row l shows the block input (c0 channels, grey) and the k channels of each earlier layer;
-    the last row is the block's output, c0 + L·k channels.
-    """
+    """One row per dense layer: the concatenation it reads (the block input, c0 channels, then
+    k per earlier layer); the last row is the block's output, c0 + L·k channels."""
     widths = [_layer_widths(layer) for layer in _dense_layers(block)]
     c0, L, k = widths[0][0], len(widths), widths[0][1]
     slices = [(c0, C["input"], "x0")] + [(w[1], tone, f"x{j + 1}") for j, (w, tone)
@@ -186,13 +174,9 @@ def dense_block_stack(block: nn.Module) -> Drawing:
         return d
 
 
-# --------------------------------------------------------------------------- 3. transition
 def transition_diagram(transition: nn.Module | None = None, size: int = 28) -> Drawing:
-    """A transition on an m-channel, size×size input: 1×1 conv to floor(θ·m), then pooling.
-
-    Shapes are measured by running each child of the module on a zero tensor (eval mode, so
-    BatchNorm statistics are untouched). Default: ``Transition(256, 128)`` (θ = 0.5).
-    """
+    """A transition on an m-channel, size×size input: 1×1 conv to floor(θ·m), then pooling;
+    shapes measured by running a copy of each child. Default: ``Transition(256, 128)``."""
     check_int("size", size, 2)
     transition = models.Transition(256, 128) if transition is None else transition
     convs = _convs(transition)
@@ -200,18 +184,14 @@ def transition_diagram(transition: nn.Module | None = None, size: int = 28) -> D
         raise ValueError(f"transition must contain a convolution, got {type(transition).__name__}")
     m = convs[0].in_channels
     shapes = [("input", (m, size, size))]
-    was_training = transition.training
-    transition.eval()
-    try:
-        x = torch.zeros(1, m, size, size)
-        with torch.no_grad():
-            for child in transition.children():
-                y = child(x)
-                if y.shape != x.shape:
-                    shapes.append((_child_text(child), tuple(y.shape[1:])))
-                x = y
-    finally:
-        transition.train(was_training)
+    probe = copy.deepcopy(transition).eval()     # the module keeps its mode and statistics
+    x = torch.zeros(1, m, size, size)
+    with torch.no_grad():
+        for child in probe.children():
+            y = child(x)
+            if y.shape != x.shape:
+                shapes.append((_child_text(child), tuple(y.shape[1:])))
+            x = y
     (out, h, w), tallest = shapes[-1][1], max(s[1][0] for s in shapes)
     with style.context():
         d = new_figure(6.4, 3.4, "transition")
@@ -240,30 +220,22 @@ def transition_diagram(transition: nn.Module | None = None, size: int = 28) -> D
 def _child_text(child: nn.Module) -> str:
     if isinstance(child, nn.Conv2d):
         return f"{_kernel_text(child)} conv"
-    if isinstance(child, (nn.AvgPool2d, nn.MaxPool2d)):
+    if isinstance(child, (nn.AvgPool2d, nn.MaxPool2d)):      # e.g. "2×2 avg pool"
         k = child.kernel_size if isinstance(child.kernel_size, int) else child.kernel_size[0]
-        return f"{k}×{k} {'avg' if isinstance(child, nn.AvgPool2d) else 'max'} pool"
+        return f"{k}×{k} {type(child).__name__[:3].lower()} pool"
     return type(child).__name__
 
 
-# --------------------------------------------------------------------------- 4. weight slices
-def weight_slices(conv: nn.Conv2d, widths: Sequence[int], names: Sequence[str] | None = None):
-    """``conv.weight`` (out x in, summed over the kernel window) cut into the column blocks that
-    multiply concatenated inputs of ``widths`` channels, beside those inputs: the picture of
-    ``W * [X0, ..., Xl] = sum_i Wi * Xi`` (Chapter 2). Returns the figure.
-
-    Every entry shown is a number of the real weight tensor; ``widths`` must add up to
-    ``conv.in_channels``.
-    """
+def weight_slices(conv: nn.Conv2d, widths: Sequence[int]):
+    """The figure of ``conv.weight`` (summed over the kernel window) cut into the column blocks
+    that multiply inputs X0, X1, ... of ``widths`` channels (adding up to ``conv.in_channels``),
+    beside them: ``W * [X0, ..., Xl] = sum_i Wi * Xi`` (chapter 2)."""
     if not isinstance(conv, nn.Conv2d):
         raise ValueError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
     widths = [int(w) for w in widths]
     if not widths or min(widths) < 1 or sum(widths) != conv.in_channels:
         raise ValueError(f"widths must be positive and add up to conv.in_channels = "
                          f"{conv.in_channels}, got {widths}")
-    names = list(names) if names is not None else [f"X{i}" for i in range(len(widths))]
-    if len(names) != len(widths):
-        raise ValueError(f"names must have one entry per width ({len(widths)}), got {names}")
     matrix = conv.weight.detach().float().sum(dim=(2, 3)).cpu().numpy()
     out_ch, in_ch = matrix.shape
     limit = float(abs(matrix).max()) or 1.0
@@ -275,17 +247,17 @@ def weight_slices(conv: nn.Conv2d, widths: Sequence[int], names: Sequence[str] |
                     extent=(0, in_ch, out_ch, 0))
         left.bar(starts[:-1], out_ch, widths, 0, align="edge", fill=False, lw=2.5,
                  edgecolor=C["neutral"])
-        right.bar(0, widths, 1, starts[:-1], align="edge", alpha=0.8,
+        right.bar(0, widths, 1, starts[:-1], align="edge", alpha=0.8, edgecolor="white",
                   color=[C["input"]] + [C["dense"]] * (len(widths) - 1))
-        for i, (start, width, name) in enumerate(zip(starts, widths, names)):
+        for i, (start, width) in enumerate(zip(starts, widths)):
             left.text(start + width / 2, -0.6, f"W{i}: {width} cols", ha="center", va="bottom",
                       fontsize=10)
-            right.text(0.5, start + width / 2, f"{name}\n{width} ch", ha="center", va="center",
+            right.text(0.5, start + width / 2, f"X{i}\n{width} ch", ha="center", va="center",
                        fontsize=10, color="white")
         style.label(left, x=f"input channel of the concatenation ({in_ch})",
                     y=f"output channel ({out_ch})")
         left.set_title(f"weight of a real {conv.kernel_size[0]}x{conv.kernel_size[1]} conv, "
-                       f"split by input", fontsize=11)
+                       f"split by input", fontsize=11, pad=16)
         left.grid(False)
         right.set(xlim=(0, 1), ylim=(in_ch, 0))
         right.set_axis_off()
@@ -293,7 +265,6 @@ def weight_slices(conv: nn.Conv2d, widths: Sequence[int], names: Sequence[str] |
     return fig
 
 
-# --------------------------------------------------------------------------- 5. dual path
 DUAL_PATH_COLOURS = {"residual": "#3182bd", "dense input": "#fdae6b", "dense": "#e6550d",
                      "added": "#9ecae1", "appended": "#fd8d3c"}
 
@@ -311,9 +282,8 @@ def dual_path_widths(block: nn.Module) -> list[dict]:
 
 
 def plot_dual_path_block(block: nn.Module, ax=None):
-    """One row per layer of a dual-path block (chapter 9): the channels it reads, split into the
-    residual path and the dense path's slices (left), and what it writes (right). Returns the
-    figure."""
+    """The figure of a dual-path block (chapter 9), a row per layer: what it reads (the residual
+    path and the dense path's slices) and what it writes (added, appended)."""
     from matplotlib.patches import Patch
     rows = dual_path_widths(block)
     ax = pyplot_axes(ax, (8, 0.7 * len(rows) + 1.2))
@@ -324,9 +294,8 @@ def plot_dual_path_block(block: nn.Module, ax=None):
         read = [(r["residual"], "residual"), (block.dense_channels, "dense input")]
         read += [(k, "dense")] * ((r["dense"] - block.dense_channels) // k)
         for at, parts in ((0, read), (x0, [(r["added"], "added"), (r["appended"], "appended")])):
-            ax.barh(y, [p[0] for p in parts], 0.6, list(accumulate((p[0] for p in parts),
-                                                                   initial=at))[:-1],
-                    color=[DUAL_PATH_COLOURS[p[1]] for p in parts], edgecolor="white")
+            stacked_bar(ax, y, [p[0] for p in parts], [DUAL_PATH_COLOURS[p[1]] for p in parts],
+                        0.6, at)
         ax.text(r["reads"] + widest * 0.02, y, f"reads {r['reads']}", va="center", fontsize=7)
         ax.text(x0 + r["added"] / 2, y, f"+ {r['added']}", ha="center", va="center", fontsize=7)
         ax.text(x0 + r["added"] + r["appended"] + widest * 0.02, y, f"appends {r['appended']}",

@@ -9,14 +9,16 @@ figure), label it with ``style.label`` and return it.
 """
 from __future__ import annotations
 
+from itertools import groupby
+
 import numpy as np
 import torch
 from torch import nn
 
 from .. import models, results, reuse, seeds, style, toy, validate
-from ..stages import trace_widths
+from ..stages import stage_of, trace_widths
 from ..units import BYTES_PER_FLOAT32
-from .figure import Drawing, new_figure, pyplot_axes, subplots
+from .figure import Drawing, new_figure, pyplot_axes, stacked_bar, subplots
 
 __all__ = ["block_cost_bars", "stage_diagram", "plot_depth_curves", "plot_less_data_gaps",
            "plot_saved_by_layer", "plot_sweep", "plot_feature_reuse", "plot_cutoffs",
@@ -30,11 +32,8 @@ SAVED_COLOURS = {"feature maps (kept anyway)": "#9ecae1",
 
 
 def block_cost_bars(stats: dict) -> Drawing:
-    """Per-layer parameters and input size of one dense block, from ``arith.dense_block_stats``.
-
-    Both grow linearly with the layer index (each layer reads k more channels), so the block's
-    totals grow with L²: the picture behind "dense blocks get expensive when deep".
-    """
+    """Per-layer parameters and input size of one dense block (``arith.dense_block_stats``):
+    both grow with the layer index, so the block's totals grow with L²."""
     from matplotlib.ticker import MaxNLocator
     layers, size = stats["layers"], stats["image_size"]
     panels = (([r["params"] for r in layers], ((1e6, "millions"), (1e3, "thousands"), (1, "")),
@@ -67,13 +66,9 @@ def _model_label(model: nn.Module) -> str:
 
 def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = None,
                   size: int = 224) -> Drawing:
-    """Channels carried and resolution through two networks, measured with forward hooks.
-
-    x axis: convolutions passed (depth); top: channels of the state (log scale); bottom: its
-    resolution. DenseNet's channels rise by k per layer inside a block and drop at each
-    transition; ResNet's change only where a stage starts. Defaults: DenseNet-121 vs ResNet-50,
-    built on the "meta" device (structure only, instant); pass any models you like.
-    """
+    """Channels carried (top) and resolution (bottom) against convolutions passed through two
+    networks, measured with forward hooks. Defaults: DenseNet-121 and ResNet-50 on the "meta"
+    device (structure only, instant)."""
     with torch.device("meta"):
         densenet = models.densenet121() if densenet is None else densenet
         resnet = models.resnet50() if resnet is None else resnet
@@ -87,24 +82,20 @@ def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = 
                 (line,) = ax.step([p.convs for p in points], values, where="post", color=colour,
                                   label=label)
                 d.add(line, kind, label, pick(values), model=label, values=values)
-            # label the width where each stage ends (before a transition or a new ResNet
-            # stage); a ResNet plateau is labelled at its middle
-            start = 0
-            for i, (p, after) in enumerate(zip(points, points[1:] + [None])):
-                if i and p.channels != points[i - 1].channels:
-                    start = i
+            for p in points:
                 if p.kind == "transition":
                     ax_c.axvline(p.convs, color=C["transition"], lw=0.8, alpha=0.5,
                                  label="transition")
-                plateau = p.kind == "residual"
-                if after is None or after.kind == "transition" \
-                        or plateau and after.channels != p.channels:
-                    x = (points[start].convs + p.convs) / 2 if plateau else p.convs
-                    d.add(ax_c.annotate(str(p.channels), (x, p.channels), fontsize=9,
-                                        textcoords="offset points", color=colour,
-                                        xytext=(0, 5) if plateau else (3, 2),
-                                        ha="center" if plateau else "left"),
-                          "stage_end", label, p.channels, model=label, unit=p.unit)
+            # label the width where each stage ends; a ResNet plateau at its middle
+            for _, stage in groupby([p for p in points if p.kind in ("dense", "residual")],
+                                    key=lambda p: stage_of(p.unit)):
+                stage = list(stage)
+                p, plateau = stage[-1], stage[-1].kind == "residual"
+                x = (stage[0].convs + p.convs) / 2 if plateau else p.convs
+                d.add(ax_c.annotate(str(p.channels), (x, p.channels), fontsize=9, color=colour,
+                                    textcoords="offset points", xytext=(0, 5) if plateau
+                                    else (3, 2), ha="center" if plateau else "left"),
+                      "stage_end", label, p.channels, model=label, unit=p.unit)
             d.add([], "trace", label, len(points), points=points)
         for ax in (ax_c, ax_r):                  # base-2 log axes, ticks written as numbers
             ax.set_yscale("log", base=2)
@@ -159,19 +150,17 @@ def plot_saved_by_layer(panels: dict, title: str = ""):
     are too small to draw). Returns the figure."""
     from matplotlib.patches import Patch
     fig, axes = subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), sharex=True,
-                             squeeze=False)
+                         squeeze=False)
     used, widest = set(), 1
     for ax, (name, tensors) in zip(axes[0], panels.items()):
         layers = sorted({t.layer for t in tensors})
         for layer in layers:
             drawn = [t for t in tensors if t.layer == layer and t.channels]
-            lefts = np.cumsum([0] + [t.channels for t in drawn])
-            ax.barh(layer, [t.channels for t in drawn], left=lefts[:-1], height=0.7,
-                    color=[SAVED_COLOURS[t.kind] for t in drawn], edgecolor="white",
-                    linewidth=0.8)
+            end = stacked_bar(ax, layer, [t.channels for t in drawn],
+                              [SAVED_COLOURS[t.kind] for t in drawn], 0.7)[1]
             used.update(t.kind for t in drawn)
-            widest = max(widest, lefts[-1])
-            ax.text(lefts[-1] + 1, layer, f"{lefts[-1]}", va="center", fontsize=7)
+            widest = max(widest, end)
+            ax.text(end + 1, layer, f"{end}", va="center", fontsize=7)
         style.label(ax, x="channels stored for backward", y="dense layer", title=name)
         ax.set_yticks(layers)
         ax.invert_yaxis()
@@ -179,8 +168,7 @@ def plot_saved_by_layer(panels: dict, title: str = ""):
     if title:
         fig.suptitle(title, fontsize=10)
     fig.legend(handles=[Patch(color=c, label=k) for k, c in SAVED_COLOURS.items() if k in used],
-               loc="outside lower center", ncol=2,
-               fontsize="small", frameon=False)
+               loc="outside lower center", ncol=2, fontsize="small", frameon=False)
     return fig
 
 
@@ -199,13 +187,12 @@ def plot_sweep(table, x: str, xlabel: str, title: str = ""):
     return fig
 
 
-def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool = False,
-                       axes=None, cmap: str = "viridis", annotate: bool = True):
-    """Heat maps of ``reuse.feature_reuse`` (of a DenseNet, or the matrices) in the paper's
-    orientation, target layer across and source down, each panel on its own colour scale;
-    ``annotate`` writes the values into blocks of up to 8 layers. Returns the figure."""
+def plot_feature_reuse(model_or_matrices, axes=None, annotate: bool = True):
+    """Heat maps of ``reuse.feature_reuse`` (of a DenseNet, row-normalised, or the matrices):
+    target layer across, source down, a colour scale per panel; ``annotate`` writes the values
+    into blocks of up to 8 layers. Returns the figure."""
     if isinstance(model_or_matrices, nn.Module):
-        matrices = reuse.feature_reuse(model_or_matrices, normalize=normalize, fold_bn=fold_bn)
+        matrices = reuse.feature_reuse(model_or_matrices, normalize="row")
     else:
         matrices = [np.asarray(m, dtype=float) for m in model_or_matrices]
     if not matrices:
@@ -215,7 +202,7 @@ def plot_feature_reuse(model_or_matrices, normalize: str = "row", fold_bn: bool 
         axes = subplots(1, n, figsize=(2.6 * n + 0.6, 2.8), squeeze=False)[1][0]
     axes = np.atleast_1d(axes)
     for b, (ax, m) in enumerate(zip(axes, matrices)):
-        image = ax.imshow(m.T, cmap=cmap, interpolation="nearest")
+        image = ax.imshow(m.T, interpolation="nearest")
         if annotate and len(m) <= 8:             # beyond 8x8 the numbers no longer fit
             for (row, col), v in np.ndenumerate(m.T):
                 if np.isfinite(v):               # dark text on light colours, light on dark

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from .. import style
 
-__all__ = ["Part", "Drawing", "new_figure", "subplots", "pyplot_axes", "shades"]
+__all__ = ["Part", "Drawing", "new_figure", "subplots", "pyplot_axes", "stacked_bar", "shades"]
 
 
 @dataclass
@@ -79,6 +80,15 @@ def subplots(*args, **kwargs):
 def pyplot_axes(ax=None, figsize=None):
     """``ax``, or the axes of a new pyplot figure of ``figsize``."""
     return subplots(figsize=figsize)[1] if ax is None else ax
+
+
+def stacked_bar(ax, at: float, widths, colours, thick: float, start: float = 0,
+                vertical: bool = False):
+    """One bar of ``widths`` end to end from ``start`` (upwards if ``vertical``, else to the
+    right), a colour each: returns its rectangles and where it ends."""
+    ends = list(accumulate(widths, initial=start))
+    return (ax.bar if vertical else ax.barh)(at, widths, thick, ends[:-1], color=colours,
+                                             edgecolor="white"), ends[-1]
 
 
 def shades(colour: str, n: int) -> list[tuple[float, float, float]]:
