@@ -6,9 +6,6 @@ diagram, explorer and chapter plot: ``style.use()`` once in a chapter's setup ce
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
-
 __all__ = ["PALETTE", "COLORS", "RC_PARAMS", "CYCLE", "use", "context", "label"]
 
 # Okabe & Ito (2008), "Color Universal Design".
@@ -56,12 +53,10 @@ def use() -> None:
     matplotlib.rcParams.update(_rc())
 
 
-@contextlib.contextmanager
-def context() -> Iterator[None]:
-    """The book's style for the figures made inside the ``with`` block only."""
+def context():
+    """A context manager: the book's style for the figures made inside the ``with`` block."""
     import matplotlib
-    with matplotlib.rc_context(_rc()):
-        yield
+    return matplotlib.rc_context(_rc())
 
 
 def label(ax, x: str | None = None, y: str | None = None, title: str | None = None) -> None:

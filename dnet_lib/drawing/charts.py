@@ -131,9 +131,8 @@ def plot_less_data_gaps(record: dict, ax=None, first: str = "densenet", second: 
     from matplotlib.ticker import NullFormatter
     table = seeds.less_data_gaps(record, first, second)
     ax = pyplot_axes(ax, (5, 3.2))
-    for size, row in table.iterrows():
-        ax.semilogx([size] * len(row.gaps), [100 * g for g in row.gaps], "o", color="C0",
-                    alpha=0.6, ms=5)
+    dots = table.gaps.explode()                  # one dot per seed
+    ax.semilogx(dots.index, 100 * dots.astype(float), "o", color="C0", alpha=0.6, ms=5)
     ax.semilogx(table.index, 100 * table.gap_mean, "-", color="C0", label="mean over seeds")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xticks(list(table.index), [f"{int(n):,}" for n in table.index])
