@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..validate import check_int
-from .readers import Split, load_cifar10, load_fashion_mnist
+from .readers import Split, load_fashion_mnist
 
 
 def balanced_subset(labels: torch.Tensor, size: float | int, seed: int = 0) -> torch.Tensor:
@@ -220,10 +220,3 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None, *,
     return make_loaders(load_fashion_mnist(True, data_dir), load_fashion_mnist(False, data_dir),
                         batch_size, resize, **options)
 
-
-def load_data_cifar10(batch_size: int, resize: int | None = None, *,
-                      data_dir: str | os.PathLike | None = None, flip: bool = True,
-                      crop_padding: int = 4, **options):
-    """``make_loaders`` over CIFAR-10 with the standard flip + 4-pixel crop augmentation."""
-    return make_loaders(load_cifar10(True, data_dir), load_cifar10(False, data_dir), batch_size,
-                        resize, flip=flip, crop_padding=crop_padding, **options)
