@@ -90,21 +90,3 @@ class History:
     def __repr__(self) -> str:
         return f"History({self.summary()})"
 
-    def plot(self, ax=None):
-        """Loss (left axis) and accuracies (right axis) against epoch. Returns the axes."""
-        import matplotlib.pyplot as plt
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.2))
-        epochs = list(range(1, self.epochs + 1))
-        ax.plot(epochs, self.train_loss, "-o", color="C0", label="train loss")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        acc_ax = ax.twinx()
-        acc_ax.plot(epochs, self.train_acc, "--s", color="C1", label="train acc")
-        tested = [(e, a) for e, a in zip(epochs, self.test_acc) if a is not None]
-        if tested:
-            acc_ax.plot(*zip(*tested), "-^", color="C2", label="test acc")
-        acc_ax.set_ylabel("accuracy")
-        lines = ax.get_lines() + acc_ax.get_lines()
-        ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
-        return ax
