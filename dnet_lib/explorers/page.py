@@ -61,9 +61,6 @@ class Explorer:
                     data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
                     **settings)
 
-    def static_html(self) -> str:
-        return self.page()
-
     def again(self, **values) -> "Explorer":
         """This explorer with other settings (what a moved control shows)."""
         return type(self)(**values)
@@ -86,7 +83,7 @@ class Explorer:
         return w.VBox([*controls.values(), out])
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/plain": repr(self), "text/html": self.static_html()}
+        bundle = {"text/plain": repr(self), "text/html": self.page()}
         if _want_widget():      # the model_id (protocol 2.0): ipywidgets 7 and 8 render it
             bundle[WIDGET_VIEW] = {"version_major": 2, "version_minor": 0,
                                    "model_id": self.widget().model_id}

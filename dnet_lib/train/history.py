@@ -1,6 +1,7 @@
 """``History``: the per-epoch metrics of a training run, saved as JSON."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -40,11 +41,8 @@ class History:
 
     def train_seconds(self) -> list[float | None]:
         """Seconds of training up to the end of each epoch (evaluation excluded; None: unknown)."""
-        total, out = 0.0, []
-        for seconds in self.train_time:
-            total = None if total is None or seconds is None else total + seconds
-            out.append(total)
-        return out
+        add = (lambda total, s: None if total is None or s is None else total + s)
+        return list(itertools.accumulate(self.train_time, add, initial=0.0))[1:]
 
     def time_to_accuracy(self, target: float) -> float | None:
         """Seconds of training until the first epoch-end test accuracy >= ``target``, or None
