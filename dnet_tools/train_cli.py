@@ -19,6 +19,8 @@ from dnet_lib.arith import count_params
 from dnet_lib.train import OPTIMIZERS, SCHEDULES, TrainConfig, distributed, fit
 from dnet_lib.validate import check_int
 
+from .cifar import load_data_cifar10
+
 # every model factory in dnet_lib.models (densenet121, d2l_densenet, resnet18, ...)
 FACTORIES = {name: getattr(models, name) for name in models.FACTORIES}
 
@@ -103,7 +105,7 @@ def train_main(args: argparse.Namespace) -> int:
         if device.type == "cuda" and world_size > 1:
             device = torch.device("cuda", torch.cuda.current_device())
         cifar = args.dataset == "cifar10"
-        loader = data.load_data_cifar10 if cifar else data.load_data_fashion_mnist
+        loader = load_data_cifar10 if cifar else data.load_data_fashion_mnist
         crop = args.crop_padding if args.crop_padding is not None else (4 if cifar else 0)
         train_iter, test_iter = loader(args.batch_size, args.resize, device=device,
                                        data_dir=args.data_dir, subset=args.subset,

@@ -68,7 +68,7 @@ def _run_page_js(page: str, expression: str):
 
 
 def test_growth_page_javascript_equals_arith_over_a_grid():
-    page = growth_rate_explorer().static_html()
+    page = growth_rate_explorer().page()
     grid = [(c0, L, k, size, b) for c0 in (1, 3, 64, 256) for L in (1, 2, 6, 24)
             for k in (1, 10, 12, 32, 48) for size in explorers.IMAGE_SIZES for b in (False, True)]
     got = _run_page_js(page, f"{json.dumps(grid)}.map(([c, L, k, s, b]) => "
@@ -83,17 +83,17 @@ def test_growth_page_javascript_equals_arith_over_a_grid():
 
 def test_page_javascript_has_no_formula_constants():
     # the page's arithmetic reads its numbers from the generated tables, never literals like 4*k
-    code = _run_page_js(growth_rate_explorer().static_html(),
+    code = _run_page_js(growth_rate_explorer().page(),
                         "String(window.dnetExplorers.blockStats)")
     assert "growthTables" in code
     assert not re.search(r"[*] ?\d|\d ?[*]", code), "a hard-coded factor in the page's arithmetic"
 
 
 def test_pages_are_the_package_files():
-    page = growth_rate_explorer().static_html()
+    page = growth_rate_explorer().page()
     for name in ("explorer.css", "explorer.js", "growth_rate.js"):
         assert asset(name) in page, name
-    assert asset("compression.js") in compression_explorer("d2l", architectures=["d2l"]).static_html()
+    assert asset("compression.js") in compression_explorer("d2l", architectures=["d2l"]).page()
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
@@ -149,7 +149,7 @@ def _page_data(page: str) -> dict:
 
 def test_compression_page_has_one_frame_per_theta_and_the_real_numbers():
     comp = compression_explorer("cifar_bc100", 0.5, True, ["cifar_bc100", "densenet121"])
-    page = comp.static_html()
+    page = comp.page()
     data = _page_data(page)
     assert data["initial"] == "cifar_bc100" and data["names"] == ["cifar_bc100", "densenet121"]
     assert set(data["architectures"]) == set(data["frames"]) == {"cifar_bc100", "densenet121"}
@@ -167,11 +167,11 @@ def test_compression_page_has_one_frame_per_theta_and_the_real_numbers():
 
 
 def test_static_html_keeps_the_browser_hooks_and_no_external_url():
-    growth = growth_rate_explorer().static_html()
+    growth = growth_rate_explorer().page()
     for role in ("growth-rate", "num-layers", "in-channels", "image-size", "bottleneck", "params",
                  "layers", "formula", "stack", "params-bars", "memory-bars", "out-channels"):
         assert f'data-role="{role}"' in growth, role
-    comp = compression_explorer().static_html()
+    comp = compression_explorer().page()
     for role in ("architecture", "theta", "theta-value", "bottleneck", "params", "stages",
                  "variant", "drawing"):
         assert f'data-role="{role}"' in comp, role
@@ -181,7 +181,7 @@ def test_static_html_keeps_the_browser_hooks_and_no_external_url():
 
 
 def test_two_displays_get_distinct_ids():
-    first, second = growth_rate_explorer().static_html(), growth_rate_explorer().static_html()
+    first, second = growth_rate_explorer().page(), growth_rate_explorer().page()
     id_of = lambda html: re.search(r'id="(dnet-growth_rate-[^"]+)"', html).group(1)
     assert id_of(first) != id_of(second)
 
@@ -244,8 +244,8 @@ def _chromium_page():
 def test_static_pages_draw_and_recompute_in_a_browser(tmp_path, playwright_instance):
     sync_api, chromium = _chromium_page()
     growth, comp = tmp_path / "growth.html", tmp_path / "compression.html"
-    growth.write_text(growth_rate_explorer().static_html(), encoding="utf-8")
-    comp.write_text(compression_explorer("d2l", 0.25, False).static_html(), encoding="utf-8")
+    growth.write_text(growth_rate_explorer().page(), encoding="utf-8")
+    comp.write_text(compression_explorer("d2l", 0.25, False).page(), encoding="utf-8")
     read = ("(() => { const r = document.querySelector('.dnet-explorer'); "
             "const get = x => r.querySelector('[data-role=\"' + x + '\"]'); %s })()")
     browser = playwright_instance.chromium.launch(executable_path=chromium, args=["--no-sandbox"])

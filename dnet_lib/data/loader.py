@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..validate import check_int
-from .readers import Split, load_cifar10, load_fashion_mnist
+from .readers import Split, load_fashion_mnist
 
 
 def balanced_subset(labels: torch.Tensor, size: float | int, seed: int = 0) -> torch.Tensor:
@@ -55,7 +55,7 @@ class DeviceLoader:
     and horizontal flip, bilinear resize, ``(x - mean) / std``. Yields ``(x float32 (B, C, H, W),
     y int64 (B,))``. Epoch ``e`` shuffles with ``(seed, e)``, so a resumed run (``set_epoch``)
     sees the same batches. With ``world_size > 1`` each rank takes every ``world_size``-th index,
-    like DistributedSampler (padded to equal shards unless ``pad_shards=False``).
+    like DistributedSampler (see ``set_shard``).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *,
@@ -63,8 +63,7 @@ class DeviceLoader:
                  mean: float | Sequence[float] | None = None,
                  std: float | Sequence[float] | None = None, flip: bool = False,
                  crop_padding: int = 0, device: str | torch.device | None = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, pad_shards: bool = True,
-                 channels_last: bool = False):
+                 rank: int = 0, world_size: int = 1, channels_last: bool = False):
         if images.dtype != torch.uint8:
             raise ValueError(f"images must be a uint8 tensor, got dtype {images.dtype}")
         images = images.unsqueeze(1) if images.dim() == 3 else images
@@ -82,42 +81,36 @@ class DeviceLoader:
         if (mean is None) != (std is None):
             raise ValueError("mean and std must be given together (or both None: no "
                              "normalisation)")
-        self.set_shard(rank, world_size, pad_shards)
+        self.set_shard(rank, world_size)
         self.device = torch.device(device) if device is not None else images.device
         self.images = images.to(self.device).contiguous()
         self.labels = labels.to(self.device, torch.int64)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.resize, self.flip, self.crop_padding = resize, flip, crop_padding
         self.seed, self.channels_last, self.epoch = seed, channels_last, 0
-        self.mean, self.std = mean, std
-        channels = self.images.shape[1]
-        m, sd = (torch.as_tensor(v, dtype=torch.float32).flatten()
+        m, sd = (torch.as_tensor(v, dtype=torch.float32).reshape(1, -1, 1, 1).to(self.device)
                  for v in ((0.0, 1.0) if mean is None else (mean, std)))
         if (sd <= 0).any():
             raise ValueError(f"std must be > 0, got {std!r}")
         # (x/255 - mean)/std == x * scale + shift: one fused multiply-add per pixel
-        shape = (1, channels, 1, 1)
-        self._scale = (1.0 / (255.0 * sd)).expand(channels).reshape(shape).to(self.device)
-        self._shift = (-m / sd).expand(channels).reshape(shape).to(self.device)
+        self._scale, self._shift = 1.0 / (255.0 * sd), -m / sd
         self._aug_generator = torch.Generator(device=self.device)
 
     def __len__(self) -> int:
-        n = len(self.labels)
-        if self.world_size > 1:
-            n = (math.ceil(n / self.world_size) if self.pad_shards
-                 else len(range(self.rank, n, self.world_size)))
+        n, ranks = len(self.labels), self.world_size
+        n = math.ceil(n / ranks) if self.pad_shards else len(range(self.rank, n, ranks))
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
         """Use the shuffle/augmentation randomness of ``epoch`` for the next iteration."""
         self.epoch = int(epoch)
 
-    def set_shard(self, rank: int, world_size: int, pad: bool | None = None) -> None:
-        """Take every ``world_size``-th example from ``rank`` on (``pad``: equal shard sizes)."""
+    def set_shard(self, rank: int, world_size: int, pad: bool = True) -> None:
+        """Take every ``world_size``-th example from ``rank`` on; ``pad`` repeats the first
+        examples so that every rank gets as many (training), else each example counts once."""
         check_int("world_size", world_size, 1)
         self.rank, self.world_size = check_int("rank", rank, 0, world_size - 1), world_size
-        if pad is not None:
-            self.pad_shards = pad
+        self.pad_shards = pad
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "seed": self.seed,
@@ -133,12 +126,9 @@ class DeviceLoader:
         seed = _mix_seed(self.seed, self.epoch if epoch is None else epoch)
         order = (torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if self.shuffle
                  else torch.arange(n))
-        if self.world_size > 1:
-            total = math.ceil(n / self.world_size) * self.world_size
-            if self.pad_shards and total > n:   # repeat the start: every rank gets the same count
-                order = torch.cat([order, order[: total - n]])
-            order = order[self.rank::self.world_size]
-        return order
+        if self.pad_shards:     # repeat the start: every rank gets the same count
+            order = torch.cat([order, order[:(-n) % self.world_size]])
+        return order[self.rank::self.world_size]
 
     def transform(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, C, H, W) on the device -> normalised float batch (augmented if enabled)."""
@@ -220,10 +210,3 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None, *,
     return make_loaders(load_fashion_mnist(True, data_dir), load_fashion_mnist(False, data_dir),
                         batch_size, resize, **options)
 
-
-def load_data_cifar10(batch_size: int, resize: int | None = None, *,
-                      data_dir: str | os.PathLike | None = None, flip: bool = True,
-                      crop_padding: int = 4, **options):
-    """``make_loaders`` over CIFAR-10 with the standard flip + 4-pixel crop augmentation."""
-    return make_loaders(load_cifar10(True, data_dir), load_cifar10(False, data_dir), batch_size,
-                        resize, flip=flip, crop_padding=crop_padding, **options)

@@ -1,18 +1,15 @@
-"""One reader per dataset: Fashion-MNIST (its .gz IDX files), CIFAR-10 (its python batches)
-and the Kaggle house prices (d2l's CSV copies, and d2l's preprocessing)."""
+"""One reader per dataset: Fashion-MNIST (its .gz IDX files) and the Kaggle house prices
+(d2l's CSV copies, and d2l's preprocessing)."""
 from __future__ import annotations
 
 import gzip
 import os
-import pickle
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from .sources import (FASHION_MNIST_FILES, HOUSE_PRICE_FILES, DataError, checked_file,
-                      data_root, locate)
+from .sources import FASHION_MNIST_FILES, HOUSE_PRICE_FILES, DataError, checked_file, locate
 
 _CACHE: dict[tuple[str, str], "Split"] = {}
 
@@ -53,34 +50,6 @@ def load_fashion_mnist(train: bool = True, data_dir: str | os.PathLike | None = 
         _CACHE[key] = Split(torch.from_numpy(images.copy()),
                             torch.from_numpy(labels.astype(np.int64)))
     return _CACHE[key]
-
-
-def load_cifar10(train: bool = True, data_dir: str | os.PathLike | None = None) -> Split:
-    """CIFAR-10 as ``Split(images uint8 (N, 3, 32, 32), labels int64 (N,))``.
-
-    Reads ``cifar-10-batches-py/`` (from cifar-10-python.tar.gz: ``data_batch_1..5``,
-    ``test_batch``) in ``data_dir`` (that folder or its parent; default ``data_root()``).
-    Unpickle only files you trust.
-    """
-    if data_dir is None:
-        data_dir = data_root()
-    folder = Path(data_dir).expanduser()
-    if (folder / "cifar-10-batches-py").is_dir():
-        folder = folder / "cifar-10-batches-py"
-    images, labels = [], []
-    for name in [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]:
-        if not (folder / name).is_file():
-            raise DataError(f"missing CIFAR-10 file {folder / name}; expected the folder "
-                            f"cifar-10-batches-py from cifar-10-python.tar.gz")
-        with open(folder / name, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-            raise DataError(f"{folder / name}: b'data' has shape {data.shape}, expected (N, 3072)")
-        images.append(data.reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return Split(torch.from_numpy(np.concatenate(images)),
-                 torch.from_numpy(np.concatenate(labels)))
 
 
 def load_house_prices(data_dir: str | os.PathLike | None = None, download: bool = True):

@@ -15,6 +15,8 @@ import urllib.error
 from pathlib import Path
 from typing import Sequence
 
+from ..validate import check_choice
+
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -51,9 +53,7 @@ class DataError(RuntimeError):
 
 
 def _check_name(name: str) -> str:
-    if name not in DATASETS:
-        raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
-    return name
+    return check_choice("name", name, sorted(DATASETS))
 
 
 def data_root() -> Path:
@@ -78,13 +78,6 @@ def _dataset_folder(root: Path, name: str) -> Path | None:
     return next((f for f in (root / name, root, root.parent / name) if (f / first).exists()), None)
 
 
-def _not_found(name: str) -> DataError:
-    return DataError(
-        f"{name} data not found under {data_root() / name}. Run `{SETUP_COMMAND}` (part of "
-        f"`make test` and `make book`; or `python -m dnet_lib.data`) to download it, or set "
-        f"DNET_DATA_DIR to a folder holding {name}/ ({', '.join(DATASETS[name])}).")
-
-
 def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
     """The folder of dataset ``name``: in ``data_dir``, else in ``data_root()``.
 
@@ -101,7 +94,10 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool 
     folder = _dataset_folder(data_root(), name)
     offline = os.environ.get("DNET_OFFLINE", "").strip().lower() in ("1", "true", "yes")
     if folder is None and (offline or not download):
-        raise _not_found(name)
+        raise DataError(f"{name} data not found under {data_root() / name}. Run "
+                        f"`{SETUP_COMMAND}` (part of `make test` and `make book`; or `python -m "
+                        f"dnet_lib.data`) to download it, or set DNET_DATA_DIR to a folder "
+                        f"holding {name}/ ({', '.join(DATASETS[name])}).")
     return folder or ensure_data(names=[name])[name]
 
 
@@ -112,10 +108,8 @@ def dataset_dir(name: str) -> Path:
 
 def data_source(name: str) -> str:
     """Base URL the set-up downloads dataset ``name`` from (``$DNET_DATA_MIRROR`` overrides)."""
-    mirror = os.environ.get(MIRROR_ENV, "").strip()
-    if mirror:
-        return mirror.rstrip("/") + f"/{_check_name(name)}/"
-    return DATA_SOURCES[_check_name(name)]
+    mirror = os.environ.get(MIRROR_ENV, "").strip().rstrip("/")
+    return f"{mirror}/{_check_name(name)}/" if mirror else DATA_SOURCES[_check_name(name)]
 
 
 @functools.lru_cache(maxsize=None)

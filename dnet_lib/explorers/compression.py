@@ -55,8 +55,7 @@ def channel_profile(stats: dict, growth_rate: int) -> list[int]:
     for i, block in enumerate(stats["blocks"]):
         profile += arith.dense_block_channels(block["in_channels"], block["num_layers"],
                                               growth_rate)[1:]
-        if i < len(stats["transitions"]):
-            profile.append(stats["transitions"][i]["out_channels"])
+        profile += [t["out_channels"] for t in stats["transitions"][i:i + 1]]
     return profile
 
 
@@ -99,12 +98,7 @@ def profile_svg(name: str, theta: float) -> str:
 
 def _compact(stats: dict) -> dict:
     """The part of ``arith.densenet_stats`` the page shows."""
-    return {"variant": stats["variant"], "params": stats["params"],
-            "stage_channels": stats["stage_channels"],
-            "blocks": [{k: b[k] for k in ("num_layers", "in_channels", "out_channels", "params")}
-                       for b in stats["blocks"]],
-            "transitions": [{k: t[k] for k in ("out_channels", "params")}
-                            for t in stats["transitions"]]}
+    return {k: stats[k] for k in ("variant", "params", "stage_channels", "blocks", "transitions")}
 
 
 class CompressionExplorer(Explorer):
@@ -123,7 +117,6 @@ class CompressionExplorer(Explorer):
         for name in names:
             check_choice("architectures", name, ARCHITECTURES)
         check_choice("architecture", architecture, names)
-        check_compression(compression)
         check_choice("compression", compression, THETAS)
         self.architecture, self.names = architecture, names
         self.compression, self.bottleneck = compression, bool(bottleneck)

@@ -28,12 +28,6 @@ def fill(name: str, **values) -> str:
     return Template(asset(name)).substitute(values)
 
 
-def widget_view(widget) -> dict:
-    """The mimebundle entry that shows a live widget: its ``model_id`` (protocol 2.0), which
-    ipywidgets 7 (no ``_repr_mimebundle_``) and 8 front-ends both render."""
-    return {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
-
-
 def _want_widget() -> bool:
     """A live ipywidgets view only in a running kernel, and not while the book is built."""
     if os.environ.get("DNET_BOOK_BUILD"):
@@ -67,9 +61,6 @@ class Explorer:
                     data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
                     **settings)
 
-    def static_html(self) -> str:
-        return self.page()
-
     def again(self, **values) -> "Explorer":
         """This explorer with other settings (what a moved control shows)."""
         return type(self)(**values)
@@ -81,22 +72,19 @@ class Explorer:
         controls = self.controls(w, common)
         out = w.Output()
 
-        def update(_=None):
-            self.again(**{name: c.value for name, c in controls.items()}).show_in(out)
+        def update(_=None):     # the same page script draws the recomputed numbers
+            shown = self.again(**{name: c.value for name, c in controls.items()})
+            out.outputs = ({"output_type": "display_data", "metadata": {}, "data": {
+                "text/plain": repr(shown), "text/html": shown.page(live=True)}},)
 
         for control in controls.values():
             control.observe(update, names="value")
         update()
         return w.VBox([*controls.values(), out])
 
-    def show_in(self, output) -> None:
-        """Show this explorer's current numbers in an ipywidgets ``Output`` (the live widget),
-        drawn by the same page script as the static page."""
-        output.outputs = ({"output_type": "display_data", "metadata": {},
-                           "data": {"text/plain": repr(self), "text/html": self.page(live=True)}},)
-
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/plain": repr(self), "text/html": self.static_html()}
-        if _want_widget():
-            bundle[WIDGET_VIEW] = widget_view(self.widget())
+        bundle = {"text/plain": repr(self), "text/html": self.page()}
+        if _want_widget():      # the model_id (protocol 2.0): ipywidgets 7 and 8 render it
+            bundle[WIDGET_VIEW] = {"version_major": 2, "version_minor": 0,
+                                   "model_id": self.widget().model_id}
         return bundle

@@ -1,16 +1,20 @@
-"""The settings of one training run: one frozen dataclass, checked when it is made."""
+"""The settings of one training run (a frozen dataclass, checked when it is made), and the
+optimizer and learning-rate schedule they choose."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..validate import check_choice, check_int, check_number
 
 OPTIMIZERS = ("sgd", "nesterov", "adamw")
 SCHEDULES = ("cosine", "step", "one_cycle", "none")
 UNLIMITED = 10**9               # epochs when a time budget alone decides the end
+ONE_CYCLE_WARMUP = 0.2          # fraction of the run spent warming up from lr/25 to lr
 RECORDED = ("epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
             "schedule_epochs", "time_budget_s", "label_smoothing", "test_flip", "seed")
 
@@ -20,7 +24,7 @@ class TrainConfig:
     """What ``fit`` can be told (its keywords are these fields).
 
     * optimizer: "sgd" (momentum), "nesterov" or "adamw"; weight decay skips biases and BN.
-    * schedule (see ``schedule.lr_factor``) spans ``schedule_epochs`` (default ``epochs``; the
+    * schedule (see ``lr_factor``) spans ``schedule_epochs`` (default ``epochs``; the
       full length when training in pieces), or with ``time_budget_s`` the elapsed fraction of
       that many seconds of training, after which the run stops (``epochs``: an upper limit).
     * amp / channels_last / compile: None means on for CUDA, off elsewhere.
@@ -85,3 +89,30 @@ class TrainConfig:
         by_time = self.time_budget_s is not None
         return {**{name: getattr(self, name) for name in RECORDED},
                 "schedule_epochs": None if by_time else self.schedule_length}
+
+
+def lr_factor(schedule: str, progress: float) -> float:
+    """Multiplier of the base lr at ``progress`` in [0, 1] of the run (steps or time budget)."""
+    p = min(max(progress, 0.0), 1.0)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * p))
+    if schedule == "step":           # the paper: divide by 10 at 50% and 75% of training
+        return 0.1 ** ((p >= 0.5) + (p >= 0.75))
+    if schedule == "one_cycle":      # linear warm-up from lr/25, then cosine down to zero
+        if p < ONE_CYCLE_WARMUP:
+            return 0.04 + 0.96 * p / ONE_CYCLE_WARMUP
+        return 0.5 * (1.0 + math.cos(math.pi * (p - ONE_CYCLE_WARMUP) / (1 - ONE_CYCLE_WARMUP)))
+    return 1.0
+
+
+def make_optimizer(name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float):
+    """SGD (``nesterov`` too) or AdamW; no weight decay on BN parameters and biases."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=name == "nesterov")

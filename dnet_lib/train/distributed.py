@@ -1,21 +1,30 @@
-"""torchrun / DistributedDataParallel: what changes when several processes train one model.
+"""Where a run computes: the device and its speed-ups (AMP, channels_last, torch.compile), and
+torchrun / DistributedDataParallel, where several processes (ranks) train one model.
 
-Each process (rank) trains on its shard of the data; DDP averages the gradients; metrics are
-summed over ranks; only rank 0 writes files.
+Each rank trains on its shard of the data; DDP averages the gradients; metrics are summed over
+ranks; only rank 0 writes files.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from .. import runtime
 
 
 def rank_and_world_size() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def _several() -> bool:
+    return rank_and_world_size()[1] > 1
 
 
 def init_from_env() -> bool:
@@ -29,13 +38,62 @@ def init_from_env() -> bool:
     return True
 
 
-def local_device(device: torch.device) -> torch.device:
-    """This rank's own GPU when ``device`` is a CUDA device without an index."""
-    rank, world_size = rank_and_world_size()
-    if device.type == "cuda" and device.index is None and world_size > 1:
-        local = int(os.environ.get("LOCAL_RANK", rank))
-        return torch.device("cuda", local % torch.cuda.device_count())
-    return device
+@dataclass
+class DevicePolicy:
+    """The device and its speed-ups (None in ``choose`` means: on for CUDA, off elsewhere)."""
+
+    device: torch.device
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+
+    @classmethod
+    def choose(cls, device=None, amp=None, channels_last=None, compile=None) -> "DevicePolicy":
+        device = runtime.pick_device() if device is None else torch.device(device)
+        if device.type == "cuda" and device.index is None and _several():   # this rank's GPU
+            local = int(os.environ.get("LOCAL_RANK", rank_and_world_size()[0]))
+            device = torch.device("cuda", local % torch.cuda.device_count())
+        pick = (lambda flag: device.type == "cuda" if flag is None else bool(flag))
+        return cls(device, pick(amp), pick(channels_last), pick(compile))
+
+    @property
+    def amp_dtype(self) -> torch.dtype:
+        if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return torch.float16
+        return torch.bfloat16
+
+    @property
+    def name(self) -> str:
+        cuda = self.device.type == "cuda"
+        return torch.cuda.get_device_name(self.device) if cuda else str(self.device)
+
+    def autocast(self):
+        if not self.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """Loss scaling, needed (and on) only for float16 autocast."""
+        on = self.amp and self.amp_dtype == torch.float16
+        return torch.amp.GradScaler(self.device.type, enabled=on)
+
+    def inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        model = model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """``model`` in DDP when several ranks train it."""
+        if not _several():
+            return model
+        cuda = self.device.type == "cuda"
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=[self.device.index] if cuda else None)
 
 
 def shard(train_iter, test_iter) -> None:
@@ -46,26 +104,19 @@ def shard(train_iter, test_iter) -> None:
             loader.set_shard(rank, world_size, pad=loader is train_iter)
 
 
-def wrap(model: nn.Module, device: torch.device) -> nn.Module:
-    if rank_and_world_size()[1] == 1:
-        return model
-    return nn.parallel.DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None)
-
-
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
-    if rank_and_world_size()[1] > 1:
+    if _several():
         dist.all_reduce(values)
     return values
 
 
 def sync_buffers(model: nn.Module) -> None:
     """BatchNorm running statistics from rank 0 (DDP syncs them only at forward)."""
-    if rank_and_world_size()[1] > 1:
+    if _several():
         for buffer in model.buffers():
             dist.broadcast(buffer, 0)
 
 
 def barrier() -> None:
-    if rank_and_world_size()[1] > 1:
+    if _several():
         dist.barrier()

@@ -1,6 +1,7 @@
 """``History``: the per-epoch metrics of a training run, saved as JSON."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -40,11 +41,8 @@ class History:
 
     def train_seconds(self) -> list[float | None]:
         """Seconds of training up to the end of each epoch (evaluation excluded; None: unknown)."""
-        total, out = 0.0, []
-        for seconds in self.train_time:
-            total = None if total is None or seconds is None else total + seconds
-            out.append(total)
-        return out
+        add = (lambda total, s: None if total is None or s is None else total + s)
+        return list(itertools.accumulate(self.train_time, add, initial=0.0))[1:]
 
     def time_to_accuracy(self, target: float) -> float | None:
         """Seconds of training until the first epoch-end test accuracy >= ``target``, or None
@@ -90,21 +88,3 @@ class History:
     def __repr__(self) -> str:
         return f"History({self.summary()})"
 
-    def plot(self, ax=None):
-        """Loss (left axis) and accuracies (right axis) against epoch. Returns the axes."""
-        import matplotlib.pyplot as plt
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.2))
-        epochs = list(range(1, self.epochs + 1))
-        ax.plot(epochs, self.train_loss, "-o", color="C0", label="train loss")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        acc_ax = ax.twinx()
-        acc_ax.plot(epochs, self.train_acc, "--s", color="C1", label="train acc")
-        tested = [(e, a) for e, a in zip(epochs, self.test_acc) if a is not None]
-        if tested:
-            acc_ax.plot(*zip(*tested), "-^", color="C2", label="test acc")
-        acc_ax.set_ylabel("accuracy")
-        lines = ax.get_lines() + acc_ax.get_lines()
-        ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
-        return ax

@@ -14,10 +14,9 @@ from .. import runtime
 from ..arith import count_params
 from . import distributed
 from .checkpoint import RunFolder
-from .config import UNLIMITED, TrainConfig
-from .device import DevicePolicy
+from .config import UNLIMITED, TrainConfig, lr_factor, make_optimizer
+from .distributed import DevicePolicy
 from .history import History
-from .schedule import LrSchedule, make_optimizer
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -33,7 +32,7 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class Trainer:
-    """What one run updates: the model, its optimizer, lr schedule and AMP scaler, counters."""
+    """What one run updates: the model, its optimizer and AMP scaler, its counters."""
 
     model: nn.Module
     policy: DevicePolicy
@@ -46,18 +45,24 @@ class Trainer:
         cfg, self.model = self.cfg, self.policy.prepare(self.model)
         self.optimizer = make_optimizer(cfg.optimizer, self.model, cfg.lr, cfg.momentum,
                                         cfg.weight_decay)
-        self.schedule = LrSchedule(self.optimizer, cfg.schedule,
-                                   cfg.schedule_length * self.steps_per_epoch, cfg.time_budget_s)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.scaler = self.policy.grad_scaler()
         self.train_model = self.eval_model = self.model
 
     def wrap(self) -> None:
         """DDP (several processes) and torch.compile; evaluation skips DDP's collectives."""
-        model = distributed.wrap(self.model, self.policy.device)
+        model = self.policy.wrap(self.model)
         compiled = self.policy.compile
         self.train_model = torch.compile(model) if compiled else model
         self.eval_model = torch.compile(self.model) if compiled else self.model
+
+    def set_lr(self, train_seconds: float) -> None:
+        """The schedule's lr for this step: by steps done, or by seconds of the time budget."""
+        cfg = self.cfg
+        progress = (train_seconds / cfg.time_budget_s if cfg.time_budget_s is not None
+                    else self.global_step / (cfg.schedule_length * self.steps_per_epoch))
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr * lr_factor(cfg.schedule, progress)
 
     def finished(self) -> bool:
         """True once the step limit or the time budget is used up."""
@@ -138,7 +143,7 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar
         if cfg.time_budget_s is not None and steps and elapsed >= cfg.time_budget_s:
             break
         x, y = policy.inputs(x, y)
-        trainer.schedule.apply(trainer.global_step, elapsed)
+        trainer.set_lr(elapsed)
         with policy.autocast():
             logits = model(x)
             loss = trainer.criterion(logits, y)

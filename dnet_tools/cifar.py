@@ -1,0 +1,46 @@
+"""CIFAR-10 for the training CLI (``--dataset cifar10``): its python batches read from a local
+folder (the book's chapters do not use CIFAR-10, so dnet_lib does not read it)."""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dnet_lib.data import DataError, Split, data_root, make_loaders
+
+
+def load_cifar10(train: bool = True, data_dir: str | os.PathLike | None = None) -> Split:
+    """CIFAR-10 as ``Split(images uint8 (N, 3, 32, 32), labels int64 (N,))``.
+
+    Reads ``cifar-10-batches-py/`` (from cifar-10-python.tar.gz: ``data_batch_1..5``,
+    ``test_batch``) in ``data_dir`` (that folder or its parent; default ``data_root()``).
+    Unpickle only files you trust.
+    """
+    folder = Path(data_dir if data_dir is not None else data_root()).expanduser()
+    if (folder / "cifar-10-batches-py").is_dir():
+        folder = folder / "cifar-10-batches-py"
+    images, labels = [], []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]:
+        if not (folder / name).is_file():
+            raise DataError(f"missing CIFAR-10 file {folder / name}; expected the folder "
+                            f"cifar-10-batches-py from cifar-10-python.tar.gz")
+        with open(folder / name, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise DataError(f"{folder / name}: b'data' has shape {data.shape}, expected (N, 3072)")
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+    return Split(torch.from_numpy(np.concatenate(images)),
+                 torch.from_numpy(np.concatenate(labels)))
+
+
+def load_data_cifar10(batch_size: int, resize: int | None = None, *,
+                      data_dir: str | os.PathLike | None = None, flip: bool = True,
+                      crop_padding: int = 4, **options):
+    """``make_loaders`` over CIFAR-10 with the standard flip + 4-pixel crop augmentation."""
+    return make_loaders(load_cifar10(True, data_dir), load_cifar10(False, data_dir), batch_size,
+                        resize, flip=flip, crop_padding=crop_padding, **options)
