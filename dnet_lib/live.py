@@ -1,15 +1,10 @@
 """The live page: the trained DenseNet and ResNet (seed 0) in the browser and as a figure.
 
-* ``Taps`` runs a model's own submodules in order and keeps the intermediate maps (the networks
-  stay unchanged); ``python -m dnet_tools.onnx_export`` exports it as the ONNX files in
-  ``book/results/onnx/`` with ``live_networks.json`` (provenance, 50 test images, PyTorch's
-  probabilities), which :func:`load_record` reads.
-* ``live_view()`` returns an object that Jupyter displays as ``text/html`` (``live.html``): the
-  50 test images, a 28x28 drawing canvas, both networks' probabilities, the dense block's stack
-  and the residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files with ONNX
-  Runtime Web from the book's ``_static/onnxruntime/``; models and images travel inside the
-  page, so it works offline and from ``file://``. In a Jupyter kernel the figure stands in.
-* ``static_figure(image)`` draws the same views for one image with matplotlib, from ``Taps``.
+``Taps`` runs a model's submodules in order and keeps the intermediate maps; exported as ONNX
+(``python -m dnet_tools.onnx_export``) beside ``live_networks.json``, which :func:`load_record`
+reads. ``live_view()`` is the page (``live.html`` + ``live.js``: ONNX Runtime Web from the book's
+``_static/onnxruntime/``, models and images inside the page, so it works offline and from
+``file://``); ``static_figure(image)`` draws the same views with matplotlib.
 """
 from __future__ import annotations
 

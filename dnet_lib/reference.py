@@ -30,6 +30,8 @@ RECIPE = {"batch_size": 256, "epochs": 8, "optimizer": "adamw", "lr": 0.01, "wei
           "augmentation": "random horizontal flips", "test_flip": True, "precision": "float32",
           "channels_last": True,
           "input": "28x28, normalised with the training set's mean and std"}
+# what train.fit takes from a recipe as it is (d2l's: the first four, with momentum)
+_FIT_SETTINGS = ("optimizer", "lr", "weight_decay", "schedule", "label_smoothing", "test_flip")
 SMOKE = {"subset": 512, "test_subset": 256, "max_steps": 3}
 SEEDS = (0, 1, 2)
 LESS_DATA_SIZES = (2000, 10000)
@@ -146,11 +148,8 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
         flip=True, channels_last=True)
     torch.manual_seed(seed)
     model = build(spec["network"])
-    r = RECIPE
     record = _fit(run_id, spec["network"], spec["group"], seed, model, loaders, 28,
-                  epochs=epochs, optimizer=r["optimizer"], lr=r["lr"],
-                  weight_decay=r["weight_decay"], schedule=r["schedule"],
-                  label_smoothing=r["label_smoothing"], test_flip=r["test_flip"], device=device,
+                  epochs=epochs, **{k: RECIPE[k] for k in _FIT_SETTINGS}, device=device,
                   amp=False, channels_last=True, progress=progress, eval_every=eval_every,
                   max_steps=max_steps, on_epoch_end=on_epoch_end)
     # each run's own provenance: runs added later to a file keep their device, date, versions
@@ -199,9 +198,8 @@ def _d2l_run(network: str, seed: int, device: torch.device, progress: bool) -> d
     torch.manual_seed(seed)
     model = D2L_NETWORKS[network]["build"]()
     return _fit(f"{network}-s{seed}", network, "main", seed, model, loaders, r["resize"],
-                epochs=r["epochs"], optimizer=r["optimizer"], lr=r["lr"],
-                momentum=r["momentum"], weight_decay=r["weight_decay"],
-                schedule=r["schedule"], device=device, progress=progress)
+                **{k: r[k] for k in ("epochs", "momentum", *_FIT_SETTINGS[:4])}, device=device,
+                progress=progress)
 
 
 def retrain(mode: str | None = None, runs: list[str] | None = None, *,

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import torch
 
-# The repository this book is published from: the one setting behind every chapter's Colab setup
-# cell (pip install git+REPO_URL), the built book's Colab launch and repository buttons (the
-# build puts it into its _config.yml) and the student notebooks' Colab badges. After changing it,
-# run `python -m dnet_tools.book sync`; tests/test_book.py checks that every place agrees.
+# The one setting behind the chapters' Colab setup cells, the book's Colab and repository
+# buttons and the student notebooks' badges: after changing it, run
+# `python -m dnet_tools.book sync` (tests/test_book.py checks that every place agrees).
 REPO_URL = "https://github.com/densenet-book/dnet-book"
 
 
