@@ -201,14 +201,13 @@ def summary_table(record: dict, groups: Iterable[str] = ("main",)):
                       ignore_index=True)
     if table.empty:
         return table
-    rows = []
-    for network, part in table.groupby("network", sort=False):
-        rows.append({"network": network, "parameters": f"{int(part.parameters.iloc[0]):,}",
-                     "MFLOPs / image": f"{part.flops_per_image.iloc[0] / 1e6:.1f}",
-                     "examples/s (train)": f"{part.examples_per_s.median():,.0f}",
-                     "training time (s)": mean_std(part.train_seconds, 0).split(" (")[0],
-                     "test accuracy": mean_std(part.test_acc)})
-    return pd.DataFrame(rows).set_index("network")
+    return pd.DataFrame([
+        {"network": network, "parameters": f"{int(part.parameters.iloc[0]):,}",
+         "MFLOPs / image": f"{part.flops_per_image.iloc[0] / 1e6:.1f}",
+         "examples/s (train)": f"{part.examples_per_s.median():,.0f}",
+         "training time (s)": mean_std(part.train_seconds, 0).split(" (")[0],
+         "test accuracy": mean_std(part.test_acc)}
+        for network, part in table.groupby("network", sort=False)]).set_index("network")
 
 
 def curves(record: dict, group: str | None = "main"):
