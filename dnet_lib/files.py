@@ -1,8 +1,7 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of either.
 
-The data goes to a temporary file in the same folder, is flushed to disk, and replaces the
-target with ``os.replace``. An existing file keeps its permission bits; a new one gets the
-usual mode for this process's umask (``tempfile.mkstemp`` alone would leave 0600).
+A temporary file in the same folder, flushed, replaces the target (``os.replace``). An existing
+file keeps its permission bits; a new one gets the umask's mode (not mkstemp's 0600).
 """
 from __future__ import annotations
 

@@ -1,15 +1,10 @@
 """The live page: the trained DenseNet and ResNet (seed 0) in the browser and as a figure.
 
-* ``Taps`` runs a model's own submodules in order and keeps the intermediate maps (the networks
-  stay unchanged); ``python -m dnet_tools.onnx_export`` exports it as the ONNX files in
-  ``book/results/onnx/`` with ``live_networks.json`` (provenance, 50 test images, PyTorch's
-  probabilities), which :func:`load_record` reads.
-* ``live_view()`` returns an object that Jupyter displays as ``text/html`` (``live.html``): the
-  50 test images, a 28x28 drawing canvas, both networks' probabilities, the dense block's stack
-  and the residual stage's maps. Its JavaScript (``live.js``) runs the ONNX files with ONNX
-  Runtime Web from the book's ``_static/onnxruntime/``; models and images travel inside the
-  page, so it works offline and from ``file://``. In a Jupyter kernel the figure stands in.
-* ``static_figure(image)`` draws the same views for one image with matplotlib, from ``Taps``.
+``Taps`` runs a model's submodules in order and keeps the intermediate maps; exported as ONNX
+(``python -m dnet_tools.onnx_export``) beside ``live_networks.json``, which :func:`load_record`
+reads. ``live_view()`` is the page (``live.html`` + ``live.js``: ONNX Runtime Web from the book's
+``_static/onnxruntime/``, models and images inside the page, so it works offline and from
+``file://``); ``static_figure(image)`` draws the same views with matplotlib.
 """
 from __future__ import annotations
 
@@ -119,14 +114,6 @@ def decode_images(record: dict) -> torch.Tensor:
     return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(record["images"]["shape"])
 
 
-def _probability_table(net: str, label: str, classes: list[str]) -> str:
-    rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
-                   f'style="width:0"></div></td><td class="value"></td></tr>' for c in classes)
-    return (f'<div class="{net}"><b>{html.escape(label)}</b>: '
-            f'<span data-role="prediction-{net}"></span>'
-            f'<table class="probs" data-role="probs-{net}">{rows}</table></div>')
-
-
 class LiveView:
     """The live page (``text/html``); ``record`` is the committed ``live_networks.json``."""
 
@@ -134,36 +121,29 @@ class LiveView:
         self.record, self.folder = record, folder
         self.uid = "dnet-live-" + uuid.uuid4().hex[:8]
 
-    def _data(self) -> dict:
-        r = self.record
-        return {"classes": r["classes"], "labels": r["images"]["labels"],
-                "indices": r["images"]["test_indices"], "images": r["images"]["pixels_base64"],
-                "outputs": {n: info["outputs"] for n, info in r["networks"].items()},
-                "pytorch": {n: info["probabilities"] for n, info in r["networks"].items()}}
-
     def html(self) -> str:
         """The page: ``live.html`` filled with the models, images, data and ``live.js``."""
-        r, uid = self.record, self.uid
-        data = json.dumps(self._data(), separators=(",", ":")).replace("</", "<\\/")
+        r, nets = self.record, self.record["networks"]
+        data = {"classes": r["classes"], "labels": r["images"]["labels"],
+                "indices": r["images"]["test_indices"], "images": r["images"]["pixels_base64"],
+                "outputs": {n: info["outputs"] for n, info in nets.items()},
+                "pytorch": {n: info["probabilities"] for n, info in nets.items()}}
         models = "".join(
             f'<script type="text/plain" data-role="model-{n}">'
             f'{base64.b64encode((self.folder / info["file"]).read_bytes()).decode()}</script>'
-            for n, info in r["networks"].items())
+            for n, info in nets.items())
         picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
                         f'{html.escape(r["classes"][label])}"><canvas width="28" height="28">'
                         f'</canvas></button>' for i, label in enumerate(r["images"]["labels"]))
-        stages = "".join(f'<option value="{s}">block / stage {s}</option>' for s in (1, 2, 3))
-        # the runtime's download starts while the rest of the page (models, images) arrives
-        preload = "".join(f'<link rel="preload" as="script" href="../_static/onnxruntime/{n}">'
-                          for n in RUNTIME_FILES[::-1])
-        script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", uid)
-        page = Template((_HERE / "live.html").read_text(encoding="utf-8"))
-        return page.substitute(
+        rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
+                       f'style="width:0"></div></td><td class="value"></td></tr>'
+                       for c in r["classes"])
+        script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", self.uid)
+        return Template((_HERE / "live.html").read_text(encoding="utf-8")).substitute(
             dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
-            highlight=style.COLORS["highlight"], preload=preload, uid=uid, picks=picks,
-            densenet_probs=_probability_table("densenet", "DenseNet", r["classes"]),
-            resnet_probs=_probability_table("resnet", "ResNet", r["classes"]), stages=stages,
-            data=data, models=models, script=script)
+            highlight=style.COLORS["highlight"], uid=self.uid, picks=picks, rows=rows,
+            data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"), models=models,
+            script=script)
 
     def _repr_html_(self) -> str:
         return self.html()
@@ -215,32 +195,28 @@ def static_figure(image: int = 0, record: dict | None = None):
     1's maps block by block, for page image ``image`` (drawn from PyTorch's maps)."""
     record = record if record is not None else load_record()
     validate.check_int("image", image, 0, len(record["images"]["labels"]) - 1)
-    pixels = decode_images(record)[image].float().div(255).reshape(1, 1, 28, 28)
+    picture = decode_images(record)[image]
     with torch.no_grad():          # PyTorch's maps, per network and name
-        d, r = ({n: t[0].numpy() for n, t in zip(m.names, m(pixels))}
+        d, r = ({n: t[0].numpy() for n, t in zip(m.names, m(picture.float().div(255)[None, None]))}
                 for m in (taps("densenet"), taps("resnet")))
     layers = sorted(n for n in d if n.startswith("denseblock1."))
-    k = d[layers[0]].shape[0]
-    stack = d["denseblock1"]
+    stack, k = d["denseblock1"], d[layers[0]].shape[0]
     c0 = stack.shape[0] - len(layers) * k
-    residual = ["stem"] + sorted(n for n in r if n.startswith("layer1."))
     fig = plt.figure(figsize=(11, 6.4))
     grid = fig.add_gridspec(3, 3, width_ratios=[1, 2.4, 2.4], height_ratios=[1, 1, 1.2])
     ax = fig.add_subplot(grid[0, 0])
-    ax.imshow(decode_images(record)[image], cmap="gray")
+    ax.imshow(picture, cmap="gray")
     label = record["classes"][record["images"]["labels"][image]]
     ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})",
                  fontsize=10)
     ax.axis("off")
     ax = fig.add_subplot(grid[1:, 0])
-    y = np.arange(10)
-    for shift, net in ((-0.2, "densenet"), (0.2, "resnet")):
-        ax.barh(y + shift, d["probabilities"] if net == "densenet" else r["probabilities"],
-                height=0.4, color=style.COLORS[net], label="DenseNet" if shift < 0 else "ResNet")
-    ax.set_yticks(y, record["classes"], fontsize=9)
+    for shift, net, maps, name in ((-0.2, "densenet", d, "DenseNet"), (0.2, "resnet", r, "ResNet")):
+        ax.barh(np.arange(10) + shift, maps["probabilities"], height=0.4, color=style.COLORS[net],
+                label=name)
+    ax.set_yticks(np.arange(10), record["classes"], fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability")
+    ax.set(xlim=(0, 1), xlabel="probability")
     ax.legend(fontsize=8, loc="lower right")
     cols = 8 if k % 8 == 0 else k                  # a layer's k maps fill whole rows
     per_layer, input_rows = k // cols, -(-c0 // cols)
@@ -258,7 +234,7 @@ def static_figure(image: int = 0, record: dict | None = None):
     ax.set_title(f"DenseNet block 1: {c0} + {len(layers)} x {k} = {stack.shape[0]} maps;\n"
                  "each layer appends its own, the rest stay", fontsize=10)
     ax.axis("off")
-    for i, name in enumerate(residual):
+    for i, name in enumerate(["stem"] + sorted(n for n in r if n.startswith("layer1."))):
         ax = fig.add_subplot(grid[i, 2])
         ax.imshow(_grid(r[name], 8), cmap="gray")
         ax.set_title("stage input (stem)" if name == "stem" else

@@ -30,6 +30,8 @@ RECIPE = {"batch_size": 256, "epochs": 8, "optimizer": "adamw", "lr": 0.01, "wei
           "augmentation": "random horizontal flips", "test_flip": True, "precision": "float32",
           "channels_last": True,
           "input": "28x28, normalised with the training set's mean and std"}
+# what train.fit takes from a recipe as it is (d2l's: the first four, with momentum)
+_FIT_SETTINGS = ("optimizer", "lr", "weight_decay", "schedule", "label_smoothing", "test_flip")
 SMOKE = {"subset": 512, "test_subset": 256, "max_steps": 3}
 SEEDS = (0, 1, 2)
 LESS_DATA_SIZES = (2000, 10000)
@@ -39,37 +41,30 @@ FIGURE5_EPOCHS = 1             # the L=40 network: one pass (8 would take ~8x lo
 FIGURE5_SEEDS = (0, 1, 2)
 
 
-def _densenet(**config) -> nn.Module:
-    """A DenseNet on the fast CPU path (same values and gradients as the plain layers)."""
-    return models.DenseNet(fast_cpu=True, **config)
+def _network(label: str, factory, *args, **kwargs) -> dict:
+    """A reference network: its label, the code that builds it (as records show it), a builder."""
+    def shown(value):
+        return ("POOLED_STEM" if value is POOLED_STEM else f"models.{value.__name__}"
+                if isinstance(value, type) else repr(value))
+    code = ", ".join([*map(shown, args), *(f"{k}={shown(v)}" for k, v in kwargs.items())])
+    # DenseNets train on the fast CPU path (same values and gradients as the plain layers)
+    fast = {"fast_cpu": True} if factory is models.DenseNet else {}
+    return dict(label=label, code=f"models.{factory.__name__}({code})",
+                build=lambda: factory(*args, **kwargs, **fast))
 
 
 NETWORKS = {
-    "densenet": dict(
-        label="DenseNet (k=16, blocks 3-3-3)",
-        code="models.DenseNet(growth_rate=16, block_config=(3, 3, 3), num_init_features=32, "
-             "bottleneck=False, in_channels=1, num_classes=10, stem=POOLED_STEM)",
-        build=lambda: _densenet(growth_rate=16, block_config=(3, 3, 3), num_init_features=32,
-                                bottleneck=False, compression=0.5, in_channels=1,
-                                num_classes=10, stem=POOLED_STEM)),
-    "resnet": dict(
-        label="ResNet-14 (widths 16-24-40)",
-        code="models.ResNet(models.BasicBlock, (2, 2, 2), (16, 24, 40), in_channels=1, "
-             "num_classes=10, stem=POOLED_STEM)",
-        build=lambda: models.ResNet(models.BasicBlock, (2, 2, 2), (16, 24, 40), in_channels=1,
-                                    num_classes=10, stem=POOLED_STEM)),
-    "dualpath": dict(
-        label="Dual-path net (residual 16-24-40, k=8)",
-        code="models.DualPathNet((16, 24, 40), 8, (2, 2, 2), stem=POOLED_STEM)",
-        build=lambda: models.DualPathNet((16, 24, 40), 8, (2, 2, 2), stem=POOLED_STEM)),
-    "densenet40": dict(
-        label="DenseNet L=40 (k=12, blocks 12-12-12)",
-        code="models.DenseNet(growth_rate=12, block_config=(12, 12, 12), "
-             "num_init_features=16, bottleneck=False, compression=1.0, in_channels=1, "
-             "num_classes=10, stem=POOLED_STEM)",
-        build=lambda: _densenet(growth_rate=12, block_config=(12, 12, 12),
-                                num_init_features=16, bottleneck=False, compression=1.0,
-                                in_channels=1, num_classes=10, stem=POOLED_STEM)),
+    "densenet": _network("DenseNet (k=16, blocks 3-3-3)", models.DenseNet, growth_rate=16,
+                         block_config=(3, 3, 3), num_init_features=32, bottleneck=False,
+                         in_channels=1, num_classes=10, stem=POOLED_STEM),
+    "resnet": _network("ResNet-14 (widths 16-24-40)", models.ResNet, models.BasicBlock,
+                       (2, 2, 2), (16, 24, 40), in_channels=1, num_classes=10, stem=POOLED_STEM),
+    "dualpath": _network("Dual-path net (residual 16-24-40, k=8)", models.DualPathNet,
+                         (16, 24, 40), 8, (2, 2, 2), stem=POOLED_STEM),
+    "densenet40": _network("DenseNet L=40 (k=12, blocks 12-12-12)", models.DenseNet,
+                           growth_rate=12, block_config=(12, 12, 12), num_init_features=16,
+                           bottleneck=False, compression=1.0, in_channels=1, num_classes=10,
+                           stem=POOLED_STEM),
 }
 GROUPS = ("main", "dualpath", "less_data", "figure5")
 
@@ -153,11 +148,8 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
         flip=True, channels_last=True)
     torch.manual_seed(seed)
     model = build(spec["network"])
-    r = RECIPE
     record = _fit(run_id, spec["network"], spec["group"], seed, model, loaders, 28,
-                  epochs=epochs, optimizer=r["optimizer"], lr=r["lr"],
-                  weight_decay=r["weight_decay"], schedule=r["schedule"],
-                  label_smoothing=r["label_smoothing"], test_flip=r["test_flip"], device=device,
+                  epochs=epochs, **{k: RECIPE[k] for k in _FIT_SETTINGS}, device=device,
                   amp=False, channels_last=True, progress=progress, eval_every=eval_every,
                   max_steps=max_steps, on_epoch_end=on_epoch_end)
     # each run's own provenance: runs added later to a file keep their device, date, versions
@@ -173,20 +165,23 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
     return record
 
 
+def _shown(networks: dict) -> dict:
+    return {name: dict(label=n["label"], code=n["code"]) for name, n in networks.items()}
+
+
 def header(command: str, mode: str) -> dict:
     """A reference record without provenance or runs yet: command, mode, recipe, networks."""
     return dict(benchmark="reference", command=command, mode=mode,
                 recipe=dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)),
-                networks={name: dict(label=n["label"], code=n["code"])
-                          for name, n in NETWORKS.items()}, runs={})
+                networks=_shown(NETWORKS), runs={})
 
 
 # d2l's recipe (the 0.17 text): plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs
 # scaled to [0, 1] without normalisation, here for 3 seeds and both networks.
 D2L_RECIPE = {"batch_size": 256, "epochs": 10, "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
               "weight_decay": 0.0, "schedule": "none", "resize": 96, "normalize": False}
-D2L_NETWORKS = {"d2l_densenet": ("DenseNet (d2l)", models.d2l_densenet),
-                "d2l_resnet18": ("ResNet-18 (d2l)", models.d2l_resnet18)}
+D2L_NETWORKS = {"d2l_densenet": _network("DenseNet (d2l)", models.d2l_densenet),
+                "d2l_resnet18": _network("ResNet-18 (d2l)", models.d2l_resnet18)}
 RETRAIN_ENV = "DNET_RETRAIN"
 SMOKE_NOTE = "Smoke run: tiny subsets, a few steps; the numbers mean nothing."
 
@@ -201,11 +196,10 @@ def _d2l_run(network: str, seed: int, device: torch.device, progress: bool) -> d
     loaders = data.load_data_fashion_mnist(r["batch_size"], resize=r["resize"], device=device,
                                            seed=seed, normalize=r["normalize"])
     torch.manual_seed(seed)
-    model = D2L_NETWORKS[network][1]()
+    model = D2L_NETWORKS[network]["build"]()
     return _fit(f"{network}-s{seed}", network, "main", seed, model, loaders, r["resize"],
-                epochs=r["epochs"], optimizer=r["optimizer"], lr=r["lr"],
-                momentum=r["momentum"], weight_decay=r["weight_decay"],
-                schedule=r["schedule"], device=device, progress=progress)
+                **{k: r[k] for k in ("epochs", "momentum", *_FIT_SETTINGS[:4])}, device=device,
+                progress=progress)
 
 
 def retrain(mode: str | None = None, runs: list[str] | None = None, *,
@@ -225,9 +219,7 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *,
     record = {**results.stamp(device), **header(f"reference.retrain({mode!r})", ran),
               "notes": [SMOKE_NOTE] if smoke else []}
     if mode == "gpu" and runs is None:
-        record.update(recipe=dict(D2L_RECIPE, seeds=list(SEEDS)),
-                      networks={n: {"label": label, "code": f"models.{n}()"}
-                                for n, (label, _) in D2L_NETWORKS.items()},
+        record.update(recipe=dict(D2L_RECIPE, seeds=list(SEEDS)), networks=_shown(D2L_NETWORKS),
                       notes=["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
                              "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."])
         for network, seed in tqdm([(n, s) for s in SEEDS for n in D2L_NETWORKS], desc="runs",

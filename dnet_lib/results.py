@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import statistics
+from itertools import accumulate
 from pathlib import Path
 from typing import Iterable
 
@@ -16,7 +17,7 @@ import torch
 
 from . import runtime, style
 
-__all__ = ["results_dir", "installed_results_dir", "find", "load", "now", "stamp", "device_text",
+__all__ = ["results_dir", "find", "load", "now", "stamp", "device_text",
            "provenance", "is_gpu", "gpu_sentence", "benchmark_tables", "network_label",
            "select_runs", "runs_table", "summary_table", "mean_std", "curves",
            "plot_learning_curves"]
@@ -38,25 +39,19 @@ def results_dir(start: str | os.PathLike | None = None) -> Path:
     for folder in (here, *here.resolve().parents, _PACKAGE_ROOT):
         if (folder / "book" / "results").is_dir():
             return folder / "book" / "results"
-    installed = installed_results_dir()
-    if installed is None:
-        raise FileNotFoundError("no book/results folder above the current folder or beside "
-                                "dnet_lib, and none installed with dnet_lib; run from a clone "
-                                "of the book's repository or install dnet_lib from it")
-    return installed
-
-
-def installed_results_dir() -> Path | None:
-    """``share/dnet_lib/results`` beside a non-editable ``dnet_lib`` (pyproject's data-files:
-    how Colab, which installs from git without a clone, gets the reference runs), or None."""
+    # a non-editable install (how Colab, with no clone, gets them): pyproject's data-files
     from importlib import metadata
     try:
         files = metadata.distribution("dnet_lib").files or []
     except metadata.PackageNotFoundError:
-        return None
-    folders = [Path(f.locate()).resolve().parent for f in files if f.name.endswith(".json")
-               and f.parent.as_posix().endswith("share/dnet_lib/results")]
-    return next((f for f in folders if f.is_dir()), None)
+        files = []
+    for f in files:
+        if f.name.endswith(".json") and f.parent.as_posix().endswith("share/dnet_lib/results"):
+            if (folder := Path(f.locate()).resolve().parent).is_dir():
+                return folder
+    raise FileNotFoundError("no book/results folder above the current folder or beside "
+                            "dnet_lib, and none installed with dnet_lib; run from a clone "
+                            "of the book's repository or install dnet_lib from it")
 
 
 def find(pattern: str, folder: str | os.PathLike | None = None) -> list[Path]:
@@ -88,8 +83,7 @@ def stamp(device: torch.device | str) -> dict:
     """The provenance of a new record: device ('cpu (AMD EPYC)'), date and versions."""
     import torchvision
     device = torch.device(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else runtime.cpu_model()
-    return {"device": f"{device.type} ({name})", "date": now(),
+    return {"device": f"{device.type} ({runtime.device_name(device)})", "date": now(),
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "torchvision": torchvision.__version__}}
 
@@ -150,10 +144,6 @@ def benchmark_tables(record: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- reference runs
-def _runs(record: dict, group: str | None = None) -> list[dict]:
-    return [r for r in record.get("runs", {}).values() if group in (None, r.get("group"))]
-
-
 def network_label(record: dict, network: str) -> str:
     """The record's label for ``network`` (the name itself when it has none)."""
     return record.get("networks", {}).get(network, {}).get("label", network)
@@ -170,21 +160,26 @@ def select_runs(record: dict, run_ids: Iterable[str]) -> dict:
     return {**record, "runs": {r: record["runs"][r] for r in run_ids}}
 
 
+def _frame(record: dict, group: str | None, rows):
+    """A DataFrame of ``rows(run, history)`` for each run of ``group`` (None: every run), each
+    row led by the run's network label, seed and training-set size."""
+    import pandas as pd
+    return pd.DataFrame([dict(network=network_label(record, r["network"]), seed=r["seed"],
+                              train_examples=r["train_examples"], **row)
+                         for r in record.get("runs", {}).values()
+                         if group in (None, r.get("group")) for row in rows(r, r["history"])])
+
+
 def runs_table(record: dict, group: str | None = "main"):
     """One row per run: network, seed, examples, parameters, FLOPs, examples/s, accuracies, time."""
-    import pandas as pd
-    rows = []
-    for r in _runs(record, group):
-        h = r["history"]
-        train_time = [t for t in h.get("train_time", []) if t is not None]
-        rows.append(dict(network=network_label(record, r["network"]), seed=r["seed"],
-                         train_examples=r["train_examples"], parameters=r["parameters"],
-                         flops_per_image=r["flops_per_image"], epochs=r["epochs"],
-                         steps=r["steps"],
-                         examples_per_s=statistics.median(h["examples_per_s"]),
-                         train_seconds=sum(train_time) if train_time else float("nan"),
-                         train_acc=r["final_train_acc"], test_acc=r["final_test_acc"]))
-    return pd.DataFrame(rows)
+    def row(r, h):
+        seconds = [t for t in h.get("train_time", []) if t is not None]
+        return [dict(parameters=r["parameters"], flops_per_image=r["flops_per_image"],
+                     epochs=r["epochs"], steps=r["steps"],
+                     examples_per_s=statistics.median(h["examples_per_s"]),
+                     train_seconds=sum(seconds) if seconds else float("nan"),
+                     train_acc=r["final_train_acc"], test_acc=r["final_test_acc"])]
+    return _frame(record, group, row)
 
 
 def mean_std(values: Iterable[float], digits: int = 3) -> str:
@@ -206,67 +201,51 @@ def summary_table(record: dict, groups: Iterable[str] = ("main",)):
                       ignore_index=True)
     if table.empty:
         return table
-    rows = []
-    for network, part in table.groupby("network", sort=False):
-        rows.append({"network": network, "parameters": f"{int(part.parameters.iloc[0]):,}",
-                     "MFLOPs / image": f"{part.flops_per_image.iloc[0] / 1e6:.1f}",
-                     "examples/s (train)": f"{part.examples_per_s.median():,.0f}",
-                     "training time (s)": mean_std(part.train_seconds, 0).split(" (")[0],
-                     "test accuracy": mean_std(part.test_acc)})
-    return pd.DataFrame(rows).set_index("network")
+    return pd.DataFrame([
+        {"network": network, "parameters": f"{int(part.parameters.iloc[0]):,}",
+         "MFLOPs / image": f"{part.flops_per_image.iloc[0] / 1e6:.1f}",
+         "examples/s (train)": f"{part.examples_per_s.median():,.0f}",
+         "training time (s)": mean_std(part.train_seconds, 0).split(" (")[0],
+         "test accuracy": mean_std(part.test_acc)}
+        for network, part in table.groupby("network", sort=False)]).set_index("network")
 
 
 def curves(record: dict, group: str | None = "main"):
     """Tidy per-epoch histories: network, seed, train_examples, epoch, train_loss, train_acc,
     test_acc (NaN where not evaluated), train_seconds (cumulative)."""
-    import pandas as pd
-    rows = []
-    for r in _runs(record, group):
-        h = r["history"]
-        times = h.get("train_time") or [None] * len(h["train_loss"])
-        elapsed = 0.0
-        for i in range(len(h["train_loss"])):
-            elapsed += times[i] or 0.0
-            test = h["test_acc"][i]
-            rows.append(dict(network=network_label(record, r["network"]), seed=r["seed"],
-                             train_examples=r["train_examples"], epoch=i + 1,
-                             train_loss=h["train_loss"][i], train_acc=h["train_acc"][i],
-                             test_acc=float("nan") if test is None else test,
-                             train_seconds=elapsed))
-    return pd.DataFrame(rows)
+    def rows(r, h):
+        elapsed = accumulate(t or 0.0 for t in h.get("train_time") or [0.0] * len(h["train_loss"]))
+        return [dict(epoch=i + 1, train_loss=loss, train_acc=acc,
+                     test_acc=float("nan") if test is None else test, train_seconds=seconds)
+                for i, (loss, acc, test, seconds) in enumerate(
+                    zip(h["train_loss"], h["train_acc"], h["test_acc"], elapsed))]
+    return _frame(record, group, rows)
 
 
 def plot_learning_curves(record: dict, group: str | None = "main", axes=None):
     """Training loss and test accuracy against epoch, every network and every seed in one
-    figure (one colour per network, one line per seed); ``group=None``: every run of the
-    record. Returns the figure."""
+    figure (one colour per network: the book's for DenseNets and ResNets, one line per seed);
+    ``group=None``: every run of the record. Returns the figure."""
     import matplotlib.pyplot as plt
     table = curves(record, group)
     if table.empty:
         raise ValueError(f"no runs of group {group!r} in this result file")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    fig = axes[0].figure
     for i, (network, part) in enumerate(table.groupby("network", sort=False)):
-        colour = _network_colour(network, i)
+        colour = next((style.COLORS[k] for k in ("densenet", "resnet")
+                       if network.lower().startswith(k)), f"C{i}")
         for j, (_, run) in enumerate(part.groupby("seed")):
-            label = network if j == 0 else None
-            axes[0].plot(run.epoch, run.train_loss, "-o", color=colour, alpha=0.8, ms=3,
-                         label=label)
-            tested = run.dropna(subset=["test_acc"])
-            axes[1].plot(tested.epoch, tested.test_acc, "-o", color=colour, alpha=0.8, ms=3,
-                         label=label)
+            for ax, column in zip(axes, ("train_loss", "test_acc")):
+                shown = run.dropna(subset=[column])          # epochs without a test
+                ax.plot(shown.epoch, shown[column], "-o", color=colour, alpha=0.8, ms=3,
+                        label=network if j == 0 else None)
     axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log")
     axes[1].set(xlabel="epoch", ylabel="test accuracy")
     axes[1].legend(fontsize="small", loc="lower right")
     for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
+    fig = axes[0].figure
     if fig.get_layout_engine() is None:        # the book's style uses constrained layout
         fig.tight_layout()
     return fig
-
-
-def _network_colour(network: str, index: int) -> str:
-    """The book's colour for a DenseNet or a ResNet, else matplotlib's ``index``-th."""
-    key = next((k for k in ("densenet", "resnet") if network.lower().startswith(k)), None)
-    return style.COLORS[key] if key else f"C{index}"

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
+from pathlib import Path
 
 import torch
 
-# The repository this book is published from: the one setting behind every chapter's Colab setup
-# cell (pip install git+REPO_URL), the built book's Colab launch and repository buttons (the
-# build puts it into its _config.yml) and the student notebooks' Colab badges. After changing it,
-# run `python -m dnet_tools.book sync`; tests/test_book.py checks that every place agrees.
+# The one setting behind the chapters' Colab setup cells, the book's Colab and repository
+# buttons and the student notebooks' badges: after changing it, run
+# `python -m dnet_tools.book sync` (tests/test_book.py checks that every place agrees).
 REPO_URL = "https://github.com/densenet-book/dnet-book"
 
 
@@ -45,26 +46,25 @@ def mode(device: torch.device | None = None) -> str:
 def cpuinfo_field(field: str) -> str | None:
     """The first ``field : value`` of Linux's /proc/cpuinfo (None where there is none)."""
     try:
-        for line in open("/proc/cpuinfo"):
-            key, _, value = line.partition(":")
-            if key.strip() == field:
-                return value.strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return None
+        return None
+    match = re.search(rf"^{re.escape(field)}[ \t]*:[ \t]*(.*)$", text, re.MULTILINE)
+    return match[1].strip() if match else None
 
 
-def cpu_model() -> str:
-    """The CPU's model string, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Processor'."""
+def device_name(device: torch.device | str = "cpu") -> str:
+    """The GPU's name for CUDA, else the CPU's model string (e.g. 'AMD EPYC'; MPS: the chip)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
     return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def describe(device: torch.device | None = None) -> str:
     """One line for a heavy cell to print: the mode it ran in and the device it used."""
     device = device or pick_device()
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        cpu_model() if device.type == "cpu" else device.type)
-    return f"mode={mode(device)} device={device} ({name})"
+    return f"mode={mode(device)} device={device} ({device_name(device)})"
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -77,8 +77,7 @@ def synchronize(device: torch.device | str) -> None:
 
 
 def mode_note(device: torch.device | None = None) -> str:
-    """Markdown for the one note per page that says how the page ran (``{glue:md}`` in an
-    admonition): the mode, what it means for the numbers, the device and the versions."""
+    """Markdown for the page's one note on how it ran (``{glue:md}`` in an admonition)."""
     device = device or pick_device()
     meaning = {"smoke": "tiny runs that only prove every cell works; their numbers are "
                         "not results",

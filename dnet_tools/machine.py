@@ -38,8 +38,8 @@ def environment(device: torch.device | str) -> dict:
     model and features, since CPU timings depend on them."""
     device = torch.device(device)
     stamp = results.stamp(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else runtime.cpu_model()
-    info = {"type": device.type, "name": name, "cpu_model": runtime.cpu_model(),
+    info = {"type": device.type, "name": runtime.device_name(device),
+            "cpu_model": runtime.device_name("cpu"),
             "cpu_features": cpu_features(), "torch_threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count()}
     return dict(device=stamp.pop("device"), device_info=info, **stamp)

@@ -73,7 +73,7 @@ def test_is_gpu_reads_the_device_line_and_the_old_dict_form():
 def test_stamp_names_the_device_date_and_versions():
     from dnet_lib import runtime
     stamp = results.stamp("cpu")
-    assert stamp["device"] == f"cpu ({runtime.cpu_model()})"
+    assert stamp["device"] == f"cpu ({runtime.device_name()})"
     assert stamp["date"].endswith("+00:00") and set(stamp["versions"]) >= {"python", "torch"}
 
 
