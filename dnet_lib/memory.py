@@ -19,7 +19,7 @@ from torch import nn
 from . import models, runtime
 from .validate import check_choice, check_int
 
-__all__ = ["SavedActivations", "saved_activation_bytes", "step_time", "cuda_peak_bytes",
+__all__ = ["SavedActivations", "saved_activation_bytes", "train_step", "cuda_peak_bytes",
            "MemoryRow", "compare_memory", "densenet_variants", "SWEEP", "measure", "sweep",
            "fit_error", "depth_fits", "SavedTensor", "saved_by_layer", "wide_tensors_per_layer",
            "d2l_resolution"]
@@ -90,38 +90,23 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
 
 
 # --------------------------------------------------------------------------- timing
-def _train_step(model, x, y, optimizer=None) -> float:
-    """One forward, backward and (with an optimizer) step; its seconds, device synchronised."""
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Seconds of one forward and backward (cross-entropy, gradients reset), device synchronised."""
     runtime.synchronize(x.device)
     start = time.perf_counter()
-    (optimizer or model).zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=True)
     F.cross_entropy(model(x), y).backward()
-    if optimizer is not None:
-        optimizer.step()
     runtime.synchronize(x.device)
     return time.perf_counter() - start
-
-
-def step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-              optimizer: torch.optim.Optimizer | None = None, repeats: int = 5,
-              warmup: int = 2) -> float:
-    """Median seconds of ``repeats`` training steps (cross-entropy, and the ``optimizer`` if
-    given) after ``warmup`` untimed ones, in the model's mode."""
-    check_int("repeats", repeats, 1)
-    check_int("warmup", warmup, 0)
-    for _ in range(warmup):
-        _train_step(model, x, y, optimizer)
-    return statistics.median(_train_step(model, x, y, optimizer) for _ in range(repeats))
 
 
 def cuda_peak_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int | None:
     """``torch.cuda.max_memory_allocated`` over one training step on ``x``'s GPU; None off CUDA."""
     if x.device.type != "cuda":
         return None
-    model.zero_grad(set_to_none=True)
     torch.cuda.synchronize(x.device)
     torch.cuda.reset_peak_memory_stats(x.device)
-    _train_step(model, x, y)
+    train_step(model, x, y)
     return int(torch.cuda.max_memory_allocated(x.device))
 
 
@@ -154,7 +139,7 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range((warmup + repeats) if time_steps else 0):
         for name, model in models.items():
-            times[name].append(_train_step(model, x, y))
+            times[name].append(train_step(model, x, y))
     times = {name: t[warmup:] for name, t in times.items()}         # the warm-up rounds out
     median = {n: statistics.median(t) if t else math.nan for n, t in times.items()}
     base = next(iter(models))

@@ -12,8 +12,7 @@ from torch import nn
 from . import arith, models
 from .validate import check_int
 
-__all__ = ["WidthPoint", "UnitCost", "units", "trace_widths", "unit_costs", "stage_of",
-           "stage_table"]
+__all__ = ["WidthPoint", "UnitCost", "trace_widths", "unit_costs", "stage_of", "stage_table"]
 
 _UNIT_TYPES = (models.DenseLayer, models.Transition, models.BasicBlock, models.Bottleneck)
 _STAGE = re.compile(r"(denseblock\d+|transition\d+|layer\d+|block\d+|stage\d+)")
@@ -43,9 +42,8 @@ def _kind(module: nn.Module) -> str:
             "transition" if isinstance(module, models.Transition) else "residual")
 
 
-def units(model: nn.Module, size: int = 32) -> tuple[list[tuple[str, nn.Module]], int]:
+def _units(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], int]:
     """The model's named units in forward (= registration) order, and its input channels."""
-    check_int("size", size, 1)
     found = []
     for name, m in model.named_modules():         # a unit inside the last one is part of it
         if isinstance(m, _UNIT_TYPES) and not (found and name.startswith(found[-1][0] + ".")):
@@ -62,6 +60,7 @@ def _run_once(model: nn.Module, in_channels: int, size: int, handles: list, cont
     was_training = model.training
     device = next(model.parameters(), torch.zeros(())).device
     try:
+        check_int("size", size, 1)          # inside: a bad size still removes the hooks
         with torch.no_grad(), context or contextlib.nullcontext():
             model.eval()(torch.zeros(1, in_channels, size, size, device=device))
     finally:
@@ -77,7 +76,7 @@ def _channels(x) -> int:
 def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
     """The state after every unit (for a dense layer: its inputs and outputs concatenated) and
     the main-path convolutions passed, hooked from one zero image; a "meta" model works too."""
-    found, in_channels = units(model, size)
+    found, in_channels = _units(model)
     points = [WidthPoint("input", "input", in_channels, size, 0)]
     passed = []                                  # one entry per main-path convolution run
 
@@ -105,7 +104,7 @@ def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
     """Per-unit parameters and FLOPs (as ``arith.count_params`` and ``count_flops``) for one
     image; each column adds up to the whole model's (the head: what the others leave)."""
     from torch.utils.flop_counter import FlopCounterMode
-    found, in_channels = units(model, size)
+    found, in_channels = _units(model)
     modules = list(model.modules())
     stem = modules[:modules.index(found[0][1])]        # registered before the first unit
     params = {"stem": sum(arith.count_params(m) for m in stem if next(m.children(), None) is None)}
