@@ -151,26 +151,24 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
 VARIANT_ARCHS = ("densenet_bc", "densenet121")
 
 
-def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: int | None = None,
-                      seed: int = 0, fast_cpu: bool = False) -> dict[str, nn.Module]:
-    """Our and torchvision's DenseNet-BC of ``depth`` (CIFAR stem) or DenseNet-121, each plain and
-    memory-efficient, with one set of weights; ``fast_cpu``: ours share batch statistics."""
+def densenet_variants(arch: str = "densenet_bc", depth: int = 100, fast_cpu: bool = False
+                      ) -> dict[str, nn.Module]:
+    """Our and torchvision's DenseNet-BC of ``depth`` (CIFAR stem, 10 classes) or DenseNet-121,
+    each plain and memory-efficient, with one set of weights (seed 0); ``fast_cpu``: ours share
+    batch statistics."""
     import torchvision
     check_choice("arch", arch, VARIANT_ARCHS)
-    torch.manual_seed(seed)
+    torch.manual_seed(0)
     if arch == "densenet_bc":
-        num_classes = 10 if num_classes is None else num_classes
-        config = models.cifar_config(depth, num_classes=num_classes)
+        config = models.cifar_config(depth)
         prefix, theirs = "torchvision class", partial(models.torchvision_densenet_cifar, depth)
     else:
-        num_classes = 1000 if num_classes is None else num_classes
-        config = models.DENSENET121.replace(num_classes=num_classes)
-        prefix, theirs = "torchvision", torchvision.models.densenet121
+        config, prefix, theirs = models.DENSENET121, "torchvision", torchvision.models.densenet121
     flags = (("plain", False), ("memory_efficient", True))
     variants = {f"ours {kind}": models.DenseNet(config, memory_efficient=on, fast_cpu=fast_cpu)
                 for kind, on in flags}
-    variants.update({f"{prefix} {kind}": theirs(num_classes=num_classes, memory_efficient=on)
-                     for kind, on in flags})
+    variants.update({f"{prefix} {kind}": theirs(num_classes=config.num_classes,
+                                                memory_efficient=on) for kind, on in flags})
     reference = variants["ours plain"].state_dict()
     for model in variants.values():
         model.load_state_dict(reference, strict=True)
