@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import models, runtime
+from .arith import count_params
 from .validate import check_choice, check_int
 
 __all__ = ["SavedActivations", "saved_activation_bytes", "train_step", "cuda_peak_bytes",
@@ -300,18 +301,16 @@ def d2l_resolution(batch: int, sizes=(96, 224), device: torch.device | str = "cp
     input size (a column each), with their parameters and the last size's ratio to the first."""
     import pandas as pd
     check_int("batch", batch, 1)
-    rows, params = {}, {}
-    for size in sizes:
+    nets = {}
+    for name, build in (("d2l DenseNet", models.d2l_densenet),
+                        ("d2l DenseNet, memory-efficient", partial(models.d2l_densenet,
+                                                                   memory_efficient=True)),
+                        ("d2l ResNet-18", models.d2l_resnet18)):
         torch.manual_seed(0)
-        nets = {"d2l DenseNet": models.d2l_densenet(),
-                "d2l DenseNet, memory-efficient": models.d2l_densenet(memory_efficient=True),
-                "d2l ResNet-18": models.d2l_resnet18()}
-        x = torch.randn(batch, 1, size, size, device=device)
-        for name, net in nets.items():
-            saved = saved_activation_bytes(net.to(device).train(), x, by_module=False)
-            rows.setdefault(name, {})[size] = saved.total_bytes / 2**20
-            params[name] = sum(p.numel() for p in net.parameters())
-    table = pd.DataFrame(rows).T
+        nets[name] = build().to(device).train()
+    table = pd.DataFrame({size: {name: saved_activation_bytes(
+        net, torch.randn(batch, 1, size, size, device=device)).total_bytes / 2**20
+        for name, net in nets.items()} for size in sizes})
     table[f"{sizes[-1]} / {sizes[0]}"] = table[sizes[-1]] / table[sizes[0]]
-    table.insert(0, "parameters", pd.Series(params))
+    table.insert(0, "parameters", pd.Series({n: count_params(m) for n, m in nets.items()}))
     return table
