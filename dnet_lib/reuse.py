@@ -120,15 +120,12 @@ def verdict_table(matrices_by_model: dict, used_fraction: float = USED_FRACTION)
     """One row per observation, one column per model: "value (holds)" or "value (fails)",
     and a last column counting the models for which it holds."""
     import pandas as pd
-    tables = {name: figure5_observations(m, used_fraction)
+    tables = {name: figure5_observations(m, used_fraction).set_index("observation")
               for name, m in matrices_by_model.items()}
-    first = next(iter(tables.values()))
-    out = pd.DataFrame(index=pd.Index(first.observation, name="observation"))
-    for name, t in tables.items():
-        out[name] = [f"{v:.3f} ({'holds' if h else 'fails'})" if h is not None else "n/a"
-                     for v, h in zip(t.value, t.holds)]
-    out["holds for"] = [sum(bool(t.holds[i]) for t in tables.values())
-                        for i in range(len(first))]
+    out = pd.DataFrame({name: [f"{v:.3f} ({'holds' if h else 'fails'})" if h is not None
+                               else "n/a" for v, h in zip(t.value, t.holds)]
+                        for name, t in tables.items()}, index=next(iter(tables.values())).index)
+    out["holds for"] = sum(t.holds.eq(True).astype(int) for t in tables.values())   # None: n/a
     return out
 
 
