@@ -21,7 +21,7 @@ from .arith import count_params
 from .validate import check_choice, check_int
 
 __all__ = ["SavedActivations", "saved_activation_bytes", "train_step", "cuda_peak_bytes",
-           "MemoryRow", "compare_memory", "densenet_variants", "SWEEP", "measure", "sweep",
+           "MemoryRow", "compare_memory", "densenet_variants", "SWEEP", "sweep",
            "fit_error", "depth_fits", "SavedTensor", "saved_by_layer", "wide_tensors_per_layer",
            "d2l_resolution"]
 
@@ -186,17 +186,15 @@ SWEEP = {
 }
 
 
-def measure(depth: int, size: int, *, batch: int, repeats: int, timed: bool = True,
-            device: torch.device | str = "cpu") -> list[dict]:
+def _measure(depth: int, size: int, spec: dict, timed: bool, device) -> list[dict]:
     """One row per variant of the CIFAR DenseNet-BC (k=12) of ``depth`` at ``size`` px:
     saved MiB, median step seconds (NaN when not ``timed``) and CUDA peak MiB (NaN off CUDA)."""
-    check_int("batch", batch, 1)
-    check_int("size", size, 8)
     variants = {name: m.to(device) for name, m in densenet_variants(depth=depth).items()
                 if name != "torchvision class plain"}     # the same computation as ours
-    x = torch.randn(batch, 3, size, size, device=device)
-    y = torch.randint(0, 10, (batch,), device=device)
-    rows = compare_memory(variants, x, y, repeats=repeats, warmup=int(timed), time_steps=timed)
+    x = torch.randn(spec["batch"], 3, size, size, device=device)
+    y = torch.randint(0, 10, (spec["batch"],), device=device)
+    rows = compare_memory(variants, x, y, repeats=spec["repeats"], warmup=int(timed),
+                          time_steps=timed)
     return [dict(depth=depth, size=size, variant=r.name, saved_MiB=r.saved_bytes / 2**20,
                  step_s=r.step_seconds, cuda_peak_MiB=(r.cuda_peak_bytes or math.nan) / 2**20)
             for r in rows]
@@ -207,10 +205,9 @@ def sweep(mode: str, device: torch.device | str = "cpu"):
     sweep); smoke mode does not time (single unwarmed steps would be noise)."""
     import pandas as pd
     spec = SWEEP[check_choice("mode", mode, SWEEP)]
-    kw = dict(batch=spec["batch"], repeats=spec["repeats"], timed=mode != "smoke", device=device)
-    by_depth = pd.DataFrame([r for d in spec["depths"] for r in measure(d, 32, **kw)])
-    by_size = pd.DataFrame([r for s in spec["sizes"]
-                            for r in measure(spec["size_depth"], s, **kw)])
+    run = partial(_measure, spec=spec, timed=mode != "smoke", device=device)
+    by_depth = pd.DataFrame([r for d in spec["depths"] for r in run(d, 32)])
+    by_size = pd.DataFrame([r for s in spec["sizes"] for r in run(spec["size_depth"], s)])
     return by_depth, by_size
 
 
