@@ -14,14 +14,14 @@ from .models import DeepConvNet
 __all__ = ["build_nets", "layer_gradient_norms", "feature_gradient_norms"]
 
 
-def build_nets(depth: int, width: int = 16, in_channels: int = 1, num_classes: int = 10,
-               batch_norm: bool = False, init: str = "default", seed: int = 0
-               ) -> dict[str, DeepConvNet]:
-    """The three wirings at the same depth, each initialised from ``seed``."""
+def build_nets(depth: int, width: int = 16, batch_norm: bool = False, init: str = "default",
+               seed: int = 0) -> dict[str, DeepConvNet]:
+    """The three wirings at the same depth (1-channel images, 10 classes), each initialised from
+    ``seed``."""
     nets = {}
     for kind in DeepConvNet.KINDS:
         torch.manual_seed(seed)
-        nets[kind] = DeepConvNet(kind, depth, width, in_channels, num_classes, batch_norm, init)
+        nets[kind] = DeepConvNet(kind, depth, width, batch_norm=batch_norm, init=init)
     return nets
 
 
