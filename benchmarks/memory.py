@@ -50,10 +50,10 @@ def measure(title: str, variants: dict, batch: int, size: int, num_classes: int,
     rows = mem.compare_memory(variants, x, y, time_steps=False)
     for model in variants.values():
         for _ in range(warmup):
-            mem.step_time(model, x, y, repeats=1, warmup=0)
+            mem.train_step(model, x, y)
     others = [name for name in variants if name != PLAIN]
     times = _common.interleaved_rounds(
-        {name: (lambda m=m: mem.step_time(m, x, y, repeats=1, warmup=0)) for name, m in variants.items()},
+        {name: (lambda m=m: mem.train_step(m, x, y)) for name, m in variants.items()},
         [(name, PLAIN) for name in others], min_rounds=min_rounds, max_rounds=max_rounds,
         max_seconds=max_seconds)
     ratios = {name: _common.paired_ratio(times[name], times[PLAIN]) for name in others}

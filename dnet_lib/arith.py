@@ -180,10 +180,9 @@ def growth_curve(num_layers: int, width: int, scheme: str) -> list[int]:
 
 
 # --------------------------------------------------------------------------- real models
-def count_params(model: nn.Module, trainable_only: bool = False) -> int:
-    """Values in ``model.parameters()`` (shared ones once; buffers not); ``trainable_only``
-    skips those with ``requires_grad=False``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+def count_params(model: nn.Module) -> int:
+    """Values in ``model.parameters()``, frozen ones too (shared ones once; buffers not)."""
+    return sum(p.numel() for p in model.parameters())
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:

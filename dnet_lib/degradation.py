@@ -20,19 +20,17 @@ WIRINGS = ("plain", "residual")
 
 
 def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,
-                 batch_size: int = 32, lr: float = 0.05, momentum: float = 0.9,
-                 seed: int = 0) -> list[float]:
-    """The training loss of every step of minibatch SGD with momentum on cross-entropy; the
+                 batch_size: int = 32, lr: float = 0.05, seed: int = 0) -> list[float]:
+    """The training loss of every step of minibatch SGD (momentum 0.9) on cross-entropy; the
     batches come from a generator seeded by ``seed``: the same seed, the same batches."""
     validate.check_int("steps", steps, 1)
     validate.check_int("batch_size", batch_size, 1, len(images))
     validate.check_number("lr", lr, 0.0, 10.0, low_open=True)
-    validate.check_number("momentum", momentum, 0.0, 1.0, high_open=True)
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length, "
                          f"got {len(images)} and {len(labels)}")
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     model.train()
     losses = []
     for _ in range(steps):
@@ -66,11 +64,11 @@ class DepthComparison:
 
 
 def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[int] = (4, 16),
-                   wirings: Sequence[str] = WIRINGS, width: int = 8, steps: int = 60,
-                   batch_size: int = 32, lr: float = 0.05, seed: int = 0,
-                   num_classes: int | None = None, progress: bool = False) -> DepthComparison:
+                   width: int = 8, steps: int = 60, batch_size: int = 32, seed: int = 0,
+                   progress: bool = False) -> DepthComparison:
     """The ``train_losses`` of a batch-normalised, He-initialised ``models.DeepConvNet`` per
-    (wiring, depth) on the same batches of ``images`` (N, C, H, W); ``progress``: a tqdm bar."""
+    (wiring in ``WIRINGS``, depth) on the same batches of ``images`` (N, C, H, W); ``progress``:
+    a tqdm bar."""
     from tqdm.auto import tqdm
     if images.dim() != 4:
         raise ValueError(f"images must be 4-D (batch, channels, height, width), "
@@ -79,15 +77,12 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
         raise ValueError("depths must name at least one depth")
     for depth in depths:
         validate.check_int("depth", depth, 1)
-    for wiring in wirings:
-        validate.check_choice("wiring", wiring, WIRINGS)
-    num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
     result = DepthComparison()
-    jobs = [(wiring, depth) for wiring in wirings for depth in depths]
+    jobs = [(wiring, depth) for wiring in WIRINGS for depth in depths]
     for wiring, depth in tqdm(jobs, desc="networks", disable=not progress):
         torch.manual_seed(seed)
         net = DeepConvNet(wiring, depth, width=width, in_channels=images.shape[1],
-                          num_classes=num_classes, batch_norm=True, init="kaiming")
+                          num_classes=int(labels.max()) + 1, batch_norm=True, init="kaiming")
         result.curves[(wiring, depth)] = train_losses(net, images, labels, steps, batch_size,
-                                                      lr, seed=seed)
+                                                      seed=seed)
     return result

@@ -5,8 +5,6 @@ DenseNet's classifier reads every layer; a plain net's head only the last).
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,28 +14,23 @@ from .models import DeepConvNet
 __all__ = ["build_nets", "layer_gradient_norms", "feature_gradient_norms"]
 
 
-def build_nets(depth: int, width: int = 16, growth_rate: int | None = None, in_channels: int = 1,
-               num_classes: int = 10, batch_norm: bool = False, init: str = "default",
+def build_nets(depth: int, width: int = 16, batch_norm: bool = False, init: str = "default",
                seed: int = 0) -> dict[str, DeepConvNet]:
-    """The three wirings at the same depth, each initialised from ``seed``."""
+    """The three wirings at the same depth (1-channel images, 10 classes), each initialised from
+    ``seed``."""
     nets = {}
     for kind in DeepConvNet.KINDS:
         torch.manual_seed(seed)
-        nets[kind] = DeepConvNet(kind, depth, width, growth_rate, in_channels, num_classes,
-                                 batch_norm, init)
+        nets[kind] = DeepConvNet(kind, depth, width, batch_norm=batch_norm, init=init)
     return nets
 
 
-def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                         layers: Sequence[nn.Module] | None = None) -> list[float]:
-    """L2 norm of ``d loss / d weight`` per layer, input to output (``.grad`` untouched); ``layers``
-    default: ``model.gradient_layers()``, else every Conv2d/Linear in registration order."""
-    if layers is None:
-        layers = (model.gradient_layers() if hasattr(model, "gradient_layers") else
-                  [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))])
-    layers = list(layers)
+def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """L2 norm of ``d loss / d weight`` per Conv2d and Linear, in registration order (for our
+    nets: input to output); ``.grad`` untouched."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     if not layers:
-        raise ValueError("layers must name at least one module with a weight")
+        raise ValueError(f"model must hold a Conv2d or Linear, got {type(model).__name__}")
     grads = torch.autograd.grad(F.cross_entropy(model(x), y), [layer.weight for layer in layers])
     return [g.norm().item() for g in grads]
 

@@ -17,10 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import models, runtime
+from .arith import count_params
 from .validate import check_choice, check_int
 
-__all__ = ["SavedActivations", "saved_activation_bytes", "step_time", "cuda_peak_bytes",
-           "MemoryRow", "compare_memory", "densenet_variants", "SWEEP", "measure", "sweep",
+__all__ = ["SavedActivations", "saved_activation_bytes", "train_step", "cuda_peak_bytes",
+           "MemoryRow", "compare_memory", "densenet_variants", "SWEEP", "sweep",
            "fit_error", "depth_fits", "SavedTensor", "saved_by_layer", "wide_tensors_per_layer",
            "d2l_resolution"]
 
@@ -90,38 +91,23 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
 
 
 # --------------------------------------------------------------------------- timing
-def _train_step(model, x, y, optimizer=None) -> float:
-    """One forward, backward and (with an optimizer) step; its seconds, device synchronised."""
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Seconds of one forward and backward (cross-entropy, gradients reset), device synchronised."""
     runtime.synchronize(x.device)
     start = time.perf_counter()
-    (optimizer or model).zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=True)
     F.cross_entropy(model(x), y).backward()
-    if optimizer is not None:
-        optimizer.step()
     runtime.synchronize(x.device)
     return time.perf_counter() - start
-
-
-def step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-              optimizer: torch.optim.Optimizer | None = None, repeats: int = 5,
-              warmup: int = 2) -> float:
-    """Median seconds of ``repeats`` training steps (cross-entropy, and the ``optimizer`` if
-    given) after ``warmup`` untimed ones, in the model's mode."""
-    check_int("repeats", repeats, 1)
-    check_int("warmup", warmup, 0)
-    for _ in range(warmup):
-        _train_step(model, x, y, optimizer)
-    return statistics.median(_train_step(model, x, y, optimizer) for _ in range(repeats))
 
 
 def cuda_peak_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int | None:
     """``torch.cuda.max_memory_allocated`` over one training step on ``x``'s GPU; None off CUDA."""
     if x.device.type != "cuda":
         return None
-    model.zero_grad(set_to_none=True)
     torch.cuda.synchronize(x.device)
     torch.cuda.reset_peak_memory_stats(x.device)
-    _train_step(model, x, y)
+    train_step(model, x, y)
     return int(torch.cuda.max_memory_allocated(x.device))
 
 
@@ -154,7 +140,7 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range((warmup + repeats) if time_steps else 0):
         for name, model in models.items():
-            times[name].append(_train_step(model, x, y))
+            times[name].append(train_step(model, x, y))
     times = {name: t[warmup:] for name, t in times.items()}         # the warm-up rounds out
     median = {n: statistics.median(t) if t else math.nan for n, t in times.items()}
     base = next(iter(models))
@@ -166,26 +152,24 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
 VARIANT_ARCHS = ("densenet_bc", "densenet121")
 
 
-def densenet_variants(arch: str = "densenet_bc", depth: int = 100, num_classes: int | None = None,
-                      seed: int = 0, fast_cpu: bool = False) -> dict[str, nn.Module]:
-    """Our and torchvision's DenseNet-BC of ``depth`` (CIFAR stem) or DenseNet-121, each plain and
-    memory-efficient, with one set of weights; ``fast_cpu``: ours share batch statistics."""
+def densenet_variants(arch: str = "densenet_bc", depth: int = 100, fast_cpu: bool = False
+                      ) -> dict[str, nn.Module]:
+    """Our and torchvision's DenseNet-BC of ``depth`` (CIFAR stem, 10 classes) or DenseNet-121,
+    each plain and memory-efficient, with one set of weights (seed 0); ``fast_cpu``: ours share
+    batch statistics."""
     import torchvision
     check_choice("arch", arch, VARIANT_ARCHS)
-    torch.manual_seed(seed)
+    torch.manual_seed(0)
     if arch == "densenet_bc":
-        num_classes = 10 if num_classes is None else num_classes
-        config = models.cifar_config(depth, num_classes=num_classes)
+        config = models.cifar_config(depth)
         prefix, theirs = "torchvision class", partial(models.torchvision_densenet_cifar, depth)
     else:
-        num_classes = 1000 if num_classes is None else num_classes
-        config = models.DENSENET121.replace(num_classes=num_classes)
-        prefix, theirs = "torchvision", torchvision.models.densenet121
+        config, prefix, theirs = models.DENSENET121, "torchvision", torchvision.models.densenet121
     flags = (("plain", False), ("memory_efficient", True))
     variants = {f"ours {kind}": models.DenseNet(config, memory_efficient=on, fast_cpu=fast_cpu)
                 for kind, on in flags}
-    variants.update({f"{prefix} {kind}": theirs(num_classes=num_classes, memory_efficient=on)
-                     for kind, on in flags})
+    variants.update({f"{prefix} {kind}": theirs(num_classes=config.num_classes,
+                                                memory_efficient=on) for kind, on in flags})
     reference = variants["ours plain"].state_dict()
     for model in variants.values():
         model.load_state_dict(reference, strict=True)
@@ -202,17 +186,15 @@ SWEEP = {
 }
 
 
-def measure(depth: int, size: int, *, batch: int, repeats: int, timed: bool = True,
-            device: torch.device | str = "cpu") -> list[dict]:
+def _measure(depth: int, size: int, spec: dict, timed: bool, device) -> list[dict]:
     """One row per variant of the CIFAR DenseNet-BC (k=12) of ``depth`` at ``size`` px:
     saved MiB, median step seconds (NaN when not ``timed``) and CUDA peak MiB (NaN off CUDA)."""
-    check_int("batch", batch, 1)
-    check_int("size", size, 8)
     variants = {name: m.to(device) for name, m in densenet_variants(depth=depth).items()
                 if name != "torchvision class plain"}     # the same computation as ours
-    x = torch.randn(batch, 3, size, size, device=device)
-    y = torch.randint(0, 10, (batch,), device=device)
-    rows = compare_memory(variants, x, y, repeats=repeats, warmup=int(timed), time_steps=timed)
+    x = torch.randn(spec["batch"], 3, size, size, device=device)
+    y = torch.randint(0, 10, (spec["batch"],), device=device)
+    rows = compare_memory(variants, x, y, repeats=spec["repeats"], warmup=int(timed),
+                          time_steps=timed)
     return [dict(depth=depth, size=size, variant=r.name, saved_MiB=r.saved_bytes / 2**20,
                  step_s=r.step_seconds, cuda_peak_MiB=(r.cuda_peak_bytes or math.nan) / 2**20)
             for r in rows]
@@ -223,10 +205,9 @@ def sweep(mode: str, device: torch.device | str = "cpu"):
     sweep); smoke mode does not time (single unwarmed steps would be noise)."""
     import pandas as pd
     spec = SWEEP[check_choice("mode", mode, SWEEP)]
-    kw = dict(batch=spec["batch"], repeats=spec["repeats"], timed=mode != "smoke", device=device)
-    by_depth = pd.DataFrame([r for d in spec["depths"] for r in measure(d, 32, **kw)])
-    by_size = pd.DataFrame([r for s in spec["sizes"]
-                            for r in measure(spec["size_depth"], s, **kw)])
+    run = partial(_measure, spec=spec, timed=mode != "smoke", device=device)
+    by_depth = pd.DataFrame([r for d in spec["depths"] for r in run(d, 32)])
+    by_size = pd.DataFrame([r for s in spec["sizes"] for r in run(spec["size_depth"], s)])
     return by_depth, by_size
 
 
@@ -317,18 +298,16 @@ def d2l_resolution(batch: int, sizes=(96, 224), device: torch.device | str = "cp
     input size (a column each), with their parameters and the last size's ratio to the first."""
     import pandas as pd
     check_int("batch", batch, 1)
-    rows, params = {}, {}
-    for size in sizes:
+    nets = {}
+    for name, build in (("d2l DenseNet", models.d2l_densenet),
+                        ("d2l DenseNet, memory-efficient", partial(models.d2l_densenet,
+                                                                   memory_efficient=True)),
+                        ("d2l ResNet-18", models.d2l_resnet18)):
         torch.manual_seed(0)
-        nets = {"d2l DenseNet": models.d2l_densenet(),
-                "d2l DenseNet, memory-efficient": models.d2l_densenet(memory_efficient=True),
-                "d2l ResNet-18": models.d2l_resnet18()}
-        x = torch.randn(batch, 1, size, size, device=device)
-        for name, net in nets.items():
-            saved = saved_activation_bytes(net.to(device).train(), x, by_module=False)
-            rows.setdefault(name, {})[size] = saved.total_bytes / 2**20
-            params[name] = sum(p.numel() for p in net.parameters())
-    table = pd.DataFrame(rows).T
+        nets[name] = build().to(device).train()
+    table = pd.DataFrame({size: {name: saved_activation_bytes(
+        net, torch.randn(batch, 1, size, size, device=device)).total_bytes / 2**20
+        for name, net in nets.items()} for size in sizes})
     table[f"{sizes[-1]} / {sizes[0]}"] = table[sizes[-1]] / table[sizes[0]]
-    table.insert(0, "parameters", pd.Series(params))
+    table.insert(0, "parameters", pd.Series({n: count_params(m) for n, m in nets.items()}))
     return table

@@ -8,7 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .arith import dense_block_channels
 from .models import DenseBlock, DenseNet, Transition
+from .validate import check_choice
 
 __all__ = ["NORMALIZE", "source_slices", "feature_reuse", "RULES",
            "USED_FRACTION", "FRACTIONS", "FIGURE5_OBSERVATIONS", "figure5_observations",
@@ -22,8 +24,8 @@ def source_slices(block: DenseBlock) -> list[tuple[int, int]]:
     concatenation (source 0 = block input, source i = layer i)."""
     if not isinstance(block, DenseBlock):
         raise ValueError(f"block must be a dnet_lib DenseBlock, got {type(block).__name__}")
-    c, k = block.in_channels, block.growth_rate
-    return [(0, c)] + [(c + i * k, c + (i + 1) * k) for i in range(block.num_layers)]
+    edges = dense_block_channels(block.in_channels, block.num_layers, block.growth_rate)
+    return list(zip([0, *edges[:-1]], edges))
 
 
 def _row(weight: torch.Tensor, slices, norm: nn.BatchNorm2d | None) -> np.ndarray:
@@ -42,26 +44,20 @@ def feature_reuse(model: DenseNet, normalize: str = "none",
     to target t (layers 1..L, then the transition or classifier), NaN where s > t."""
     if not isinstance(model, DenseNet):
         raise ValueError(f"model must be a dnet_lib DenseNet, got {type(model).__name__}")
-    if normalize not in NORMALIZE:
-        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+    check_choice("normalize", normalize, NORMALIZE)
     modules = list(model.features.children())
     matrices = []
-    for index, block in enumerate(modules):
+    for block, after in zip(modules, modules[1:]):      # the last block is followed by norm5
         if not isinstance(block, DenseBlock):
             continue
+        readers = [(layer.conv1.weight, layer.norm1) for layer in block.values()]
+        # then the transition, or (final BatchNorm, ReLU and pooling in between) the classifier
+        readers.append((after.conv.weight, after.norm) if isinstance(after, Transition)
+                       else (model.classifier.weight, after))
         slices = source_slices(block)
-        size = block.num_layers + 1
-        matrix = np.full((size, size), np.nan)
-        for t, layer in enumerate(block.values()):
-            matrix[t, :t + 1] = _row(layer.conv1.weight, slices[:t + 1],
-                                     layer.norm1 if fold_bn else None)
-        after = modules[index + 1] if index + 1 < len(modules) else None
-        if isinstance(after, Transition):
-            weight, norm = after.conv.weight, after.norm
-        else:   # the last block: final BatchNorm, ReLU and pooling, then the classifier
-            weight, norm = model.classifier.weight, after
-        matrix[-1] = _row(weight, slices, norm if fold_bn and isinstance(norm, nn.BatchNorm2d)
-                          else None)
+        matrix = np.full((len(slices), len(slices)), np.nan)
+        for t, (weight, norm) in enumerate(readers):
+            matrix[t, :t + 1] = _row(weight, slices[:t + 1], norm if fold_bn else None)
         if normalize == "row":
             matrix = matrix / np.nanmax(matrix, axis=1, keepdims=True)
         matrices.append(matrix)
@@ -124,15 +120,12 @@ def verdict_table(matrices_by_model: dict, used_fraction: float = USED_FRACTION)
     """One row per observation, one column per model: "value (holds)" or "value (fails)",
     and a last column counting the models for which it holds."""
     import pandas as pd
-    tables = {name: figure5_observations(m, used_fraction)
+    tables = {name: figure5_observations(m, used_fraction).set_index("observation")
               for name, m in matrices_by_model.items()}
-    first = next(iter(tables.values()))
-    out = pd.DataFrame(index=pd.Index(first.observation, name="observation"))
-    for name, t in tables.items():
-        out[name] = [f"{v:.3f} ({'holds' if h else 'fails'})" if h is not None else "n/a"
-                     for v, h in zip(t.value, t.holds)]
-    out["holds for"] = [sum(bool(t.holds[i]) for t in tables.values())
-                        for i in range(len(first))]
+    out = pd.DataFrame({name: [f"{v:.3f} ({'holds' if h else 'fails'})" if h is not None
+                               else "n/a" for v, h in zip(t.value, t.holds)]
+                        for name, t in tables.items()}, index=next(iter(tables.values())).index)
+    out["holds for"] = sum(t.holds.eq(True).astype(int) for t in tables.values())   # None: n/a
     return out
 
 

@@ -68,20 +68,15 @@ def less_data_gaps(record: dict, first: str = "densenet", second: str = "resnet"
                          if r.get("group") in ("main", "less_data")],
                         columns=["train_examples", "seed", "network", "final_test_acc"])
     acc = runs.pivot_table("final_test_acc", ["train_examples", "seed"], "network")
-    if not {first, second} <= set(acc.columns) or acc[[first, second]].dropna().empty:
+    pairs = acc.reindex(columns=[first, second]).dropna()    # a missing network: all NaN
+    if pairs.empty:
         raise ValueError(f"no runs of both {first!r} and {second!r} in this result file")
-    rows = []
-    for size, part in acc[[first, second]].dropna().groupby(level=0):
-        a, b = list(part[first]), list(part[second])
-        gaps = [x - y for x, y in zip(a, b)]
-        t, p = paired_t(gaps) if len(gaps) > 1 else (math.nan, math.nan)
-        rows.append({"train_examples": size, "seeds": len(gaps),
-                     f"{first}_mean": statistics.mean(a), f"{first}_std": _std(a),
-                     f"{second}_mean": statistics.mean(b), f"{second}_std": _std(b),
-                     "gaps": gaps, "gap_mean": statistics.mean(gaps), "gap_std": _std(gaps),
-                     "t": t, "p": p})
-    return pd.DataFrame(rows).set_index("train_examples")
-
-
-def _std(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else math.nan
+    pairs["gap"] = pairs[first] - pairs[second]
+    by_size = pairs.groupby(level=0)
+    spread = {f"{net}_{stat}": (net, stat) for net in (first, second) for stat in ("mean", "std")}
+    table = by_size.agg(seeds=("gap", "size"), **spread, gap_mean=("gap", "mean"),
+                        gap_std=("gap", "std"))      # pandas' std of one value: NaN
+    table.insert(5, "gaps", by_size.gap.agg(list))
+    table["t"], table["p"] = zip(*(paired_t(g) if len(g) > 1 else (math.nan, math.nan)
+                                   for g in table.gaps))
+    return table

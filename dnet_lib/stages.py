@@ -12,8 +12,7 @@ from torch import nn
 from . import arith, models
 from .validate import check_int
 
-__all__ = ["WidthPoint", "UnitCost", "units", "trace_widths", "unit_costs", "stage_of",
-           "stage_table"]
+__all__ = ["WidthPoint", "UnitCost", "trace_widths", "unit_costs", "stage_of", "stage_table"]
 
 _UNIT_TYPES = (models.DenseLayer, models.Transition, models.BasicBlock, models.Bottleneck)
 _STAGE = re.compile(r"(denseblock\d+|transition\d+|layer\d+|block\d+|stage\d+)")
@@ -43,9 +42,8 @@ def _kind(module: nn.Module) -> str:
             "transition" if isinstance(module, models.Transition) else "residual")
 
 
-def units(model: nn.Module, size: int = 32) -> tuple[list[tuple[str, nn.Module]], int]:
+def _units(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], int]:
     """The model's named units in forward (= registration) order, and its input channels."""
-    check_int("size", size, 1)
     found = []
     for name, m in model.named_modules():         # a unit inside the last one is part of it
         if isinstance(m, _UNIT_TYPES) and not (found and name.startswith(found[-1][0] + ".")):
@@ -62,6 +60,7 @@ def _run_once(model: nn.Module, in_channels: int, size: int, handles: list, cont
     was_training = model.training
     device = next(model.parameters(), torch.zeros(())).device
     try:
+        check_int("size", size, 1)          # inside: a bad size still removes the hooks
         with torch.no_grad(), context or contextlib.nullcontext():
             model.eval()(torch.zeros(1, in_channels, size, size, device=device))
     finally:
@@ -74,20 +73,26 @@ def _channels(x) -> int:
     return sum(t.shape[1] for t in x) if isinstance(x, (list, tuple)) else x.shape[1]
 
 
-def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
-    """The state after every unit (for a dense layer: its inputs and outputs concatenated) and
-    the main-path convolutions passed, hooked from one zero image; a "meta" model works too."""
-    found, in_channels = units(model, size)
+def _walk(model: nn.Module, size: int, counter=None):
+    """Hooks one zero image through ``model``: its units, the state after every one (as
+    ``trace_widths``) and, counted by a ``FlopCounterMode``, each unit's FLOPs (and the stem's)."""
+    found, in_channels = _units(model)
     points = [WidthPoint("input", "input", in_channels, size, 0)]
-    passed = []                                  # one entry per main-path convolution run
+    flops, passed = {}, []                       # passed: one entry per main-path convolution
+    total = counter.get_total_flops if counter is not None else (lambda: 0)
 
-    def stem(module, args):                      # the first unit reads the stem's output
-        x = args[0]
-        first = x[0] if isinstance(x, (list, tuple)) else x
-        points.append(WidthPoint("stem", "stem", _channels(x), first.shape[-1], len(passed)))
+    def before(name):
+        def hook(module, args):
+            if not flops:                        # the first unit reads the stem's output
+                flops["stem"], x = total(), args[0]
+                side = (x[0] if isinstance(x, (list, tuple)) else x).shape[-1]
+                points.append(WidthPoint("stem", "stem", _channels(x), side, len(passed)))
+            flops[name] = -total()
+        return hook
 
     def after(name, kind):
         def hook(module, args, output):
+            flops[name] += total()
             c = output.shape[1] + (_channels(args[0]) if kind == "dense" else 0)
             points.append(WidthPoint(name, kind, c, output.shape[-1], len(passed)))
         return hook
@@ -95,37 +100,29 @@ def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
     handles = [m.register_forward_hook(lambda *_: passed.append(1))
                for name, m in model.named_modules()
                if isinstance(m, nn.Conv2d) and "downsample" not in name]
-    handles.append(found[0][1].register_forward_pre_hook(stem))
-    handles += [m.register_forward_hook(after(name, _kind(m))) for name, m in found]
-    _run_once(model, in_channels, size, handles)
-    return points
+    for name, m in found:
+        handles += [m.register_forward_pre_hook(before(name)),
+                    m.register_forward_hook(after(name, _kind(m)))]
+    _run_once(model, in_channels, size, handles, counter)
+    return found, points, flops
+
+
+def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
+    """The state after every unit (for a dense layer: its inputs and outputs concatenated) and
+    the main-path convolutions passed, hooked from one zero image; a "meta" model works too."""
+    return _walk(model, size)[1]
 
 
 def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
     """Per-unit parameters and FLOPs (as ``arith.count_params`` and ``count_flops``) for one
     image; each column adds up to the whole model's (the head: what the others leave)."""
     from torch.utils.flop_counter import FlopCounterMode
-    found, in_channels = units(model, size)
+    counter = FlopCounterMode(display=False)
+    found, _, flops = _walk(model, size, counter)
     modules = list(model.modules())
     stem = modules[:modules.index(found[0][1])]        # registered before the first unit
     params = {"stem": sum(arith.count_params(m) for m in stem if next(m.children(), None) is None)}
     params.update((name, arith.count_params(m)) for name, m in found)
-    counter, flops, handles = FlopCounterMode(display=False), {}, []
-
-    def before(name):
-        def hook(module, args):
-            flops.setdefault("stem", counter.get_total_flops())
-            flops[name] = -counter.get_total_flops()
-        return hook
-
-    def after(name):
-        def hook(module, args, output):
-            flops[name] += counter.get_total_flops()
-        return hook
-
-    for name, m in found:
-        handles += [m.register_forward_pre_hook(before(name)), m.register_forward_hook(after(name))]
-    _run_once(model, in_channels, size, handles, counter)
     params["head"] = arith.count_params(model) - sum(params.values())
     flops["head"] = counter.get_total_flops() - sum(flops.values())
     kinds = {name: _kind(m) for name, m in found}

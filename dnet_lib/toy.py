@@ -20,22 +20,22 @@ __all__ = ["make_spirals", "plain_parameters", "dense_parameters", "width_for_pa
            "predict_plane", "class_changes", "random_planes"]
 
 EXTENT = (-1.5, 1.5, -1.5, 1.5)
+TURNS = 1.5              # each spiral arm winds one and a half times
 
 
-def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0, turns: float = 1.5
+def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, y)``: ``n`` points (float32, (n, 2)) of two interleaved spirals in about [-1.1, 1.1]^2
     and their labels (int64, half 0, half 1); ``noise``: jitter in units of the arms' spacing."""
     check_int("n", n, 2)
     check_number("noise", noise, 0.0, 10.0)
-    check_number("turns", turns, 0.25, 10.0)
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for label, count in enumerate((n // 2, n - n // 2)):
         t = np.sqrt(rng.uniform(0.0, 1.0, count))          # sqrt: uniform density along the arm
-        angle = 2 * np.pi * turns * t + label * np.pi       # second arm rotated by 180 degrees
+        angle = 2 * np.pi * TURNS * t + label * np.pi       # second arm rotated by 180 degrees
         points = np.stack([t * np.cos(angle), t * np.sin(angle)], 1)
-        spacing = 1.0 / (2 * turns)                         # radial gap between neighbouring arms
+        spacing = 1.0 / (2 * TURNS)                         # radial gap between neighbouring arms
         xs.append(points + rng.normal(0.0, noise * spacing / 2, points.shape))
         ys.append(np.full(count, label))
     order = rng.permutation(n)
@@ -61,13 +61,12 @@ def width_for_parameters(target: int, in_features: int, num_layers: int, out_fea
 
 
 def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 500,
-              lr: float = 0.01, weight_decay: float = 0.0, seed: int = 0) -> list[float]:
-    """The loss after each of ``steps`` full-batch Adam steps on cross-entropy; ``seed`` fixes
-    dropout's randomness (initialise the model under your own seed)."""
+              lr: float = 0.01) -> list[float]:
+    """The loss after each of ``steps`` full-batch Adam steps on cross-entropy (deterministic:
+    initialise the model under your own seed)."""
     check_int("steps", steps, 1)
     check_number("lr", lr, 0.0, 10.0, low_open=True)
-    torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     losses = []
     for _ in range(steps):
@@ -105,11 +104,11 @@ def decision_grid(model: nn.Module, extent: Sequence[float] = EXTENT, resolution
     return xs, ys, prob.astype(np.float64)
 
 
-def boundary_length(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, level: float = 0.5) -> float:
-    """Total length of the ``prob == level`` contour (all pieces), in input units."""
+def boundary_length(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> float:
+    """Total length of the ``prob == 0.5`` contour (all pieces), in input units."""
     import contourpy
     generator = contourpy.contour_generator(np.asarray(xs), np.asarray(ys), np.asarray(prob))
-    lines = generator.lines(level)
+    lines = generator.lines(0.5)
     return sum(float(np.linalg.norm(np.diff(np.asarray(line), axis=0), axis=1).sum())
                for line in lines)
 

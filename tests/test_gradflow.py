@@ -14,13 +14,14 @@ def batch(seed=0, size=12):
 
 def test_norms_equal_manual_backward():
     torch.manual_seed(0)
-    model = DeepConvNet("dense", depth=4, width=6, growth_rate=3)
+    model = DeepConvNet("dense", depth=4, width=6)
     x, y = batch()
     norms = layer_gradient_norms(model, x, y)
     assert len(norms) == 4 + 2               # stem, units, head
     model.zero_grad()
     F.cross_entropy(model(x), y).backward()
-    manual = [layer.weight.grad.norm().item() for layer in model.gradient_layers()]
+    layers = [model.stem, *(unit.conv for unit in model.units), model.head]   # input to output
+    manual = [layer.weight.grad.norm().item() for layer in layers]
     assert norms == pytest.approx(manual, rel=1e-5)
 
 

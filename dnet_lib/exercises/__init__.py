@@ -1,6 +1,4 @@
-"""The exercises' visible checks, one module per exercise: a notebook imports its own
-(``from dnet_lib.exercises import ex02_parameters as checks``). Each ``check_*`` tries an answer
-on a small case, raises ``AssertionError`` saying what was expected, or prints ``ok: ...``; passing
-means "on the right track", not "full marks". Keyword arguments select a graded variant. The
-graders' half (hidden tests, variants, rules) is ``dnet_tools.exercises``, not shipped here.
-"""
+"""The exercises' visible checks, a module per exercise (``from dnet_lib.exercises import
+ex02_parameters as checks``): each ``check_*`` tries an answer on a small case and prints ``ok``
+or raises ``AssertionError`` saying what was expected ("on the right track", not "full marks");
+keyword arguments select a graded variant. The graders' half is ``dnet_tools.exercises``."""

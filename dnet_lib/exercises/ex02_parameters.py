@@ -4,15 +4,12 @@ import math
 from torch import nn
 
 from .. import models
+from ..arith import count_params
 from ._common import answer, hidden_tests_of, need_callable, need_type, ok
 
 __all__ = ["check_count_parameters", "check_layer_formulas", "check_stage_parameters",
            "check_param_ratio", "hidden_tests"]
 hidden_tests = hidden_tests_of(__name__)
-
-
-def _count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def check_count_parameters(fn) -> None:
@@ -24,11 +21,12 @@ def check_count_parameters(fn) -> None:
 def check_layer_formulas(dense_layer_params, basic_block_params, bottleneck: bool = True) -> None:
     need_callable(dense_layer_params, "dense_layer_params")
     need_callable(basic_block_params, "basic_block_params")
-    real, got = _count(models.DenseLayer(64, 32, bottleneck=bottleneck)), dense_layer_params(64, 32)
+    real = count_params(models.DenseLayer(64, 32, bottleneck=bottleneck))
+    got = dense_layer_params(64, 32)
     kind = "bottleneck, bn_size=4" if bottleneck else "no bottleneck"
     assert got == real, (f"models.DenseLayer(64, 32) ({kind}, no conv bias) has {real} "
                          f"parameters, your formula {got}: count every BatchNorm and conv")
-    real, got = _count(models.BasicBlock(64, 64)), basic_block_params(64)
+    real, got = count_params(models.BasicBlock(64, 64)), basic_block_params(64)
     assert got == real, (f"models.BasicBlock(64, 64) has {real} parameters, your formula {got}: "
                          "two 3x3 convs without bias, two BatchNorms")
     ok("both formulas match the real modules for 64 channels")
@@ -36,7 +34,7 @@ def check_layer_formulas(dense_layer_params, basic_block_params, bottleneck: boo
 
 def check_stage_parameters(fn) -> None:
     model = models.d2l_densenet()
-    table, total = answer(fn, "stage_parameters", dict, model), _count(model)
+    table, total = answer(fn, "stage_parameters", dict, model), count_params(model)
     assert sum(table.values()) == total, \
         f"the stages must add up to the model's {total:,} parameters, not {sum(table.values()):,}"
     assert "denseblock1" in table, f"expected a 'denseblock1' entry, got keys {list(table)}"

@@ -7,18 +7,18 @@ from ._common import answer, hidden_tests_of, need_callable, ok
 __all__ = ["check_table1_depth", "check_table1_model", "check_output_sizes", "hidden_tests"]
 hidden_tests = hidden_tests_of(__name__)
 
-# the visible cases: (block lengths, bottleneck) -> the count; Table 1's rows for the depth
-_VISIBLE = {"depth": {((6, 12, 24, 16), True): 121, ((6, 12, 32, 32), True): 169,
-                      ((6, 12, 48, 32), True): 201, ((6, 12, 64, 48), True): 265},
-            "batchnorm": {((16, 16, 16), True): 99, ((12, 12, 12), False): 39}}
-_NAMES = {"depth": "table1_depth", "batchnorm": "count_batchnorms"}
+# per variant: the function's name and its visible cases, (block lengths, bottleneck) -> count
+_VISIBLE = {"depth": ("table1_depth", {((6, 12, 24, 16), True): 121, ((6, 12, 32, 32), True): 169,
+                                       ((6, 12, 48, 32), True): 201, ((6, 12, 64, 48), True): 265}),
+            "batchnorm": ("count_batchnorms",
+                          {((16, 16, 16), True): 99, ((12, 12, 12), False): 39})}
 
 
 def check_table1_depth(fn, count: str = "depth") -> None:
     """``fn(block_config, bottleneck=True)`` on a few known block lengths and on bad input."""
-    name = _NAMES[count]
+    name, cases = _VISIBLE[count]
     need_callable(fn, name)
-    for (blocks, bottleneck), want in _VISIBLE[count].items():
+    for (blocks, bottleneck), want in cases.items():
         got = fn(blocks) if bottleneck else fn(blocks, bottleneck=False)
         assert type(got) is int, f"{name}{blocks} must return an int, got {type(got).__name__}"
         note = " (the paper calls it DenseNet-264: a slip in its naming)" if want == 265 else ""
@@ -32,7 +32,7 @@ def check_table1_depth(fn, count: str = "depth") -> None:
         else:
             raise AssertionError(f"{name}({bad}) should raise ValueError: "
                                  "a DenseNet has at least one block of at least one layer")
-    ok(f"{len(_VISIBLE[count])} block configurations and bad input")
+    ok(f"{len(cases)} block configurations and bad input")
 
 
 def check_table1_model(fn, table: str = "imagenet") -> None:

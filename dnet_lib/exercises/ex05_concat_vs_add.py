@@ -12,23 +12,20 @@ def check_split_linear(fn, split: str = "columns") -> None:
     """``fn(linear, [2, 3])`` -> the weight's blocks for input pieces of 2 and 3 features
     (``split="rows"``: for output pieces)."""
     need_callable(fn, "split_linear")
-    g = torch.Generator().manual_seed(5)
     rows = split == "rows"
     lin = nn.Linear(3, 5) if rows else nn.Linear(5, 3)
-    shapes = [(2, 3), (3, 3)] if rows else [(3, 2), (3, 3)]
-    xs = [torch.randn(4, n, generator=g) for n in ((3,) if rows else (2, 3))]
     blocks = fn(lin, [2, 3])
     assert len(blocks) == 2, f"two pieces need two weight blocks, got {len(blocks)}"
+    shapes = [(2, 3), (3, 3)] if rows else [(3, 2), (3, 3)]
     got_shapes = [tuple(w.shape) for w in blocks]
     assert got_shapes == shapes, f"expected blocks of shapes {shapes}, got {got_shapes}"
-    with torch.no_grad():
-        if rows:        # the first output piece: x @ W_0.T + b_0
-            err = relative_error(xs[0] @ blocks[0].T + lin.bias[:2], lin(xs[0])[:, :2])
-        else:           # linear(cat(a, b)) == a @ W_a.T + b @ W_b.T + bias
-            split_sum = sum(x @ w.T for x, w in zip(xs, blocks)) + lin.bias
-            err = relative_error(split_sum, lin(torch.cat(xs, 1)))
-    what = "linear(x) in pieces == x @ W_i.T + b_i" if rows else \
-        "linear(cat([a, b])) == a @ W_a.T + b @ W_b.T + bias"
+    x = torch.randn(4, lin.in_features, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():       # linear(x) in output pieces, or linear(cat(a, b)) from input pieces
+        pieces = (torch.cat([x @ w.T for w in blocks], 1) if rows
+                  else sum(p @ w.T for p, w in zip(x.split([2, 3], 1), blocks)))
+        err = relative_error(pieces + lin.bias, lin(x))
+    what = ("linear(x) in pieces == x @ W_i.T + b_i" if rows
+            else "linear(cat([a, b])) == a @ W_a.T + b @ W_b.T + bias")
     assert err < 1e-6, f"expected {what}: relative error {err:.3g}"
     ok(what)
 

@@ -6,29 +6,20 @@ so its state dicts load with ``strict=True``. Read ``stem``, ``config`` (``Dense
 ``mlp``; ``efficient`` holds a dense layer's opt-in fast paths. Every model's ``.stem`` is the
 module(s) before its first block.
 """
+from . import config, deepconv, densenet, dualpath, mlp, resnet, stem
 from ._common import transition_channels
-from .stem import CIFAR_STEM, CIFAR_STEM_BN, IMAGENET_STEM, Stem
-from .config import (D2L_DENSENET, DENSENET121, DENSENET161, DENSENET169, DENSENET201,
-                     DENSENET264, DenseNetConfig, cifar_config)
-from .densenet import (DenseLayer, DenseBlock, Transition, DenseNet, densenet121, densenet161,
-                       densenet169, densenet201, densenet264, densenet_cifar, d2l_densenet,
-                       torchvision_densenet_cifar)
-from .resnet import (BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet_cifar,
-                     d2l_resnet18)
-from .dualpath import DualPathLayer, DualPathBlock, DualPathNet, dpn_small
-from .deepconv import DeepConvNet
-from .mlp import PlainMLP, ResidualMLP, DenseMLP
+from .stem import *          # noqa: F401,F403  (each module's __all__ lists its public names)
+from .config import *        # noqa: F401,F403
+from .densenet import *      # noqa: F401,F403
+from .resnet import *        # noqa: F401,F403
+from .dualpath import *      # noqa: F401,F403
+from .deepconv import *      # noqa: F401,F403
+from .mlp import *           # noqa: F401,F403
 
-FACTORIES = ("densenet121", "densenet161", "densenet169", "densenet201", "densenet264",
-             "densenet_cifar", "d2l_densenet", "torchvision_densenet_cifar", "resnet18",
-             "resnet34", "resnet50", "resnet_cifar", "d2l_resnet18", "dpn_small")
+# the model factories (``name(**kwargs) -> nn.Module``), in the order a reader meets them
+FACTORIES = tuple(name for module in (densenet, resnet, dualpath) for name in module.__all__
+                  if name[0].islower())
 
-__all__ = [
-    "Stem", "IMAGENET_STEM", "CIFAR_STEM", "CIFAR_STEM_BN",
-    "DenseNetConfig", "DENSENET121", "DENSENET161", "DENSENET169", "DENSENET201", "DENSENET264",
-    "D2L_DENSENET", "cifar_config", "transition_channels",
-    "DenseLayer", "DenseBlock", "Transition", "DenseNet",
-    "BasicBlock", "Bottleneck", "ResNet",
-    "DualPathLayer", "DualPathBlock", "DualPathNet",
-    "DeepConvNet", "PlainMLP", "ResidualMLP", "DenseMLP", "FACTORIES", *FACTORIES,
-]
+__all__ = ["transition_channels", "FACTORIES",
+           *(name for module in (stem, config, densenet, resnet, dualpath, deepconv, mlp)
+             for name in module.__all__)]

@@ -5,6 +5,8 @@ number of convolutions each (``dnet_lib.gradflow`` measures how gradients flow t
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,48 +17,37 @@ from ._common import init_weights
 __all__ = ["DeepConvNet"]
 
 
-class ConvUnit(nn.Module):
+def conv_unit(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Sequential:
     """``conv3x3(relu(norm(h)))``; ``norm`` is a BatchNorm or nothing."""
-
-    def __init__(self, in_channels: int, out_channels: int, batch_norm: bool):
-        super().__init__()
-        self.norm = nn.BatchNorm2d(in_channels) if batch_norm else nn.Identity()
-        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.relu(self.norm(h)))
+    return nn.Sequential(OrderedDict(
+        norm=nn.BatchNorm2d(in_channels) if batch_norm else nn.Identity(), relu=nn.ReLU(),
+        conv=nn.Conv2d(in_channels, out_channels, 3, padding=1)))
 
 
 class DeepConvNet(nn.Module):
     """``depth`` conv units wired as ``kind`` ("plain", "residual", "dense"), ``width`` channels
-    (the dense stem's too); a dense unit adds ``growth_rate`` (default ``width``). ``batch_norm``:
+    (a dense unit adds ``width``, the growth rate, to its stem's). ``batch_norm``:
     a BN before each unit's ReLU. ``init``: "default" (PyTorch's, weight variance 1/(3 fan_in)) or
     "kaiming" (2/fan_in, which keeps a plain ReLU stack's signal scale)."""
     KINDS = ("plain", "residual", "dense")
     INITS = ("default", "kaiming")
 
-    def __init__(self, kind: str, depth: int, width: int = 16, growth_rate: int | None = None,
-                 in_channels: int = 1, num_classes: int = 10, batch_norm: bool = False,
-                 init: str = "default"):
+    def __init__(self, kind: str, depth: int, width: int = 16, in_channels: int = 1,
+                 num_classes: int = 10, batch_norm: bool = False, init: str = "default"):
         super().__init__()
-        growth_rate = width if growth_rate is None else growth_rate
         validate.check_choice("kind", kind, self.KINDS)
         validate.check_choice("init", init, self.INITS)
-        validate.check_ints(depth=depth, width=width, growth_rate=growth_rate,
-                            in_channels=in_channels, num_classes=num_classes)
-        self.kind, self.depth, self.width, self.growth_rate = kind, depth, width, growth_rate
+        validate.check_ints(depth=depth, width=width, in_channels=in_channels,
+                            num_classes=num_classes)
+        self.kind, self.depth, self.width = kind, depth, width
         self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
-        step, out = (growth_rate, growth_rate) if kind == "dense" else (0, width)
-        self.units = nn.ModuleList(ConvUnit(width + i * step, out, batch_norm)
+        step = width if kind == "dense" else 0
+        self.units = nn.ModuleList(conv_unit(width + i * step, width, batch_norm)
                                    for i in range(depth))
         self.num_features = width + depth * step
         self.head = nn.Linear(self.num_features, num_classes)
         if init == "kaiming":
             init_weights(self, zero_linear_bias=False)
-
-    def gradient_layers(self) -> list[nn.Module]:
-        """The layers ``gradflow.layer_gradient_norms`` reports, in order: stem, units, head."""
-        return [self.stem, *[u.conv for u in self.units], self.head]
 
     def forward(self, x: torch.Tensor, detach_unit_inputs: bool = False,
                 unit_outputs: list | None = None) -> torch.Tensor:

@@ -31,8 +31,9 @@ class DualPathLayer(nn.Module):
     def __init__(self, residual_channels: int, dense_channels: int, growth_rate: int,
                  bn_size: int = 4):
         super().__init__()
-        check_path_widths(residual_channels, dense_channels, growth_rate)
-        validate.check_int("bn_size", bn_size, 1)
+        validate.check_ints(residual_channels=residual_channels, growth_rate=growth_rate,
+                            bn_size=bn_size)
+        validate.check_int("dense_channels", dense_channels, 0)    # the dense path may be empty
         self.residual_channels, self.growth_rate = residual_channels, growth_rate
         in_channels = residual_channels + dense_channels
         width = bn_size * growth_rate
@@ -56,8 +57,7 @@ class DualPathBlock(nn.Module):
     def __init__(self, num_layers: int, residual_channels: int, growth_rate: int,
                  dense_channels: int = 0, bn_size: int = 4):
         super().__init__()
-        validate.check_int("num_layers", num_layers, 1)
-        check_path_widths(residual_channels, dense_channels, growth_rate)
+        validate.check_int("num_layers", num_layers, 1)    # the layers check the widths
         self.num_layers, self.residual_channels = num_layers, residual_channels
         self.growth_rate, self.dense_channels = growth_rate, dense_channels
         self.in_channels = residual_channels + dense_channels
@@ -140,8 +140,3 @@ def dpn_small(num_classes: int = 10, in_channels: int = 1, **kwargs) -> DualPath
     """The chapter's DPN: residual widths 32/64/128, growth 8, 3 layers per block."""
     return DualPathNet(num_classes=num_classes, in_channels=in_channels, **kwargs)
 
-
-def check_path_widths(residual_channels, dense_channels, growth_rate) -> None:
-    """Positive path widths (the dense path may start empty); returns None."""
-    validate.check_ints(residual_channels=residual_channels, growth_rate=growth_rate)
-    validate.check_int("dense_channels", dense_channels, 0)

@@ -1,4 +1,4 @@
-"""Fully connected networks for vectors (``dnet_lib.toy`` trains them): ``PlainMLP``,
+"""Fully connected ReLU networks for vectors (``dnet_lib.toy`` trains them): ``PlainMLP``,
 ``ResidualMLP`` (same parameters at the same width) and ``DenseMLP`` (a dense block for vectors).
 """
 from __future__ import annotations
@@ -8,65 +8,58 @@ from torch import nn
 
 from .. import validate
 
-__all__ = ["ACTIVATIONS", "PlainMLP", "ResidualMLP", "DenseMLP"]
-
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
+__all__ = ["PlainMLP", "ResidualMLP", "DenseMLP"]
 
 
 class _MLP(nn.Module):
     """What the three share: ``layers`` (``num_layers`` Linears of ``width`` outputs, each reading
-    the previous layer or, ``dense``, everything before it), activation, dropout, linear head."""
+    the previous layer or, ``dense``, everything before it), ReLU, linear head."""
 
     def __init__(self, in_features: int, width: int, num_layers: int, out_features: int,
-                 activation: str, dropout: float, dense: bool):
+                 dense: bool):
         super().__init__()
         validate.check_ints(in_features=in_features, **{"growth" if dense else "hidden": width},
                             num_layers=num_layers, out_features=out_features)
-        validate.check_choice("activation", activation, tuple(ACTIVATIONS))
-        validate.check_number("dropout", dropout, 0.0, 1.0, high_open=True)
         self.in_features, self.num_layers = in_features, num_layers
         fan_ins = [in_features + i * width if dense else (width if i else in_features)
                    for i in range(num_layers + 1)]
         self.layers = nn.ModuleList(nn.Linear(fan_in, width) for fan_in in fan_ins[:-1])
-        self.act = ACTIVATIONS[activation]()
-        self.drop = nn.Dropout(dropout)
+        self.act = nn.ReLU()
         self.head = nn.Linear(fan_ins[-1], out_features)
 
 
 class PlainMLP(_MLP):
-    """``num_layers`` hidden layers of ``hidden`` units, Linear-act(-dropout), a linear head."""
+    """``num_layers`` hidden layers of ``hidden`` units, Linear-ReLU, a linear head."""
 
-    def __init__(self, in_features: int, hidden: int, num_layers: int, out_features: int,
-                 activation: str = "relu", dropout: float = 0.0):
-        super().__init__(in_features, hidden, num_layers, out_features, activation, dropout, False)
+    def __init__(self, in_features: int, hidden: int, num_layers: int, out_features: int):
+        super().__init__(in_features, hidden, num_layers, out_features, False)
         self.hidden = hidden
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x
         for layer in self.layers:
-            h = self.drop(self.act(layer(h)))
+            h = self.act(layer(h))
         return self.head(h)
 
 
 class ResidualMLP(PlainMLP):
-    """An input projection ``Linear(in, hidden) -> act``, then ``num_layers - 1`` residual layers
-    ``h = h + act(Linear(h))``, then a linear head: ``PlainMLP``'s parameters, rewired."""
+    """An input projection ``Linear(in, hidden) -> ReLU``, then ``num_layers - 1`` residual layers
+    ``h = h + relu(Linear(h))``, then a linear head: ``PlainMLP``'s parameters, rewired."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.drop(self.act(self.layers[0](x)))
+        h = self.act(self.layers[0](x))
         for layer in self.layers[1:]:
-            h = h + self.drop(self.act(layer(h)))
+            h = h + self.act(layer(h))
         return self.head(h)
 
 
 class DenseMLP(_MLP):
     """A dense block for vectors: layer i reads the input and all earlier outputs concatenated
     (``in_features + (i-1) * growth``) and adds ``growth`` units (the growth rate k); the head
-    reads all ``in_features + num_layers * growth``. ``activation``: "relu", "tanh" or "gelu"."""
+    reads all ``in_features + num_layers * growth``."""
 
-    def __init__(self, in_features: int, growth: int, num_layers: int, out_features: int,
-                 activation: str = "relu", dropout: float = 0.0):
-        super().__init__(in_features, growth, num_layers, out_features, activation, dropout, True)
+    def __init__(self, in_features: int, growth: int, num_layers: int, out_features: int):
+        super().__init__(in_features, growth, num_layers, out_features, True)
         self.growth, self.num_features = growth, in_features + num_layers * growth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,5 +68,5 @@ class DenseMLP(_MLP):
                              f"got {tuple(x.shape)}")
         features = [x]
         for layer in self.layers:
-            features.append(self.drop(self.act(layer(torch.cat(features, 1)))))
+            features.append(self.act(layer(torch.cat(features, 1))))
         return self.head(torch.cat(features, 1))
