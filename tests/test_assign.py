@@ -28,8 +28,8 @@ from dnet_tools import course, exercises, sandbox  # noqa: E402
 from tests.fixtures import adversarial  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CELL_TIMEOUT = 40           # nbgrader's per-cell limit in the test course (a loaded machine imports torch slowly)
-QUESTION_TIMEOUT = 30       # CPU seconds a question's sandbox may use (wall clock: 3x + 30 s)
+CELL_TIMEOUT = 30           # nbgrader's per-cell limit in the test course (a loaded machine imports torch slowly)
+QUESTION_TIMEOUT = 15       # CPU seconds a question's sandbox may use (wall clock: 3x + 30 s)
 
 
 def _masters_digest() -> str:
