@@ -189,10 +189,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     """FLOPs of one forward pass by ``torch.utils.flop_counter`` (2 per multiply-add, convs and
     matmuls only: about twice torchvision's "GFLOPS", which are multiply-adds)."""
     from torch.utils.flop_counter import FlopCounterMode
-    input_shape = tuple(input_shape)
-    if len(input_shape) < 2 or any(not isinstance(s, int) or s < 1 for s in input_shape):
-        raise ValueError(f"input_shape must be positive integers (batch, channels, ...), "
-                         f"got {input_shape!r}")
+    input_shape = check_block_config(input_shape, "input_shape")
     was_training = model.training
     model.eval()
     try:
@@ -208,13 +205,10 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
 # --------------------------------------------------------------------------- measurements
 def conv_over_concat_equals_sum(channels: Sequence[int] = (3, 3, 3), out_channels: int = 4,
                                 size: int = 8, kernel_size: int = 3, seed: int = 0) -> dict:
-    """Max absolute differences (float64) behind ``conv(cat(X), W) == sum_i conv(X_i, W_i)``.
-
-    ``concat_vs_split_sum``: the identity (W split along its input channels). With equal
-    channels, one tied slice W_s gives ``conv(sum_i X_i, W_s)`` (a layer reading a ResNet's sum):
-    ``shared_weight_vs_conv_of_sum`` (~0) and ``independent_slices_vs_conv_of_sum`` (large: an
-    untied DenseNet weight sees more); both None when the channels differ.
-    """
+    """Max absolute differences (float64) behind ``conv(cat(X), W) == sum_i conv(X_i, W_i)``:
+    ``concat_vs_split_sum``; with equal channels (else None) a tied slice W_s against
+    ``conv(sum_i X_i, W_s)``, ResNet's sum: ``shared_weight_vs_conv_of_sum`` (~0) and
+    ``independent_slices_vs_conv_of_sum`` (large: an untied DenseNet weight sees more)."""
     channels = list(check_block_config(channels, "channels"))
     check_ints(out_channels=out_channels, size=size, kernel_size=kernel_size)
     if kernel_size % 2 == 0:
@@ -248,13 +242,9 @@ def _mean_abs_channel_correlation(features: torch.Tensor) -> float:
 def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: int = 16,
                         size: int = 16, batch: int = 32, seed: int = 0,
                         inputs: torch.Tensor | None = None) -> dict:
-    """Mean |correlation| between the channels a next layer reads, at initialisation.
-
-    ``residual``: after each of ``num_layers`` ``BasicBlock``s (their summed state);
-    ``dense``: after each layer of a plain ``DenseBlock`` (the concatenation), and
-    ``dense_new_only`` without the input's channels; ``input``: of the input itself.
-    BatchNorm is in training mode. ``inputs`` (batch, channels, H, W) replaces the Gaussian input.
-    """
+    """Mean |correlation| between the channels a next layer reads, at initialisation (BN in
+    training mode): ``residual`` after each ``BasicBlock``, ``dense`` after each plain dense layer
+    (``dense_new_only`` without the input's channels), ``input``. ``inputs`` replaces the noise."""
     check_int("num_layers", num_layers, 1)
     check_ints(2, channels=channels, growth_rate=growth_rate, size=size, batch=batch)
     torch.manual_seed(seed)

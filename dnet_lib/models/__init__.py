@@ -1,11 +1,6 @@
-"""Every network of the book, small enough to read in one sitting.
-
-Module names follow torchvision (``features.denseblock1.denselayer1.norm1``, ``layer1.0.conv1``)
-so its state dicts load with ``strict=True``. Read ``stem``, ``config`` (``DenseNetConfig``),
-``densenet``, ``resnet``, then ``dualpath``, ``deepconv`` (plain/residual/dense conv stacks),
-``mlp``; ``efficient`` holds a dense layer's opt-in fast paths. Every model's ``.stem`` is the
-module(s) before its first block.
-"""
+"""Every network of the book; module names follow torchvision's, so its weights load strictly.
+Read ``stem``, ``config``, ``densenet``, ``resnet``, ``dualpath``, ``deepconv``, ``mlp``;
+``efficient`` holds a dense layer's opt-in fast paths."""
 from . import config, deepconv, densenet, dualpath, mlp, resnet, stem
 from ._common import transition_channels
 from .stem import *          # noqa: F401,F403  (each module's __all__ lists its public names)

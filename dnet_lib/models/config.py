@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from .. import validate
 from .stem import CIFAR_STEM, IMAGENET_STEM, Stem, check_stem
 
-__all__ = ["DenseNetConfig", "DENSENET121", "DENSENET161", "DENSENET169", "DENSENET201",
-           "DENSENET264", "D2L_DENSENET", "cifar_config"]
+__all__ = ["DenseNetConfig", "DENSENET121", "D2L_DENSENET", "cifar_config"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,6 @@ class DenseNetConfig:
 
 
 DENSENET121 = DenseNetConfig()
-DENSENET161 = DenseNetConfig(growth_rate=48, block_config=(6, 12, 36, 24), num_init_features=96)
-DENSENET169 = DenseNetConfig(block_config=(6, 12, 32, 32))
-DENSENET201 = DenseNetConfig(block_config=(6, 12, 48, 32))
-DENSENET264 = DenseNetConfig(block_config=(6, 12, 64, 48))
 # d2l's section 8.7: four blocks of 4 plain layers, biased convolutions, 758,226 parameters
 D2L_DENSENET = DenseNetConfig(block_config=(4, 4, 4, 4), bottleneck=False, num_classes=10,
                               in_channels=1, conv_bias=True)

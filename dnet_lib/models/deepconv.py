@@ -17,18 +17,10 @@ from ._common import init_weights
 __all__ = ["DeepConvNet"]
 
 
-def conv_unit(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Sequential:
-    """``conv3x3(relu(norm(h)))``; ``norm`` is a BatchNorm or nothing."""
-    return nn.Sequential(OrderedDict(
-        norm=nn.BatchNorm2d(in_channels) if batch_norm else nn.Identity(), relu=nn.ReLU(),
-        conv=nn.Conv2d(in_channels, out_channels, 3, padding=1)))
-
-
 class DeepConvNet(nn.Module):
-    """``depth`` conv units wired as ``kind`` ("plain", "residual", "dense"), ``width`` channels
-    (a dense unit adds ``width``, the growth rate, to its stem's). ``batch_norm``:
-    a BN before each unit's ReLU. ``init``: "default" (PyTorch's, weight variance 1/(3 fan_in)) or
-    "kaiming" (2/fan_in, which keeps a plain ReLU stack's signal scale)."""
+    """``depth`` conv units wired as ``kind``, ``width`` channels (a dense unit adds ``width``);
+    ``batch_norm``: a BN before each ReLU; ``init``: "default" (PyTorch's, variance 1/(3 fan_in))
+    or "kaiming" (2/fan_in, which keeps a plain ReLU stack's signal scale)."""
     KINDS = ("plain", "residual", "dense")
     INITS = ("default", "kaiming")
 
@@ -42,8 +34,9 @@ class DeepConvNet(nn.Module):
         self.kind, self.depth, self.width = kind, depth, width
         self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
         step = width if kind == "dense" else 0
-        self.units = nn.ModuleList(conv_unit(width + i * step, width, batch_norm)
-                                   for i in range(depth))
+        self.units = nn.ModuleList(nn.Sequential(OrderedDict(
+            norm=nn.BatchNorm2d(width + i * step) if batch_norm else nn.Identity(), relu=nn.ReLU(),
+            conv=nn.Conv2d(width + i * step, width, 3, padding=1))) for i in range(depth))
         self.num_features = width + depth * step
         self.head = nn.Linear(self.num_features, num_classes)
         if init == "kaiming":

@@ -14,8 +14,7 @@ from .. import validate
 from . import efficient
 from ._common import check_channels, check_input, init_weights, min_input_size
 from ._common import transition_channels
-from .config import (D2L_DENSENET, DENSENET121, DENSENET161, DENSENET169, DENSENET201,
-                     DENSENET264, DenseNetConfig, cifar_config)
+from .config import D2L_DENSENET, DENSENET121, DenseNetConfig, cifar_config
 from .stem import STEM_NAMES
 
 __all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121", "densenet161",
@@ -162,7 +161,9 @@ class DenseNet(nn.Module):
 
 
 # --------------------------------------------------------------------------- factories
-def _preset(name: str, config: DenseNetConfig, title: str):
+def _preset(name: str, title: str, config: DenseNetConfig = DENSENET121, **changes):
+    config = config.replace(**changes)
+
     def factory(**kwargs) -> DenseNet:
         return DenseNet(config, **kwargs)
     factory.__name__ = factory.__qualname__ = name
@@ -172,12 +173,13 @@ def _preset(name: str, config: DenseNetConfig, title: str):
     return factory
 
 
-densenet121 = _preset("densenet121", DENSENET121, "DenseNet-121 (paper, Table 1)")
-densenet161 = _preset("densenet161", DENSENET161, "DenseNet-161 (96 stem channels)")
-densenet169 = _preset("densenet169", DENSENET169, "DenseNet-169 (paper, Table 1)")
-densenet201 = _preset("densenet201", DENSENET201, "DenseNet-201 (paper, Table 1)")
-densenet264 = _preset("densenet264", DENSENET264, "DenseNet-264 (paper, Table 1)")
-d2l_densenet = _preset("d2l_densenet", D2L_DENSENET, "d2l's DenseNet (758,226 parameters)")
+densenet121 = _preset("densenet121", "DenseNet-121 (paper, Table 1)")
+densenet161 = _preset("densenet161", "DenseNet-161 (96 stem channels)", growth_rate=48,
+                      block_config=(6, 12, 36, 24), num_init_features=96)
+densenet169 = _preset("densenet169", "DenseNet-169 (paper, Table 1)", block_config=(6, 12, 32, 32))
+densenet201 = _preset("densenet201", "DenseNet-201 (paper, Table 1)", block_config=(6, 12, 48, 32))
+densenet264 = _preset("densenet264", "DenseNet-264 (paper, Table 1)", block_config=(6, 12, 64, 48))
+d2l_densenet = _preset("d2l_densenet", "d2l's DenseNet (758,226 parameters)", D2L_DENSENET)
 
 
 def densenet_cifar(depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,

@@ -1,11 +1,6 @@
 """A small Dual Path Network (Chen et al., 2017): addition *and* concatenation in one block.
-
-A block carries a **residual path** of fixed width R and a **dense path** that starts with D0
-channels and grows by ``growth_rate`` per layer. Each layer reads ``[residual, dense]`` through
-DenseNet-B's BN-ReLU-1x1-BN-ReLU-3x3 and emits R + k channels: the first R are added to the
-residual path, the last k appended to the dense path (Chen et al.'s grouped ResNeXt-style
-convolutions are left out, so the split output is the only new idea).
-"""
+Each layer emits R + k channels: R added to the residual path, k appended to the dense path
+(no grouped convolutions, so the split output is the only new idea)."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -50,9 +45,8 @@ class DualPathLayer(nn.Module):
 
 
 class DualPathBlock(nn.Module):
-    """``num_layers`` dual-path layers. The input's first ``residual_channels`` channels start
-    the residual path, the rest (maybe none) the dense path; the output is ``[residual, dense]``,
-    ``num_layers * growth_rate`` channels more."""
+    """``num_layers`` dual-path layers; the input's first ``residual_channels`` channels start
+    the residual path, the rest (maybe none) the dense path; returns ``[residual, dense]``."""
 
     def __init__(self, num_layers: int, residual_channels: int, growth_rate: int,
                  dense_channels: int = 0, bn_size: int = 4):
@@ -85,10 +79,8 @@ class DualPathBlock(nn.Module):
 
 
 class DualPathNet(nn.Module):
-    """A small DPN for 28-32 px images: stem, dual-path blocks, transitions, BN-ReLU-pool-linear.
-    ``residual_channels``: each block's residual width (the stem emits the first); a layer's 1x1
-    conv emits ``bn_size * growth_rate`` maps; transitions keep floor(θ · dense channels) dense
-    maps and map the residual part to the next block's width."""
+    """A small DPN for 28-32 px images: stem, dual-path blocks, transitions, BN-ReLU-pool-linear;
+    transitions keep floor(θ · dense channels) dense maps plus the next block's residual width."""
 
     def __init__(self, residual_channels: Sequence[int] = (32, 64, 128), growth_rate: int = 8,
                  block_config: Sequence[int] = (3, 3, 3), bn_size: int = 4,

@@ -1,10 +1,8 @@
 """The opt-in fast paths of a dense layer: same values, gradients and running statistics.
 
-``memory_efficient=True``: ``bn_relu_conv`` stores only the earlier maps (kept anyway) and the
-BatchNorm's mean and 1/std, not the concatenation and its BN-ReLU; backward rebuilds them and
-calls the ATen kernels autograd would (unlike torchvision's flag, no convolution reruns).
-``fast_cpu=True`` (CPU training; cuDNN's fused BatchNorm is faster): a map's batch statistics are
-the same whichever later layer reads it, so ``map_stats`` computes them once and caches them.
+``memory_efficient``: store only the earlier maps and BN's mean and 1/std; backward rebuilds the
+BN-ReLU and calls autograd's ATen kernels (no convolution reruns, unlike torchvision's flag).
+``fast_cpu`` (CPU training): a map's batch statistics are computed once and cached on it.
 """
 from __future__ import annotations
 
