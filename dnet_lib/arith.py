@@ -64,10 +64,8 @@ def dense_layer_params(in_channels: int, growth_rate: int, *, bottleneck: bool, 
 
 def dense_block_stats(in_channels: int, num_layers: int, growth_rate: int, image_size: int = 1, *,
                       bottleneck: bool, bn_size: int = 4, conv_bias: bool = False) -> dict:
-    """Channels, parameters and float32 activation sizes of one ``DenseBlock``, one image: the
-    arguments, ``layers`` (per layer ``layer``, ``in_channels``, ``out_channels``, ``params``,
-    ``input_values``), ``out_channels``, ``params``, ``output_values``, ``output_bytes`` and
-    ``layer_input_values`` (all the layers' inputs: it grows as L²)."""
+    """Channels, parameters and float32 activation sizes of one ``DenseBlock`` for one image, per
+    layer (``layers``) and in all (``layer_input_values``, all the layers' inputs, grows as L²)."""
     check_ints(num_layers=num_layers, image_size=image_size)
     pixels = image_size * image_size
     channels = dense_block_channels(in_channels, num_layers, growth_rate)
@@ -90,11 +88,9 @@ def transition_params(in_channels: int, out_channels: int, conv_bias: bool = Fal
 
 # --------------------------------------------------------------------------- whole networks
 def densenet_stats(config: DenseNetConfig = DENSENET121, image_size: int | None = None) -> dict:
-    """``models.DenseNet(config)`` in closed form: ``variant``, ``bottleneck``, ``compression``,
-    ``stage_channels`` (the stem's, then each block's after its transition), ``num_features``,
-    ``blocks`` and ``transitions`` (channels in and out, ``params``), ``params`` and its parts
-    ``params_stem``, ``params_blocks``, ``params_transitions``, ``params_head`` (BN + linear);
-    with ``image_size``, ``flops`` of one image (what ``count_flops`` measures)."""
+    """``models.DenseNet(config)`` in closed form: channels per stage, block and transition,
+    ``params`` and its parts (``params_stem``, ..., ``params_head``: BN + linear); with
+    ``image_size``, ``flops`` of one image (what ``count_flops`` measures)."""
     if not isinstance(config, DenseNetConfig):
         raise ValueError(f"config must be a models.DenseNetConfig, got {config!r}")
     c, stem, size, flops = config, config.stem, 1, 0     # without image_size: FLOPs unused
@@ -153,9 +149,8 @@ def densenet_flops(config: DenseNetConfig, image_size: int) -> int:
 
 # --------------------------------------------------------------------------- fully connected stacks
 def mlp_params(widths: Sequence[int], connection: str = "plain", bias: bool = False) -> int:
-    """Weights of a fully connected stack with layers of ``widths`` units (``widths[0]``: input);
-    layer j reads layer j-1 (``plain``; ``residual``, whose addition is free but needs equal
-    widths) or the concatenation of layers 0..j-1 (``dense``)."""
+    """Weights of a fully connected stack of ``widths`` units (``widths[0]``: input); layer j reads
+    layer j-1 (``plain``, ``residual``: equal widths) or layers 0..j-1 (``dense``)."""
     widths = list(check_block_config(widths, "widths"))
     if len(widths) < 2:
         raise ValueError(f"widths must list at least 2 layers, got {widths!r}")
@@ -186,8 +181,8 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """FLOPs of one forward pass by ``torch.utils.flop_counter`` (2 per multiply-add, convs and
-    matmuls only: about twice torchvision's "GFLOPS", which are multiply-adds)."""
+    """FLOPs of one forward pass by ``torch.utils.flop_counter`` (2 per multiply-add: twice
+    torchvision's "GFLOPS")."""
     from torch.utils.flop_counter import FlopCounterMode
     input_shape = check_block_config(input_shape, "input_shape")
     was_training = model.training

@@ -63,8 +63,7 @@ D2L_DENSENET = DenseNetConfig(block_config=(4, 4, 4, 4), bottleneck=False, num_c
 def cifar_config(depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
                  compression: float = 0.5, num_classes: int = 10, **changes) -> DenseNetConfig:
     """The config of the paper's CIFAR DenseNet of depth L (Table 2): three blocks of (L - 4) / 3
-    layers, or (L - 4) / 6 with bottlenecks (L counts every conv, two transitions, the
-    classifier); the stem has 2k channels for DenseNet-BC, else 16."""
+    layers, (L - 4) / 6 with bottlenecks; a stem of 2k channels for DenseNet-BC, else 16."""
     validate.check_int("depth", depth, 1)
     convs_per_layer = 2 if bottleneck else 1
     if (depth - 4) % (3 * convs_per_layer) or depth <= 4:

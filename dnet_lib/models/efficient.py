@@ -68,9 +68,7 @@ def concat_stats(features: Sequence[torch.Tensor], norm: nn.BatchNorm2d
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch mean and 1/std of ``cat(features, 1)`` from each map's cached statistics; updates
     ``norm``'s running statistics as ``nn.BatchNorm2d`` does in training."""
-    stats = [map_stats(f, norm.eps) for f in features]
-    mean = torch.cat([m for m, _ in stats])
-    invstd = torch.cat([s for _, s in stats])
+    mean, invstd = map(torch.cat, zip(*(map_stats(f, norm.eps) for f in features)))
     with torch.no_grad():
         norm.num_batches_tracked.add_(1)
         count = features[0].numel() // features[0].shape[1]
@@ -103,17 +101,16 @@ class AppliedBatchNorm(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, mean, invstd = ctx.saved_tensors
-        grad_x, grad_weight, grad_bias = aten.native_batch_norm_backward(
-            grad_out, x, weight, None, None, mean, invstd, True, ctx.eps,
-            list(ctx.needs_input_grad[:3]))
-        return grad_x, grad_weight, grad_bias, None, None, None
+        return (*aten.native_batch_norm_backward(grad_out, x, weight, None, None, mean, invstd,
+                                                 True, ctx.eps, list(ctx.needs_input_grad[:3])),
+                None, None, None)
 
 
 # --------------------------------------------------------------------------- recomputation
 def bn_relu_conv(features: Sequence[torch.Tensor], norm: nn.BatchNorm2d, conv: nn.Conv2d,
                  shared: bool = False) -> torch.Tensor:
-    """``conv(relu(norm(torch.cat(features, 1))))``, storing only ``features`` for backward.
-    ``shared``: take the batch statistics from ``concat_stats``."""
+    """``conv(relu(norm(torch.cat(features, 1))))``, storing only ``features`` for backward;
+    ``shared``: the batch statistics from ``concat_stats``."""
     return BNReLUConv.apply(norm, conv, shared, norm.weight, norm.bias, conv.weight, conv.bias,
                             *features)
 

@@ -69,9 +69,9 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with ``layers`` blocks (``BasicBlock`` or ``Bottleneck``) per stage of base width
-    ``widths``; each stage after the first starts with stride 2. ``stem``: a ``Stem`` spec;
-    ``conv_bias``: biased convs, ``shortcut_norm=False``: no BN after a projection (d2l's)."""
+    """ResNet with ``layers`` blocks per stage of base width ``widths`` (stride 2 opens each stage
+    after the first); ``conv_bias``, ``shortcut_norm=False``: d2l's (biased convs, BN-free
+    shortcuts)."""
 
     def __init__(self, block: type[BasicBlock] | type[Bottleneck] = BasicBlock,
                  layers: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
@@ -90,11 +90,10 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = stem_layers.get("pool0", nn.Identity())
         for i, (num_blocks, width) in enumerate(zip(layers, widths)):
-            stage = []
-            for j in range(num_blocks):      # stride 2 opens every stage but the first
-                stage.append(block(channels, width, 2 if i and not j else 1, conv_bias,
-                                   shortcut_norm))
-                channels = width * block.expansion
+            stage = [block(channels, width, 2 if i else 1, conv_bias, shortcut_norm)]
+            channels = width * block.expansion
+            stage += [block(channels, width, 1, conv_bias, shortcut_norm)
+                      for _ in range(num_blocks - 1)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
         self.num_stages = len(layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -142,8 +141,7 @@ resnet50 = _preset("resnet50", Bottleneck, (3, 4, 6, 3))
 
 
 def resnet_cifar(depth: int = 56, num_classes: int = 10, **kwargs) -> ResNet:
-    """He et al.'s CIFAR ResNets (ResNet-20/32/44/56/110): depth = 6n + 2, widths 16/32/64.
-    Shortcuts that change shape use a 1x1 projection (option B)."""
+    """He et al.'s CIFAR ResNets (depth = 6n + 2, widths 16/32/64; 1x1 projections: option B)."""
     validate.check_int("depth", depth, 8)
     if (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (e.g. 20, 56, 110), got {depth}")

@@ -1,10 +1,6 @@
-"""The stem, the layers between the image and the first block, as a small spec.
-
-``Stem.layers`` builds them with torchvision's names (``conv0``, ``norm0``, ``relu0``, ``pool0``);
-``Stem.out_size`` says how they shrink an image. Presets: ``IMAGENET_STEM`` (7x7/2 conv, BN-ReLU,
-3x3/2 max pool: both papers'), ``CIFAR_STEM`` (one 3x3 conv: DenseNet's), ``CIFAR_STEM_BN`` (a
-3x3 conv, BN-ReLU: ResNet's).
-"""
+"""The stem, the layers between the image and the first block, as a small spec. Presets:
+``IMAGENET_STEM`` (7x7/2 conv, BN-ReLU, 3x3/2 max pool: both papers'), ``CIFAR_STEM`` (one 3x3
+conv: DenseNet's), ``CIFAR_STEM_BN`` (a 3x3 conv, BN-ReLU: ResNet's)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +45,7 @@ class Stem:
 
     def conv_size(self, size: int) -> int:
         """Side length after the convolution (0 when the image is too small)."""
-        pad = self.kernel_size // 2
-        return max((size + 2 * pad - self.kernel_size) // self.stride + 1, 0)
+        return max((size + 2 * (self.kernel_size // 2) - self.kernel_size) // self.stride + 1, 0)
 
     def out_size(self, size: int) -> int:
         """Side length of the stem's output for an input of side ``size`` (0: too small)."""
