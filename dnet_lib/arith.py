@@ -243,13 +243,9 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
     check_int("num_layers", num_layers, 1)
     check_ints(2, channels=channels, growth_rate=growth_rate, size=size, batch=batch)
     torch.manual_seed(seed)
-    if inputs is None:
-        x = torch.randn(batch, channels, size, size)
-    elif inputs.dim() != 4 or inputs.shape[1] != channels:
-        raise ValueError(f"inputs must have shape (batch, {channels}, H, W), "
-                         f"got {tuple(inputs.shape)}")
-    else:
-        x = inputs.float()
+    x = torch.randn(batch, channels, size, size) if inputs is None else inputs.float()
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(f"inputs must have shape (batch, {channels}, H, W), got {tuple(x.shape)}")
     residual = nn.Sequential(*[BasicBlock(channels, channels) for _ in range(num_layers)])
     dense = DenseBlock(num_layers, channels, growth_rate, bottleneck=False)
     out = {"residual": [], "dense": [], "dense_new_only": [],

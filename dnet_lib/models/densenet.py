@@ -27,8 +27,7 @@ class DenseLayer(nn.Module):
 
     Plain (DenseNet):        norm1-relu1-conv1(3x3 -> k)
     Bottleneck (DenseNet-B): norm1-relu1-conv1(1x1 -> bn_size*k)-norm2-relu2-conv2(3x3 -> k)
-    ``memory_efficient``, ``fast_cpu``: ``models.efficient``'s paths (same result, less memory or
-    CPU time)."""
+    ``memory_efficient``, ``fast_cpu``: ``models.efficient``'s paths (same result)."""
 
     def __init__(self, in_channels: int, growth_rate: int, bottleneck: bool = True,
                  bn_size: int = 4, drop_rate: float = 0.0, conv_bias: bool = False, *,

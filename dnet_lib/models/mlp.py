@@ -33,7 +33,6 @@ class PlainMLP(_MLP):
 
     def __init__(self, in_features: int, hidden: int, num_layers: int, out_features: int):
         super().__init__(in_features, hidden, num_layers, out_features, False)
-        self.hidden = hidden
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x
@@ -43,8 +42,8 @@ class PlainMLP(_MLP):
 
 
 class ResidualMLP(PlainMLP):
-    """An input projection ``Linear(in, hidden) -> ReLU``, then ``num_layers - 1`` residual layers
-    ``h = h + relu(Linear(h))``, then a linear head: ``PlainMLP``'s parameters, rewired."""
+    """``PlainMLP``'s parameters rewired: an input projection, then ``num_layers - 1`` residual
+    layers ``h = h + relu(Linear(h))``, a linear head."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.layers[0](x))
@@ -54,13 +53,12 @@ class ResidualMLP(PlainMLP):
 
 
 class DenseMLP(_MLP):
-    """A dense block for vectors: layer i reads the input and all earlier outputs concatenated
-    (``in_features + (i-1) * growth``) and adds ``growth`` units (the growth rate k); the head
-    reads all ``in_features + num_layers * growth``."""
+    """A dense block for vectors: each layer reads the input and all earlier outputs concatenated
+    and adds ``growth`` units (the growth rate k); the head reads them all."""
 
     def __init__(self, in_features: int, growth: int, num_layers: int, out_features: int):
         super().__init__(in_features, growth, num_layers, out_features, True)
-        self.growth, self.num_features = growth, in_features + num_layers * growth
+        self.num_features = in_features + num_layers * growth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_features:
