@@ -15,7 +15,6 @@ from . import efficient
 from ._common import check_channels, check_input, init_weights, min_input_size
 from ._common import transition_channels
 from .config import D2L_DENSENET, DENSENET121, DenseNetConfig, cifar_config
-from .stem import STEM_NAMES
 
 __all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121", "densenet161",
            "densenet169", "densenet201", "densenet264", "densenet_cifar", "d2l_densenet",
@@ -141,8 +140,8 @@ class DenseNet(nn.Module):
     @property
     def stem(self) -> nn.Sequential:
         """The layers before the first dense block (the same modules, as one Sequential)."""
-        return nn.Sequential(OrderedDict((name, module) for name, module
-                                         in self.features.named_children() if name in STEM_NAMES))
+        # features: the stem, B blocks, B - 1 transitions, norm5
+        return self.features[:len(self.features) - 2 * len(self.block_config)]
 
     def feature_size(self, size: int) -> int:
         """Side length of the final feature map for an input of side ``size``."""

@@ -11,8 +11,6 @@ from .. import validate
 
 __all__ = ["Stem", "IMAGENET_STEM", "CIFAR_STEM", "CIFAR_STEM_BN"]
 
-STEM_NAMES = ("conv0", "norm0", "relu0", "pool0")     # torchvision's names inside ``features``
-
 
 @dataclass(frozen=True)
 class Stem:
