@@ -14,12 +14,9 @@ __all__ = ["DenseNetConfig", "DENSENET121", "D2L_DENSENET", "cifar_config"]
 
 @dataclass(frozen=True)
 class DenseNetConfig:
-    """A DenseNet's architecture. growth_rate: k, channels each dense layer adds; block_config:
-    layers per dense block; num_init_features: channels after the stem; bottleneck: a 1x1 conv
-    to ``bn_size * k`` before each 3x3 (DenseNet-B); compression: θ in (0, 1], transitions emit
-    floor(θ·m) channels (DenseNet-C if θ < 1); drop_rate: dropout after each dense layer and
-    transition conv; stem: a ``Stem`` spec; conv_bias: biased convs (d2l's); transition_pool:
-    "avg" (the paper) or "max"."""
+    """A DenseNet's architecture: growth_rate k, layers per block, channels after the stem;
+    bottleneck: a 1x1 conv to ``bn_size * k`` before each 3x3 (DenseNet-B); compression θ in
+    (0, 1]: transitions emit floor(θ·m) channels (DenseNet-C if θ < 1); conv_bias: d2l's."""
     growth_rate: int = 32
     block_config: tuple[int, ...] = (6, 12, 24, 16)
     num_init_features: int = 64

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from ._common import init_weights
+from ._common import check_input, init_weights
 
 __all__ = ["DeepConvNet"]
 
@@ -46,9 +46,7 @@ class DeepConvNet(nn.Module):
                 unit_outputs: list | None = None) -> torch.Tensor:
         """The logits. ``unit_outputs``: a list that receives each unit's output (for gradients);
         ``detach_unit_inputs``: cut every path into a unit, leaving the direct paths to the head."""
-        if x.dim() != 4:
-            raise ValueError(f"x must be a 4-D tensor (batch, channels, height, width), "
-                             f"got {tuple(x.shape)}")
+        check_input(x, self.stem.in_channels, 1, "DeepConvNet")
         h = self.stem(x)
         features = [h]
         for unit in self.units:

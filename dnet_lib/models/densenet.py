@@ -102,9 +102,8 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """DenseNet with all its variants, from a ``DenseNetConfig`` and ``changes`` to its fields
-    (``DenseNet(growth_rate=12, block_config=(3, 3, 3))``). ``memory_efficient``: recompute the
-    concatenations and their BN-ReLU in backward; ``fast_cpu``: each map's batch statistics once."""
+    """DenseNet with all its variants, from a ``DenseNetConfig`` and ``changes`` to its fields;
+    ``memory_efficient``, ``fast_cpu``: ``models.efficient``'s paths."""
 
     def __init__(self, config: DenseNetConfig = DENSENET121, *, memory_efficient: bool = False,
                  fast_cpu: bool = False, **changes):
@@ -190,9 +189,8 @@ def densenet_cifar(depth: int = 100, growth_rate: int = 12, bottleneck: bool = T
 
 def torchvision_densenet_cifar(depth: int = 100, growth_rate: int = 12, num_classes: int = 10,
                                memory_efficient: bool = False) -> nn.Module:
-    """torchvision's own ``DenseNet`` as a CIFAR DenseNet-BC: its ImageNet stem becomes a 3x3
-    conv to 2k channels (``norm0``/``relu0``/``pool0``: ``nn.Identity``); it loads
-    ``densenet_cifar(depth, growth_rate)``'s state dict strictly."""
+    """torchvision's own ``DenseNet`` as a CIFAR DenseNet-BC (a 3x3 conv stem, the rest of the
+    stem ``nn.Identity``): it loads ``densenet_cifar(depth, growth_rate)``'s state dict strictly."""
     import torchvision
     config = cifar_config(depth, growth_rate, num_classes=num_classes)
     model = torchvision.models.DenseNet(growth_rate=growth_rate, block_config=config.block_config,
