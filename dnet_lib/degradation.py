@@ -1,7 +1,6 @@
 """The degradation problem (He et al. 2016): with batch normalisation a deeper *plain* network
-still trains to a higher loss than a shallower one; a residual one does not. ``compare_depths``
-shows it in CPU-seconds with ``models.DeepConvNet`` stacks trained on the same batches.
-"""
+still trains to a higher loss than a shallower one; a residual one does not (``compare_depths``,
+in CPU-seconds, with ``models.DeepConvNet`` stacks trained on the same batches)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -67,8 +66,7 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
                    width: int = 8, steps: int = 60, batch_size: int = 32, seed: int = 0,
                    progress: bool = False) -> DepthComparison:
     """The ``train_losses`` of a batch-normalised, He-initialised ``models.DeepConvNet`` per
-    (wiring in ``WIRINGS``, depth) on the same batches of ``images`` (N, C, H, W); ``progress``:
-    a tqdm bar."""
+    (wiring in ``WIRINGS``, depth) on the same batches of ``images`` (N, C, H, W)."""
     from tqdm.auto import tqdm
     if images.dim() != 4:
         raise ValueError(f"images must be 4-D (batch, channels, height, width), "
@@ -79,7 +77,7 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
         validate.check_int("depth", depth, 1)
     result = DepthComparison()
     jobs = [(wiring, depth) for wiring in WIRINGS for depth in depths]
-    for wiring, depth in tqdm(jobs, desc="networks", disable=not progress):
+    for wiring, depth in tqdm(jobs, desc="networks", disable=not progress):     # progress: a bar
         torch.manual_seed(seed)
         net = DeepConvNet(wiring, depth, width=width, in_channels=images.shape[1],
                           num_classes=int(labels.max()) + 1, batch_norm=True, init="kaiming")
