@@ -13,9 +13,22 @@ from torch import nn
 from . import validate
 from .models import DeepConvNet
 
-__all__ = ["WIRINGS", "train_losses", "DepthComparison", "compare_depths"]
+__all__ = ["WIRINGS", "optimise", "train_losses", "DepthComparison", "compare_depths"]
 
 WIRINGS = ("plain", "residual")
+
+
+def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, batches) -> list[float]:
+    """The cross-entropy loss of every ``optimizer`` step on ``batches`` of (x, y), in train mode."""
+    model.train()
+    losses = []
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
 def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,
@@ -29,17 +42,10 @@ def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
         raise ValueError(f"images and labels must have the same length, "
                          f"got {len(images)} and {len(labels)}")
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        batch = torch.randint(0, len(images), (batch_size,), generator=generator)
-        loss = F.cross_entropy(model(images[batch]), labels[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    batches = (torch.randint(0, len(images), (batch_size,), generator=generator)
+               for _ in range(steps))
+    return optimise(model, torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9),
+                    ((images[b], labels[b]) for b in batches))
 
 
 @dataclass

@@ -7,10 +7,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .arith import mlp_params
+from .degradation import optimise
 from .validate import check_int, check_number
 
 __all__ = ["make_spirals", "dense_parameters", "width_for_parameters",
@@ -60,15 +60,7 @@ def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 5
     initialise the model under your own seed)."""
     check_int("steps", steps, 1)
     check_number("lr", lr, 0.0, 10.0, low_open=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = optimise(model, torch.optim.Adam(model.parameters(), lr=lr), [(x, y)] * steps)
     model.eval()
     return losses
 
