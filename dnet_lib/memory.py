@@ -148,15 +148,12 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
                       median[n] / median[base], times[n], peaks[n]) for n in models]
 
 
-VARIANT_ARCHS = ("densenet_bc", "densenet121")
-
-
 def densenet_variants(arch: str = "densenet_bc", depth: int = 100, fast_cpu: bool = False
                       ) -> dict[str, nn.Module]:
     """Our and torchvision's DenseNet-BC of ``depth`` (CIFAR stem, 10 classes) or DenseNet-121,
     plain and memory-efficient, one set of weights (seed 0); ``fast_cpu``: for ours."""
     import torchvision
-    check_choice("arch", arch, VARIANT_ARCHS)
+    check_choice("arch", arch, ("densenet_bc", "densenet121"))
     torch.manual_seed(0)
     if arch == "densenet_bc":
         config = models.cifar_config(depth)

@@ -11,12 +11,9 @@ from .arith import dense_block_channels
 from .models import DenseBlock, DenseNet, Transition
 from .validate import check_choice
 
-__all__ = ["NORMALIZE", "source_slices", "feature_reuse", "RULES",
+__all__ = ["source_slices", "feature_reuse", "RULES",
            "USED_FRACTION", "FRACTIONS", "FIGURE5_OBSERVATIONS", "figure5_observations",
            "verdict_table", "cutoff_curves", "break_even"]
-
-NORMALIZE = ("none", "row")
-
 
 def source_slices(block: DenseBlock) -> list[tuple[int, int]]:
     """Channel ranges ``[start, stop)`` of the block input and each layer's output inside the
@@ -43,7 +40,7 @@ def feature_reuse(model: DenseNet, normalize: str = "none",
     to target t (layers 1..L, then the transition or classifier), NaN where s > t."""
     if not isinstance(model, DenseNet):
         raise ValueError(f"model must be a dnet_lib DenseNet, got {type(model).__name__}")
-    check_choice("normalize", normalize, NORMALIZE)
+    check_choice("normalize", normalize, ("none", "row"))
     modules = list(model.features.children())
     matrices = []
     for block, after in zip(modules, modules[1:]):      # the last block is followed by norm5
