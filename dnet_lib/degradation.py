@@ -1,7 +1,6 @@
 """The degradation problem (He et al. 2016): with batch normalisation a deeper *plain* network
-still trains to a higher loss than a shallower one; a residual one does not. ``compare_depths``
-shows it in CPU-seconds with ``models.DeepConvNet`` stacks trained on the same batches.
-"""
+still trains to a higher loss than a shallower one; a residual one does not (``compare_depths``,
+in CPU-seconds, with ``models.DeepConvNet`` stacks trained on the same batches)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,9 +13,22 @@ from torch import nn
 from . import validate
 from .models import DeepConvNet
 
-__all__ = ["WIRINGS", "train_losses", "DepthComparison", "compare_depths"]
+__all__ = ["WIRINGS", "optimise", "train_losses", "DepthComparison", "compare_depths"]
 
 WIRINGS = ("plain", "residual")
+
+
+def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, batches) -> list[float]:
+    """The cross-entropy loss of every ``optimizer`` step on ``batches`` of (x, y), in train mode."""
+    model.train()
+    losses = []
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
 def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,
@@ -30,17 +42,10 @@ def train_losses(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
         raise ValueError(f"images and labels must have the same length, "
                          f"got {len(images)} and {len(labels)}")
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        batch = torch.randint(0, len(images), (batch_size,), generator=generator)
-        loss = F.cross_entropy(model(images[batch]), labels[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    batches = (torch.randint(0, len(images), (batch_size,), generator=generator)
+               for _ in range(steps))
+    return optimise(model, torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9),
+                    ((images[b], labels[b]) for b in batches))
 
 
 @dataclass
@@ -67,8 +72,7 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
                    width: int = 8, steps: int = 60, batch_size: int = 32, seed: int = 0,
                    progress: bool = False) -> DepthComparison:
     """The ``train_losses`` of a batch-normalised, He-initialised ``models.DeepConvNet`` per
-    (wiring in ``WIRINGS``, depth) on the same batches of ``images`` (N, C, H, W); ``progress``:
-    a tqdm bar."""
+    (wiring in ``WIRINGS``, depth) on the same batches of ``images`` (N, C, H, W)."""
     from tqdm.auto import tqdm
     if images.dim() != 4:
         raise ValueError(f"images must be 4-D (batch, channels, height, width), "
@@ -79,7 +83,7 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
         validate.check_int("depth", depth, 1)
     result = DepthComparison()
     jobs = [(wiring, depth) for wiring in WIRINGS for depth in depths]
-    for wiring, depth in tqdm(jobs, desc="networks", disable=not progress):
+    for wiring, depth in tqdm(jobs, desc="networks", disable=not progress):     # progress: a bar
         torch.manual_seed(seed)
         net = DeepConvNet(wiring, depth, width=width, in_channels=images.shape[1],
                           num_classes=int(labels.max()) + 1, batch_norm=True, init="kaiming")

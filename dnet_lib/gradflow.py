@@ -1,8 +1,7 @@
 """Gradient flow through plain, residual and dense stacks (``models.DeepConvNet``) of one depth:
 ``|d loss / d W|`` per layer, and ``|d loss / d o_l|`` per unit output, optionally only along
 the path from ``o_l`` straight to the head (Huang et al.'s implicit deep supervision: a
-DenseNet's classifier reads every layer; a plain net's head only the last).
-"""
+DenseNet's classifier reads every layer; a plain net's head only the last)."""
 from __future__ import annotations
 
 import torch
@@ -16,8 +15,7 @@ __all__ = ["build_nets", "layer_gradient_norms", "feature_gradient_norms"]
 
 def build_nets(depth: int, width: int = 16, batch_norm: bool = False, init: str = "default",
                seed: int = 0) -> dict[str, DeepConvNet]:
-    """The three wirings at the same depth (1-channel images, 10 classes), each initialised from
-    ``seed``."""
+    """The three wirings at one depth (1-channel images, 10 classes), each seeded by ``seed``."""
     nets = {}
     for kind in DeepConvNet.KINDS:
         torch.manual_seed(seed)

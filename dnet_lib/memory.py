@@ -1,7 +1,6 @@
 """What training a network costs in memory (chapter 7): the bytes autograd keeps for backward,
-counted by ``saved_tensors_hooks`` (honest for ours and torchvision's memory-efficient layers:
-tests/test_memory.py), per dense layer too, and a step's seconds and CUDA peak, against depth
-and input size."""
+counted by ``saved_tensors_hooks`` (honest for memory-efficient layers: tests/test_memory.py),
+per dense layer too, and a step's seconds and CUDA peak, against depth and input size."""
 from __future__ import annotations
 
 import math
@@ -149,16 +148,12 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
                       median[n] / median[base], times[n], peaks[n]) for n in models]
 
 
-VARIANT_ARCHS = ("densenet_bc", "densenet121")
-
-
 def densenet_variants(arch: str = "densenet_bc", depth: int = 100, fast_cpu: bool = False
                       ) -> dict[str, nn.Module]:
     """Our and torchvision's DenseNet-BC of ``depth`` (CIFAR stem, 10 classes) or DenseNet-121,
-    each plain and memory-efficient, with one set of weights (seed 0); ``fast_cpu``: ours share
-    batch statistics."""
+    plain and memory-efficient, one set of weights (seed 0); ``fast_cpu``: for ours."""
     import torchvision
-    check_choice("arch", arch, VARIANT_ARCHS)
+    check_choice("arch", arch, ("densenet_bc", "densenet121"))
     torch.manual_seed(0)
     if arch == "densenet_bc":
         config = models.cifar_config(depth)

@@ -1,7 +1,6 @@
 """Feature reuse in a trained DenseNet (Huang et al. 2017, Figure 5), and verdicts on the paper's
 observations about it (chapter 8): the mean |weight| of each source's input slice (the paper's
-L1 norm over input maps, a row rescaled), optionally folded with the BatchNorm in front.
-"""
+L1 norm over input maps, a row rescaled), optionally folded with the BatchNorm in front."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,12 +11,9 @@ from .arith import dense_block_channels
 from .models import DenseBlock, DenseNet, Transition
 from .validate import check_choice
 
-__all__ = ["NORMALIZE", "source_slices", "feature_reuse", "RULES",
+__all__ = ["source_slices", "feature_reuse", "RULES",
            "USED_FRACTION", "FRACTIONS", "FIGURE5_OBSERVATIONS", "figure5_observations",
            "verdict_table", "cutoff_curves", "break_even"]
-
-NORMALIZE = ("none", "row")
-
 
 def source_slices(block: DenseBlock) -> list[tuple[int, int]]:
     """Channel ranges ``[start, stop)`` of the block input and each layer's output inside the
@@ -44,7 +40,7 @@ def feature_reuse(model: DenseNet, normalize: str = "none",
     to target t (layers 1..L, then the transition or classifier), NaN where s > t."""
     if not isinstance(model, DenseNet):
         raise ValueError(f"model must be a dnet_lib DenseNet, got {type(model).__name__}")
-    check_choice("normalize", normalize, NORMALIZE)
+    check_choice("normalize", normalize, ("none", "row"))
     modules = list(model.features.children())
     matrices = []
     for block, after in zip(modules, modules[1:]):      # the last block is followed by norm5
@@ -82,15 +78,13 @@ USED_FRACTION = 1 / 3                         # a source is used at this share o
 FRACTIONS = np.round(np.linspace(0.05, 0.95, 19), 2)     # the "used" fractions cutoff_curves tries
 FIGURE5_OBSERVATIONS = (
     ("1. Layers spread their weight over many inputs of their block",
-     "share of (layer, earlier source) pairs weighted >= 1/3 of the row's strongest source",
-     ">= 0.8"),
+     "share of (layer, earlier source) pairs weighted >= 1/3 of the row's strongest source"),
     ("2. Transition layers spread their weight across the whole preceding block",
-     "share of (transition, source) pairs weighted >= 1/3 of the row's strongest source", ">= 0.8"),
+     "share of (transition, source) pairs weighted >= 1/3 of the row's strongest source"),
     ("3. In blocks 2 and later, layers weight the block input (the transition's output) least",
-     "share of those layers (reading >= 2 sources) whose weakest source is the block input",
-     ">= 0.75"),
+     "share of those layers (reading >= 2 sources) whose weakest source is the block input"),
     ("4. The classifier concentrates on the last maps of the last block",
-     "classifier weight on the last layer's maps / its mean weight on the other sources", "> 1"),
+     "classifier weight on the last layer's maps / its mean weight on the other sources"),
 )
 
 
@@ -112,8 +106,9 @@ def figure5_observations(matrices, used_fraction: float = USED_FRACTION):
     ]
     holds = [None if v is None else bool(v > RULES[i] if i == 4 else v >= RULES[i])
              for i, v in enumerate(values, 1)]
+    rules = [f"{'>' if i == 4 else '>='} {RULES[i]:g}" for i in RULES]
     return pd.DataFrame([dict(observation=o, statistic=st, value=v, criterion=c, holds=h)
-                         for (o, st, c), v, h in zip(FIGURE5_OBSERVATIONS, values, holds)])
+                         for (o, st), v, c, h in zip(FIGURE5_OBSERVATIONS, values, rules, holds)])
 
 
 def verdict_table(matrices_by_model: dict, used_fraction: float = USED_FRACTION):

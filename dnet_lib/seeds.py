@@ -1,7 +1,5 @@
 """Seed-to-seed statistics of the reference runs (chapter 6): Welch's t-test of two networks'
-accuracies, and the less-data runs, where each size and seed gave both networks the same data
-and steps, so their difference is *paired*.
-"""
+accuracies, and the less-data runs, paired (each size and seed gave both the same data)."""
 from __future__ import annotations
 
 import math
@@ -38,14 +36,12 @@ def welch(a: Sequence[float], b: Sequence[float]) -> Welch:
     """Welch's t-test of mean(a) - mean(b) (unequal variances), two-sided p."""
     from scipy import stats
     a, b = _check("a", a), _check("b", b)
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    if va + vb == 0:
+    if statistics.variance(a) + statistics.variance(b) == 0:
         raise ValueError("a and b have no spread at all; a t-test is undefined")
-    # Welch-Satterthwaite degrees of freedom (scipy < 1.11, our lower bound, does not return them)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    test = stats.ttest_ind(a, b, equal_var=False)
+    test = stats.ttest_ind(a, b, equal_var=False)       # df: Welch-Satterthwaite
     mean_a, mean_b = statistics.mean(a), statistics.mean(b)
-    return Welch(mean_a, mean_b, mean_a - mean_b, float(test.statistic), df, float(test.pvalue))
+    return Welch(mean_a, mean_b, mean_a - mean_b, float(test.statistic), float(test.df),
+                 float(test.pvalue))
 
 
 def paired_t(differences: Sequence[float]) -> tuple[float, float]:

@@ -54,28 +54,15 @@ def _units(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], int]:
     return found, next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
 
 
-def _run_once(model: nn.Module, in_channels: int, size: int, handles: list, context=None) -> None:
-    """One zero image through the model in eval mode without gradients, on the parameters'
-    device ("meta" too); hooks removed and mode restored afterwards."""
-    was_training = model.training
-    device = next(model.parameters(), torch.zeros(())).device
-    try:
-        check_int("size", size, 1)          # inside: a bad size still removes the hooks
-        with torch.no_grad(), context or contextlib.nullcontext():
-            model.eval()(torch.zeros(1, in_channels, size, size, device=device))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-
-
 def _channels(x) -> int:
     return sum(t.shape[1] for t in x) if isinstance(x, (list, tuple)) else x.shape[1]
 
 
 def _walk(model: nn.Module, size: int, counter=None):
-    """Hooks one zero image through ``model``: its units, the state after every one (as
-    ``trace_widths``) and, counted by a ``FlopCounterMode``, each unit's FLOPs (and the stem's)."""
+    """Hooks one zero image (eval mode, no gradients, the parameters' device, "meta" too) through
+    ``model``: its units, the state after every one (as ``trace_widths``) and, counted by a
+    ``FlopCounterMode``, each unit's FLOPs (and the stem's)."""
+    check_int("size", size, 1)
     found, in_channels = _units(model)
     points = [WidthPoint("input", "input", in_channels, size, 0)]
     flops, passed = {}, []                       # passed: one entry per main-path convolution
@@ -103,7 +90,15 @@ def _walk(model: nn.Module, size: int, counter=None):
     for name, m in found:
         handles += [m.register_forward_pre_hook(before(name)),
                     m.register_forward_hook(after(name, _kind(m)))]
-    _run_once(model, in_channels, size, handles, counter)
+    was_training = model.training
+    device = next(model.parameters(), torch.zeros(())).device
+    try:
+        with torch.no_grad(), counter or contextlib.nullcontext():
+            model.eval()(torch.zeros(1, in_channels, size, size, device=device))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
     return found, points, flops
 
 

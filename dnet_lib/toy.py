@@ -1,21 +1,19 @@
 """The "smoother decision boundaries" claim (chapter 8): two spirals for the MLPs of
 ``dnet_lib.models`` and the length of a trained model's 0.5 contour; for an image classifier,
-the class on the plane ``a + s (b - a) + t (c - a)`` through three images and how often it
-changes between neighbouring grid points.
-"""
+how often the class changes on the plane ``a + s (b - a) + t (c - a)`` through three images."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .arith import mlp_params
+from .degradation import optimise
 from .validate import check_int, check_number
 
-__all__ = ["make_spirals", "plain_parameters", "dense_parameters", "width_for_parameters",
+__all__ = ["make_spirals", "dense_parameters", "width_for_parameters",
            "train_toy", "accuracy", "decision_grid", "boundary_length", "SPAN", "image_plane",
            "predict_plane", "class_changes", "random_planes"]
 
@@ -43,21 +41,17 @@ def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0
             torch.from_numpy(np.concatenate(ys)[order].astype(np.int64)))
 
 
-def plain_parameters(in_features: int, hidden: int, num_layers: int, out_features: int) -> int:
-    """Parameters of ``PlainMLP`` (and ``ResidualMLP``): ``arith.mlp_params`` with biases."""
-    return mlp_params([in_features] + [hidden] * num_layers + [out_features], "plain", bias=True)
-
-
 def dense_parameters(in_features: int, growth: int, num_layers: int, out_features: int) -> int:
     """Parameters of ``DenseMLP``, whose layers (and head) read the input and earlier outputs."""
     return mlp_params([in_features] + [growth] * num_layers + [out_features], "dense", bias=True)
 
 
 def width_for_parameters(target: int, in_features: int, num_layers: int, out_features: int) -> int:
-    """The plain/residual width whose parameter count is closest to ``target``."""
+    """The width of ``PlainMLP`` (and ``ResidualMLP``) whose parameter count is closest to
+    ``target``."""
     check_int("target", target, 1)
-    return min(range(1, 4097), key=lambda h: abs(
-        plain_parameters(in_features, h, num_layers, out_features) - target))
+    return min(range(1, 4097), key=lambda h: abs(target - mlp_params(
+        [in_features] + [h] * num_layers + [out_features], "plain", bias=True)))
 
 
 def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 500,
@@ -66,15 +60,7 @@ def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 5
     initialise the model under your own seed)."""
     check_int("steps", steps, 1)
     check_number("lr", lr, 0.0, 10.0, low_open=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = optimise(model, torch.optim.Adam(model.parameters(), lr=lr), [(x, y)] * steps)
     model.eval()
     return losses
 
@@ -82,10 +68,10 @@ def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 5
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The share of ``x`` that ``model`` (in eval mode) classifies as ``y``."""
-    model.eval()
-    return (model(x).argmax(1) == y).float().mean().item()
+    return (model.eval()(x).argmax(1) == y).float().mean().item()
 
 
+@torch.no_grad()
 def decision_grid(model: nn.Module, extent: Sequence[float] = EXTENT, resolution: int = 200
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(xs, ys, prob)``: the probability of class 1 on a ``resolution`` x ``resolution`` grid
@@ -98,19 +84,15 @@ def decision_grid(model: nn.Module, extent: Sequence[float] = EXTENT, resolution
     xs, ys = np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution)
     gx, gy = np.meshgrid(xs, ys)
     points = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32))
-    model.eval()
-    with torch.no_grad():
-        prob = torch.softmax(model(points), 1)[:, 1].numpy().reshape(resolution, resolution)
+    prob = torch.softmax(model.eval()(points), 1)[:, 1].numpy().reshape(resolution, resolution)
     return xs, ys, prob.astype(np.float64)
 
 
 def boundary_length(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> float:
     """Total length of the ``prob == 0.5`` contour (all pieces), in input units."""
     import contourpy
-    generator = contourpy.contour_generator(np.asarray(xs), np.asarray(ys), np.asarray(prob))
-    lines = generator.lines(0.5)
-    return sum(float(np.linalg.norm(np.diff(np.asarray(line), axis=0), axis=1).sum())
-               for line in lines)
+    lines = contourpy.contour_generator(np.asarray(xs), np.asarray(ys), np.asarray(prob)).lines(0.5)
+    return sum(float(np.linalg.norm(np.diff(line, axis=0), axis=1).sum()) for line in lines)
 
 
 # --------------------------------------------------------------------------- image planes
@@ -134,8 +116,7 @@ def image_plane(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, grid: int,
 def predict_plane(model: nn.Module, plane: torch.Tensor, batch: int = 1024) -> torch.Tensor:
     """The class ``model`` (in eval mode) predicts at every point of ``plane``: (grid, grid)."""
     flat = plane.flatten(0, 1)
-    model.eval()
-    out = [model(flat[i:i + batch]).argmax(1) for i in range(0, len(flat), batch)]
+    out = [model.eval()(flat[i:i + batch]).argmax(1) for i in range(0, len(flat), batch)]
     return torch.cat(out).reshape(plane.shape[:2])
 
 

@@ -2,10 +2,14 @@
 import pytest
 import torch
 
-from dnet_lib.arith import count_params
+from dnet_lib.arith import count_params, mlp_params
 from dnet_lib.models import DenseMLP, PlainMLP, ResidualMLP
 from dnet_lib.toy import (accuracy, boundary_length, decision_grid, dense_parameters, make_spirals,
-                          plain_parameters, train_toy, width_for_parameters)
+                          train_toy, width_for_parameters)
+
+
+def plain_parameters(in_features, hidden, num_layers, out_features):
+    return mlp_params([in_features] + [hidden] * num_layers + [out_features], "plain", bias=True)
 
 
 @pytest.fixture(autouse=True)
