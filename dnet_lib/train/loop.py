@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
@@ -12,8 +13,7 @@ from tqdm.auto import tqdm
 
 from .. import runtime
 from ..arith import count_params
-from . import distributed
-from .checkpoint import RunFolder
+from . import checkpoint, distributed
 from .config import UNLIMITED, TrainConfig, lr_factor, make_optimizer
 from .distributed import DevicePolicy
 from .history import History
@@ -22,9 +22,10 @@ from .history import History
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
-    def __init__(self, epoch: int, step: int, checkpoint: str | None = None):
-        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
-        where = (f"; the last good checkpoint is {checkpoint}" if checkpoint
+    def __init__(self, epoch: int, step: int, saved: Path | None = None):
+        self.epoch, self.step = epoch, step
+        self.checkpoint = str(saved) if saved is not None and saved.exists() else None
+        where = (f"; the last good checkpoint is {self.checkpoint}" if self.checkpoint
                  else "; no checkpoint was written for this run")
         super().__init__(f"non-finite (NaN or inf) training loss at epoch {epoch}, step {step} "
                          f"(both counted from 1){where}. Try a smaller lr.")
@@ -51,10 +52,9 @@ class Trainer:
 
     def wrap(self) -> None:
         """DDP (several processes) and torch.compile; evaluation skips DDP's collectives."""
-        model = self.policy.wrap(self.model)
-        compiled = self.policy.compile
-        self.train_model = torch.compile(model) if compiled else model
-        self.eval_model = torch.compile(self.model) if compiled else self.model
+        compiled = torch.compile if self.policy.compile else (lambda m: m)
+        self.train_model = compiled(self.policy.wrap(self.model))
+        self.eval_model = compiled(self.model)
 
     def set_lr(self, train_seconds: float) -> None:
         """The schedule's lr for this step: by steps done, or by seconds of the time budget."""
@@ -71,9 +71,9 @@ class Trainer:
                 or (cfg.time_budget_s is not None and self.train_seconds >= cfg.time_budget_s))
 
     def state_dict(self) -> dict:
-        cuda = self.policy.device.type == "cuda"
-        rng = {"torch": torch.get_rng_state(), **({"cuda": torch.cuda.get_rng_state_all()}
-                                                   if cuda else {})}
+        rng = {"torch": torch.get_rng_state()}
+        if self.policy.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scaler": self.scaler.state_dict(), "rng": rng,
                 "train_seconds": self.train_seconds}
@@ -81,12 +81,11 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if "scaler" in state:
-            self.scaler.load_state_dict(state["scaler"])
+        self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"]["torch"])
         if self.policy.device.type == "cuda" and "cuda" in state["rng"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.train_seconds = float(state["train_seconds"])
 
 
 @torch.no_grad()
@@ -101,46 +100,44 @@ def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device |
     policy = DevicePolicy(device, amp, channels_last)
     was_training = model.training
     model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen = torch.zeros((), dtype=torch.int64, device=device)
+    counts = torch.zeros(2, dtype=torch.int64, device=device)      # correct, seen
     for i, (x, y) in enumerate(data_iter):
         if max_batches is not None and i >= max_batches:
             break
         x, y = policy.inputs(x, y)
         with policy.autocast():
             logits = model(x) + model(x.flip(-1)) if test_flip else model(x)
-        correct += (logits.argmax(1) == y).sum()
-        seen += y.numel()
+        counts[0] += (logits.argmax(1) == y).sum()
+        counts[1] += y.numel()
     model.train(was_training)
-    correct, seen = distributed.sum_over_ranks(torch.stack([correct, seen])).tolist()
+    correct, seen = distributed.sum_over_ranks(counts).tolist()
     return correct / seen if seen else float("nan")
 
 
-def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar) -> dict:
+def train_epoch(trainer: Trainer, train_iter, epoch: int, saved: Path | None, bar) -> dict:
     """One pass over ``train_iter``: forward, loss, backward and update for every batch.
 
     Returns the epoch's metrics for ``History.append`` (all but ``test_acc``, ``epoch_time``).
     """
     policy, model, opt = trainer.policy, trainer.train_model, trainer.optimizer
     scaler = trainer.scaler
-    device, cfg = policy.device, trainer.cfg
+    device, budget = policy.device, trainer.cfg.time_budget_s
     check_every = 1 if device.type == "cpu" else 32      # host syncs for the NaN check
     acc_dtype = torch.float32 if device.type == "mps" else torch.float64   # MPS has no float64
-    loss_sum = torch.zeros((), dtype=acc_dtype, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
+    totals = torch.zeros(3, dtype=acc_dtype, device=device)     # loss sum, correct, examples
     bad_step = torch.full((), -1, dtype=torch.int64, device=device)
 
     def raise_if_not_finite():
         if (first_bad := int(bad_step.item())) >= 0:
-            raise NonFiniteLossError(epoch + 1, first_bad, folder.last_good())
+            raise NonFiniteLossError(epoch + 1, first_bad, saved)
 
-    steps, seen = 0, 0
+    steps = 0
     model.train()
     runtime.synchronize(device)
     start = time.perf_counter()
-    for step, (x, y) in enumerate(train_iter, start=1):
+    for x, y in train_iter:
         elapsed = trainer.train_seconds + time.perf_counter() - start
-        if cfg.time_budget_s is not None and steps and elapsed >= cfg.time_budget_s:
+        if budget is not None and steps and elapsed >= budget:
             break
         x, y = policy.inputs(x, y)
         trainer.set_lr(elapsed)
@@ -154,23 +151,19 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar
         trainer.global_step += 1
         steps += 1
         loss, logits = loss.detach(), logits.detach()
-        bad_step = torch.where(torch.isfinite(loss) | (bad_step >= 0), bad_step, step)
-        loss_sum += loss.to(acc_dtype) * y.shape[0]
-        correct += (logits.argmax(1) == y).sum()
-        seen += y.shape[0]
-        last = step == len(train_iter) or (cfg.max_steps is not None
-                                           and trainer.global_step >= cfg.max_steps)
-        if step % check_every == 0 or last:
+        bad_step = torch.where(torch.isfinite(loss) | (bad_step >= 0), bad_step, steps)
+        totals[0] += loss.to(acc_dtype) * len(y)
+        totals[1] += (logits.argmax(1) == y).sum()
+        totals[2] += len(y)
+        if steps % check_every == 0:
             raise_if_not_finite()
         bar.update(1)
-        if last:
+        if trainer.finished():      # the step limit (the time budget is checked above)
             break
     raise_if_not_finite()
     runtime.synchronize(device)
     seconds = time.perf_counter() - start
     trainer.train_seconds += seconds
-    totals = torch.stack([loss_sum, correct.to(acc_dtype), torch.tensor(seen, dtype=acc_dtype,
-                                                                         device=device)])
     loss_sum, correct, seen = distributed.sum_over_ranks(totals).tolist()
     distributed.sync_buffers(trainer.model)
     return {"train_loss": loss_sum / seen, "train_acc": correct / seen, "steps": steps,
@@ -205,9 +198,10 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
                            "world_size": world_size, "batches_per_epoch": steps_per_epoch,
                            "model": type(trainer.model).__name__,
                            "parameters": count_params(trainer.model), **(config or {})})
-    history.device = policy.name
-    folder = RunFolder(cfg.checkpoint_dir, write=rank == 0)
-    start_epoch = folder.restore(trainer, train_iter, history) if cfg.resume else 0
+    cuda = policy.device.type == "cuda"
+    history.device = torch.cuda.get_device_name(policy.device) if cuda else str(policy.device)
+    saved = Path(cfg.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if cfg.checkpoint_dir else None
+    start_epoch = checkpoint.restore(saved, trainer, history) if cfg.resume else 0
     trainer.wrap()
 
     for epoch in range(start_epoch, cfg.max_epochs):
@@ -219,7 +213,7 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}{of}",
                   disable=not (cfg.progress and rank == 0)) as bar:
             start = time.perf_counter()
-            metrics = train_epoch(trainer, train_iter, epoch, folder, bar)
+            metrics = train_epoch(trainer, train_iter, epoch, saved, bar)
             last = epoch == cfg.max_epochs - 1 or trainer.finished()
             test_acc = None
             if test_iter is not None and ((epoch + 1) % cfg.eval_every == 0 or last):
@@ -229,7 +223,8 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
             history.append(**metrics, test_acc=test_acc, epoch_time=time.perf_counter() - start)
             bar.set_postfix_str(f"loss {metrics['train_loss']:.3f} train {metrics['train_acc']:.3f}"
                                 + (f" test {test_acc:.3f}" if test_acc is not None else ""))
-        folder.save(trainer, epoch + 1, train_iter, history)
+        if saved is not None and rank == 0:
+            checkpoint.save(saved, trainer, epoch + 1, history)
         distributed.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, history)
