@@ -1,9 +1,6 @@
 """Training: ``fit`` (one loop for notebooks, the CLI, benchmarks and torchrun) and ``History``.
-
-Read ``loop.py`` first; the rest are the pieces it calls: ``config`` (settings, optimizer, lr
-schedule), ``distributed`` (device, AMP, channels_last, compile; torchrun/DDP), ``checkpoint``,
-``history``.
-"""
+Read ``loop.py`` first; it calls ``config`` (settings, optimizer, lr schedule), ``distributed``
+(device, AMP, channels_last, compile; torchrun/DDP), ``checkpoint`` and ``history``."""
 from .checkpoint import CHECKPOINT_NAME, HISTORY_NAME, CheckpointError, load_checkpoint
 from .config import ONE_CYCLE_WARMUP, OPTIMIZERS, SCHEDULES, TrainConfig, lr_factor
 from .history import History

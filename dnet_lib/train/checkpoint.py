@@ -51,19 +51,27 @@ def restore(path: Path, trainer, history: History) -> int:
         return 0
     state = load_checkpoint(path)
     try:
-        trainer.load_state_dict(state)
+        for part in ("model", "optimizer", "scaler"):
+            getattr(trainer, part).load_state_dict(state[part])
     except (RuntimeError, KeyError, ValueError) as exc:
         raise CheckpointError(path, f"{path} does not fit this model or optimizer "
                               f"({str(exc).splitlines()[0]})") from None
-    loaded = History.from_dict(state["history"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and trainer.policy.device.type == "cuda":
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     for name in History.FIELDS:     # this run's config and device stay
-        setattr(history, name, getattr(loaded, name))
-    trainer.global_step = sum(history.steps)
+        setattr(history, name, list(state["history"][name]))
+    trainer.global_step, trainer.train_seconds = sum(history.steps), state["train_seconds"]
     return int(state["epoch"])
 
 
 def save(path: Path, trainer, epoch: int, history: History) -> None:
     """Write the checkpoint at ``path`` and ``history.json`` beside it, each atomically."""
-    state = {"epoch": epoch, **trainer.state_dict(), "history": history.to_dict()}
+    rng = {"torch": torch.get_rng_state()}
+    if trainer.policy.device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    state = {part: getattr(trainer, part).state_dict() for part in ("model", "optimizer", "scaler")}
+    state.update(epoch=epoch, rng=rng, train_seconds=trainer.train_seconds,
+                 history=history.to_dict())
     atomic_write(path, lambda f: torch.save(state, f))
     history.save(path.parent / HISTORY_NAME)

@@ -4,7 +4,6 @@ averages the gradients, metrics are summed over ranks, and only rank 0 writes fi
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 
 import torch
@@ -25,16 +24,6 @@ def _several() -> bool:
     return rank_and_world_size()[1] > 1
 
 
-def init_from_env() -> bool:
-    """Join the process group torchrun describes (WORLD_SIZE > 1); True when this call did."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return True
-
-
 @dataclass
 class DevicePolicy:
     """The device and its speed-ups (None in ``choose`` means: on for CUDA, off elsewhere)."""
@@ -46,10 +35,7 @@ class DevicePolicy:
 
     @classmethod
     def choose(cls, device=None, amp=None, channels_last=None, compile=None) -> "DevicePolicy":
-        device = runtime.pick_device() if device is None else torch.device(device)
-        if device.type == "cuda" and device.index is None and _several():   # this rank's GPU
-            local = int(os.environ.get("LOCAL_RANK", rank_and_world_size()[0]))
-            device = torch.device("cuda", local % torch.cuda.device_count())
+        device = runtime.pick_device(device)
         pick = (lambda flag: device.type == "cuda" if flag is None else bool(flag))
         return cls(device, pick(amp), pick(channels_last), pick(compile))
 
@@ -71,16 +57,9 @@ class DevicePolicy:
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         return (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), y
 
-    def prepare(self, model: nn.Module) -> nn.Module:
-        model = model.to(self.device)
-        return model.to(memory_format=torch.channels_last) if self.channels_last else model
-
     def wrap(self, model: nn.Module) -> nn.Module:
-        """``model`` in DDP when several ranks train it."""
-        if not _several():
-            return model
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        """``model`` in DDP (on the device it is on) when several ranks train it."""
+        return nn.parallel.DistributedDataParallel(model) if _several() else model
 
 
 def shard(train_iter, test_iter) -> None:

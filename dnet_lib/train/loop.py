@@ -2,6 +2,7 @@
 stay on the device (no host sync per step); a NaN/inf loss still names its epoch and step."""
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,18 +44,15 @@ class Trainer:
     train_seconds: float = 0.0
 
     def __post_init__(self):
-        cfg, self.model = self.cfg, self.policy.prepare(self.model)
-        self.optimizer = make_optimizer(cfg.optimizer, self.model, cfg.lr, cfg.momentum,
-                                        cfg.weight_decay)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.scaler = self.policy.grad_scaler()
-        self.train_model = self.eval_model = self.model
-
-    def wrap(self) -> None:
-        """DDP (several processes) and torch.compile; evaluation skips DDP's collectives."""
-        compiled = torch.compile if self.policy.compile else (lambda m: m)
-        self.train_model = compiled(self.policy.wrap(self.model))
-        self.eval_model = compiled(self.model)
+        policy = self.policy
+        layout = torch.channels_last if policy.channels_last else None     # None: keep it
+        self.model = self.model.to(policy.device, memory_format=layout)
+        self.optimizer = make_optimizer(self.cfg, self.model)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.cfg.label_smoothing)
+        self.scaler = policy.grad_scaler()
+        # DDP (several processes) and torch.compile; evaluation skips DDP's collectives
+        compiled = torch.compile if policy.compile else (lambda m: m)
+        self.train_model, self.eval_model = compiled(policy.wrap(self.model)), compiled(self.model)
 
     def set_lr(self, train_seconds: float) -> None:
         """The schedule's lr for this step: by steps done, or by seconds of the time budget."""
@@ -70,40 +68,18 @@ class Trainer:
         return ((cfg.max_steps is not None and self.global_step >= cfg.max_steps)
                 or (cfg.time_budget_s is not None and self.train_seconds >= cfg.time_budget_s))
 
-    def state_dict(self) -> dict:
-        rng = {"torch": torch.get_rng_state()}
-        if self.policy.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict(), "rng": rng,
-                "train_seconds": self.train_seconds}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if self.policy.device.type == "cuda" and "cuda" in state["rng"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.train_seconds = float(state["train_seconds"])
-
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device | None = None, *,
-             amp: bool = False, channels_last: bool = False, max_batches: int | None = None,
-             test_flip: bool = False) -> float:
-    """Accuracy of ``model`` on ``data_iter``, summed over ranks under torch.distributed.
-
-    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation).
-    """
+             amp: bool = False, channels_last: bool = False, test_flip: bool = False) -> float:
+    """Accuracy of ``model`` on ``data_iter`` (over all ranks under torch.distributed);
+    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation)."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     policy = DevicePolicy(device, amp, channels_last)
     was_training = model.training
     model.eval()
     counts = torch.zeros(2, dtype=torch.int64, device=device)      # correct, seen
-    for i, (x, y) in enumerate(data_iter):
-        if max_batches is not None and i >= max_batches:
-            break
+    for x, y in data_iter:
         x, y = policy.inputs(x, y)
         with policy.autocast():
             logits = model(x) + model(x.flip(-1)) if test_flip else model(x)
@@ -115,10 +91,8 @@ def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device |
 
 
 def train_epoch(trainer: Trainer, train_iter, epoch: int, saved: Path | None, bar) -> dict:
-    """One pass over ``train_iter``: forward, loss, backward and update for every batch.
-
-    Returns the epoch's metrics for ``History.append`` (all but ``test_acc``, ``epoch_time``).
-    """
+    """One pass over ``train_iter``, forward, loss, backward and update for every batch; the
+    epoch's metrics for ``History.append`` (all but ``test_acc`` and ``epoch_time``)."""
     policy, model, opt = trainer.policy, trainer.train_model, trainer.optimizer
     scaler = trainer.scaler
     device, budget = policy.device, trainer.cfg.time_budget_s
@@ -171,8 +145,8 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, saved: Path | None, ba
 
 
 def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = None, *,
-        history: History | None = None, on_epoch_end: Callable[[int, History], None] | None = None,
-        config: dict | None = None, **settings) -> History:
+        on_epoch_end: Callable[[int, History], None] | None = None, config: dict | None = None,
+        **settings) -> History:
     """Train ``model`` for ``epochs`` epochs or ``time_budget_s`` seconds; returns its History.
 
     ``settings``: the fields of ``TrainConfig``; ``config``: more entries for ``history.config``;
@@ -192,7 +166,7 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
     distributed.shard(train_iter, test_iter)
     torch.manual_seed(cfg.seed)
     trainer = Trainer(model, policy, cfg, steps_per_epoch)
-    history = history if history is not None else History()
+    history = History()
     history.config.update({**cfg.recorded(), "amp": policy.amp,
                            "channels_last": policy.channels_last, "compile": policy.compile,
                            "world_size": world_size, "batches_per_epoch": steps_per_epoch,
@@ -202,7 +176,6 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
     history.device = torch.cuda.get_device_name(policy.device) if cuda else str(policy.device)
     saved = Path(cfg.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if cfg.checkpoint_dir else None
     start_epoch = checkpoint.restore(saved, trainer, history) if cfg.resume else 0
-    trainer.wrap()
 
     for epoch in range(start_epoch, cfg.max_epochs):
         if trainer.finished():
@@ -217,9 +190,9 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
             last = epoch == cfg.max_epochs - 1 or trainer.finished()
             test_acc = None
             if test_iter is not None and ((epoch + 1) % cfg.eval_every == 0 or last):
-                test_acc = evaluate(trainer.eval_model, test_iter, policy.device, amp=policy.amp,
-                                    channels_last=policy.channels_last,
-                                    max_batches=cfg.eval_batches, test_flip=cfg.test_flip)
+                batches = itertools.islice(test_iter, cfg.eval_batches)     # None: all
+                test_acc = evaluate(trainer.eval_model, batches, policy.device, amp=policy.amp,
+                                    channels_last=policy.channels_last, test_flip=cfg.test_flip)
             history.append(**metrics, test_acc=test_acc, epoch_time=time.perf_counter() - start)
             bar.set_postfix_str(f"loss {metrics['train_loss']:.3f} train {metrics['train_acc']:.3f}"
                                 + (f" test {test_acc:.3f}" if test_acc is not None else ""))
