@@ -126,7 +126,7 @@ def torchvision_root(root: str | os.PathLike, data_dir: str | os.PathLike | None
     """
     root = Path(root)
     raw = root / "FashionMNIST" / "raw"
-    folder = data.dataset_dir("fashion-mnist") if data_dir is None else Path(data_dir)
+    folder = data.locate("fashion-mnist", download=False) if data_dir is None else Path(data_dir)
     for filename, md5 in data.FASHION_MNIST_FILES.values():
         if not (raw / filename[:-3]).exists():
             path = data.checked_file(folder, filename, md5, f"Run `{data.SETUP_COMMAND}`.")

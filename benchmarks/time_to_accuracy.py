@@ -38,6 +38,7 @@ after 120 s is a per-machine report (``results.per_machine_report``), named by t
 """
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -91,13 +92,16 @@ def run_ours(name: str, factory, budget_s: float, smoke: bool, recipe: dict, pea
                                                 channels_last=recipe["channels_last"])
     history = train.fit(model, train_iter, test_iter, time_budget_s=budget_s, device="cpu",
                         progress=False, seed=seed, eval_batches=eval_batches, **recipe)
-    for epoch, (acc, seconds) in enumerate(zip(history.test_acc, history.train_seconds()), 1):
-        print(f"    epoch {epoch}: test acc {acc:.4f} after {seconds:.1f} s of training")
-    seen, seconds = sum(history.steps) * BATCH_SIZE, history.train_seconds()[-1]
+    points = [{"test_acc": acc, "train_seconds": seconds} for acc, seconds
+              in zip(history.test_acc, itertools.accumulate(history.train_time))]
+    for epoch, point in enumerate(points, 1):
+        print(f"    epoch {epoch}: test acc {point['test_acc']:.4f} after "
+              f"{point['train_seconds']:.1f} s of training")
+    seen, seconds = sum(history.steps) * BATCH_SIZE, points[-1]["train_seconds"]
     return {"model": name, "parameters": count_params(model), "history": history.to_dict(),
             "final_test_accuracy": history.final_test_acc, "train_seconds": seconds,
             "examples_seen": seen,
-            "seconds_to_0.90": history.time_to_accuracy(REFERENCE_ACCURACY),
+            "seconds_to_0.90": d2l_reference.time_to_accuracy(points, REFERENCE_ACCURACY),
             "efficiency": efficiency.efficiency(name, flops, seen, seconds, recipe["amp"], peaks)}
 
 

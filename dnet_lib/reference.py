@@ -145,7 +145,7 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
         epochs, eval_every = 1, 1
     loaders = data.load_data_fashion_mnist(
         RECIPE["batch_size"], device=device, subset=subset, test_subset=test_subset, seed=seed,
-        flip=True, channels_last=True)
+        flip=True)      # fit(channels_last=True) converts each batch
     torch.manual_seed(seed)
     model = build(spec["network"])
     record = _fit(run_id, spec["network"], spec["group"], seed, model, loaders, 28,

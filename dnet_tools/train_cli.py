@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,16 @@ from .cifar import load_data_cifar10
 
 # every model factory in dnet_lib.models (densenet121, d2l_densenet, resnet18, ...)
 FACTORIES = {name: getattr(models, name) for name in models.FACTORIES}
+
+
+def init_from_env() -> bool:
+    """Join the process group torchrun describes (WORLD_SIZE > 1); True when this call did."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or torch.distributed.is_initialized():
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True
 
 
 def _positive_int(text: str) -> int:
@@ -98,7 +109,7 @@ def train_main(args: argparse.Namespace) -> int:
     """Train as ``args`` say; returns the exit status (0)."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    started_dist = distributed.init_from_env()
+    started_dist = init_from_env()
     try:
         rank, world_size = distributed.rank_and_world_size()
         device = runtime.pick_device(args.device)

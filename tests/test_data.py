@@ -24,8 +24,8 @@ import torch
 from dnet_lib import data
 
 try:
-    FASHION = data.dataset_dir("fashion-mnist")
-    HOUSE = data.dataset_dir("house-prices")
+    FASHION = data.locate("fashion-mnist", download=False)
+    HOUSE = data.locate("house-prices", download=False)
     _MISSING = None
 except data.DataError as err:
     FASHION = HOUSE = Path("/nonexistent")
@@ -355,5 +355,5 @@ def test_loaders_never_download_in_tests(tmp_path, monkeypatch):
     with pytest.raises(data.DataError, match=r"house-prices data not found.*`make data`"):
         data.load_house_prices()
     with pytest.raises(data.DataError, match="make data"):
-        data.dataset_dir("fashion-mnist")
+        data.locate("fashion-mnist", download=False)
     assert _files(tmp_path) == []

@@ -9,11 +9,10 @@ from .sources import DATASETS, DataError, ensure_data
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m dnet_lib.data",
-        description="Download (once) and md5-check the book's datasets into the data folder: "
-                    "$DNET_DATA_DIR, else ../shared/data when present, else data/.")
-    parser.add_argument("--root", type=Path, default=None, help="data folder (default: see above)")
+    parser = argparse.ArgumentParser(prog="python -m dnet_lib.data", description="Download (once) "
+                                     "and md5-check the book's datasets into the data folder.")
+    parser.add_argument("--root", type=Path, help="default: $DNET_DATA_DIR, else ../shared/data "
+                        "when present, else data/")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     try:

@@ -1,7 +1,5 @@
 """Feeding a model: class-balanced subsets and ``DeviceLoader``, which keeps a whole dataset
-as one uint8 tensor on the device and builds every batch there (index, crop/flip, resize,
-normalise): no worker processes, no PIL, no host-to-device copy per step.
-"""
+on the device and builds every batch there: no workers, no PIL, no host-to-device copies."""
 from __future__ import annotations
 
 import hashlib
@@ -12,16 +10,13 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..validate import check_int
+from ..validate import check_int, check_ints
 from .readers import Split, load_fashion_mnist
 
 
 def balanced_subset(labels: torch.Tensor, size: float | int, seed: int = 0) -> torch.Tensor:
-    """Sorted indices of a class-balanced random subset.
-
-    ``size`` is a fraction in (0, 1] of the examples or a count; each class contributes
-    count // classes (the remainder goes to the first classes).
-    """
+    """Sorted indices of a class-balanced random subset of ``size`` (a fraction in (0, 1] or a
+    count): count // classes per class, the remainder to the first classes."""
     labels = torch.as_tensor(labels)
     n = len(labels)
     is_count = isinstance(size, int) and not isinstance(size, bool)
@@ -49,13 +44,11 @@ def _mix_seed(*parts: int) -> int:
 
 
 class DeviceLoader:
-    """Batches built on the device from one uint8 tensor holding the whole dataset.
+    """Batches ``(x float32 (B, C, H, W), y int64 (B,))`` built on the device from uint8 images.
 
-    Per batch: gather, to float in [0, 1], optional random crop (zero padding ``crop_padding``)
-    and horizontal flip, bilinear resize, ``(x - mean) / std``. Yields ``(x float32 (B, C, H, W),
-    y int64 (B,))``. Epoch ``e`` shuffles with ``(seed, e)``, so a resumed run (``set_epoch``)
-    sees the same batches. With ``world_size > 1`` each rank takes every ``world_size``-th index,
-    like DistributedSampler (see ``set_shard``).
+    Per batch: gather, to [0, 1], optional random crop (zero padding ``crop_padding``) and flip,
+    bilinear resize, ``(x - mean) / std``. Epoch ``e``'s order and augmentation come from
+    ``(seed, e)`` alone, so a resumed run (``set_epoch``) sees the same batches.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *,
@@ -63,31 +56,26 @@ class DeviceLoader:
                  mean: float | Sequence[float] | None = None,
                  std: float | Sequence[float] | None = None, flip: bool = False,
                  crop_padding: int = 0, device: str | torch.device | None = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, channels_last: bool = False):
+                 rank: int = 0, world_size: int = 1):
         if images.dtype != torch.uint8:
             raise ValueError(f"images must be a uint8 tensor, got dtype {images.dtype}")
         images = images.unsqueeze(1) if images.dim() == 3 else images
         if images.dim() != 4 or len(images) == 0:
-            raise ValueError("images must have shape (N, H, W) or (N, C, H, W) with N >= 1, "
-                             f"got {tuple(images.shape)}")
+            raise ValueError(f"images must be (N, H, W) or (N, C, H, W), N >= 1: {images.shape}")
         labels = torch.as_tensor(labels)
         if labels.shape != (images.shape[0],):
-            raise ValueError(f"labels must have shape ({images.shape[0]},), "
-                             f"got {tuple(labels.shape)}")
-        check_int("batch_size", batch_size, 1)
-        check_int("crop_padding", crop_padding, 0)
-        if resize is not None:
-            check_int("resize", resize, 1)
+            raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
+        check_ints(0, crop_padding=crop_padding)
+        check_ints(1, batch_size=batch_size, **({} if resize is None else {"resize": resize}))
         if (mean is None) != (std is None):
-            raise ValueError("mean and std must be given together (or both None: no "
-                             "normalisation)")
+            raise ValueError("mean and std must be given together (or both None)")
         self.set_shard(rank, world_size)
         self.device = torch.device(device) if device is not None else images.device
         self.images = images.to(self.device).contiguous()
         self.labels = labels.to(self.device, torch.int64)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.resize, self.flip, self.crop_padding = resize, flip, crop_padding
-        self.seed, self.channels_last, self.epoch = seed, channels_last, 0
+        self.seed, self.epoch = seed, 0
         m, sd = (torch.as_tensor(v, dtype=torch.float32).reshape(1, -1, 1, 1).to(self.device)
                  for v in ((0.0, 1.0) if mean is None else (mean, std)))
         if (sd <= 0).any():
@@ -112,20 +100,11 @@ class DeviceLoader:
         self.rank, self.world_size = check_int("rank", rank, 0, world_size - 1), world_size
         self.pad_shards = pad
 
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "seed": self.seed,
-                "aug_generator": self._aug_generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
-        self._aug_generator.set_state(state["aug_generator"])
-
     def indices(self, epoch: int | None = None) -> torch.Tensor:
         """This rank's example order for ``epoch`` (a CPU int64 tensor)."""
-        n = len(self.labels)
-        seed = _mix_seed(self.seed, self.epoch if epoch is None else epoch)
-        order = (torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if self.shuffle
-                 else torch.arange(n))
+        n, g = len(self.labels), torch.Generator()
+        g.manual_seed(_mix_seed(self.seed, self.epoch if epoch is None else epoch))
+        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
         if self.pad_shards:     # repeat the start: every rank gets the same count
             order = torch.cat([order, order[:(-n) % self.world_size]])
         return order[self.rank::self.world_size]
@@ -139,10 +118,8 @@ class DeviceLoader:
             flip = torch.rand(x.shape[0], device=x.device, generator=self._aug_generator) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         if self.resize is not None and tuple(x.shape[-2:]) != (self.resize, self.resize):
-            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear",
-                              align_corners=False)
-        x = torch.addcmul(self._shift, x, self._scale)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+            x = F.interpolate(x, size=(self.resize,) * 2, mode="bilinear", align_corners=False)
+        return torch.addcmul(self._shift, x, self._scale)
 
     def _random_crop(self, x: torch.Tensor) -> torch.Tensor:
         """Zero-pad by p, then take a random HxW window per image (one gather, no Python loop)."""
@@ -166,39 +143,32 @@ class DeviceLoader:
             yield self.transform(self.images[idx]), self.labels[idx]
 
     def __repr__(self) -> str:
-        return (f"DeviceLoader({len(self.labels)} examples, batch_size={self.batch_size}, "
-                f"batches={len(self)}, device={self.device}, resize={self.resize}, "
-                f"shuffle={self.shuffle}, flip={self.flip}, crop_padding={self.crop_padding}, "
-                f"rank={self.rank}/{self.world_size})")
+        shown = ("batch_size", "device", "resize", "shuffle", "flip", "crop_padding", "rank")
+        return (f"DeviceLoader({len(self.labels)} examples, {len(self)} batches, "
+                + ", ".join(f"{k}={getattr(self, k)}" for k in shown) + f"/{self.world_size})")
 
 
 def dataset_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of uint8 images, in [0, 1] units."""
     x = images if images.dim() == 4 else images.unsqueeze(1)
-    x = x.transpose(0, 1).reshape(x.shape[1], -1).double() / 255.0
+    x = x.transpose(0, 1).flatten(1).double() / 255.0
     return x.mean(1).tolist(), x.std(1).tolist()
 
 
 def make_loaders(train: Split, test: Split, batch_size: int, resize: int | None = None, *,
                  device: str | torch.device | None = None, subset: float | int | None = None,
                  test_subset: float | int | None = None, seed: int = 0, normalize: bool = True,
-                 flip: bool = False, crop_padding: int = 0, drop_last: bool = False,
-                 channels_last: bool = False) -> tuple[DeviceLoader, DeviceLoader]:
-    """(train_iter, test_iter) on ``device`` (default: runtime.pick_device()).
-
-    ``subset``/``test_subset``: a class-balanced random subset (see ``balanced_subset``) drawn
-    with ``seed``. ``normalize`` uses the full training set's mean/std. ``flip`` and
-    ``crop_padding`` augment the training batches only.
-    """
+                 flip: bool = False, crop_padding: int = 0,
+                 drop_last: bool = False) -> tuple[DeviceLoader, DeviceLoader]:
+    """(train_iter, test_iter) on ``device`` (default: runtime.pick_device()); ``subset``s are
+    class-balanced (``balanced_subset``, ``seed``); ``normalize`` uses the full training set's
+    mean/std; ``flip`` and ``crop_padding`` augment the training batches only."""
     from .. import runtime
-    device = runtime.pick_device() if device is None else torch.device(device)
+    device = runtime.pick_device(device)
     mean, std = dataset_stats(train.images) if normalize else (None, None)
-    if subset is not None:
-        train = Split(*(t[balanced_subset(train.labels, subset, seed)] for t in train))
-    if test_subset is not None:
-        test = Split(*(t[balanced_subset(test.labels, test_subset, seed)] for t in test))
-    common = dict(resize=resize, mean=mean, std=std, device=device, seed=seed,
-                  channels_last=channels_last)
+    train, test = (s if n is None else Split(*(t[balanced_subset(s.labels, n, seed)] for t in s))
+                   for s, n in ((train, subset), (test, test_subset)))
+    common = dict(resize=resize, mean=mean, std=std, device=device, seed=seed)
     return (DeviceLoader(*train, batch_size, shuffle=True, drop_last=drop_last, flip=flip,
                          crop_padding=crop_padding, **common),
             DeviceLoader(*test, batch_size, shuffle=False, **common))

@@ -1,8 +1,6 @@
 """The dataset files: names and md5s, where they live, where they come from, and the set-up.
-
-A download goes to a temporary folder beside its target (torchvision's ``download_url``); the
-file is moved into place only after its md5 matches, so a failed download leaves nothing behind.
-"""
+A download (torchvision's ``download_url``) lands in a temporary folder beside its target and is
+moved into place only once its md5 matches: a failed download leaves nothing behind."""
 from __future__ import annotations
 
 import contextlib
@@ -52,16 +50,10 @@ class DataError(RuntimeError):
     """A dataset file is missing or does not match its checksum."""
 
 
-def _check_name(name: str) -> str:
-    return check_choice("name", name, sorted(DATASETS))
-
-
 def data_root() -> Path:
-    """The folder that holds (or will hold) ``fashion-mnist/`` and ``house-prices/``.
-
-    ``$DNET_DATA_DIR`` when set; else ``<repo>/../shared/data`` when it exists; else the
-    repository's git-ignored ``data/`` (outside a checkout: ``~/.cache/dnet_lib/data``).
-    """
+    """The folder for ``fashion-mnist/`` and ``house-prices/``: ``$DNET_DATA_DIR``, else
+    ``<repo>/../shared/data`` when it exists, else the checkout's git-ignored ``data/`` (outside
+    a checkout: ``~/.cache/dnet_lib/data``)."""
     env = os.environ.get("DNET_DATA_DIR")
     if env:
         return Path(env).expanduser()
@@ -74,42 +66,31 @@ def data_root() -> Path:
 
 def _dataset_folder(root: Path, name: str) -> Path | None:
     """``root/name``, ``root`` itself or ``root/../name``: the first holding the first file."""
-    first = next(iter(DATASETS[name]))
+    first = next(iter(DATASETS[check_choice("name", name, sorted(DATASETS))]))
     return next((f for f in (root / name, root, root.parent / name) if (f / first).exists()), None)
 
 
 def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """The folder of dataset ``name``: in ``data_dir``, else in ``data_root()``.
-
-    An explicit ``data_dir`` must exist (a folder without the files is returned as it is, so
-    the file check names what is missing). Missing from ``data_root()``, the dataset is
-    downloaded there, unless ``download=False`` or ``DNET_OFFLINE=1`` (the tests set it).
-    """
-    _check_name(name)
+    """The folder of dataset ``name`` in ``data_dir`` (as it is when it lacks the files: the file
+    check names what is missing), else in ``data_root()``, downloaded there when missing unless
+    ``download=False`` or ``DNET_OFFLINE=1`` (the tests set it)."""
     if data_dir is not None:
         root = Path(data_dir).expanduser()
-        if not root.exists():
-            raise DataError(f"data_dir {str(root)!r} does not exist")
         return _dataset_folder(root, name) or root
     folder = _dataset_folder(data_root(), name)
     offline = os.environ.get("DNET_OFFLINE", "").strip().lower() in ("1", "true", "yes")
     if folder is None and (offline or not download):
-        raise DataError(f"{name} data not found under {data_root() / name}. Run "
-                        f"`{SETUP_COMMAND}` (part of `make test` and `make book`; or `python -m "
-                        f"dnet_lib.data`) to download it, or set DNET_DATA_DIR to a folder "
-                        f"holding {name}/ ({', '.join(DATASETS[name])}).")
+        raise DataError(f"{name} data not found under {data_root() / name}. Run `{SETUP_COMMAND}` "
+                        f"(= python -m dnet_lib.data; part of `make test` and `make book`), or set "
+                        f"DNET_DATA_DIR to a folder holding {name}/ ({', '.join(DATASETS[name])}).")
     return folder or ensure_data(names=[name])[name]
-
-
-def dataset_dir(name: str) -> Path:
-    """The folder of dataset ``name`` in ``data_root()``; ``DataError`` if absent (no download)."""
-    return locate(name, download=False)
 
 
 def data_source(name: str) -> str:
     """Base URL the set-up downloads dataset ``name`` from (``$DNET_DATA_MIRROR`` overrides)."""
     mirror = os.environ.get(MIRROR_ENV, "").strip().rstrip("/")
-    return f"{mirror}/{_check_name(name)}/" if mirror else DATA_SOURCES[_check_name(name)]
+    check_choice("name", name, sorted(DATASETS))
+    return f"{mirror}/{name}/" if mirror else DATA_SOURCES[name]
 
 
 @functools.lru_cache(maxsize=None)
@@ -148,9 +129,8 @@ def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
             with quiet:
                 download_url(url, tmp, path.name)
         except (urllib.error.URLError, OSError, ValueError) as exc:  # 404, refused, bad URL
-            raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was "
-                            f"saved; check the connection or point {MIRROR_ENV} at a "
-                            f"mirror.") from exc
+            raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was saved; "
+                            f"check the connection or point {MIRROR_ENV} at a mirror.") from exc
         fetched = Path(tmp) / path.name
         actual, size = md5sum(fetched), fetched.stat().st_size
         if actual != expected_md5:
@@ -164,15 +144,13 @@ def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
 
 def ensure_data(root: str | os.PathLike | None = None, names: Sequence[str] | None = None, *,
                 progress: bool = True) -> dict[str, Path]:
-    """The set-up: every dataset file under ``root`` (default ``data_root()``); ``{name: folder}``.
-
-    A file already there is md5-checked; a missing one is downloaded from ``data_source(name)``
-    and saved only once its md5 matches. Raises ``DataError`` naming the file and the source.
-    """
+    """The set-up: ``{name: folder}`` holding every file of each dataset under ``root`` (default
+    ``data_root()``), md5-checked; a missing file is downloaded from ``data_source(name)`` and
+    saved once its md5 matches. ``DataError`` names the file and the source."""
     root = Path(root).expanduser() if root is not None else data_root()
     folders = {}
     for name in list(DATASETS) if names is None else names:
-        folder = _dataset_folder(root, _check_name(name)) or root / name
+        folder = _dataset_folder(root, name) or root / name
         for filename, md5 in DATASETS[name].items():
             if (folder / filename).is_file():
                 checked_file(folder, filename, md5,

@@ -13,7 +13,7 @@ from .history import History
 
 CHECKPOINT_NAME = "checkpoint.pt"
 HISTORY_NAME = "history.json"
-CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "rng", "history")
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "scaler", "rng", "train_seconds", "history")
 
 
 class CheckpointError(ValueError):
@@ -22,10 +22,6 @@ class CheckpointError(ValueError):
     def __init__(self, path: Path, problem: str):
         super().__init__(f"{problem}. Delete {path} (or move it away) to start afresh, or run "
                          "without resume (resume=False; on the command line, leave out --resume).")
-
-
-def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
-    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -42,49 +38,40 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(path, f"cannot read checkpoint {path}: the file is damaged (for "
                               f"example cut short) or was not written by dnet_lib.train.fit "
                               f"({type(exc).__name__})") from None
-    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    missing = [k for k in CHECKPOINT_KEYS if k not in (state if isinstance(state, dict) else {})]
     if missing:
-        held = (f"a dict without {', '.join(map(repr, missing))}" if isinstance(state, dict)
-                else f"a {type(state).__name__}")
-        raise CheckpointError(path, f"{path} is not a dnet_lib.train.fit checkpoint "
-                                    f"(it holds {held})")
+        raise CheckpointError(path, f"{path} is not a dnet_lib.train.fit checkpoint (it holds "
+                              f"a {type(state).__name__} without {', '.join(missing)})")
     return state
 
 
-class RunFolder:
-    """``checkpoint.pt`` + ``history.json`` in a run's folder (written by rank 0 only)."""
+def restore(path: Path, trainer, history: History) -> int:
+    """Load the run saved at ``path`` into ``trainer`` and ``history``; the epoch to start from."""
+    if not path.exists():
+        return 0
+    state = load_checkpoint(path)
+    try:
+        for part in ("model", "optimizer", "scaler"):
+            getattr(trainer, part).load_state_dict(state[part])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(path, f"{path} does not fit this model or optimizer "
+                              f"({str(exc).splitlines()[0]})") from None
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and trainer.policy.device.type == "cuda":
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    for name in History.FIELDS:     # this run's config and device stay
+        setattr(history, name, list(state["history"][name]))
+    trainer.global_step, trainer.train_seconds = sum(history.steps), state["train_seconds"]
+    return int(state["epoch"])
 
-    def __init__(self, folder: str | os.PathLike | None, write: bool):
-        self.path = Path(folder) / CHECKPOINT_NAME if folder is not None else None
-        self.write = write
 
-    def last_good(self) -> str | None:
-        return str(self.path) if self.path is not None and self.path.exists() else None
-
-    def restore(self, trainer, train_iter, history: History) -> int:
-        """Load the run's state if a checkpoint exists; returns the epoch to start from."""
-        if self.last_good() is None:
-            return 0
-        state = load_checkpoint(self.path)
-        try:
-            trainer.load_state_dict(state)
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(self.path, f"{self.path} does not fit this model or optimizer "
-                                  f"({str(exc).splitlines()[0]})") from None
-        if state.get("loader") is not None and hasattr(train_iter, "load_state_dict"):
-            train_iter.load_state_dict(state["loader"])
-        loaded = History.from_dict(state["history"])
-        for name in History.FIELDS:     # this run's config and device stay
-            setattr(history, name, getattr(loaded, name))
-        epoch = int(state["epoch"])
-        trainer.global_step = (sum(history.steps) if all(history.steps)
-                               else epoch * len(train_iter))
-        return epoch
-
-    def save(self, trainer, epoch: int, train_iter, history: History) -> None:
-        if self.path is None or not self.write:
-            return
-        loader = train_iter.state_dict() if hasattr(train_iter, "state_dict") else None
-        save_checkpoint({"format": 2, "epoch": epoch, **trainer.state_dict(), "loader": loader,
-                         "history": history.to_dict()}, self.path)
-        history.save(self.path.parent / HISTORY_NAME)
+def save(path: Path, trainer, epoch: int, history: History) -> None:
+    """Write the checkpoint at ``path`` and ``history.json`` beside it, each atomically."""
+    rng = {"torch": torch.get_rng_state()}
+    if trainer.policy.device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    state = {part: getattr(trainer, part).state_dict() for part in ("model", "optimizer", "scaler")}
+    state.update(epoch=epoch, rng=rng, train_seconds=trainer.train_seconds,
+                 history=history.to_dict())
+    atomic_write(path, lambda f: torch.save(state, f))
+    history.save(path.parent / HISTORY_NAME)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..validate import check_choice, check_int, check_number
+from ..validate import check_choice, check_ints, check_number
 
 OPTIMIZERS = ("sgd", "nesterov", "adamw")
 SCHEDULES = ("cosine", "step", "one_cycle", "none")
@@ -23,16 +23,11 @@ RECORDED = ("epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
 class TrainConfig:
     """What ``fit`` can be told (its keywords are these fields).
 
-    * optimizer: "sgd" (momentum), "nesterov" or "adamw"; weight decay skips biases and BN.
-    * schedule (see ``lr_factor``) spans ``schedule_epochs`` (default ``epochs``; the
-      full length when training in pieces), or with ``time_budget_s`` the elapsed fraction of
-      that many seconds of training, after which the run stops (``epochs``: an upper limit).
-    * amp / channels_last / compile: None means on for CUDA, off elsewhere.
-    * test accuracy every ``eval_every`` epochs and after the last, on ``eval_batches`` batches;
-      test_flip adds each image's mirror image (summed logits).
-    * checkpoint_dir: ``checkpoint.pt`` and ``history.json`` after every epoch; ``resume=True``
-      continues from there, bit-identical to an uninterrupted run on the same device.
-    * max_steps: stop after this many optimizer steps in total (smoke runs).
+    The schedule (``lr_factor``) spans ``schedule_epochs`` (default ``epochs``), or the seconds
+    of ``time_budget_s``, which then end the run. amp / channels_last / compile: None means on
+    for CUDA. Test accuracy every ``eval_every`` epochs and after the last, on ``eval_batches``
+    batches. ``resume=True`` continues the run in ``checkpoint_dir`` bit for bit (same device);
+    ``max_steps`` stops after that many optimizer steps (smoke runs).
     """
 
     epochs: int | None = None
@@ -68,16 +63,14 @@ class TrainConfig:
         check_number("momentum", self.momentum, 0, 1, high_open=True)
         check_number("weight_decay", self.weight_decay, 0, float("inf"))
         check_number("label_smoothing", self.label_smoothing, 0, 1, high_open=True)
-        check_int("eval_every", self.eval_every, 1)
-        for name in ("epochs", "schedule_epochs", "max_steps", "eval_batches"):
-            if getattr(self, name) is not None:
-                check_int(name, getattr(self, name), 1)
+        counts = ("epochs", "schedule_epochs", "max_steps", "eval_every", "eval_batches")
+        check_ints(1, **{n: getattr(self, n) for n in counts if getattr(self, n) is not None})
         if self.resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir (the folder of the run to continue)")
 
     @property
     def max_epochs(self) -> int:
-        return self.epochs if self.epochs is not None else UNLIMITED
+        return self.epochs or UNLIMITED
 
     @property
     def schedule_length(self) -> int:
@@ -105,14 +98,12 @@ def lr_factor(schedule: str, progress: float) -> float:
     return 1.0
 
 
-def make_optimizer(name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float):
-    """SGD (``nesterov`` too) or AdamW; no weight decay on BN parameters and biases."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr)
-    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=name == "nesterov")
+def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """``cfg``'s SGD (``nesterov`` too) or AdamW; no weight decay on BN parameters and biases."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
+                           nesterov=cfg.optimizer == "nesterov")

@@ -1,13 +1,9 @@
 """Where a run computes: the device and its speed-ups (AMP, channels_last, torch.compile), and
-torchrun / DistributedDataParallel, where several processes (ranks) train one model.
-
-Each rank trains on its shard of the data; DDP averages the gradients; metrics are summed over
-ranks; only rank 0 writes files.
-"""
+torchrun / DistributedDataParallel: each rank (process) trains on its shard of the data, DDP
+averages the gradients, metrics are summed over ranks, and only rank 0 writes files."""
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +14,7 @@ from .. import runtime
 
 
 def rank_and_world_size() -> tuple[int, int]:
+    """(this process's rank, number of ranks); (0, 1) outside torch.distributed."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
@@ -25,17 +22,6 @@ def rank_and_world_size() -> tuple[int, int]:
 
 def _several() -> bool:
     return rank_and_world_size()[1] > 1
-
-
-def init_from_env() -> bool:
-    """Join the process group torchrun describes (WORLD_SIZE > 1); True when this call did."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend)
-    return True
 
 
 @dataclass
@@ -49,28 +35,18 @@ class DevicePolicy:
 
     @classmethod
     def choose(cls, device=None, amp=None, channels_last=None, compile=None) -> "DevicePolicy":
-        device = runtime.pick_device() if device is None else torch.device(device)
-        if device.type == "cuda" and device.index is None and _several():   # this rank's GPU
-            local = int(os.environ.get("LOCAL_RANK", rank_and_world_size()[0]))
-            device = torch.device("cuda", local % torch.cuda.device_count())
+        device = runtime.pick_device(device)
         pick = (lambda flag: device.type == "cuda" if flag is None else bool(flag))
         return cls(device, pick(amp), pick(channels_last), pick(compile))
 
     @property
     def amp_dtype(self) -> torch.dtype:
-        if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            return torch.float16
-        return torch.bfloat16
-
-    @property
-    def name(self) -> str:
-        cuda = self.device.type == "cuda"
-        return torch.cuda.get_device_name(self.device) if cuda else str(self.device)
+        cuda_fp16 = self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
+        return torch.float16 if cuda_fp16 else torch.bfloat16
 
     def autocast(self):
-        if not self.amp:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return (torch.autocast(device_type=self.device.type, dtype=self.amp_dtype) if self.amp
+                else contextlib.nullcontext())
 
     def grad_scaler(self) -> torch.amp.GradScaler:
         """Loss scaling, needed (and on) only for float16 autocast."""
@@ -79,21 +55,11 @@ class DevicePolicy:
 
     def inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, y
-
-    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
-        model = model.to(self.device)
-        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+        return (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), y
 
     def wrap(self, model: nn.Module) -> nn.Module:
-        """``model`` in DDP when several ranks train it."""
-        if not _several():
-            return model
-        cuda = self.device.type == "cuda"
-        return nn.parallel.DistributedDataParallel(
-            model, device_ids=[self.device.index] if cuda else None)
+        """``model`` in DDP (on the device it is on) when several ranks train it."""
+        return nn.parallel.DistributedDataParallel(model) if _several() else model
 
 
 def shard(train_iter, test_iter) -> None:
@@ -112,9 +78,8 @@ def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
 
 def sync_buffers(model: nn.Module) -> None:
     """BatchNorm running statistics from rank 0 (DDP syncs them only at forward)."""
-    if _several():
-        for buffer in model.buffers():
-            dist.broadcast(buffer, 0)
+    for buffer in model.buffers() if _several() else ():
+        dist.broadcast(buffer, 0)
 
 
 def barrier() -> None:

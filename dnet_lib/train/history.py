@@ -1,7 +1,6 @@
 """``History``: the per-epoch metrics of a training run, saved as JSON."""
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from pathlib import Path
@@ -10,12 +9,9 @@ from ..files import atomic_write_text
 
 
 class History:
-    """Per-epoch metrics of a training run, plus its config and device.
-
-    Lists (one entry per epoch): ``train_loss``, ``train_acc``, ``test_acc`` (None where not
-    evaluated), ``examples_per_s`` (training throughput), ``train_time`` (seconds of training in
-    the epoch, evaluation excluded), ``epoch_time`` (training plus evaluation), ``steps``.
-    """
+    """Per-epoch metrics of a training run (lists, one entry per epoch: ``FIELDS``), plus its
+    config and device. ``test_acc`` is None where not evaluated; ``train_time`` excludes the
+    evaluation, ``epoch_time`` includes it."""
 
     FIELDS = ("train_loss", "train_acc", "test_acc", "examples_per_s", "train_time", "epoch_time",
               "steps")
@@ -39,22 +35,8 @@ class History:
     def final_test_acc(self) -> float | None:
         return next((a for a in reversed(self.test_acc) if a is not None), None)
 
-    def train_seconds(self) -> list[float | None]:
-        """Seconds of training up to the end of each epoch (evaluation excluded; None: unknown)."""
-        add = (lambda total, s: None if total is None or s is None else total + s)
-        return list(itertools.accumulate(self.train_time, add, initial=0.0))[1:]
-
-    def time_to_accuracy(self, target: float) -> float | None:
-        """Seconds of training until the first epoch-end test accuracy >= ``target``, or None
-        (never reached, or a history that predates ``train_time``)."""
-        return next((s for a, s in zip(self.test_acc, self.train_seconds())
-                     if a is not None and a >= target), None)
-
     def append(self, **metrics) -> None:
-        missing = set(self.FIELDS) - set(metrics)
-        if missing:
-            raise ValueError(f"missing metrics {sorted(missing)}")
-        for name in self.FIELDS:
+        for name in self.FIELDS:    # a missing metric: KeyError naming it
             getattr(self, name).append(metrics[name])
 
     def to_dict(self) -> dict:
@@ -63,10 +45,9 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
-        h = cls(d.get("config"), d.get("device", ""))
-        epochs = len(d.get("train_loss", []))
-        for name in cls.FIELDS:      # a field an older file lacks reads as None per epoch
-            setattr(h, name, list(d.get(name, [None] * epochs)))
+        h = cls(d["config"], d["device"])
+        for name in cls.FIELDS:
+            setattr(h, name, list(d[name]))
         return h
 
     def save(self, path: str | os.PathLike) -> None:

@@ -2,8 +2,10 @@
 stay on the device (no host sync per step); a NaN/inf loss still names its epoch and step."""
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
@@ -12,8 +14,7 @@ from tqdm.auto import tqdm
 
 from .. import runtime
 from ..arith import count_params
-from . import distributed
-from .checkpoint import RunFolder
+from . import checkpoint, distributed
 from .config import UNLIMITED, TrainConfig, lr_factor, make_optimizer
 from .distributed import DevicePolicy
 from .history import History
@@ -22,9 +23,10 @@ from .history import History
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
-    def __init__(self, epoch: int, step: int, checkpoint: str | None = None):
-        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
-        where = (f"; the last good checkpoint is {checkpoint}" if checkpoint
+    def __init__(self, epoch: int, step: int, saved: Path | None = None):
+        self.epoch, self.step = epoch, step
+        self.checkpoint = str(saved) if saved is not None and saved.exists() else None
+        where = (f"; the last good checkpoint is {self.checkpoint}" if self.checkpoint
                  else "; no checkpoint was written for this run")
         super().__init__(f"non-finite (NaN or inf) training loss at epoch {epoch}, step {step} "
                          f"(both counted from 1){where}. Try a smaller lr.")
@@ -42,19 +44,15 @@ class Trainer:
     train_seconds: float = 0.0
 
     def __post_init__(self):
-        cfg, self.model = self.cfg, self.policy.prepare(self.model)
-        self.optimizer = make_optimizer(cfg.optimizer, self.model, cfg.lr, cfg.momentum,
-                                        cfg.weight_decay)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.scaler = self.policy.grad_scaler()
-        self.train_model = self.eval_model = self.model
-
-    def wrap(self) -> None:
-        """DDP (several processes) and torch.compile; evaluation skips DDP's collectives."""
-        model = self.policy.wrap(self.model)
-        compiled = self.policy.compile
-        self.train_model = torch.compile(model) if compiled else model
-        self.eval_model = torch.compile(self.model) if compiled else self.model
+        policy = self.policy
+        layout = torch.channels_last if policy.channels_last else None     # None: keep it
+        self.model = self.model.to(policy.device, memory_format=layout)
+        self.optimizer = make_optimizer(self.cfg, self.model)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=self.cfg.label_smoothing)
+        self.scaler = policy.grad_scaler()
+        # DDP (several processes) and torch.compile; evaluation skips DDP's collectives
+        compiled = torch.compile if policy.compile else (lambda m: m)
+        self.train_model, self.eval_model = compiled(policy.wrap(self.model)), compiled(self.model)
 
     def set_lr(self, train_seconds: float) -> None:
         """The schedule's lr for this step: by steps done, or by seconds of the time budget."""
@@ -70,77 +68,50 @@ class Trainer:
         return ((cfg.max_steps is not None and self.global_step >= cfg.max_steps)
                 or (cfg.time_budget_s is not None and self.train_seconds >= cfg.time_budget_s))
 
-    def state_dict(self) -> dict:
-        cuda = self.policy.device.type == "cuda"
-        rng = {"torch": torch.get_rng_state(), **({"cuda": torch.cuda.get_rng_state_all()}
-                                                   if cuda else {})}
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict(), "rng": rng,
-                "train_seconds": self.train_seconds}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if "scaler" in state:
-            self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if self.policy.device.type == "cuda" and "cuda" in state["rng"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.train_seconds = float(state.get("train_seconds", 0.0))
-
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device | None = None, *,
-             amp: bool = False, channels_last: bool = False, max_batches: int | None = None,
-             test_flip: bool = False) -> float:
-    """Accuracy of ``model`` on ``data_iter``, summed over ranks under torch.distributed.
-
-    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation).
-    """
+             amp: bool = False, channels_last: bool = False, test_flip: bool = False) -> float:
+    """Accuracy of ``model`` on ``data_iter`` (over all ranks under torch.distributed);
+    ``test_flip`` adds the logits of each image's mirror image (test-time augmentation)."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     policy = DevicePolicy(device, amp, channels_last)
     was_training = model.training
     model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen = torch.zeros((), dtype=torch.int64, device=device)
-    for i, (x, y) in enumerate(data_iter):
-        if max_batches is not None and i >= max_batches:
-            break
+    counts = torch.zeros(2, dtype=torch.int64, device=device)      # correct, seen
+    for x, y in data_iter:
         x, y = policy.inputs(x, y)
         with policy.autocast():
             logits = model(x) + model(x.flip(-1)) if test_flip else model(x)
-        correct += (logits.argmax(1) == y).sum()
-        seen += y.numel()
+        counts[0] += (logits.argmax(1) == y).sum()
+        counts[1] += y.numel()
     model.train(was_training)
-    correct, seen = distributed.sum_over_ranks(torch.stack([correct, seen])).tolist()
+    correct, seen = distributed.sum_over_ranks(counts).tolist()
     return correct / seen if seen else float("nan")
 
 
-def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar) -> dict:
-    """One pass over ``train_iter``: forward, loss, backward and update for every batch.
-
-    Returns the epoch's metrics for ``History.append`` (all but ``test_acc``, ``epoch_time``).
-    """
+def train_epoch(trainer: Trainer, train_iter, epoch: int, saved: Path | None, bar) -> dict:
+    """One pass over ``train_iter``, forward, loss, backward and update for every batch; the
+    epoch's metrics for ``History.append`` (all but ``test_acc`` and ``epoch_time``)."""
     policy, model, opt = trainer.policy, trainer.train_model, trainer.optimizer
     scaler = trainer.scaler
-    device, cfg = policy.device, trainer.cfg
+    device, budget = policy.device, trainer.cfg.time_budget_s
     check_every = 1 if device.type == "cpu" else 32      # host syncs for the NaN check
     acc_dtype = torch.float32 if device.type == "mps" else torch.float64   # MPS has no float64
-    loss_sum = torch.zeros((), dtype=acc_dtype, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
+    totals = torch.zeros(3, dtype=acc_dtype, device=device)     # loss sum, correct, examples
     bad_step = torch.full((), -1, dtype=torch.int64, device=device)
 
     def raise_if_not_finite():
         if (first_bad := int(bad_step.item())) >= 0:
-            raise NonFiniteLossError(epoch + 1, first_bad, folder.last_good())
+            raise NonFiniteLossError(epoch + 1, first_bad, saved)
 
-    steps, seen = 0, 0
+    steps = 0
     model.train()
     runtime.synchronize(device)
     start = time.perf_counter()
-    for step, (x, y) in enumerate(train_iter, start=1):
+    for x, y in train_iter:
         elapsed = trainer.train_seconds + time.perf_counter() - start
-        if cfg.time_budget_s is not None and steps and elapsed >= cfg.time_budget_s:
+        if budget is not None and steps and elapsed >= budget:
             break
         x, y = policy.inputs(x, y)
         trainer.set_lr(elapsed)
@@ -154,23 +125,19 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar
         trainer.global_step += 1
         steps += 1
         loss, logits = loss.detach(), logits.detach()
-        bad_step = torch.where(torch.isfinite(loss) | (bad_step >= 0), bad_step, step)
-        loss_sum += loss.to(acc_dtype) * y.shape[0]
-        correct += (logits.argmax(1) == y).sum()
-        seen += y.shape[0]
-        last = step == len(train_iter) or (cfg.max_steps is not None
-                                           and trainer.global_step >= cfg.max_steps)
-        if step % check_every == 0 or last:
+        bad_step = torch.where(torch.isfinite(loss) | (bad_step >= 0), bad_step, steps)
+        totals[0] += loss.to(acc_dtype) * len(y)
+        totals[1] += (logits.argmax(1) == y).sum()
+        totals[2] += len(y)
+        if steps % check_every == 0:
             raise_if_not_finite()
         bar.update(1)
-        if last:
+        if trainer.finished():      # the step limit (the time budget is checked above)
             break
     raise_if_not_finite()
     runtime.synchronize(device)
     seconds = time.perf_counter() - start
     trainer.train_seconds += seconds
-    totals = torch.stack([loss_sum, correct.to(acc_dtype), torch.tensor(seen, dtype=acc_dtype,
-                                                                         device=device)])
     loss_sum, correct, seen = distributed.sum_over_ranks(totals).tolist()
     distributed.sync_buffers(trainer.model)
     return {"train_loss": loss_sum / seen, "train_acc": correct / seen, "steps": steps,
@@ -178,8 +145,8 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, folder: RunFolder, bar
 
 
 def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = None, *,
-        history: History | None = None, on_epoch_end: Callable[[int, History], None] | None = None,
-        config: dict | None = None, **settings) -> History:
+        on_epoch_end: Callable[[int, History], None] | None = None, config: dict | None = None,
+        **settings) -> History:
     """Train ``model`` for ``epochs`` epochs or ``time_budget_s`` seconds; returns its History.
 
     ``settings``: the fields of ``TrainConfig``; ``config``: more entries for ``history.config``;
@@ -199,16 +166,16 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
     distributed.shard(train_iter, test_iter)
     torch.manual_seed(cfg.seed)
     trainer = Trainer(model, policy, cfg, steps_per_epoch)
-    history = history if history is not None else History()
+    history = History()
     history.config.update({**cfg.recorded(), "amp": policy.amp,
                            "channels_last": policy.channels_last, "compile": policy.compile,
                            "world_size": world_size, "batches_per_epoch": steps_per_epoch,
                            "model": type(trainer.model).__name__,
                            "parameters": count_params(trainer.model), **(config or {})})
-    history.device = policy.name
-    folder = RunFolder(cfg.checkpoint_dir, write=rank == 0)
-    start_epoch = folder.restore(trainer, train_iter, history) if cfg.resume else 0
-    trainer.wrap()
+    cuda = policy.device.type == "cuda"
+    history.device = torch.cuda.get_device_name(policy.device) if cuda else str(policy.device)
+    saved = Path(cfg.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if cfg.checkpoint_dir else None
+    start_epoch = checkpoint.restore(saved, trainer, history) if cfg.resume else 0
 
     for epoch in range(start_epoch, cfg.max_epochs):
         if trainer.finished():
@@ -219,17 +186,18 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}{of}",
                   disable=not (cfg.progress and rank == 0)) as bar:
             start = time.perf_counter()
-            metrics = train_epoch(trainer, train_iter, epoch, folder, bar)
+            metrics = train_epoch(trainer, train_iter, epoch, saved, bar)
             last = epoch == cfg.max_epochs - 1 or trainer.finished()
             test_acc = None
             if test_iter is not None and ((epoch + 1) % cfg.eval_every == 0 or last):
-                test_acc = evaluate(trainer.eval_model, test_iter, policy.device, amp=policy.amp,
-                                    channels_last=policy.channels_last,
-                                    max_batches=cfg.eval_batches, test_flip=cfg.test_flip)
+                batches = itertools.islice(test_iter, cfg.eval_batches)     # None: all
+                test_acc = evaluate(trainer.eval_model, batches, policy.device, amp=policy.amp,
+                                    channels_last=policy.channels_last, test_flip=cfg.test_flip)
             history.append(**metrics, test_acc=test_acc, epoch_time=time.perf_counter() - start)
             bar.set_postfix_str(f"loss {metrics['train_loss']:.3f} train {metrics['train_acc']:.3f}"
                                 + (f" test {test_acc:.3f}" if test_acc is not None else ""))
-        folder.save(trainer, epoch + 1, train_iter, history)
+        if saved is not None and rank == 0:
+            checkpoint.save(saved, trainer, epoch + 1, history)
         distributed.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, history)
