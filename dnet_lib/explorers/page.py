@@ -1,11 +1,9 @@
-"""What both explorers share: their package files, one page template, and the two displays.
-
-A page is ``NAME.html`` filled (``string.Template``) with ``explorer.css``, ``explorer.js``,
-``NAME.js`` (its renderer), ``NAME_controls.html`` (its sliders; not in the live widget) and a
-JSON block of the numbers ``dnet_lib.arith`` computes.
-"""
+"""What both explorers share: a page is ``NAME.html`` filled (``string.Template``) with
+``explorer.css``, ``explorer.js``, ``NAME.js`` (its renderer), ``NAME_controls.html`` (its
+sliders; not in the live widget) and a JSON block of the numbers ``dnet_lib.arith`` computes."""
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -30,24 +28,18 @@ def fill(name: str, **values) -> str:
 
 def _want_widget() -> bool:
     """A live ipywidgets view only in a running kernel, and not while the book is built."""
-    if os.environ.get("DNET_BOOK_BUILD"):
+    if os.environ.get("DNET_BOOK_BUILD") or importlib.util.find_spec("ipywidgets") is None:
         return False
-    try:
-        from IPython import get_ipython
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    from IPython import get_ipython      # ipywidgets requires IPython
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class Explorer:
     """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
 
     A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live:
-    those of its current settings only), ``settings()`` (its templates' values) and
-    ``controls(w, common)``: its ipywidgets, keyed by the constructor's arguments.
-    """
+    its current settings' only), ``settings()`` (its templates' values) and ``controls(w,
+    common)``: its ipywidgets, keyed by the constructor's arguments."""
     name = ""
 
     def page(self, live: bool = False) -> str:
