@@ -111,21 +111,18 @@ class CompressionExplorer(Explorer):
         self.compression, self.bottleneck = compression, bool(bottleneck)
 
     def __repr__(self) -> str:
-        s = self.stats()
+        s = architecture_stats(self.architecture, self.bottleneck, self.compression)
         return (f"CompressionExplorer(architecture={self.architecture!r}, "
                 f"compression={self.compression}, bottleneck={self.bottleneck}): "
                 f"{s['variant']}, stage_channels={s['stage_channels']}, params={s['params']:,}")
 
-    def stats(self) -> dict:
-        return architecture_stats(self.architecture, self.bottleneck, self.compression)
-
     def view(self) -> dict:
         """What the page shows for the current settings."""
-        return {"stats": _compact(self.stats()),
-                "reference_params": architecture_stats(self.architecture, self.bottleneck,
-                                                       1.0)["params"],
-                "frame": profile_svg(self.architecture, self.compression),
-                "source": ARCHITECTURES[self.architecture].source}
+        name, bottleneck = self.architecture, self.bottleneck
+        return {"stats": _compact(architecture_stats(name, bottleneck, self.compression)),
+                "reference_params": architecture_stats(name, bottleneck, 1.0)["params"],
+                "frame": profile_svg(name, self.compression),
+                "source": ARCHITECTURES[name].source}
 
     def data(self, live: bool = False) -> dict:
         """Everything the static page can show: per architecture, bottleneck and θ."""

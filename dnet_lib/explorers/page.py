@@ -4,7 +4,6 @@ sliders; not in the live widget) and a JSON block of the numbers ``dnet_lib.arit
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import json
 import os
 from importlib import resources
@@ -13,7 +12,6 @@ from string import Template
 from .. import style
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-_counter = itertools.count()
 
 
 def asset(name: str) -> str:
@@ -44,7 +42,7 @@ class Explorer:
 
     def page(self, live: bool = False) -> str:
         """The explorer as HTML: with its own sliders, or (``live``) showing ``view()`` only."""
-        uid = f"dnet-{self.name}-{next(_counter)}-{os.urandom(3).hex()}"   # apart across kernels
+        uid = f"dnet-{self.name}-{os.urandom(6).hex()}"     # distinct displays, even across kernels
         data, settings = self.data(live), self.settings()
         controls = "" if live else fill(f"{self.name}_controls.html", uid=uid, **settings)
         return fill(f"{self.name}.html", uid=uid, controls=controls, css=asset("explorer.css"),
