@@ -8,8 +8,6 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ok", "need_callable", "need_type", "answer", "relative_error", "hidden_tests_of"]
-
 _KINDS = {float: "a Python float", int: "an int", dict: "a dict", nn.Module: "an nn.Module"}
 
 

@@ -4,13 +4,11 @@ from torch import nn
 
 from ._common import answer, hidden_tests_of, ok
 
-__all__ = ["check_gradient_coverage", "check_swap_error", "check_pool_densenet", "hidden_tests"]
 hidden_tests = hidden_tests_of(__name__)
 
 
 def check_gradient_coverage(fn, count: str = "nonzero") -> None:
-    """``fn(pool, x)`` -> share of the entries of ``x`` with a non-zero (``count="zero"``: zero)
-    gradient."""
+    """``fn(pool, x)`` -> the share of ``x`` with a non-zero (``count="zero"``: zero) gradient."""
     x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
     value = answer(fn, "gradient_coverage", float, nn.AvgPool2d(2, 2), x)
     assert 0.0 <= value <= 1.0, f"a fraction lies in [0, 1], got {value}"

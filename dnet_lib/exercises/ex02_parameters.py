@@ -7,8 +7,6 @@ from .. import models
 from ..arith import count_params
 from ._common import answer, hidden_tests_of, need_callable, need_type, ok
 
-__all__ = ["check_count_parameters", "check_layer_formulas", "check_stage_parameters",
-           "check_param_ratio", "hidden_tests"]
 hidden_tests = hidden_tests_of(__name__)
 
 

@@ -4,7 +4,6 @@ from torch import nn
 
 from ._common import answer, hidden_tests_of, need_callable, need_type, ok
 
-__all__ = ["check_saved_bytes", "check_resolution_ratio", "check_efficient_pair", "hidden_tests"]
 hidden_tests = hidden_tests_of(__name__)
 
 

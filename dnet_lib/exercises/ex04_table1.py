@@ -4,7 +4,6 @@ import torch
 from .. import models
 from ._common import answer, hidden_tests_of, need_callable, ok
 
-__all__ = ["check_table1_depth", "check_table1_model", "check_output_sizes", "hidden_tests"]
 hidden_tests = hidden_tests_of(__name__)
 
 # per variant: the function's name and its visible cases, (block lengths, bottleneck) -> count

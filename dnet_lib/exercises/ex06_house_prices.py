@@ -5,7 +5,6 @@ import torch
 
 from ._common import answer, hidden_tests_of, need_callable, ok
 
-__all__ = ["check_dense_linear_block", "check_k_fold", "check_log_rmse", "hidden_tests"]
 hidden_tests = hidden_tests_of(__name__)
 
 

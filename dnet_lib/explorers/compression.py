@@ -1,8 +1,7 @@
-"""The compression explorer: θ, the bottleneck switch and a choice of DenseNet configuration.
+"""The compression explorer: θ, the bottleneck switch and a DenseNet preset.
 
-Every number is ``arith.densenet_stats`` of a ``dnet_lib.models`` preset. The static page holds
-them (and ``profile_svg``'s drawing) for every preset and θ; the live widget uses Python.
-"""
+Every number is ``arith.densenet_stats`` of a ``dnet_lib.models`` preset: the static page holds
+them (and ``profile_svg``'s drawing) for every preset and θ; the live widget recomputes them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,16 +12,16 @@ from ..units import format_count
 from ..validate import check_choice, check_compression
 from .page import Explorer, fill
 
-# θ values offered: 0.10, 0.15, ..., 1.00. Python and the page use these exact floats, so
-# floor(θ·m) agrees on both sides.
+# θ offered: 0.10, 0.15, ..., 1.00; both sides use these exact floats, so floor(θ·m) agrees
 THETAS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(2, 21))
 VARIANT_PANELS = (("B", True, False), ("C", False, True), ("BC", True, True))   # (name, B, C)
+_COLOURS = {"B": "bottleneck", "C": "transition", "BC": "dense"}     # style.COLORS keys
+_LEFT, _BASE, _WIDTH, _HEIGHT = 36, 150, 180, 110     # a panel's plot area (profile_panel.svg)
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """A preset of the explorer: a ``models.DenseNetConfig`` (the explorer varies its bottleneck
-    and compression), a menu label and where the configuration comes from."""
+    """A preset: menu label, ``models.DenseNetConfig`` (B and θ varied) and its source."""
     label: str
     config: models.DenseNetConfig
     source: str
@@ -49,8 +48,7 @@ def architecture_stats(name: str, bottleneck: bool, compression: float) -> dict:
 
 
 def channel_profile(stats: dict, growth_rate: int) -> list[int]:
-    """Channels carried after the stem, after every dense layer and after every transition
-    (``stats``: an ``arith.densenet_stats`` result; widths from ``arith.dense_block_channels``)."""
+    """Channels after the stem, every dense layer and every transition of ``stats``."""
     profile = [stats["stage_channels"][0]]
     for i, block in enumerate(stats["blocks"]):
         profile += arith.dense_block_channels(block["in_channels"], block["num_layers"],
@@ -60,39 +58,34 @@ def channel_profile(stats: dict, growth_rate: int) -> list[int]:
 
 
 def profile_svg(name: str, theta: float) -> str:
-    """Three panels (DenseNet-B, -C, -BC at this θ): channels carried through the whole network.
-
-    The dashed grey line in each panel is the same network without compression (θ = 1). One SVG
-    per panel (``profile_panel.svg``), so they wrap on a phone.
-    """
+    """HTML of three SVG panels (DenseNet-B, -C, -BC at θ; dashed: θ = 1): channels carried
+    through the network. One SVG per panel, so they wrap on a phone."""
     check_choice("architecture", name, ARCHITECTURES)
     check_compression(theta)
     k = ARCHITECTURES[name].config.growth_rate
     reference = channel_profile(architecture_stats(name, False, 1.0), k)
-    top, pw, ph, left, head = max(reference), 180, 110, 36, 40
-    colours = {"B": style.COLORS["bottleneck"], "C": style.COLORS["transition"],
-               "BC": style.COLORS["dense"]}
+    top = max(reference)
+
+    def y(channels):
+        return _BASE - _HEIGHT * channels / top
 
     def points(profile):
         # keep only corners: inside a dense block the line is straight (k channels per layer)
         last = len(profile) - 1
         keep = [i for i, c in enumerate(profile) if i in (0, last)
                 or c - profile[i - 1] != profile[i + 1] - c]
-        return " ".join(f"{left + pw * i / last:.1f},{head + ph - ph * profile[i] / top:.1f}"
-                        for i in keep)
+        return " ".join(f"{_LEFT + _WIDTH * i / last:.1f},{y(profile[i]):.1f}" for i in keep)
 
     panels = []
     for panel, bottleneck, compressed in VARIANT_PANELS:
         s = architecture_stats(name, bottleneck, theta if compressed else 1.0)
         profile = channel_profile(s, k)
         panels.append(fill(
-            "profile_panel.svg", panel=panel, variant=s["variant"],
+            "profile_panel.svg", panel=panel, variant=s["variant"], top=top,
             theta=f"{s['compression']:.2f}", params=s["params"],
             params_text=format_count(s["params"]), channels=",".join(map(str, profile)),
-            width=left + pw + 8, height=head + ph + 8, left=left, left_label=left - 3,
-            right=left + pw, top=top, top_y=head + 9, base_y=head + ph, colour=colours[panel],
-            reference_points=points(reference), points=points(profile), end=profile[-1],
-            end_y=f"{head + ph - ph * profile[-1] / top - 5:.1f}"))
+            colour=style.COLORS[_COLOURS[panel]], reference_points=points(reference),
+            points=points(profile), end=profile[-1], end_y=f"{y(profile[-1]) - 5:.1f}"))
     return fill("profiles.html", theta=f"{theta:.2f}", panels="".join(panels))
 
 
@@ -102,41 +95,34 @@ def _compact(stats: dict) -> dict:
 
 
 class CompressionExplorer(Explorer):
-    """A θ slider, a bottleneck switch and a choice of architecture: channels and parameters.
-
-    Display it (last line of a cell). ``architecture`` is shown first; ``architectures`` limits
-    the menu (names from ``ARCHITECTURES``); ``compression`` is one of ``THETAS``.
-    """
+    """A θ slider, a bottleneck switch and a menu of ``architectures`` (``ARCHITECTURES`` names;
+    ``architecture`` first): channels and parameters. ``compression`` is one of ``THETAS``."""
     name = "compression"
 
     def __init__(self, architecture: str = "densenet121", compression: float = 0.5,
                  bottleneck: bool = True, architectures: Sequence[str] | None = None):
-        names = tuple(architectures) if architectures is not None else tuple(ARCHITECTURES)
+        names = tuple(check_choice("architectures", name, ARCHITECTURES)
+                      for name in (ARCHITECTURES if architectures is None else architectures))
         if not names:
             raise ValueError("architectures must name at least one architecture, got ()")
-        for name in names:
-            check_choice("architectures", name, ARCHITECTURES)
         check_choice("architecture", architecture, names)
         check_choice("compression", compression, THETAS)
         self.architecture, self.names = architecture, names
         self.compression, self.bottleneck = compression, bool(bottleneck)
 
     def __repr__(self) -> str:
-        s = self.stats()
+        s = architecture_stats(self.architecture, self.bottleneck, self.compression)
         return (f"CompressionExplorer(architecture={self.architecture!r}, "
                 f"compression={self.compression}, bottleneck={self.bottleneck}): "
                 f"{s['variant']}, stage_channels={s['stage_channels']}, params={s['params']:,}")
 
-    def stats(self) -> dict:
-        return architecture_stats(self.architecture, self.bottleneck, self.compression)
-
     def view(self) -> dict:
         """What the page shows for the current settings."""
-        return {"stats": _compact(self.stats()),
-                "reference_params": architecture_stats(self.architecture, self.bottleneck,
-                                                       1.0)["params"],
-                "frame": profile_svg(self.architecture, self.compression),
-                "source": ARCHITECTURES[self.architecture].source}
+        name, bottleneck = self.architecture, self.bottleneck
+        return {"stats": _compact(architecture_stats(name, bottleneck, self.compression)),
+                "reference_params": architecture_stats(name, bottleneck, 1.0)["params"],
+                "frame": profile_svg(name, self.compression),
+                "source": ARCHITECTURES[name].source}
 
     def data(self, live: bool = False) -> dict:
         """Everything the static page can show: per architecture, bottleneck and θ."""

@@ -1,8 +1,7 @@
 """The growth-rate explorer: sliders for one dense block (k, L, c0, image size, bottleneck).
 
-The static page computes with ``growth_tables()``: lines in a layer's input width c generated
-from ``arith``, so its JavaScript writes no formula of its own. The live widget uses Python.
-"""
+The static page computes with ``growth_tables()`` (lines in a layer's input width c, generated
+from ``arith``: its JavaScript writes no formula of its own); the live widget uses Python."""
 from __future__ import annotations
 
 from .. import arith
@@ -15,6 +14,9 @@ GROWTH_RATE_RANGE = (1, 48)
 NUM_LAYERS_RANGE = (1, 24)
 IN_CHANNELS_RANGE = (1, 256)
 IMAGE_SIZES = (7, 14, 28, 32, 56, 96, 112, 224)
+_SLIDERS = {"growth_rate": ("growth rate k", GROWTH_RATE_RANGE),     # argument: label, bounds
+            "num_layers": ("layers L", NUM_LAYERS_RANGE),
+            "in_channels": ("input channels c0", IN_CHANNELS_RANGE)}
 
 
 def _affine(values_at) -> list[int]:
@@ -24,12 +26,8 @@ def _affine(values_at) -> list[int]:
 
 
 def growth_tables() -> dict:
-    """The constants the growth-rate page computes with, generated from ``arith``.
-
-    ``params[variant][k - kMin]`` and ``inputValues[size]`` are [slope, intercept] lines in the
-    input width c (a layer's parameters are affine in c for fixed k; its input holds c·H·W
-    values).
-    """
+    """The page's constants from ``arith``: ``params[variant][k - kMin]`` and
+    ``inputValues[size]`` are [slope, intercept] lines in a layer's input width c."""
     ks = range(GROWTH_RATE_RANGE[0], GROWTH_RATE_RANGE[1] + 1)
     params = {name: [_affine(lambda c, k=k, b=b: arith.dense_layer_params(c, k, bottleneck=b))
                      for k in ks] for name, b in (("plain", False), ("bottleneck", True))}
@@ -40,21 +38,17 @@ def growth_tables() -> dict:
 
 
 class GrowthRateExplorer(Explorer):
-    """Sliders for one dense block: k, L, c0, image size and the bottleneck switch.
-
-    Display it (last line of a cell). The defaults are d2l's example: 3 input channels, 2
-    layers, k = 10 -> 23 output channels.
-    """
+    """Sliders for one dense block: k, L, c0, image size and the bottleneck switch. The defaults
+    are d2l's example: 3 input channels, 2 layers, k = 10 -> 23 output channels."""
     name = "growth_rate"
 
     def __init__(self, in_channels: int = 3, num_layers: int = 2, growth_rate: int = 10,
                  image_size: int = 96, bottleneck: bool = False):
-        check_int("in_channels", in_channels, *IN_CHANNELS_RANGE)
-        check_int("num_layers", num_layers, *NUM_LAYERS_RANGE)
-        check_int("growth_rate", growth_rate, *GROWTH_RATE_RANGE)
-        check_choice("image_size", image_size, IMAGE_SIZES)
         self.in_channels, self.num_layers, self.growth_rate = in_channels, num_layers, growth_rate
-        self.image_size, self.bottleneck = image_size, bool(bottleneck)
+        for arg, (_, bounds) in _SLIDERS.items():
+            check_int(arg, getattr(self, arg), *bounds)
+        self.image_size = check_choice("image_size", image_size, IMAGE_SIZES)
+        self.bottleneck = bool(bottleneck)
 
     def __repr__(self) -> str:
         s = self.view()
@@ -72,21 +66,16 @@ class GrowthRateExplorer(Explorer):
         return {"tables": growth_tables(), **({"view": self.view()} if live else {})}
 
     def settings(self) -> dict:
-        return dict(in_channels=self.in_channels, num_layers=self.num_layers,
-                    growth_rate=self.growth_rate, checked=" checked" if self.bottleneck else "",
-                    k_min=GROWTH_RATE_RANGE[0], k_max=GROWTH_RATE_RANGE[1],
-                    layers_min=NUM_LAYERS_RANGE[0], layers_max=NUM_LAYERS_RANGE[1],
-                    c0_min=IN_CHANNELS_RANGE[0], c0_max=IN_CHANNELS_RANGE[1],
+        bounds = {f"{arg}_{end}": b[i] for arg, (_, b) in _SLIDERS.items()
+                  for i, end in enumerate(("min", "max"))}
+        return dict(bounds, **{arg: getattr(self, arg) for arg in _SLIDERS},
+                    checked=" checked" if self.bottleneck else "",
                     size_max=len(IMAGE_SIZES) - 1, size_index=IMAGE_SIZES.index(self.image_size))
 
     def controls(self, w, common) -> dict:
         slider = dict(common, continuous_update=False)
-        return {"growth_rate": w.IntSlider(self.growth_rate, *GROWTH_RATE_RANGE,
-                                           description="growth rate k", **slider),
-                "num_layers": w.IntSlider(self.num_layers, *NUM_LAYERS_RANGE,
-                                          description="layers L", **slider),
-                "in_channels": w.IntSlider(self.in_channels, *IN_CHANNELS_RANGE,
-                                           description="input channels c0", **slider),
+        return {**{arg: w.IntSlider(getattr(self, arg), *bounds, description=label, **slider)
+                   for arg, (label, bounds) in _SLIDERS.items()},
                 "image_size": w.SelectionSlider(options=list(IMAGE_SIZES), value=self.image_size,
                                                 description="image size", **slider),
                 "bottleneck": w.Checkbox(self.bottleneck, description="bottleneck (DenseNet-B)")}

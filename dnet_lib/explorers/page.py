@@ -1,12 +1,9 @@
-"""What both explorers share: their package files, one page template, and the two displays.
-
-A page is ``NAME.html`` filled (``string.Template``) with ``explorer.css``, ``explorer.js``,
-``NAME.js`` (its renderer), ``NAME_controls.html`` (its sliders; not in the live widget) and a
-JSON block of the numbers ``dnet_lib.arith`` computes.
-"""
+"""What both explorers share: a page is ``NAME.html`` filled (``string.Template``) with
+``explorer.css``, ``explorer.js``, ``NAME.js`` (its renderer), ``NAME_controls.html`` (its
+sliders; not in the live widget) and a JSON block of the numbers ``dnet_lib.arith`` computes."""
 from __future__ import annotations
 
-import itertools
+import importlib.util
 import json
 import os
 from importlib import resources
@@ -15,7 +12,6 @@ from string import Template
 from .. import style
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-_counter = itertools.count()
 
 
 def asset(name: str) -> str:
@@ -30,29 +26,23 @@ def fill(name: str, **values) -> str:
 
 def _want_widget() -> bool:
     """A live ipywidgets view only in a running kernel, and not while the book is built."""
-    if os.environ.get("DNET_BOOK_BUILD"):
+    if os.environ.get("DNET_BOOK_BUILD") or importlib.util.find_spec("ipywidgets") is None:
         return False
-    try:
-        from IPython import get_ipython
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    from IPython import get_ipython      # ipywidgets requires IPython
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class Explorer:
     """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
 
     A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live:
-    those of its current settings only), ``settings()`` (its templates' values) and
-    ``controls(w, common)``: its ipywidgets, keyed by the constructor's arguments.
-    """
+    its current settings' only), ``settings()`` (its templates' values) and ``controls(w,
+    common)``: its ipywidgets, keyed by the constructor's arguments."""
     name = ""
 
     def page(self, live: bool = False) -> str:
         """The explorer as HTML: with its own sliders, or (``live``) showing ``view()`` only."""
-        uid = f"dnet-{self.name}-{next(_counter)}-{os.urandom(3).hex()}"   # apart across kernels
+        uid = f"dnet-{self.name}-{os.urandom(6).hex()}"     # distinct displays, even across kernels
         data, settings = self.data(live), self.settings()
         controls = "" if live else fill(f"{self.name}_controls.html", uid=uid, **settings)
         return fill(f"{self.name}.html", uid=uid, controls=controls, css=asset("explorer.css"),
