@@ -12,6 +12,7 @@ import base64
 import functools
 import html
 import json
+import re
 import uuid
 from pathlib import Path
 from string import Template
@@ -19,12 +20,11 @@ from string import Template
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import data, reference, results, style, validate
 
-__all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "LiveView",
+__all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "page_html",
            "live_view", "static_figure", "page_weight", "runtime_version",
            "VENDORED"]
 
@@ -35,12 +35,15 @@ VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the b
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loads from there
 
 
-class Taps(nn.Module):
-    """``model``'s forward pass on raw pixels, returning its intermediate maps as well.
+# the submodules whose outputs the page shows (ResNet's stem ends with its max pool)
+_TAPPED = re.compile(r"denseblock\d+(\.denselayer\d+)?|layer\d+\.\d+|maxpool")
 
-    ``forward`` returns a tuple in the order of ``self.names``: "logits", "probabilities", then
-    the maps. DenseNet: "denseblockB.denselayerL" (the layer's new maps) and "denseblockB" (the
-    block's output, the concatenation). ResNet: "stem" and "layerS.J" (block J's output).
+
+class Taps(nn.Module):
+    """``model``'s forward pass on raw pixels, returning its intermediate maps as well: a tuple
+    in the order of ``self.names``, "logits", "probabilities", then the maps. DenseNet:
+    "denseblockB.denselayerL" (the layer's new maps), "denseblockB" (the concatenation); ResNet:
+    "stem" and "layerS.J" (block J's output). Forward hooks collect them in the order they run.
     """
 
     def __init__(self, model: nn.Module, mean: float, std: float):
@@ -48,44 +51,23 @@ class Taps(nn.Module):
         self.model = model.eval()
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("std", torch.tensor(float(std)))
-        self.dense = hasattr(model, "features")
+        self._maps: dict[str, torch.Tensor] = {}
+        for name, module in model.named_modules():
+            if _TAPPED.fullmatch(name := name.removeprefix("features.")):
+                shown = "stem" if name == "maxpool" else name
+                module.register_forward_hook(functools.partial(self._keep, shown))
         with torch.no_grad():
-            maps = self._maps(torch.zeros(1, 1, 28, 28))
-        self.names = ["logits", "probabilities"] + [n for n in maps if n != "logits"]
+            self(torch.zeros(1, 1, 28, 28))
+        self.names = ["logits", "probabilities", *self._maps]
         self.eval()        # the exporter restores this mode afterwards: it must be eval too
 
-    def _maps(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (pixels - self.mean) / self.std
-        maps: dict[str, torch.Tensor] = {}
-        if self.dense:
-            for name, module in self.model.features.named_children():
-                if name.startswith("denseblock"):
-                    features = [x]
-                    for layer_name, layer in module.items():
-                        features.append(layer(features))
-                        maps[f"{name}.{layer_name}"] = features[-1]
-                    x = maps[name] = torch.cat(features, 1)
-                else:
-                    x = module(x)
-            x = F.relu(x)
-            head = self.model.classifier
-            pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        else:
-            m = self.model
-            x = maps["stem"] = m.maxpool(m.relu(m.bn1(m.conv1(x))))
-            stage = 1
-            while hasattr(m, f"layer{stage}"):
-                for j, block in enumerate(getattr(m, f"layer{stage}")):
-                    x = maps[f"layer{stage}.{j}"] = block(x)
-                stage += 1
-            head, pooled = m.fc, torch.flatten(m.avgpool(x), 1)
-        maps["logits"] = head(pooled)
-        return maps
+    def _keep(self, name, module, inputs, output):
+        self._maps[name] = output
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        maps = self._maps(pixels)
-        logits = maps.pop("logits")
-        return (logits, torch.softmax(logits, 1), *maps.values())
+        self._maps = {}
+        logits = self.model((pixels - self.mean) / self.std)
+        return (logits, torch.softmax(logits, 1), *self._maps.values())
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,55 +96,44 @@ def decode_images(record: dict) -> torch.Tensor:
     return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(record["images"]["shape"])
 
 
-class LiveView:
-    """The live page (``text/html``); ``record`` is the committed ``live_networks.json``."""
-
-    def __init__(self, record: dict, folder: Path):
-        self.record, self.folder = record, folder
-        self.uid = "dnet-live-" + uuid.uuid4().hex[:8]
-
-    def html(self) -> str:
-        """The page: ``live.html`` filled with the models, images, data and ``live.js``."""
-        r, nets = self.record, self.record["networks"]
-        data = {"classes": r["classes"], "labels": r["images"]["labels"],
-                "indices": r["images"]["test_indices"], "images": r["images"]["pixels_base64"],
-                "outputs": {n: info["outputs"] for n, info in nets.items()},
-                "pytorch": {n: info["probabilities"] for n, info in nets.items()}}
-        models = "".join(
-            f'<script type="text/plain" data-role="model-{n}">'
-            f'{base64.b64encode((self.folder / info["file"]).read_bytes()).decode()}</script>'
-            for n, info in nets.items())
-        picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
-                        f'{html.escape(r["classes"][label])}"><canvas width="28" height="28">'
-                        f'</canvas></button>' for i, label in enumerate(r["images"]["labels"]))
-        rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
-                       f'style="width:0"></div></td><td class="value"></td></tr>'
-                       for c in r["classes"])
-        script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", self.uid)
-        return Template((_HERE / "live.html").read_text(encoding="utf-8")).substitute(
-            dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
-            highlight=style.COLORS["highlight"], uid=self.uid, picks=picks, rows=rows,
-            data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"), models=models,
-            script=script)
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def __repr__(self) -> str:
-        return (f"LiveView({len(self.record['images']['labels'])} test images, "
-                f"networks {', '.join(self.record['networks'])})")
+def page_html(record: dict, folder: Path) -> str:
+    """The live page: ``live.html`` filled with the models in ``folder``, the images and data of
+    ``record`` (the committed ``live_networks.json``) and ``live.js``."""
+    uid, nets = "dnet-live-" + uuid.uuid4().hex[:8], record["networks"]
+    data = {"classes": record["classes"], "labels": record["images"]["labels"],
+            "indices": record["images"]["test_indices"],
+            "images": record["images"]["pixels_base64"],
+            "outputs": {n: info["outputs"] for n, info in nets.items()},
+            "pytorch": {n: info["probabilities"] for n, info in nets.items()}}
+    models = "".join(
+        f'<script type="text/plain" data-role="model-{n}">'
+        f'{base64.b64encode((folder / info["file"]).read_bytes()).decode()}</script>'
+        for n, info in nets.items())
+    picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
+                    f'{html.escape(record["classes"][label])}"><canvas width="28" height="28">'
+                    f'</canvas></button>' for i, label in enumerate(record["images"]["labels"]))
+    rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
+                   f'style="width:0"></div></td><td class="value"></td></tr>'
+                   for c in record["classes"])
+    script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", uid)
+    return Template((_HERE / "live.html").read_text(encoding="utf-8")).substitute(
+        dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
+        highlight=style.COLORS["highlight"], uid=uid, picks=picks, rows=rows,
+        data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"), models=models,
+        script=script)
 
 
-def live_view(folder: str | Path | None = None) -> LiveView:
-    """The live page for the committed ONNX files (``python -m dnet_tools.onnx_export``)."""
+def live_view(folder: str | Path | None = None):
+    """The live page for the committed ONNX files, as an ``IPython.display.HTML``."""
+    from IPython.display import HTML
     folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
-    return LiveView(load_record(folder), folder)
+    return HTML(page_html(load_record(folder), folder))
 
 
-def page_weight(view: LiveView) -> dict[str, int]:
+def page_weight(view) -> dict[str, int]:
     """Bytes the live page adds to a download: the view's HTML (models, images, script) and
     the vendored runtime files it loads (``_vendor/onnxruntime/``, copied to ``_static/``)."""
-    sizes = {"view (models, images, script)": len(view.html().encode("utf-8"))}
+    sizes = {"view (models, images, script)": len(view.data.encode("utf-8"))}
     for name in RUNTIME_FILES:
         path = VENDORED / name
         if not path.is_file():

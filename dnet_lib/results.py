@@ -27,9 +27,8 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------- files
 def results_dir(start: str | os.PathLike | None = None) -> Path:
-    """``book/results`` of the repository: ``$DNET_RESULTS_DIR`` when set (e.g. a retrained
-    set), else searched upwards from ``start`` (default: the current folder), then beside this
-    package, then the installed copy. Raises FileNotFoundError when there is none."""
+    """``book/results``: ``$DNET_RESULTS_DIR``, else the first above ``start`` (default: the
+    current folder), beside this package or installed with it; FileNotFoundError if none."""
     override = os.environ.get("DNET_RESULTS_DIR")
     if override:
         if not Path(override).is_dir():
@@ -89,11 +88,8 @@ def stamp(device: torch.device | str) -> dict:
 
 
 def device_text(record: dict) -> str:
-    """The record's device as one line (older records hold a dict of type and name)."""
-    device = record.get("device", "unknown device")
-    if isinstance(device, dict):
-        device = f"{device.get('type', '?')} ({device.get('name', '?')})"
-    return str(device)
+    """The record's device as one line ('cpu (AMD EPYC)')."""
+    return str(record.get("device", "unknown device"))
 
 
 def provenance(record: dict, verb: str = "trained") -> str:
@@ -112,7 +108,7 @@ def is_gpu(record: dict) -> bool:
 
 def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
     """One sentence: which GPU result files exist, or that none has been measured yet."""
-    files = [p for p in find(pattern, folder) if is_gpu(json.loads(p.read_text()))]
+    files = [p for p in find(pattern, folder) if is_gpu(load(p))]
     if not files:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")
