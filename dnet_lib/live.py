@@ -152,13 +152,10 @@ def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
     """Maps (C, H, W), each scaled to [0, 1], tiled ``cols`` wide with a 1-pixel gap (NaN)."""
     c, h, w = maps.shape
     rows = rows or -(-c // cols)
-    grid = np.full((rows * (h + 1), cols * (w + 1)), np.nan)
-    for i, m in enumerate(maps):
-        span = m.max() - m.min()
-        tile = (m - m.min()) / span if span > 0 else np.zeros_like(m)
-        r, q = divmod(i, cols)
-        grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = tile
-    return grid
+    low, span = maps.min((1, 2), keepdims=True), np.ptp(maps, (1, 2), keepdims=True)
+    tiles = np.full((rows * cols, h + 1, w + 1), np.nan)
+    tiles[:c, :h, :w] = np.divide(maps - low, span, out=np.zeros_like(maps), where=span > 0)
+    return tiles.reshape(rows, cols, h + 1, w + 1).swapaxes(1, 2).reshape(rows * (h + 1), -1)
 
 
 def static_figure(image: int = 0, record: dict | None = None):
@@ -175,33 +172,30 @@ def static_figure(image: int = 0, record: dict | None = None):
     c0 = stack.shape[0] - len(layers) * k
     fig = plt.figure(figsize=(11, 6.4))
     grid = fig.add_gridspec(3, 3, width_ratios=[1, 2.4, 2.4], height_ratios=[1, 1, 1.2])
-    ax = fig.add_subplot(grid[0, 0])
+    ax = fig.add_subplot(grid[0, 0], xticks=[], yticks=[], frame_on=False)
     ax.imshow(picture, cmap="gray")
     label = record["classes"][record["images"]["labels"][image]]
-    ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})",
-                 fontsize=10)
-    ax.axis("off")
-    ax = fig.add_subplot(grid[1:, 0])
-    for shift, net, maps, name in ((-0.2, "densenet", d, "DenseNet"), (0.2, "resnet", r, "ResNet")):
+    ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})", fontsize=10)
+    ax = fig.add_subplot(grid[1:, 0], xlim=(0, 1), xlabel="probability")
+    for shift, net, maps in ((-0.2, "densenet", d), (0.2, "resnet", r)):
         ax.barh(np.arange(10) + shift, maps["probabilities"], height=0.4, color=style.COLORS[net],
-                label=name)
+                label={"densenet": "DenseNet", "resnet": "ResNet"}[net])
     ax.set_yticks(np.arange(10), record["classes"], fontsize=9)
     ax.invert_yaxis()
-    ax.set(xlim=(0, 1), xlabel="probability")
     ax.legend(fontsize=8, loc="lower right")
     cols = 8 if k % 8 == 0 else k                  # a layer's k maps fill whole rows
     per_layer, input_rows = k // cols, -(-c0 // cols)
     h = stack.shape[1] + 1                           # a tile and its gap
     ax = fig.add_subplot(grid[:, 1])
     ax.imshow(_grid(stack, cols, input_rows + len(layers) * per_layer), cmap="gray")
+    text = dict(ha="right", va="center", fontsize=9)
     for i in range(len(layers)):
         top = (input_rows + i * per_layer) * h - 0.5
         ax.add_patch(plt.Rectangle((-0.5, top), cols * h, per_layer * h, fill=False, lw=2,
                                    color=style.COLORS["dense"]))
-        ax.text(-1.5, top + per_layer * h / 2, f"layer {i + 1}\n+{k} maps", ha="right",
-                va="center", fontsize=9, color=style.COLORS["dense"])
-    ax.text(-1.5, input_rows * h / 2, f"block input\n{c0} maps", ha="right", va="center",
-            fontsize=9)
+        ax.text(-1.5, top + per_layer * h / 2, f"layer {i + 1}\n+{k} maps",
+                color=style.COLORS["dense"], **text)
+    ax.text(-1.5, input_rows * h / 2, f"block input\n{c0} maps", **text)
     ax.set_title(f"DenseNet block 1: {c0} + {len(layers)} x {k} = {stack.shape[0]} maps;\n"
                  "each layer appends its own, the rest stay", fontsize=10)
     ax.axis("off")
