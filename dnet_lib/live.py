@@ -1,10 +1,9 @@
 """The live page: the trained DenseNet and ResNet (seed 0) in the browser and as a figure.
 
-``Taps`` runs a model's submodules in order and keeps the intermediate maps; exported as ONNX
-(``python -m dnet_tools.onnx_export``) beside ``live_networks.json``, which :func:`load_record`
-reads. ``live_view()`` is the page (``live.html`` + ``live.js``: ONNX Runtime Web from the book's
-``_static/onnxruntime/``, models and images inside the page, so it works offline and from
-``file://``); ``static_figure(image)`` draws the same views with matplotlib.
+``Taps`` keeps a model's intermediate maps; ``python -m dnet_tools.onnx_export`` exports them as
+ONNX beside ``live_networks.json`` (:func:`load_record`). ``live_view()`` is the page
+(``live.html`` + ``live.js``, ONNX Runtime Web from the book's ``_static/onnxruntime/``, models
+and images inline: it works offline and from ``file://``); ``static_figure`` draws it in matplotlib.
 """
 from __future__ import annotations
 

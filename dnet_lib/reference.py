@@ -213,8 +213,9 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *,
                              "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."])
         for network, seed in tqdm([(n, s) for s in SEEDS for n in D2L_NETWORKS], desc="runs",
                                   disable=not progress):
-            loaders = data.load_data_fashion_mnist(r["batch_size"], resize=r["resize"],
-                                                   device=device, seed=seed, normalize=r["normalize"])
+            loaders = data.load_data_fashion_mnist(
+                r["batch_size"], resize=r["resize"], device=device, seed=seed,
+                normalize=r["normalize"])
             torch.manual_seed(seed)
             record["runs"][f"{network}-s{seed}"] = _fit(
                 f"{network}-s{seed}", network, "main", seed, D2L_NETWORKS[network]["build"](),

@@ -29,8 +29,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 def results_dir(start: str | os.PathLike | None = None) -> Path:
     """``book/results``: ``$DNET_RESULTS_DIR``, else the first above ``start`` (default: the
     current folder), beside this package or installed with it; FileNotFoundError if none."""
-    override = os.environ.get("DNET_RESULTS_DIR")
-    if override:
+    if override := os.environ.get("DNET_RESULTS_DIR"):
         if not Path(override).is_dir():
             raise FileNotFoundError(f"DNET_RESULTS_DIR={override!r} is not a folder")
         return Path(override)
@@ -169,11 +168,10 @@ def _frame(record: dict, group: str | None, rows):
 def runs_table(record: dict, group: str | None = "main"):
     """One row per run: network, seed, examples, parameters, FLOPs, examples/s, accuracies, time."""
     def row(r, h):
-        seconds = [t for t in h.get("train_time", []) if t is not None]
         return [dict(parameters=r["parameters"], flops_per_image=r["flops_per_image"],
                      epochs=r["epochs"], steps=r["steps"],
                      examples_per_s=statistics.median(h["examples_per_s"]),
-                     train_seconds=sum(seconds) if seconds else float("nan"),
+                     train_seconds=sum(h["train_time"]),
                      train_acc=r["final_train_acc"], test_acc=r["final_test_acc"])]
     return _frame(record, group, row)
 
@@ -210,7 +208,7 @@ def curves(record: dict, group: str | None = "main"):
     """Tidy per-epoch histories: network, seed, train_examples, epoch, train_loss, train_acc,
     test_acc (NaN where not evaluated), train_seconds (cumulative)."""
     def rows(r, h):
-        elapsed = accumulate(t or 0.0 for t in h.get("train_time") or [0.0] * len(h["train_loss"]))
+        elapsed = accumulate(h["train_time"])
         return [dict(epoch=i + 1, train_loss=loss, train_acc=acc,
                      test_acc=float("nan") if test is None else test, train_seconds=seconds)
                 for i, (loss, acc, test, seconds) in enumerate(
