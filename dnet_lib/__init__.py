@@ -2,9 +2,9 @@
 
 Networks: ``models``, ``arith``, ``stages``. Data and training: ``data``, ``train``.
 Analyses: ``memory``, ``reuse``, ``gradflow``, ``degradation``, ``toy``, ``seeds``.
-Results: ``reference``, ``results``, ``live``. Pictures and widgets: ``drawing``, ``figures``,
-``pathdiagram``, ``style``, ``explorers``. Exercises' checks: ``exercises``. Plumbing:
-``runtime``, ``validate``, ``files``, ``units``.
+Results: ``reference``, ``results``, ``live``. Pictures and widgets: ``drawing``, ``style``,
+``explorers``. Exercises' checks: ``exercises``. Plumbing: ``runtime``, ``validate``, ``files``,
+``units``.
 """
 from . import models, runtime
 from .models import (DenseNet, DenseBlock, DenseLayer, Transition, ResNet, BasicBlock, Bottleneck,

@@ -1,10 +1,9 @@
 """The live page: the trained DenseNet and ResNet (seed 0) in the browser and as a figure.
 
-``Taps`` runs a model's submodules in order and keeps the intermediate maps; exported as ONNX
-(``python -m dnet_tools.onnx_export``) beside ``live_networks.json``, which :func:`load_record`
-reads. ``live_view()`` is the page (``live.html`` + ``live.js``: ONNX Runtime Web from the book's
-``_static/onnxruntime/``, models and images inside the page, so it works offline and from
-``file://``); ``static_figure(image)`` draws the same views with matplotlib.
+``Taps`` keeps a model's intermediate maps; ``python -m dnet_tools.onnx_export`` exports them as
+ONNX beside ``live_networks.json`` (:func:`load_record`). ``live_view()`` is the page
+(``live.html`` + ``live.js``, ONNX Runtime Web from the book's ``_static/onnxruntime/``, models
+and images inline: it works offline and from ``file://``); ``static_figure`` draws it in matplotlib.
 """
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ import base64
 import functools
 import html
 import json
+import re
 import uuid
 from pathlib import Path
 from string import Template
@@ -19,12 +19,11 @@ from string import Template
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import data, reference, results, style, validate
 
-__all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "LiveView",
+__all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "page_html",
            "live_view", "static_figure", "page_weight", "runtime_version",
            "VENDORED"]
 
@@ -35,12 +34,15 @@ VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the b
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loads from there
 
 
-class Taps(nn.Module):
-    """``model``'s forward pass on raw pixels, returning its intermediate maps as well.
+# the submodules whose outputs the page shows (ResNet's stem ends with its max pool)
+_TAPPED = re.compile(r"denseblock\d+(\.denselayer\d+)?|layer\d+\.\d+|maxpool")
 
-    ``forward`` returns a tuple in the order of ``self.names``: "logits", "probabilities", then
-    the maps. DenseNet: "denseblockB.denselayerL" (the layer's new maps) and "denseblockB" (the
-    block's output, the concatenation). ResNet: "stem" and "layerS.J" (block J's output).
+
+class Taps(nn.Module):
+    """``model``'s forward pass on raw pixels, returning its intermediate maps as well: a tuple
+    in the order of ``self.names``, "logits", "probabilities", then the maps. DenseNet:
+    "denseblockB.denselayerL" (the layer's new maps), "denseblockB" (the concatenation); ResNet:
+    "stem" and "layerS.J" (block J's output). Forward hooks collect them in the order they run.
     """
 
     def __init__(self, model: nn.Module, mean: float, std: float):
@@ -48,44 +50,23 @@ class Taps(nn.Module):
         self.model = model.eval()
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("std", torch.tensor(float(std)))
-        self.dense = hasattr(model, "features")
+        self._maps: dict[str, torch.Tensor] = {}
+        for name, module in model.named_modules():
+            if _TAPPED.fullmatch(name := name.removeprefix("features.")):
+                shown = "stem" if name == "maxpool" else name
+                module.register_forward_hook(functools.partial(self._keep, shown))
         with torch.no_grad():
-            maps = self._maps(torch.zeros(1, 1, 28, 28))
-        self.names = ["logits", "probabilities"] + [n for n in maps if n != "logits"]
+            self(torch.zeros(1, 1, 28, 28))
+        self.names = ["logits", "probabilities", *self._maps]
         self.eval()        # the exporter restores this mode afterwards: it must be eval too
 
-    def _maps(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (pixels - self.mean) / self.std
-        maps: dict[str, torch.Tensor] = {}
-        if self.dense:
-            for name, module in self.model.features.named_children():
-                if name.startswith("denseblock"):
-                    features = [x]
-                    for layer_name, layer in module.items():
-                        features.append(layer(features))
-                        maps[f"{name}.{layer_name}"] = features[-1]
-                    x = maps[name] = torch.cat(features, 1)
-                else:
-                    x = module(x)
-            x = F.relu(x)
-            head = self.model.classifier
-            pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        else:
-            m = self.model
-            x = maps["stem"] = m.maxpool(m.relu(m.bn1(m.conv1(x))))
-            stage = 1
-            while hasattr(m, f"layer{stage}"):
-                for j, block in enumerate(getattr(m, f"layer{stage}")):
-                    x = maps[f"layer{stage}.{j}"] = block(x)
-                stage += 1
-            head, pooled = m.fc, torch.flatten(m.avgpool(x), 1)
-        maps["logits"] = head(pooled)
-        return maps
+    def _keep(self, name, module, inputs, output):
+        self._maps[name] = output
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        maps = self._maps(pixels)
-        logits = maps.pop("logits")
-        return (logits, torch.softmax(logits, 1), *maps.values())
+        self._maps = {}
+        logits = self.model((pixels - self.mean) / self.std)
+        return (logits, torch.softmax(logits, 1), *self._maps.values())
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,55 +95,44 @@ def decode_images(record: dict) -> torch.Tensor:
     return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(record["images"]["shape"])
 
 
-class LiveView:
-    """The live page (``text/html``); ``record`` is the committed ``live_networks.json``."""
-
-    def __init__(self, record: dict, folder: Path):
-        self.record, self.folder = record, folder
-        self.uid = "dnet-live-" + uuid.uuid4().hex[:8]
-
-    def html(self) -> str:
-        """The page: ``live.html`` filled with the models, images, data and ``live.js``."""
-        r, nets = self.record, self.record["networks"]
-        data = {"classes": r["classes"], "labels": r["images"]["labels"],
-                "indices": r["images"]["test_indices"], "images": r["images"]["pixels_base64"],
-                "outputs": {n: info["outputs"] for n, info in nets.items()},
-                "pytorch": {n: info["probabilities"] for n, info in nets.items()}}
-        models = "".join(
-            f'<script type="text/plain" data-role="model-{n}">'
-            f'{base64.b64encode((self.folder / info["file"]).read_bytes()).decode()}</script>'
-            for n, info in nets.items())
-        picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
-                        f'{html.escape(r["classes"][label])}"><canvas width="28" height="28">'
-                        f'</canvas></button>' for i, label in enumerate(r["images"]["labels"]))
-        rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
-                       f'style="width:0"></div></td><td class="value"></td></tr>'
-                       for c in r["classes"])
-        script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", self.uid)
-        return Template((_HERE / "live.html").read_text(encoding="utf-8")).substitute(
-            dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
-            highlight=style.COLORS["highlight"], uid=self.uid, picks=picks, rows=rows,
-            data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"), models=models,
-            script=script)
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def __repr__(self) -> str:
-        return (f"LiveView({len(self.record['images']['labels'])} test images, "
-                f"networks {', '.join(self.record['networks'])})")
+def page_html(record: dict, folder: Path) -> str:
+    """The live page: ``live.html`` filled with the models in ``folder``, the images and data of
+    ``record`` (the committed ``live_networks.json``) and ``live.js``."""
+    uid, nets = "dnet-live-" + uuid.uuid4().hex[:8], record["networks"]
+    data = {"classes": record["classes"], "labels": record["images"]["labels"],
+            "indices": record["images"]["test_indices"],
+            "images": record["images"]["pixels_base64"],
+            "outputs": {n: info["outputs"] for n, info in nets.items()},
+            "pytorch": {n: info["probabilities"] for n, info in nets.items()}}
+    models = "".join(
+        f'<script type="text/plain" data-role="model-{n}">'
+        f'{base64.b64encode((folder / info["file"]).read_bytes()).decode()}</script>'
+        for n, info in nets.items())
+    picks = "".join(f'<button type="button" data-role="pick" data-index="{i}" title="'
+                    f'{html.escape(record["classes"][label])}"><canvas width="28" height="28">'
+                    f'</canvas></button>' for i, label in enumerate(record["images"]["labels"]))
+    rows = "".join(f'<tr><td>{html.escape(c)}</td><td class="barcell"><div class="bar" '
+                   f'style="width:0"></div></td><td class="value"></td></tr>'
+                   for c in record["classes"])
+    script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", uid)
+    return Template((_HERE / "live.html").read_text(encoding="utf-8")).substitute(
+        dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
+        highlight=style.COLORS["highlight"], uid=uid, picks=picks, rows=rows,
+        data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"), models=models,
+        script=script)
 
 
-def live_view(folder: str | Path | None = None) -> LiveView:
-    """The live page for the committed ONNX files (``python -m dnet_tools.onnx_export``)."""
+def live_view(folder: str | Path | None = None):
+    """The live page for the committed ONNX files, as an ``IPython.display.HTML``."""
+    from IPython.display import HTML
     folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
-    return LiveView(load_record(folder), folder)
+    return HTML(page_html(load_record(folder), folder))
 
 
-def page_weight(view: LiveView) -> dict[str, int]:
+def page_weight(view) -> dict[str, int]:
     """Bytes the live page adds to a download: the view's HTML (models, images, script) and
     the vendored runtime files it loads (``_vendor/onnxruntime/``, copied to ``_static/``)."""
-    sizes = {"view (models, images, script)": len(view.html().encode("utf-8"))}
+    sizes = {"view (models, images, script)": len(view.data.encode("utf-8"))}
     for name in RUNTIME_FILES:
         path = VENDORED / name
         if not path.is_file():
@@ -181,13 +151,10 @@ def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
     """Maps (C, H, W), each scaled to [0, 1], tiled ``cols`` wide with a 1-pixel gap (NaN)."""
     c, h, w = maps.shape
     rows = rows or -(-c // cols)
-    grid = np.full((rows * (h + 1), cols * (w + 1)), np.nan)
-    for i, m in enumerate(maps):
-        span = m.max() - m.min()
-        tile = (m - m.min()) / span if span > 0 else np.zeros_like(m)
-        r, q = divmod(i, cols)
-        grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = tile
-    return grid
+    low, span = maps.min((1, 2), keepdims=True), np.ptp(maps, (1, 2), keepdims=True)
+    tiles = np.full((rows * cols, h + 1, w + 1), np.nan)
+    tiles[:c, :h, :w] = np.divide(maps - low, span, out=np.zeros_like(maps), where=span > 0)
+    return tiles.reshape(rows, cols, h + 1, w + 1).swapaxes(1, 2).reshape(rows * (h + 1), -1)
 
 
 def static_figure(image: int = 0, record: dict | None = None):
@@ -204,33 +171,30 @@ def static_figure(image: int = 0, record: dict | None = None):
     c0 = stack.shape[0] - len(layers) * k
     fig = plt.figure(figsize=(11, 6.4))
     grid = fig.add_gridspec(3, 3, width_ratios=[1, 2.4, 2.4], height_ratios=[1, 1, 1.2])
-    ax = fig.add_subplot(grid[0, 0])
+    ax = fig.add_subplot(grid[0, 0], xticks=[], yticks=[], frame_on=False)
     ax.imshow(picture, cmap="gray")
     label = record["classes"][record["images"]["labels"][image]]
-    ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})",
-                 fontsize=10)
-    ax.axis("off")
-    ax = fig.add_subplot(grid[1:, 0])
-    for shift, net, maps, name in ((-0.2, "densenet", d, "DenseNet"), (0.2, "resnet", r, "ResNet")):
+    ax.set_title(f"test image {record['images']['test_indices'][image]}\n({label})", fontsize=10)
+    ax = fig.add_subplot(grid[1:, 0], xlim=(0, 1), xlabel="probability")
+    for shift, net, maps in ((-0.2, "densenet", d), (0.2, "resnet", r)):
         ax.barh(np.arange(10) + shift, maps["probabilities"], height=0.4, color=style.COLORS[net],
-                label=name)
+                label={"densenet": "DenseNet", "resnet": "ResNet"}[net])
     ax.set_yticks(np.arange(10), record["classes"], fontsize=9)
     ax.invert_yaxis()
-    ax.set(xlim=(0, 1), xlabel="probability")
     ax.legend(fontsize=8, loc="lower right")
     cols = 8 if k % 8 == 0 else k                  # a layer's k maps fill whole rows
     per_layer, input_rows = k // cols, -(-c0 // cols)
     h = stack.shape[1] + 1                           # a tile and its gap
     ax = fig.add_subplot(grid[:, 1])
     ax.imshow(_grid(stack, cols, input_rows + len(layers) * per_layer), cmap="gray")
+    text = dict(ha="right", va="center", fontsize=9)
     for i in range(len(layers)):
         top = (input_rows + i * per_layer) * h - 0.5
         ax.add_patch(plt.Rectangle((-0.5, top), cols * h, per_layer * h, fill=False, lw=2,
                                    color=style.COLORS["dense"]))
-        ax.text(-1.5, top + per_layer * h / 2, f"layer {i + 1}\n+{k} maps", ha="right",
-                va="center", fontsize=9, color=style.COLORS["dense"])
-    ax.text(-1.5, input_rows * h / 2, f"block input\n{c0} maps", ha="right", va="center",
-            fontsize=9)
+        ax.text(-1.5, top + per_layer * h / 2, f"layer {i + 1}\n+{k} maps",
+                color=style.COLORS["dense"], **text)
+    ax.text(-1.5, input_rows * h / 2, f"block input\n{c0} maps", **text)
     ax.set_title(f"DenseNet block 1: {c0} + {len(layers)} x {k} = {stack.shape[0]} maps;\n"
                  "each layer appends its own, the rest stay", fontsize=10)
     ax.axis("off")

@@ -191,24 +191,11 @@ def retrain_requested() -> bool:
     return os.environ.get(RETRAIN_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def _d2l_run(network: str, seed: int, device: torch.device, progress: bool) -> dict:
-    r = D2L_RECIPE
-    loaders = data.load_data_fashion_mnist(r["batch_size"], resize=r["resize"], device=device,
-                                           seed=seed, normalize=r["normalize"])
-    torch.manual_seed(seed)
-    model = D2L_NETWORKS[network]["build"]()
-    return _fit(f"{network}-s{seed}", network, "main", seed, model, loaders, r["resize"],
-                **{k: r[k] for k in ("epochs", "momentum", *_FIT_SETTINGS[:4])}, device=device,
-                progress=progress)
-
-
 def retrain(mode: str | None = None, runs: list[str] | None = None, *,
             weights_folder: str | os.PathLike | None = None, progress: bool = True) -> dict:
-    """Train reference runs again, here; returns a record like the committed one.
-
-    Without ``runs``: "cpu" the main runs, "gpu" d2l's recipe for d2l's two networks, "smoke"
-    seeds 0 and 1 on tiny subsets. Weights go to ``weights_folder`` (default: a temp folder).
-    """
+    """Train reference runs again, here; returns a record like the committed one. Without
+    ``runs``: "cpu" the main runs, "gpu" d2l's recipe for d2l's two networks, "smoke" seeds 0
+    and 1 on tiny subsets. Weights go to ``weights_folder`` (default: a temp folder)."""
     from tqdm.auto import tqdm
     mode = validate.check_choice("mode", mode or runtime.mode(), ("smoke", "cpu", "gpu"))
     if runs is not None:
@@ -219,12 +206,20 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *,
     record = {**results.stamp(device), **header(f"reference.retrain({mode!r})", ran),
               "notes": [SMOKE_NOTE] if smoke else []}
     if mode == "gpu" and runs is None:
-        record.update(recipe=dict(D2L_RECIPE, seeds=list(SEEDS)), networks=_shown(D2L_NETWORKS),
+        r = D2L_RECIPE
+        settings = {k: r[k] for k in ("epochs", "momentum", *_FIT_SETTINGS[:4])}
+        record.update(recipe=dict(r, seeds=list(SEEDS)), networks=_shown(D2L_NETWORKS),
                       notes=["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
                              "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."])
         for network, seed in tqdm([(n, s) for s in SEEDS for n in D2L_NETWORKS], desc="runs",
                                   disable=not progress):
-            record["runs"][f"{network}-s{seed}"] = _d2l_run(network, seed, device, progress)
+            loaders = data.load_data_fashion_mnist(
+                r["batch_size"], resize=r["resize"], device=device, seed=seed,
+                normalize=r["normalize"])
+            torch.manual_seed(seed)
+            record["runs"][f"{network}-s{seed}"] = _fit(
+                f"{network}-s{seed}", network, "main", seed, D2L_NETWORKS[network]["build"](),
+                loaders, r["resize"], **settings, device=device, progress=progress)
         return record
     if runs is None:
         # smoke: two seeds, so the seed statistics of chapter 6 are defined

@@ -27,11 +27,9 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------- files
 def results_dir(start: str | os.PathLike | None = None) -> Path:
-    """``book/results`` of the repository: ``$DNET_RESULTS_DIR`` when set (e.g. a retrained
-    set), else searched upwards from ``start`` (default: the current folder), then beside this
-    package, then the installed copy. Raises FileNotFoundError when there is none."""
-    override = os.environ.get("DNET_RESULTS_DIR")
-    if override:
+    """``book/results``: ``$DNET_RESULTS_DIR``, else the first above ``start`` (default: the
+    current folder), beside this package or installed with it; FileNotFoundError if none."""
+    if override := os.environ.get("DNET_RESULTS_DIR"):
         if not Path(override).is_dir():
             raise FileNotFoundError(f"DNET_RESULTS_DIR={override!r} is not a folder")
         return Path(override)
@@ -89,11 +87,8 @@ def stamp(device: torch.device | str) -> dict:
 
 
 def device_text(record: dict) -> str:
-    """The record's device as one line (older records hold a dict of type and name)."""
-    device = record.get("device", "unknown device")
-    if isinstance(device, dict):
-        device = f"{device.get('type', '?')} ({device.get('name', '?')})"
-    return str(device)
+    """The record's device as one line ('cpu (AMD EPYC)')."""
+    return str(record.get("device", "unknown device"))
 
 
 def provenance(record: dict, verb: str = "trained") -> str:
@@ -112,7 +107,7 @@ def is_gpu(record: dict) -> bool:
 
 def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
     """One sentence: which GPU result files exist, or that none has been measured yet."""
-    files = [p for p in find(pattern, folder) if is_gpu(json.loads(p.read_text()))]
+    files = [p for p in find(pattern, folder) if is_gpu(load(p))]
     if not files:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")
@@ -173,11 +168,10 @@ def _frame(record: dict, group: str | None, rows):
 def runs_table(record: dict, group: str | None = "main"):
     """One row per run: network, seed, examples, parameters, FLOPs, examples/s, accuracies, time."""
     def row(r, h):
-        seconds = [t for t in h.get("train_time", []) if t is not None]
         return [dict(parameters=r["parameters"], flops_per_image=r["flops_per_image"],
                      epochs=r["epochs"], steps=r["steps"],
                      examples_per_s=statistics.median(h["examples_per_s"]),
-                     train_seconds=sum(seconds) if seconds else float("nan"),
+                     train_seconds=sum(h["train_time"]),
                      train_acc=r["final_train_acc"], test_acc=r["final_test_acc"])]
     return _frame(record, group, row)
 
@@ -214,7 +208,7 @@ def curves(record: dict, group: str | None = "main"):
     """Tidy per-epoch histories: network, seed, train_examples, epoch, train_loss, train_acc,
     test_acc (NaN where not evaluated), train_seconds (cumulative)."""
     def rows(r, h):
-        elapsed = accumulate(t or 0.0 for t in h.get("train_time") or [0.0] * len(h["train_loss"]))
+        elapsed = accumulate(h["train_time"])
         return [dict(epoch=i + 1, train_loss=loss, train_acc=acc,
                      test_acc=float("nan") if test is None else test, train_seconds=seconds)
                 for i, (loss, acc, test, seconds) in enumerate(

@@ -79,8 +79,7 @@ def synchronize(device: torch.device | str) -> None:
 def mode_note(device: torch.device | None = None) -> str:
     """Markdown for the page's one note on how it ran (``{glue:md}`` in an admonition)."""
     device = device or pick_device()
-    meaning = {"smoke": "tiny runs that only prove every cell works; their numbers are "
-                        "not results",
+    meaning = {"smoke": "tiny runs that only prove every cell works; their numbers are not results",
                "cpu": "the CPU set-up, sized to run in minutes",
                "gpu": "the full set-up on an accelerator"}[mode(device)]
     return (f"This page ran in **{mode(device)} mode**: {meaning}. Device `{device}`, "

@@ -62,12 +62,18 @@ def test_provenance_names_device_date_and_command(name):
     assert f"`{data['command']}`" in line and data["versions"]["torch"] in line
 
 
-def test_is_gpu_reads_the_device_line_and_the_old_dict_form():
+def test_is_gpu_reads_the_device_line():
     for name in BENCHMARK_FILES:
         assert not results.is_gpu(raw(name))
     assert results.is_gpu({"device": "cuda (NVIDIA H100 80GB HBM3)"})
-    assert results.is_gpu({"device": {"type": "cuda", "name": "NVIDIA A100"}})
-    assert not results.is_gpu({"device": {"type": "cpu", "name": "AMD EPYC"}})
+    assert results.is_gpu({"device": "mps (Apple M2)"})
+    assert not results.is_gpu({"device": "cpu (AMD EPYC)"})
+
+
+def test_every_committed_record_names_its_device_as_one_line():
+    for path in results.find("**/*.json"):
+        record = json.loads(path.read_text())
+        assert isinstance(record.get("device"), str), path
 
 
 def test_stamp_names_the_device_date_and_versions():
