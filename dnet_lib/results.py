@@ -15,12 +15,11 @@ from typing import Iterable
 
 import torch
 
-from . import runtime, style
+from . import runtime
 
 __all__ = ["results_dir", "find", "load", "now", "stamp", "device_text",
            "provenance", "is_gpu", "gpu_sentence", "benchmark_tables", "network_label",
-           "select_runs", "runs_table", "summary_table", "mean_std", "curves",
-           "plot_learning_curves"]
+           "select_runs", "runs_table", "summary_table", "mean_std", "curves"]
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,32 +213,3 @@ def curves(record: dict, group: str | None = "main"):
                 for i, (loss, acc, test, seconds) in enumerate(
                     zip(h["train_loss"], h["train_acc"], h["test_acc"], elapsed))]
     return _frame(record, group, rows)
-
-
-def plot_learning_curves(record: dict, group: str | None = "main", axes=None):
-    """Training loss and test accuracy against epoch, every network and every seed in one
-    figure (one colour per network: the book's for DenseNets and ResNets, one line per seed);
-    ``group=None``: every run of the record. Returns the figure."""
-    import matplotlib.pyplot as plt
-    table = curves(record, group)
-    if table.empty:
-        raise ValueError(f"no runs of group {group!r} in this result file")
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for i, (network, part) in enumerate(table.groupby("network", sort=False)):
-        colour = next((style.COLORS[k] for k in ("densenet", "resnet")
-                       if network.lower().startswith(k)), f"C{i}")
-        for j, (_, run) in enumerate(part.groupby("seed")):
-            for ax, column in zip(axes, ("train_loss", "test_acc")):
-                shown = run.dropna(subset=[column])          # epochs without a test
-                ax.plot(shown.epoch, shown[column], "-o", color=colour, alpha=0.8, ms=3,
-                        label=network if j == 0 else None)
-    axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log")
-    axes[1].set(xlabel="epoch", ylabel="test accuracy")
-    axes[1].legend(fontsize="small", loc="lower right")
-    for ax in axes:
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    fig = axes[0].figure
-    if fig.get_layout_engine() is None:        # the book's style uses constrained layout
-        fig.tight_layout()
-    return fig

@@ -14,7 +14,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from dnet_lib import results  # noqa: E402
+from dnet_lib import drawing, results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "book" / "results"
@@ -167,7 +167,7 @@ def test_curves_keep_every_epoch_and_seed():
 
 
 def test_learning_curve_figure_has_a_line_per_seed_and_network():
-    fig = results.plot_learning_curves(small_record())
+    fig = drawing.plot_learning_curves(small_record())
     loss_ax, acc_ax = fig.axes[:2]
     assert len(loss_ax.lines) == 4 and len(acc_ax.lines) == 4
     assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == \
@@ -175,7 +175,7 @@ def test_learning_curve_figure_has_a_line_per_seed_and_network():
     assert list(acc_ax.lines[0].get_xdata()) == [1, 3]     # epoch 2 was not evaluated
     plt.close(fig)
     with pytest.raises(ValueError, match="no runs"):
-        results.plot_learning_curves({"runs": {}})
+        drawing.plot_learning_curves({"runs": {}})
 
 
 def test_committed_reference_runs_are_complete_and_readable():
@@ -189,7 +189,7 @@ def test_committed_reference_runs_are_complete_and_readable():
         history = run["history"]
         assert len(history["train_loss"]) == run["epochs"]
         assert history["test_acc"][-1] == run["final_test_acc"]
-    fig = results.plot_learning_curves(record)
+    fig = drawing.plot_learning_curves(record)
     plt.close(fig)
     assert np.isfinite(results.curves(record).train_loss).all()
 

@@ -13,6 +13,7 @@ import torch
 
 from .sources import FASHION_MNIST_FILES, HOUSE_PRICE_FILES, checked_file, locate
 
+
 class Split(NamedTuple):
     images: torch.Tensor    # uint8, (N, 28, 28) or (N, C, H, W)
     labels: torch.Tensor    # int64, (N,)

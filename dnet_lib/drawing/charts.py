@@ -2,8 +2,9 @@
 return a ``Drawing``; the ``plot_*`` charts of the analyses draw on ``ax`` (or a new pyplot
 figure), label it with ``style.label`` and return it.
 
-* chapter 1: ``plot_depth_curves`` (``degradation``); chapter 6: ``plot_less_data_gaps``
-  (``seeds``); chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``memory``)
+* chapter 1: ``plot_depth_curves`` (``degradation``); chapters 6 and 9:
+  ``plot_learning_curves`` (``results``); chapter 6: ``plot_less_data_gaps`` (``seeds``)
+* chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``memory``)
 * chapter 8: ``plot_feature_reuse``, ``plot_cutoffs`` (``reuse``),
   ``plot_gradient_norms`` (``gradflow``), ``plot_plane``, ``plot_decision_boundary`` (``toy``)
 """
@@ -22,7 +23,8 @@ from .figure import Drawing, new_figure, pyplot_axes, stacked_bar, subplots
 
 __all__ = ["block_cost_bars", "stage_diagram", "plot_depth_curves", "plot_less_data_gaps",
            "plot_saved_by_layer", "plot_sweep", "plot_feature_reuse", "plot_cutoffs",
-           "plot_gradient_norms", "plot_plane", "plot_decision_boundary", "SAVED_COLOURS"]
+           "plot_gradient_norms", "plot_plane", "plot_decision_boundary", "plot_learning_curves",
+           "SAVED_COLOURS"]
 
 C = style.COLORS
 SAVED_COLOURS = {"feature maps (kept anyway)": "#9ecae1",
@@ -279,3 +281,28 @@ def plot_decision_boundary(model: nn.Module, x, y, ax=None, title: str | None = 
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_learning_curves(record: dict, group: str | None = "main", axes=None):
+    """Training loss and test accuracy against epoch for every run of ``group`` in a reference
+    record (``results.curves``; ``None``: every run): one colour per network, one line per
+    seed. Returns the figure."""
+    table = results.curves(record, group)
+    if table.empty:
+        raise ValueError(f"no runs of group {group!r} in this result file")
+    if axes is None:
+        axes = subplots(1, 2, figsize=(9, 3.2))[1]
+    for i, (network, part) in enumerate(table.groupby("network", sort=False)):
+        colour = next((C[k] for k in ("densenet", "resnet") if network.lower().startswith(k)),
+                      f"C{i}")
+        for j, (_, run) in enumerate(part.groupby("seed")):
+            for ax, column in zip(axes, ("train_loss", "test_acc")):
+                shown = run.dropna(subset=[column])          # epochs without a test
+                ax.plot(shown.epoch, shown[column], "-o", color=colour, alpha=0.8, ms=3,
+                        label=network if j == 0 else None)
+    axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log")
+    axes[1].set(xlabel="epoch", ylabel="test accuracy")
+    axes[1].legend(fontsize="small", loc="lower right")
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    return axes[0].figure
