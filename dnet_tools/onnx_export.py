@@ -52,6 +52,8 @@ def onnx_bytes(module: live.Taps) -> bytes:
     with torch.no_grad(), warnings.catch_warnings():
         # the TorchScript exporter is deprecated, but the new one needs onnxscript
         warnings.simplefilter("ignore", DeprecationWarning)
+        # the models' input checks read the traced shape: true for every 28x28 batch
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(module, (torch.zeros(1, 1, 28, 28),), buffer, dynamo=False,
                           input_names=["pixels"], output_names=module.names,
                           dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
