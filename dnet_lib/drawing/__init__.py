@@ -1,13 +1,7 @@
-"""Pictures of real modules and of the analyses' measurements.
-
-* ``blocks``: ``residual_vs_dense``, ``dense_block_stack``, ``transition_diagram``,
-  ``weight_slices``, ``dual_path_widths`` / ``plot_dual_path_block``
-* ``charts``: ``block_cost_bars``, ``stage_diagram`` and the chapters' ``plot_*`` charts
-
-The diagrams draw no hand-made number: widths are read from the modules, shapes measured by
-running them (``dnet_lib.stages``), costs from ``dnet_lib.arith``: change the module and the
-drawing changes. Most return a ``Drawing``, the matplotlib ``figure`` plus ``parts``, what was
-drawn with its real numbers (each part's artists share a ``gid``); it shows itself as a PNG.
+"""Pictures of real modules (``blocks``) and of the analyses' measurements (``charts``). No
+number in them is hand-made: widths are read from the modules, shapes measured by running them,
+costs from ``dnet_lib.arith``. Most return a ``Drawing``: the matplotlib ``figure`` plus
+``parts``, what was drawn with its real numbers; it shows itself as a PNG.
 """
 from . import blocks, charts
 from .blocks import *  # noqa: F401,F403 (each module's __all__ is the public list)

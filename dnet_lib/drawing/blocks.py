@@ -1,9 +1,6 @@
-"""Block diagrams read from real modules: a residual vs a dense block, a dense block's channel
-stack, a transition, a convolution's weight over a concatenation and a dual-path block.
-
-Widths are read from the modules' convolutions and shapes measured by running them: change the
-module and the drawing changes.
-"""
+"""Block diagrams read from real modules (widths from their convolutions, shapes from running
+them): a residual vs a dense block, a dense block's channel stack, a transition, a convolution's
+weight over a concatenation and a dual-path block."""
 from __future__ import annotations
 
 import copy
@@ -15,7 +12,7 @@ from torch import nn
 
 from .. import models, style
 from ..validate import check_int
-from .figure import Drawing, new_figure, pyplot_axes, shades, stacked_bar
+from .figure import Drawing, new_figure, stacked_bar, subplots
 
 __all__ = ["residual_vs_dense", "dense_block_stack", "transition_diagram", "weight_slices",
            "dual_path_widths", "plot_dual_path_block"]
@@ -28,40 +25,22 @@ def _convs(module: nn.Module) -> list[nn.Conv2d]:
     return [m for m in module.children() if isinstance(m, nn.Conv2d)]
 
 
-def _layer_widths(layer: nn.Module) -> tuple[int, int, int | None]:
-    """(channels read, channels produced, bottleneck width or None) of a dense layer."""
-    convs = _convs(layer)
-    if not convs:
-        raise ValueError(f"expected a dense layer with convolutions, got {type(layer).__name__}")
-    inner = convs[0].out_channels if len(convs) > 1 else None
-    return convs[0].in_channels, convs[-1].out_channels, inner
-
-
-def _dense_layers(block: nn.Module) -> list[nn.Module]:
-    if not isinstance(block, (nn.ModuleDict, nn.Sequential)) or not len(block):
-        raise ValueError(f"dense must be a dense block (e.g. models.DenseBlock), "
-                         f"got {type(block).__name__}")
-    return list(block.values()) if isinstance(block, nn.ModuleDict) else list(block)
-
-
-def _residual_blocks(residual: nn.Module) -> list[nn.Module]:
-    blocks = list(residual) if isinstance(residual, nn.Sequential) else [residual]
-    for b in blocks:
-        if not isinstance(b, (models.BasicBlock, models.Bottleneck)):
-            raise ValueError(f"residual must be a BasicBlock, a Bottleneck or an nn.Sequential "
-                             f"of them, got {type(b).__name__}")
-    return blocks
-
-
-def _kernel_text(conv: nn.Conv2d) -> str:
-    k = conv.kernel_size
-    return f"{k[0]}×{k[1]}" + (f"/{conv.stride[0]}" if conv.stride[0] > 1 else "")
+def _dense_block(block: nn.Module) -> tuple[list[list[nn.Conv2d]], list[tuple]]:
+    """A dense block's convolutions, layer by layer, and its output read from them as (channels,
+    colour, name) slices: the block's input x0, then each layer's."""
+    layers = [_convs(layer) for layer in block.children()]
+    if not layers or not all(layers):
+        raise ValueError(f"dense must be a dense block of layers with convolutions (e.g. "
+                         f"models.DenseBlock), got {type(block).__name__}")
+    from matplotlib.colors import to_rgb
+    light = tuple(v + (1 - v) * 0.35 for v in to_rgb(C["dense"]))    # neighbours alternate
+    return layers, [(layers[0][0].in_channels, C["input"], "x0")] + [
+        (c[-1].out_channels, (C["dense"], light)[i % 2], f"x{i + 1}") for i, c in enumerate(layers)]
 
 
 def _stack(ax, d: Drawing, at: float, slices, thick: float, scale: float = 1,
            vertical: bool = True, **meta) -> float:
-    """A tensor as one bar of channel slices (channels, colour, name), each slice a part; returns
-    where the bar ends."""
+    """A tensor as one bar of (channels, colour, name) slices, each a part; where the bar ends."""
     bars, end = stacked_bar(ax, at, [s[0] * scale for s in slices], [s[1] for s in slices],
                             thick, vertical=vertical)
     for bar, (channels, _, name) in zip(bars, slices):
@@ -69,9 +48,11 @@ def _stack(ax, d: Drawing, at: float, slices, thick: float, scale: float = 1,
     return end
 
 
-def _arrow(ax, start, end, colour=C["neutral"]):
+def _arrow(ax, *points, colour=C["neutral"]):
+    """An arrow along ``points``, its head at the last one."""
     from matplotlib.patches import FancyArrowPatch
-    return ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12,
+    from matplotlib.path import Path
+    return ax.add_patch(FancyArrowPatch(path=Path(points), arrowstyle="-|>", mutation_scale=12,
                                         color=colour, linewidth=1.6))
 
 
@@ -83,33 +64,31 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
         residual = nn.Sequential(models.BasicBlock(64, 64), models.BasicBlock(64, 64))
     if dense is None:
         dense = models.DenseBlock(2, 64, 32, bottleneck=False)
-    blocks, layers = _residual_blocks(residual), _dense_layers(dense)
-    # a row's states: (slices, caption, the step to it: box, op, value, shortcut text and kind)
-    width = _convs(blocks[0])[0].in_channels
-    res = [([(width, C["input"], "x")], "x", None)]
+    blocks = list(residual) if isinstance(residual, nn.Sequential) else [residual]
+    if not all(isinstance(b, (models.BasicBlock, models.Bottleneck)) for b in blocks):
+        raise ValueError(f"residual must be a BasicBlock, a Bottleneck or an nn.Sequential of "
+                         f"them, got {type(residual).__name__}")
+    # a row's states: (slices, caption, the step to it: box, its value, shortcut text and kind)
+    res = [([(_convs(blocks[0])[0].in_channels, C["input"], "x")], "x", None)]
     for i, b in enumerate(blocks):
         width, proj = _convs(b)[-1].out_channels, getattr(b, "downsample", None) is not None
-        op = "F: " + ", ".join(_kernel_text(c) for c in _convs(b))
         res.append(([(width, C["add"], f"x{i + 1}")], "x + F(x)",
-                    ("F", op, width, "+ proj(x)" if proj else "+ x",
+                    ("F", width, "+ proj(x)" if proj else "+ x",
                      "1×1 projection" if proj else "identity")))
-    den = [([(_layer_widths(layers[0])[0], C["input"], "x0")], "x0", None)]
-    for i, (layer, tone) in enumerate(zip(layers, shades(C["dense"], len(layers)))):
-        k, op = _layer_widths(layer)[1], f"H{i + 1}: " + ", ".join(map(_kernel_text, _convs(layer)))
-        slices = den[-1][0] + [(k, tone, f"x{i + 1}")]
-        den.append((slices, "[" + ", ".join(s[2] for s in slices) + "]",
-                    (f"H{i + 1}\n+{k}", op, k, "concat", None)))
-    scale = 1.0 / max(sum(s[0] for s in slices) for slices, _, _ in res + den)
-    res_top = max(slices[0][0] for slices, _, _ in res) * scale
-    rows = (("residual", "ResNet: add the block's output to its input", res, C["residual"],
-             res_top),
-            ("dense", "DenseNet: concatenate the layer's output to its input", den, C["dense"],
-             1.0))
+    slices = _dense_block(dense)[1]
+    den = [(slices[:1], "x0", None)]
+    for i, (k, _, _) in enumerate(slices[1:], 1):
+        den.append((slices[:i + 1], "[" + ", ".join(s[2] for s in slices[:i + 1]) + "]",
+                    (f"H{i}\n+{k}", k, "concat", None)))
+    scale = 1.0 / max(sum(s[0] for s in state[0]) for state in res + den)
+    res_top = max(state[0][0][0] for state in res) * scale
+    rows = (("residual", "ResNet: add the block's output to its input", res, res_top),
+            ("dense", "DenseNet: concatenate the layer's output to its input", den, 1.0))
     with style.context():
         d = new_figure(6.4, 2.2 + 3.4 * (res_top + 0.75) / 1.75, "addition vs concatenation")
         # row heights proportional to their data range: one channel is as tall in both rows
         axes = d.figure.subplots(2, 1, gridspec_kw={"height_ratios": [res_top + 0.75, 1.75]})
-        for ax, (panel, title, states, colour, top) in zip(axes, rows):
+        for ax, (panel, title, states, top) in zip(axes, rows):
             ax.set(xlim=(-0.7, 2 * max(len(res), len(den)) - 1.3), ylim=(-0.38, top + 0.37),
                    title=title)
             ax.axis("off")
@@ -119,21 +98,20 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
                 d.add(ax.text(x1, -0.06, f"{caption}\n{total} ch", ha="center", va="top",
                               fontsize=10), "label", caption, total, panel=panel)
                 if step:
-                    box, op, value, text, shortcut = step
+                    box, value, text, shortcut = step
                     mid = 0.5 * scale * min(states[i - 1][0][0][0], slices[0][0])
                     _arrow(ax, (x0 + 0.3, mid), (x1 - 0.3, mid))
                     d.add(ax.text(x0 + 1, mid, box, ha="center", va="center", color="white",
                                   fontsize=10, bbox=dict(boxstyle="round,pad=0.35",
-                                                         facecolor=colour, edgecolor="none")),
-                          "op", op, value, panel=panel)
+                                                         facecolor=C[panel], edgecolor="none")),
+                          "op", box, value, panel=panel)
                     # the shortcut leaves the right of its input's top, goes over the block and
                     # lands left of centre, so consecutive shortcuts stay apart
-                    level = top + 0.12
-                    skip = [ax.plot([x0 + 0.14] * 2 + [x1 - 0.14], [below + 0.02, level, level],
-                                    color=colour, lw=1.6)[0],
-                            _arrow(ax, (x1 - 0.14, level), (x1 - 0.14, height + 0.02), colour),
+                    level, left, right = top + 0.12, x0 + 0.14, x1 - 0.14
+                    skip = [_arrow(ax, (left, below + 0.02), (left, level), (right, level),
+                                   (right, height + 0.02), colour=C[panel]),
                             ax.text(x0 + 1, level + 0.03, text, ha="center", va="bottom",
-                                    fontsize=10, color=colour)]
+                                    fontsize=10, color=C[panel])]
                     if shortcut:
                         d.add(skip, "skip", shortcut, panel=panel)
                 below = height
@@ -143,10 +121,8 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
 def dense_block_stack(block: nn.Module) -> Drawing:
     """One row per dense layer: the concatenation it reads (the block input, c0 channels, then
     k per earlier layer); the last row is the block's output, c0 + L·k channels."""
-    widths = [_layer_widths(layer) for layer in _dense_layers(block)]
-    c0, L, k = widths[0][0], len(widths), widths[0][1]
-    slices = [(c0, C["input"], "x0")] + [(w[1], tone, f"x{j + 1}") for j, (w, tone)
-                                          in enumerate(zip(widths, shades(C["dense"], L)))]
+    layers, slices = _dense_block(block)
+    c0, k, L = slices[0][0], slices[1][0], len(layers)
     names, out = [f"layer {r + 1}" for r in range(L)] + ["output"], sum(s[0] for s in slices)
     fontsize = 10 if L < 16 else 8                       # deep blocks: thinner rows
     with style.context():
@@ -155,39 +131,38 @@ def dense_block_stack(block: nn.Module) -> Drawing:
         for r, name in enumerate(names):
             left = _stack(ax, d, L - r, slices[:r + 1], 0.7, vertical=False, row=r)
             if r < L:
-                reads, new, inner = widths[r]
-                if reads != left:
-                    raise ValueError(f"layer {r + 1} reads {reads} channels but the earlier "
-                                     f"outputs add up to {left}: not a dense block")
-                note = f"reads {reads}" + (f" → 1×1: {inner}" if inner else "") + f" → +{new}"
+                first, new = layers[r][0], slices[r + 1][0]
+                if first.in_channels != left:
+                    raise ValueError(f"layer {r + 1} reads {first.in_channels} channels but the "
+                                     f"earlier outputs add up to {left}: not a dense block")
+                inner = f" → 1×1: {first.out_channels}" if len(layers[r]) > 1 else ""
+                note = f"reads {left}{inner} → +{new}"
             else:
-                note = f"{left} = {c0} + {L}×{k}" if {w[1] for w in widths} == {k} else f"{left}"
+                same = {s[0] for s in slices[1:]} == {k}
+                note = f"{left} = {c0} + {L}×{k}" if same else f"{left}"
             d.add(ax.text(left + 0.01 * out, L - r, note, va="center", fontsize=fontsize),
                   "row", name, left, row=r)
         ax.set_yticks(range(L + 1), names[::-1], fontsize=fontsize + 1)
         ax.set(xlim=(0, out * 1.45), ylim=(-0.6, L + 0.6),
-               title=f"Dense block: c0 = {c0}, growth rate k = {k}, L = {L}")
+               title=f"Dense block: c0 = {c0}, growth rate k = {k}, L = {L}",
+               xlabel="channels (concatenated input of each layer)")
         ax.grid(False)
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)
-        style.label(ax, x="channels (concatenated input of each layer)")
         return d
 
 
-def transition_diagram(transition: nn.Module | None = None, size: int = 28) -> Drawing:
+def transition_diagram(transition: nn.Module, size: int = 28) -> Drawing:
     """A transition on an m-channel, size×size input: 1×1 conv to floor(θ·m), then pooling;
-    shapes measured by running a copy of each child. Default: ``Transition(256, 128)``."""
+    shapes measured by running a copy of each child (the module keeps its mode and statistics)."""
     check_int("size", size, 2)
-    transition = models.Transition(256, 128) if transition is None else transition
     convs = _convs(transition)
     if not convs:
         raise ValueError(f"transition must contain a convolution, got {type(transition).__name__}")
     m = convs[0].in_channels
-    shapes = [("input", (m, size, size))]
-    probe = copy.deepcopy(transition).eval()     # the module keeps its mode and statistics
-    x = torch.zeros(1, m, size, size)
+    shapes, x = [("input", (m, size, size))], torch.zeros(1, m, size, size)
     with torch.no_grad():
-        for child in probe.children():
+        for child in copy.deepcopy(transition).eval().children():
             y = child(x)
             if y.shape != x.shape:
                 shapes.append((_child_text(child), tuple(y.shape[1:])))
@@ -218,9 +193,10 @@ def transition_diagram(transition: nn.Module | None = None, size: int = 28) -> D
 
 
 def _child_text(child: nn.Module) -> str:
+    """A transition step's label, e.g. "1×1 conv" or "2×2 avg pool"."""
     if isinstance(child, nn.Conv2d):
-        return f"{_kernel_text(child)} conv"
-    if isinstance(child, (nn.AvgPool2d, nn.MaxPool2d)):      # e.g. "2×2 avg pool"
+        return f"{child.kernel_size[0]}×{child.kernel_size[1]} conv"
+    if isinstance(child, (nn.AvgPool2d, nn.MaxPool2d)):
         k = child.kernel_size if isinstance(child.kernel_size, int) else child.kernel_size[0]
         return f"{k}×{k} {type(child).__name__[:3].lower()} pool"
     return type(child).__name__
@@ -247,18 +223,17 @@ def weight_slices(conv: nn.Conv2d, widths: Sequence[int]):
                     extent=(0, in_ch, out_ch, 0))
         left.bar(starts[:-1], out_ch, widths, 0, align="edge", fill=False, lw=2.5,
                  edgecolor=C["neutral"])
-        right.bar(0, widths, 1, starts[:-1], align="edge", alpha=0.8, edgecolor="white",
-                  color=[C["input"]] + [C["dense"]] * (len(widths) - 1))
-        for i, (start, width) in enumerate(zip(starts, widths)):
-            left.text(start + width / 2, -0.6, f"W{i}: {width} cols", ha="center", va="bottom",
-                      fontsize=10)
-            right.text(0.5, start + width / 2, f"X{i}\n{width} ch", ha="center", va="center",
-                       fontsize=10, color="white")
-        style.label(left, x=f"input channel of the concatenation ({in_ch})",
-                    y=f"output channel ({out_ch})")
+        left.secondary_xaxis("top").set_xticks([s + w / 2 for s, w in zip(starts, widths)],
+                                               [f"W{i}: {w} cols" for i, w in enumerate(widths)])
+        left.set(xlabel=f"input channel of the concatenation ({in_ch})",
+                 ylabel=f"output channel ({out_ch})")
         left.set_title(f"weight of a real {conv.kernel_size[0]}x{conv.kernel_size[1]} conv, "
-                       f"split by input", fontsize=11, pad=16)
+                       f"split by input", fontsize=11)
         left.grid(False)
+        bars = right.bar(0, widths, 1, starts[:-1], align="edge", alpha=0.8, edgecolor="white",
+                         color=[C["input"]] + [C["dense"]] * (len(widths) - 1))
+        right.bar_label(bars, [f"X{i}\n{w} ch" for i, w in enumerate(widths)],
+                        label_type="center", fontsize=10, color="white")
         right.set(xlim=(0, 1), ylim=(in_ch, 0))
         right.set_axis_off()
         right.set_title("[X0, ...]", fontsize=11)
@@ -274,19 +249,18 @@ def dual_path_widths(block: nn.Module) -> list[dict]:
     (added to the residual path, appended to the dense path), from the modules' own sizes."""
     if not isinstance(block, models.DualPathBlock):
         raise ValueError(f"block must be a dnet_lib DualPathBlock, got {type(block).__name__}")
-    return [dict(layer=i + 1, reads=layer.norm1.num_features, residual=layer.residual_channels,
-                 dense=layer.norm1.num_features - layer.residual_channels,
-                 added=layer.residual_channels,
-                 appended=layer.conv2.out_channels - layer.residual_channels)
+    return [dict(layer=i + 1, reads=layer.conv1.in_channels, residual=layer.residual_channels,
+                 dense=layer.conv1.in_channels - layer.residual_channels,
+                 added=layer.residual_channels, appended=layer.growth_rate)
             for i, layer in enumerate(block.layers)]
 
 
-def plot_dual_path_block(block: nn.Module, ax=None):
+def plot_dual_path_block(block: nn.Module):
     """The figure of a dual-path block (chapter 9), a row per layer: what it reads (the residual
     path and the dense path's slices) and what it writes (added, appended)."""
     from matplotlib.patches import Patch
     rows = dual_path_widths(block)
-    ax = pyplot_axes(ax, (8, 0.7 * len(rows) + 1.2))
+    fig, ax = subplots(figsize=(8, 0.7 * len(rows) + 1.2))
     widest, k = max(r["reads"] for r in rows), rows[0]["appended"]
     x0 = widest * 1.5                            # where the written channels start
     for r in rows:
@@ -304,8 +278,7 @@ def plot_dual_path_block(block: nn.Module, ax=None):
                     arrowprops=dict(arrowstyle="->", color="0.4", lw=0.8))
     ax.set_yticks([-r["layer"] for r in rows], [f"layer {r['layer']}" for r in rows])
     ax.set(xticks=[], xlim=(0, widest * 2.7))
-    for side in ("top", "right", "bottom"):
-        ax.spines[side].set_visible(False)
+    ax.spines[["top", "right", "bottom"]].set_visible(False)
     labels = {"residual": "residual path (read, then updated by addition)",
               "dense": "dense path: one slice per earlier layer",
               "added": "written: added to the residual path",
@@ -315,4 +288,4 @@ def plot_dual_path_block(block: nn.Module, ax=None):
               frameon=False)
     ax.set_title(f"dual-path block: residual width {rows[0]['residual']}, growth {k}",
                  fontsize=9)
-    return ax.figure
+    return fig

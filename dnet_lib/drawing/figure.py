@@ -4,11 +4,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from itertools import accumulate
-from pathlib import Path
 
 from .. import style
-
-__all__ = ["Part", "Drawing", "new_figure", "subplots", "pyplot_axes", "stacked_bar", "shades"]
 
 
 @dataclass
@@ -43,26 +40,14 @@ class Drawing:
 
     def texts(self) -> list[str]:
         """Every text drawn on the figure (labels, titles, annotations)."""
-        return [t.get_text() for t in self.figure.findobj(
-            lambda a: hasattr(a, "get_text") and callable(a.get_text)) if t.get_text()]
-
-    def to_bytes(self, fmt: str = "png") -> bytes:
-        """The figure as an image file's bytes (``fmt``: png, svg, pdf)."""
-        buf = io.BytesIO()
-        with style.context():
-            self.figure.savefig(buf, format=fmt)
-        return buf.getvalue()
-
-    def save(self, path: str | Path) -> Path:
-        """Write the figure (format from the suffix: .png, .svg, .pdf) atomically; its path."""
-        from ..files import atomic_write
-        path = Path(path)
-        data = self.to_bytes(path.suffix.lstrip(".") or "png")
-        atomic_write(path, lambda f: f.write(data))
-        return path
+        from matplotlib.text import Text
+        return [t.get_text() for t in self.figure.findobj(Text) if t.get_text()]
 
     def _repr_png_(self) -> bytes:
-        return self.to_bytes("png")
+        buf = io.BytesIO()
+        with style.context():
+            self.figure.savefig(buf, format="png")
+        return buf.getvalue()
 
 
 def new_figure(width: float, height: float, title: str) -> Drawing:
@@ -90,9 +75,3 @@ def stacked_bar(ax, at: float, widths, colours, thick: float, start: float = 0,
     return (ax.bar if vertical else ax.barh)(at, widths, thick, ends[:-1], color=colours,
                                              edgecolor="white"), ends[-1]
 
-
-def shades(colour: str, n: int) -> list[tuple[float, float, float]]:
-    """n alternating shades of one colour so neighbouring slices stay distinguishable."""
-    from matplotlib.colors import to_rgb
-    rgb = to_rgb(colour)
-    return [tuple(v + (1 - v) * (0.35 if i % 2 else 0.0) for v in rgb) for i in range(n)]
