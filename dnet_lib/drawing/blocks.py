@@ -68,18 +68,16 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
     if not all(isinstance(b, (models.BasicBlock, models.Bottleneck)) for b in blocks):
         raise ValueError(f"residual must be a BasicBlock, a Bottleneck or an nn.Sequential of "
                          f"them, got {type(residual).__name__}")
-    # a row's states: (slices, caption, the step to it: box, its value, shortcut text and kind)
-    res = [([(_convs(blocks[0])[0].in_channels, C["input"], "x")], "x", None)]
-    for i, b in enumerate(blocks):
-        width, proj = _convs(b)[-1].out_channels, getattr(b, "downsample", None) is not None
-        res.append(([(width, C["add"], f"x{i + 1}")], "x + F(x)",
-                    ("F", width, "+ proj(x)" if proj else "+ x",
-                     "1×1 projection" if proj else "identity")))
+    # a row's states: (slices, caption, then the text and kind of the shortcut reaching it)
+    res = [([(_convs(blocks[0])[0].in_channels, C["input"], "x")], "x", None, None)]
+    for i, b in enumerate(blocks, 1):
+        proj = getattr(b, "downsample", None) is not None
+        res.append(([(_convs(b)[-1].out_channels, C["add"], f"x{i}")], "x + F(x)",
+                     *(("+ proj(x)", "1×1 projection") if proj else ("+ x", "identity"))))
     slices = _dense_block(dense)[1]
-    den = [(slices[:1], "x0", None)]
-    for i, (k, _, _) in enumerate(slices[1:], 1):
-        den.append((slices[:i + 1], "[" + ", ".join(s[2] for s in slices[:i + 1]) + "]",
-                    (f"H{i}\n+{k}", k, "concat", None)))
+    names = [s[2] for s in slices]
+    den = [(slices[:i], f"[{', '.join(names[:i])}]" if i > 1 else "x0", "concat", None)
+           for i in range(1, len(slices) + 1)]
     scale = 1.0 / max(sum(s[0] for s in state[0]) for state in res + den)
     res_top = max(state[0][0][0] for state in res) * scale
     rows = (("residual", "ResNet: add the block's output to its input", res, res_top),
@@ -92,13 +90,14 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
             ax.set(xlim=(-0.7, 2 * max(len(res), len(den)) - 1.3), ylim=(-0.38, top + 0.37),
                    title=title)
             ax.axis("off")
-            for i, (slices, caption, step) in enumerate(states):
+            for i, (slices, caption, text, shortcut) in enumerate(states):
                 x0, x1, total = 2 * i - 2, 2 * i, sum(s[0] for s in slices)
                 height = _stack(ax, d, x1, slices, 0.55, scale, panel=panel, stage=i)
                 d.add(ax.text(x1, -0.06, f"{caption}\n{total} ch", ha="center", va="top",
                               fontsize=10), "label", caption, total, panel=panel)
-                if step:
-                    box, value, text, shortcut = step
+                if i:                # the step here: a block F or a layer Hi adding k channels
+                    value = slices[-1][0]
+                    box = "F" if panel == "residual" else f"H{i}\n+{value}"
                     mid = 0.5 * scale * min(states[i - 1][0][0][0], slices[0][0])
                     _arrow(ax, (x0 + 0.3, mid), (x1 - 0.3, mid))
                     d.add(ax.text(x0 + 1, mid, box, ha="center", va="center", color="white",
@@ -270,12 +269,11 @@ def plot_dual_path_block(block: nn.Module):
         for at, parts in ((0, read), (x0, [(r["added"], "added"), (r["appended"], "appended")])):
             stacked_bar(ax, y, [p[0] for p in parts], [DUAL_PATH_COLOURS[p[1]] for p in parts],
                         0.6, at)
-        ax.text(r["reads"] + widest * 0.02, y, f"reads {r['reads']}", va="center", fontsize=7)
+        ax.annotate(f"reads {r['reads']}", (x0 - widest * 0.05, y), (r["reads"] + widest * 0.02, y),
+                    va="center", fontsize=7, arrowprops=dict(arrowstyle="->", color="0.4", lw=0.8))
         ax.text(x0 + r["added"] / 2, y, f"+ {r['added']}", ha="center", va="center", fontsize=7)
         ax.text(x0 + r["added"] + r["appended"] + widest * 0.02, y, f"appends {r['appended']}",
                 va="center", fontsize=7)
-        ax.annotate("", xy=(x0 - widest * 0.05, y), xytext=(r["reads"] + widest * 0.27, y),
-                    arrowprops=dict(arrowstyle="->", color="0.4", lw=0.8))
     ax.set_yticks([-r["layer"] for r in rows], [f"layer {r['layer']}" for r in rows])
     ax.set(xticks=[], xlim=(0, widest * 2.7))
     ax.spines[["top", "right", "bottom"]].set_visible(False)
@@ -286,6 +284,5 @@ def plot_dual_path_block(block: nn.Module):
     ax.legend(handles=[Patch(color=DUAL_PATH_COLOURS[c], label=t) for c, t in labels.items()],
               loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize="small",
               frameon=False)
-    ax.set_title(f"dual-path block: residual width {rows[0]['residual']}, growth {k}",
-                 fontsize=9)
+    ax.set_title(f"dual-path block: residual width {rows[0]['residual']}, growth {k}", fontsize=9)
     return fig
