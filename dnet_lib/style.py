@@ -1,12 +1,11 @@
-"""One plot style for the whole book: readable on a phone, colour-blind safe, one colour per idea.
-
-Colours are the Okabe-Ito palette; each recurring concept has one named colour, used by every
-diagram, explorer and chapter plot: ``style.use()`` once in a chapter's setup cell, then e.g.
-``ax.plot(x, y, color=style.COLORS["dense"])`` and ``style.label(ax, x="depth (layers)")``.
-"""
+"""One plot style for the whole book: readable on a phone, colour-blind safe, one colour per idea
+(the Okabe-Ito palette). ``style.use()`` once in a chapter's setup cell, then e.g.
+``ax.plot(x, y, color=style.COLORS["dense"])`` and ``style.label(ax, x="depth (layers)")``."""
 from __future__ import annotations
 
-__all__ = ["PALETTE", "COLORS", "RC_PARAMS", "CYCLE", "use", "context", "label"]
+from cycler import cycler
+
+__all__ = ["PALETTE", "COLORS", "RC_PARAMS", "use", "context", "label"]
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE: dict[str, str] = {
@@ -37,29 +36,24 @@ RC_PARAMS: dict[str, object] = {
     "lines.linewidth": 2.2, "lines.markersize": 6,
     "axes.spines.top": False, "axes.spines.right": False,
     "axes.grid": True, "grid.alpha": 0.3, "axes.axisbelow": True,
+    # the whole palette, blue first (DenseNet) and vermillion second (ResNet)
+    "axes.prop_cycle": cycler(color=[PALETTE[name] for name in (
+        "blue", "vermillion", "green", "orange", "sky", "purple", "black", "yellow")]),
 }
-# the colour cycle: the palette, blue first (DenseNet) and vermillion second (ResNet)
-CYCLE = ("blue", "vermillion", "green", "orange", "sky", "purple", "black", "yellow")
-
-
-def _rc() -> dict:
-    from cycler import cycler
-    return {**RC_PARAMS, "axes.prop_cycle": cycler(color=[PALETTE[name] for name in CYCLE])}
 
 
 def use() -> None:
     """Apply the book's style to every later matplotlib figure (call once per notebook)."""
     import matplotlib
-    matplotlib.rcParams.update(_rc())
+    matplotlib.rcParams.update(RC_PARAMS)
 
 
 def context():
     """A context manager: the book's style for the figures made inside the ``with`` block."""
     import matplotlib
-    return matplotlib.rc_context(_rc())
+    return matplotlib.rc_context(RC_PARAMS)
 
 
 def label(ax, x: str | None = None, y: str | None = None, title: str | None = None) -> None:
     """Label axes; the book's convention is "quantity (unit)", e.g. "memory (MiB)"."""
-    given = {"xlabel": x, "ylabel": y, "title": title}
-    ax.set(**{k: v for k, v in given.items() if v is not None})
+    ax.set(**{k: v for k, v in {"xlabel": x, "ylabel": y, "title": title}.items() if v is not None})

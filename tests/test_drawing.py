@@ -177,6 +177,6 @@ def test_memory_charts_draw_every_saved_tensor_and_variant():
     import pandas as pd
     table = pd.DataFrame(dict(variant=["a", "a", "b", "b"], depth=[10, 16, 10, 16],
                               saved_MiB=[1.0, 2.0, 0.5, 1.0], step_s=[0.1, 0.2, 0.1, 0.2]))
-    fig = drawing.plot_sweep(table, "depth", "depth")
+    fig = drawing.plot_sweep(table, "depth", "depth", "title")
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     plt.close(fig)

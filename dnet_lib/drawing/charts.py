@@ -1,22 +1,13 @@
-"""Charts of measurements: ``block_cost_bars`` (``arith``) and ``stage_diagram`` (``stages``)
-return a ``Drawing``; the ``plot_*`` charts of the analyses draw on ``ax`` (or a new pyplot
-figure), label it with ``style.label`` and return it.
-
-* chapter 1: ``plot_depth_curves`` (``degradation``); chapters 6 and 9:
-  ``plot_learning_curves`` (``results``); chapter 6: ``plot_less_data_gaps`` (``seeds``)
-* chapter 7: ``plot_saved_by_layer``, ``plot_sweep`` (``memory``)
-* chapter 8: ``plot_feature_reuse``, ``plot_cutoffs`` (``reuse``),
-  ``plot_gradient_norms`` (``gradflow``), ``plot_plane``, ``plot_decision_boundary`` (``toy``)
-"""
+"""Charts of measurements: ``block_cost_bars`` and ``stage_diagram`` return a ``Drawing``; the
+``plot_*`` charts of the analyses draw on ``ax`` or on a new pyplot figure."""
 from __future__ import annotations
 
 from itertools import groupby
 
 import numpy as np
-import torch
 from torch import nn
 
-from .. import models, results, reuse, seeds, style, toy, validate
+from .. import results, reuse, seeds, style, toy, validate
 from ..stages import stage_of, trace_widths
 from ..units import BYTES_PER_FLOAT32
 from .figure import Drawing, new_figure, pyplot_axes, stacked_bar, subplots
@@ -46,48 +37,34 @@ def block_cost_bars(stats: dict) -> Drawing:
     with style.context():
         d = new_figure(6.4, 2.8, "dense block costs")
         xs = range(1, len(layers) + 1)
-        for ax, (values, units, colour, metric, name, title) in zip(d.figure.subplots(1, 2),
-                                                                    panels):
+        for ax, (values, units, colour, key, name, title) in zip(d.figure.subplots(1, 2), panels):
             # the first unit the largest value reaches
             div, unit = next((u for u in units if max(values) >= u[0]), units[-1])
             for x, v, bar in zip(xs, values, ax.bar(xs, [v / div for v in values], color=colour)):
-                d.add(bar, "bar", f"layer {x}", v, metric=metric)
+                d.add(bar, "bar", f"layer {x}", v, metric=key)
             style.label(ax, x="layer", y=f"{name} ({unit})" if unit else name, title=title)
             ax.grid(axis="x", visible=False)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         return d
 
 
-def _model_label(model: nn.Module) -> str:
-    """e.g. DenseNet-121, ResNet-50: weighted layers = main-path convolutions + linear layers."""
-    depth = sum(1 for name, m in model.named_modules()
-                if (isinstance(m, nn.Conv2d) and "downsample" not in name)
-                or isinstance(m, nn.Linear))
-    return f"{type(model).__name__}-{depth}"
-
-
-def stage_diagram(densenet: nn.Module | None = None, resnet: nn.Module | None = None,
-                  size: int = 224) -> Drawing:
+def stage_diagram(densenet: nn.Module, resnet: nn.Module, size: int = 224) -> Drawing:
     """Channels carried (top) and resolution (bottom) against convolutions passed through two
-    networks, measured with forward hooks. Defaults: DenseNet-121 and ResNet-50 on the "meta"
-    device (structure only, instant)."""
-    with torch.device("meta"):
-        densenet = models.densenet121() if densenet is None else densenet
-        resnet = models.resnet50() if resnet is None else resnet
+    networks, measured with forward hooks."""
     with style.context():
         d = new_figure(6.4, 5.4, "stages")
         ax_c, ax_r = d.figure.subplots(2, 1, sharex=True)
         for net, colour in ((densenet, C["densenet"]), (resnet, C["resnet"])):
-            label, points = _model_label(net), trace_widths(net, size)
+            points = trace_widths(net, size)
+            depth = points[-1].convs + sum(isinstance(m, nn.Linear) for m in net.modules())
+            label = f"{type(net).__name__}-{depth}"      # ResNet-50: 49 convolutions + 1 linear
             for ax, kind, pick in ((ax_c, "channels", max), (ax_r, "resolution", min)):
                 values = [getattr(p, kind) for p in points]
                 (line,) = ax.step([p.convs for p in points], values, where="post", color=colour,
                                   label=label)
                 d.add(line, kind, label, pick(values), model=label, values=values)
-            for p in points:
-                if p.kind == "transition":
-                    ax_c.axvline(p.convs, color=C["transition"], lw=0.8, alpha=0.5,
-                                 label="transition")
+            for x in [p.convs for p in points if p.kind == "transition"]:
+                ax_c.axvline(x, color=C["transition"], lw=0.8, alpha=0.5, label="transition")
             # label the width where each stage ends; a ResNet plateau at its middle
             for _, stage in groupby([p for p in points if p.kind in ("dense", "residual")],
                                     key=lambda p: stage_of(p.unit)):
@@ -127,82 +104,71 @@ def plot_depth_curves(comparison, ax=None, window: int = 5):
     return ax
 
 
-def plot_less_data_gaps(record: dict, ax=None, first: str = "densenet", second: str = "resnet"):
-    """``seeds.less_data_gaps``: first minus second test accuracy against training images (log
+def plot_less_data_gaps(record: dict):
+    """``seeds.less_data_gaps``: DenseNet minus ResNet test accuracy against training images (log
     scale), one dot per seed, a line through the means, zero marked. Returns the figure."""
     from matplotlib.ticker import NullFormatter
-    table = seeds.less_data_gaps(record, first, second)
-    ax = pyplot_axes(ax, (5, 3.2))
+    table = seeds.less_data_gaps(record)
+    fig, ax = subplots(figsize=(5, 3.2))
     dots = table.gaps.explode()                  # one dot per seed
     ax.semilogx(dots.index, 100 * dots.astype(float), "o", color="C0", alpha=0.6, ms=5)
     ax.semilogx(table.index, 100 * table.gap_mean, "-", color="C0", label="mean over seeds")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xticks(list(table.index), [f"{int(n):,}" for n in table.index])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    names = [results.network_label(record, n).split(" ")[0] for n in (first, second)]
+    names = [results.network_label(record, n).split(" ")[0] for n in ("densenet", "resnet")]
     style.label(ax, x="training images (log scale)", y=f"{names[0]} - {names[1]} (points)")
     ax.legend(fontsize="small")
-    return ax.figure
+    return fig
 
 
-def plot_saved_by_layer(panels: dict, title: str = ""):
-    """One panel per entry of ``panels`` (``memory.saved_by_layer`` lists): a row per dense
-    layer, a bar per saved storage as wide as its channels, coloured by what it is (statistics
-    are too small to draw). Returns the figure."""
+def plot_saved_by_layer(panels: dict, title: str):
+    """A panel per ``memory.saved_by_layer`` list: a row per dense layer, a bar per saved storage
+    as wide as its channels, coloured by kind (statistics: not drawn). Returns the figure."""
     from matplotlib.patches import Patch
     fig, axes = subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), sharex=True,
                          squeeze=False)
-    used, widest = set(), 1
+    ends = [1]
     for ax, (name, tensors) in zip(axes[0], panels.items()):
         layers = sorted({t.layer for t in tensors})
         for layer in layers:
             drawn = [t for t in tensors if t.layer == layer and t.channels]
-            end = stacked_bar(ax, layer, [t.channels for t in drawn],
-                              [SAVED_COLOURS[t.kind] for t in drawn], 0.7)[1]
-            used.update(t.kind for t in drawn)
-            widest = max(widest, end)
-            ax.text(end + 1, layer, f"{end}", va="center", fontsize=7)
+            ends.append(stacked_bar(ax, layer, [t.channels for t in drawn],
+                                    [SAVED_COLOURS[t.kind] for t in drawn], 0.7)[1])
+            ax.text(ends[-1] + 1, layer, f"{ends[-1]}", va="center", fontsize=7)
         style.label(ax, x="channels stored for backward", y="dense layer", title=name)
         ax.set_yticks(layers)
         ax.invert_yaxis()
-    axes[0][0].set_xlim(0, widest * 1.15)
-    if title:
-        fig.suptitle(title, fontsize=10)
+    axes[0][0].set_xlim(0, max(ends) * 1.15)
+    fig.suptitle(title, fontsize=10)
+    used = {t.kind for tensors in panels.values() for t in tensors if t.channels}
     fig.legend(handles=[Patch(color=c, label=k) for k, c in SAVED_COLOURS.items() if k in used],
                loc="outside lower center", ncol=2, fontsize="small", frameon=False)
     return fig
 
 
-def plot_sweep(table, x: str, xlabel: str, title: str = ""):
+def plot_sweep(table, x: str, xlabel: str, title: str):
     """A ``memory.sweep`` table: saved MiB (left) and step seconds (right) against column
     ``x``, one line per variant. Returns the figure."""
     fig, axes = subplots(1, 2, figsize=(9, 3.2))
-    for name, part in table.groupby("variant", sort=False):
-        for ax, column in zip(axes, ("saved_MiB", "step_s")):
+    for ax, column, y in zip(axes, ("saved_MiB", "step_s"),
+                             ("saved for backward (MiB)", "training step (s)")):
+        for name, part in table.groupby("variant", sort=False):
             ax.plot(part[x], part[column], "-o", label=name)
-    style.label(axes[0], x=xlabel, y="saved for backward (MiB)")
-    style.label(axes[1], x=xlabel, y="training step (s)")
+        style.label(ax, x=xlabel, y=y)
     axes[0].legend(fontsize="small")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
-def plot_feature_reuse(model_or_matrices, axes=None, annotate: bool = True):
-    """Heat maps of ``reuse.feature_reuse`` (of a DenseNet, row-normalised, or the matrices):
-    target layer across, source down, a colour scale per panel; ``annotate`` writes the values
-    into blocks of up to 8 layers. Returns the figure."""
-    if isinstance(model_or_matrices, nn.Module):
-        matrices = reuse.feature_reuse(model_or_matrices, normalize="row")
-    else:
-        matrices = [np.asarray(m, dtype=float) for m in model_or_matrices]
-    if not matrices:
-        raise ValueError("no dense blocks to plot")
+def plot_feature_reuse(model: nn.Module, axes=None, annotate: bool = True):
+    """Heat maps of a DenseNet's ``reuse.feature_reuse`` (row-normalised), target layer across,
+    source down; ``annotate`` writes values into blocks of up to 8 layers. Returns the figure."""
+    matrices = reuse.feature_reuse(model, normalize="row")
     n = len(matrices)
     if axes is None:
-        axes = subplots(1, n, figsize=(2.6 * n + 0.6, 2.8), squeeze=False)[1][0]
-    axes = np.atleast_1d(axes)
-    for b, (ax, m) in enumerate(zip(axes, matrices)):
+        axes = subplots(1, n, figsize=(2.6 * n + 0.6, 2.8))[1]
+    for b, (ax, m) in enumerate(zip(np.atleast_1d(axes), matrices)):
         image = ax.imshow(m.T, interpolation="nearest")
         if annotate and len(m) <= 8:             # beyond 8x8 the numbers no longer fit
             for (row, col), v in np.ndenumerate(m.T):
@@ -216,39 +182,34 @@ def plot_feature_reuse(model_or_matrices, axes=None, annotate: bool = True):
         style.label(ax, x="target layer", y="source" if b == 0 else None)
         ax.set_title(f"dense block {b + 1}", fontsize=9)
         ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    return axes[0].figure
+    return ax.figure
 
 
-def plot_cutoffs(matrices_by_model: dict, fractions=reuse.FRACTIONS):
+def plot_cutoffs(matrices_by_model: dict):
     """Four panels, one per Figure 5 observation: holds (1) or fails (0) against its cut-off,
     one line per model, today's cut-off dashed. Returns the figure."""
-    curves = reuse.cutoff_curves(matrices_by_model, fractions)
+    curves = reuse.cutoff_curves(matrices_by_model)
     fig, axes = subplots(1, 4, figsize=(10, 2.6), sharey=True)
+    grids = {3: np.linspace(0, 1, 101), 4: np.linspace(0, 3, 121)}   # 3, 4: one statistic each
     for i, name in enumerate(matrices_by_model):
-        part = curves[curves.model == name]
         offset = 0.04 * (i - (len(matrices_by_model) - 1) / 2)     # lines side by side
-        for obs in (1, 2):
-            p = part[part.observation == obs]
-            axes[obs - 1].step(p.cutoff, (p.statistic >= reuse.RULES[obs]) + offset,
-                               where="mid", color=f"C{i}", label=name)
-        for obs, grid in ((3, np.linspace(0, 1, 101)), (4, np.linspace(0, 3, 121))):
-            p = part[part.observation == obs]
-            if len(p):
-                axes[obs - 1].step(grid, (p.statistic.iloc[0] >= grid) + offset, where="post",
-                                   color=f"C{i}")
-    cutoffs = (reuse.USED_FRACTION, reuse.USED_FRACTION, reuse.RULES[3], reuse.RULES[4])
+        for obs, p in curves[curves.model == name].groupby("observation"):
+            if obs <= 2:
+                x, holds, where = p.cutoff, p.statistic >= reuse.RULES[obs], "mid"
+            else:
+                x, holds, where = grids[obs], p.statistic.iloc[0] >= grids[obs], "post"
+            axes[obs - 1].step(x, holds + offset, where=where, color=f"C{i}", label=name)
     used = "'used' fraction of row max"
-    for obs, (ax, cutoff, x) in enumerate(zip(axes, cutoffs, (used, used, "required share",
-                                                               "required ratio")), 1):
-        ax.axvline(cutoff, color="0.4", ls="--", lw=0.8)
+    for obs, (ax, x) in enumerate(zip(axes, (used, used, "required share", "required ratio")), 1):
+        ax.axvline(reuse.USED_FRACTION if obs <= 2 else reuse.RULES[obs], color="0.4", ls="--",
+                   lw=0.8)
         style.label(ax, x=x, title=f"observation {obs}")
         ax.set_yticks([0, 1], ["fails", "holds"])
     axes[0].legend(fontsize="x-small", loc="lower left")
     return fig
 
 
-def plot_gradient_norms(norms: dict, ax=None, ylabel: str = "gradient norm",
-                        title: str | None = None):
+def plot_gradient_norms(norms: dict, ax=None, ylabel: str = "gradient norm", title: str = ""):
     """Log-scale line plot of one norm sequence per net (zeros left out). Returns the axes."""
     ax = pyplot_axes(ax, (5, 3))
     for name, values in norms.items():
@@ -259,39 +220,34 @@ def plot_gradient_norms(norms: dict, ax=None, ylabel: str = "gradient norm",
     return ax
 
 
-def plot_plane(ax, pred, title: str = "", span=toy.SPAN) -> None:
+def plot_plane(ax, pred, title: str = "") -> None:
     """``toy.predict_plane``'s classes as an image (a colour per class), the images as dots."""
-    ax.imshow(pred.T, origin="lower", extent=(*span, *span), cmap="tab10", vmin=0, vmax=9)
+    ax.imshow(pred.T, origin="lower", extent=(*toy.SPAN, *toy.SPAN), cmap="tab10", vmin=0, vmax=9)
     ax.plot([0, 1, 0], [0, 0, 1], "ko", ms=4)
     style.label(ax, x="s (towards b)", y="t (towards c)", title=title)
 
 
-def plot_decision_boundary(model: nn.Module, x, y, ax=None, title: str | None = None,
-                           extent=toy.EXTENT, resolution: int = 200):
+def plot_decision_boundary(model: nn.Module, x, y, ax=None, title: str = ""):
     """A toy model's probability map (``toy.decision_grid``), its 0.5 contour and the data
     points. Returns the axes."""
     ax = pyplot_axes(ax, (3, 3))
-    xs, ys, prob = toy.decision_grid(model, extent, resolution)
+    xs, ys, prob = toy.decision_grid(model)
     ax.contourf(xs, ys, prob, levels=20, cmap="RdBu_r", alpha=0.6, vmin=0, vmax=1)
     ax.contour(xs, ys, prob, levels=[0.5], colors="k", linewidths=1)
-    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap="RdBu_r", s=4,
-               edgecolors="none")
-    ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal")
+    ax.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu_r", s=4, edgecolors="none")
+    ax.set(xlim=toy.EXTENT[:2], ylim=toy.EXTENT[2:], aspect="equal")
     style.label(ax, x="$x_1$", y="$x_2$")
-    if title:
-        ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9)
     return ax
 
 
-def plot_learning_curves(record: dict, group: str | None = "main", axes=None):
-    """Training loss and test accuracy against epoch for every run of ``group`` in a reference
-    record (``results.curves``; ``None``: every run): one colour per network, one line per
-    seed. Returns the figure."""
+def plot_learning_curves(record: dict, group: str | None = "main"):
+    """Training loss and test accuracy against epoch of every run of ``group`` (``None``: all) in a
+    record (``results.curves``): a colour per network, a line per seed. Returns the figure."""
     table = results.curves(record, group)
     if table.empty:
         raise ValueError(f"no runs of group {group!r} in this result file")
-    if axes is None:
-        axes = subplots(1, 2, figsize=(9, 3.2))[1]
+    fig, axes = subplots(1, 2, figsize=(9, 3.2))
     for i, (network, part) in enumerate(table.groupby("network", sort=False)):
         colour = next((C[k] for k in ("densenet", "resnet") if network.lower().startswith(k)),
                       f"C{i}")
@@ -305,4 +261,4 @@ def plot_learning_curves(record: dict, group: str | None = "main", axes=None):
     axes[1].legend(fontsize="small", loc="lower right")
     for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
-    return axes[0].figure
+    return fig
