@@ -125,9 +125,7 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
         raise ValueError("models must name at least one model, got an empty mapping")
     check_int("repeats", repeats, 1)
     check_int("warmup", warmup, 0)
-    for model in models.values():
-        model.train()
-    saved = {n: saved_activation_bytes(m, x) for n, m in models.items()}
+    saved = {n: saved_activation_bytes(m.train(), x) for n, m in models.items()}
     peaks = {n: cuda_peak_bytes(m, x, y) for n, m in models.items()}
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range((warmup + repeats) if time_steps else 0):
