@@ -1,12 +1,14 @@
 """What training a network costs in memory (chapter 7): the bytes autograd keeps for backward,
-counted by ``saved_tensors_hooks`` (honest for memory-efficient layers: tests/test_memory.py),
-per dense layer too, and a step's seconds and CUDA peak, against depth and input size."""
+per module and per dense layer, and a training step's seconds and CUDA peak, against depth and
+input size. ``saved_tensors_hooks`` see exactly what is kept, so a memory-efficient layer (whose
+backward recomputes its BN-ReLU from the stored maps, ``models/efficient.py``) is counted as it
+really is."""
 from __future__ import annotations
 
 import math
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Mapping
 
@@ -31,25 +33,23 @@ class SavedActivations:
     (parameters and buffers excluded), and bytes per innermost module name ("" the model)."""
     total_bytes: int
     num_tensors: int
-    by_module: dict[str, int] = field(default_factory=dict)
+    by_module: dict[str, int]
 
 
-def _storage_key(t: torch.Tensor) -> tuple[str, int] | None:
-    """(device, storage address) of ``t``; None for tensors without storage (sparse, ...)."""
-    try:
-        return (str(t.device), t.untyped_storage().data_ptr())
-    except (RuntimeError, NotImplementedError):
-        return None
+def _storage_key(t: torch.Tensor) -> tuple[torch.device, int]:
+    """Where ``t``'s storage lives: every view of one tensor has the same key."""
+    return t.device, t.untyped_storage().data_ptr()
 
 
-def _saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor]]:
-    """(innermost module name, tensor) of every tensor but parameters and buffers that autograd
-    saves during ``model(*args)`` (grad on, the model's mode; BatchNorm statistics restored)."""
+def _saved_for_backward(model: nn.Module, args: tuple) -> tuple[object, dict]:
+    """``model(*args)`` (grad on, the model's mode, on copies of its buffers) and what autograd
+    saves for backward during it: {storage key: (innermost module name, first tensor saved)},
+    parameters and buffers left out."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    excluded = {_storage_key(t) for t in (*model.parameters(), *model.buffers())}
-    buffers = [b.detach().clone() for b in model.buffers()]
-    stack, saved, handles = [""], [], []
+    buffers = {name: b.clone() for name, b in model.named_buffers()}   # what BatchNorm updates
+    excluded = {_storage_key(t) for t in (*model.parameters(), *buffers.values())}
+    stack, saved, handles = [""], {}, []
 
     def leave(module, args, output) -> None:    # None: a returned value would replace the output
         stack.pop()
@@ -60,33 +60,28 @@ def _saved_for_backward(model: nn.Module, *args) -> list[tuple[str, torch.Tensor
                         module.register_forward_hook(leave)]
 
     def pack(t: torch.Tensor) -> torch.Tensor:      # keeping t: no storage address is reused
-        if _storage_key(t) not in excluded:
-            saved.append((stack[-1], t))
+        key = _storage_key(t)
+        if key not in excluded:
+            saved.setdefault(key, (stack[-1], t))
         return t
 
     try:
         with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model(*args)
+            output = torch.func.functional_call(model, buffers, args)
     finally:
         for h in handles:
             h.remove()
-        with torch.no_grad():
-            for b, before in zip(model.buffers(), buffers):
-                b.copy_(before)
-    return saved
+    return output, saved
 
 
-def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple, *,
-                           by_module: bool = True) -> SavedActivations:
+def saved_activation_bytes(model: nn.Module, x: torch.Tensor | tuple) -> SavedActivations:
     """Bytes autograd saves for backward during ``model(x)`` (``x``: a tensor or a tuple of
     arguments), each storage once and whole (what stays alive), by the module that saved it."""
-    seen, per_module = {}, {}
-    for name, t in _saved_for_backward(model, *(x if isinstance(x, tuple) else (x,))):
-        key = _storage_key(t)
-        if key is not None and key not in seen:
-            seen[key] = t.untyped_storage().nbytes()
-            per_module[name] = per_module.get(name, 0) + seen[key]
-    return SavedActivations(sum(seen.values()), len(seen), per_module if by_module else {})
+    _, saved = _saved_for_backward(model, x if isinstance(x, tuple) else (x,))
+    by_module = {}
+    for name, t in saved.values():
+        by_module[name] = by_module.get(name, 0) + t.untyped_storage().nbytes()
+    return SavedActivations(sum(by_module.values()), len(saved), by_module)
 
 
 # --------------------------------------------------------------------------- timing
@@ -113,14 +108,12 @@ def cuda_peak_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int |
 # --------------------------------------------------------------------------- comparison
 @dataclass
 class MemoryRow:
-    """One model in a ``compare_memory`` table; ratios are relative to the first model."""
+    """One model in a ``compare_memory`` table; ``saved_ratio`` is relative to the first model."""
     name: str
     saved_bytes: int
     saved_tensors: int
     saved_ratio: float
-    step_seconds: float
-    time_ratio: float
-    step_seconds_all: list[float]
+    step_seconds: float           # the median; NaN when not timed
     cuda_peak_bytes: int | None
 
 
@@ -132,20 +125,16 @@ def compare_memory(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Te
         raise ValueError("models must name at least one model, got an empty mapping")
     check_int("repeats", repeats, 1)
     check_int("warmup", warmup, 0)
-    for model in models.values():
-        model.train()
-    saved = {n: saved_activation_bytes(m, x, by_module=False) for n, m in models.items()}
+    saved = {n: saved_activation_bytes(m.train(), x) for n, m in models.items()}
     peaks = {n: cuda_peak_bytes(m, x, y) for n, m in models.items()}
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range((warmup + repeats) if time_steps else 0):
         for name, model in models.items():
             times[name].append(train_step(model, x, y))
-    times = {name: t[warmup:] for name, t in times.items()}         # the warm-up rounds out
-    median = {n: statistics.median(t) if t else math.nan for n, t in times.items()}
-    base = next(iter(models))
-    return [MemoryRow(n, saved[n].total_bytes, saved[n].num_tensors,
-                      saved[n].total_bytes / saved[base].total_bytes, median[n],
-                      median[n] / median[base], times[n], peaks[n]) for n in models]
+    base = saved[next(iter(models))].total_bytes
+    return [MemoryRow(n, s.total_bytes, s.num_tensors, s.total_bytes / base,
+                      statistics.median(times[n][warmup:]) if time_steps else math.nan, peaks[n])
+            for n, s in saved.items()]
 
 
 def densenet_variants(arch: str = "densenet_bc", depth: int = 100, fast_cpu: bool = False
@@ -167,7 +156,7 @@ def densenet_variants(arch: str = "densenet_bc", depth: int = 100, fast_cpu: boo
                                                 memory_efficient=on) for kind, on in flags})
     reference = variants["ours plain"].state_dict()
     for model in variants.values():
-        model.load_state_dict(reference, strict=True)
+        model.load_state_dict(reference)
     return variants
 
 
@@ -233,7 +222,6 @@ class SavedTensor:
     layer: int          # 1..L
     module: str         # the innermost module in the layer ("norm1", ...; "" the layer itself)
     channels: int       # size of dimension 1 (0 for per-channel statistics and scalars)
-    nbytes: int
     shared: bool        # the storage of the block input or of a layer's output (kept anyway)
 
     @property
@@ -241,18 +229,12 @@ class SavedTensor:
         """What the storage is, by the module that saved it ("" our layer's own Function)."""
         if self.shared:
             return "feature maps (kept anyway)"
-        if self.channels == 0:
-            return "statistics"
-        if self.module in ("", "norm1"):
-            return WIDE[0]
-        if self.module.startswith("relu1"):
-            return WIDE[1]
-        if self.module.startswith(("norm2", "relu2", "conv2")):
-            return "bottleneck (4k maps)"
-        return "other"
+        return "statistics" if self.channels == 0 else _SAVED_BY.get(self.module, "other")
 
 
 WIDE = ("concatenation (BatchNorm's input)", "BN-ReLU output (the conv's input)")
+_SAVED_BY = {"": WIDE[0], "norm1": WIDE[0], "relu1": WIDE[1],
+             **dict.fromkeys(("norm2", "relu2", "conv2"), "bottleneck (4k maps)")}
 
 
 def saved_by_layer(block: nn.Module, x: torch.Tensor) -> list[SavedTensor]:
@@ -260,24 +242,13 @@ def saved_by_layer(block: nn.Module, x: torch.Tensor) -> list[SavedTensor]:
     ``block(x)`` (training mode), once per layer: a map three layers save appears three times."""
     if not isinstance(block, models.DenseBlock):
         raise ValueError(f"block must be a dnet_lib DenseBlock, got {type(block).__name__}")
-    outputs = [x]
-    handles = [layer.register_forward_hook(lambda m, a, out: outputs.append(out))
-               for layer in block.values()]
-    try:
-        saved = _saved_for_backward(block.train(), x)
-    finally:
-        for h in handles:
-            h.remove()
-    shared = {_storage_key(t) for t in outputs}
-    rows, seen = [], set()
-    for path, t in saved:
-        layer_name, _, module = path.partition(".")
-        key = (layer_name, _storage_key(t))
-        if layer_name and key not in seen:       # "": saved by the block itself
-            seen.add(key)
-            rows.append(SavedTensor(int(layer_name.removeprefix("denselayer")), module,
-                                    t.shape[1] if t.dim() >= 2 else 0,
-                                    t.untyped_storage().nbytes(), key[1] in shared))
+    features, rows = [x], []
+    for number, layer in enumerate(block.train().values(), 1):    # DenseBlock.forward's loop
+        shared = {_storage_key(t) for t in features}       # the block input, earlier outputs
+        output, saved = _saved_for_backward(layer, (features,))
+        rows += [SavedTensor(number, module, t.shape[1] if t.dim() >= 2 else 0, key in shared)
+                 for key, (module, t) in saved.items()]
+        features.append(output)
     return rows
 
 
@@ -293,11 +264,11 @@ def d2l_resolution(batch: int, sizes=(96, 224), device: torch.device | str = "cp
     input size (a column each), with their parameters and the last size's ratio to the first."""
     import pandas as pd
     check_int("batch", batch, 1)
+    builds = {"d2l DenseNet": models.d2l_densenet,
+              "d2l DenseNet, memory-efficient": partial(models.d2l_densenet, memory_efficient=True),
+              "d2l ResNet-18": models.d2l_resnet18}
     nets = {}
-    for name, build in (("d2l DenseNet", models.d2l_densenet),
-                        ("d2l DenseNet, memory-efficient", partial(models.d2l_densenet,
-                                                                   memory_efficient=True)),
-                        ("d2l ResNet-18", models.d2l_resnet18)):
+    for name, build in builds.items():
         torch.manual_seed(0)
         nets[name] = build().to(device).train()
     table = pd.DataFrame({size: {name: saved_activation_bytes(

@@ -2,12 +2,12 @@
 "stem", after them the "head"): its widths and costs, grouped into the stages a reader names."""
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from . import arith, models
 from .validate import check_int
@@ -58,47 +58,44 @@ def _channels(x) -> int:
     return sum(t.shape[1] for t in x) if isinstance(x, (list, tuple)) else x.shape[1]
 
 
-def _walk(model: nn.Module, size: int, counter=None):
+def _walk(model: nn.Module, size: int):
     """Hooks one zero image (eval mode, no gradients, the parameters' device, "meta" too) through
     ``model``: its units, the state after every one (as ``trace_widths``) and, counted by a
-    ``FlopCounterMode``, each unit's FLOPs (and the stem's)."""
+    ``FlopCounterMode``, each unit's FLOPs (the stem's and the head's too)."""
     check_int("size", size, 1)
     found, in_channels = _units(model)
+    names = {module: name for name, module in found}
     points = [WidthPoint("input", "input", in_channels, size, 0)]
     flops, passed = {}, []                       # passed: one entry per main-path convolution
-    total = counter.get_total_flops if counter is not None else (lambda: 0)
+    counter = FlopCounterMode(display=False)
 
-    def before(name):
-        def hook(module, args):
-            if not flops:                        # the first unit reads the stem's output
-                flops["stem"], x = total(), args[0]
-                side = (x[0] if isinstance(x, (list, tuple)) else x).shape[-1]
-                points.append(WidthPoint("stem", "stem", _channels(x), side, len(passed)))
-            flops[name] = -total()
-        return hook
+    def before(module, args):
+        if not flops:                            # the first unit reads the stem's output
+            flops["stem"], x = counter.get_total_flops(), args[0]
+            side = (x[0] if isinstance(x, (list, tuple)) else x).shape[-1]
+            points.append(WidthPoint("stem", "stem", _channels(x), side, len(passed)))
+        flops[names[module]] = -counter.get_total_flops()
 
-    def after(name, kind):
-        def hook(module, args, output):
-            flops[name] += total()
-            c = output.shape[1] + (_channels(args[0]) if kind == "dense" else 0)
-            points.append(WidthPoint(name, kind, c, output.shape[-1], len(passed)))
-        return hook
+    def after(module, args, output):
+        flops[names[module]] += counter.get_total_flops()
+        c = output.shape[1] + (_channels(args[0]) if _kind(module) == "dense" else 0)
+        points.append(WidthPoint(names[module], _kind(module), c, output.shape[-1], len(passed)))
 
     handles = [m.register_forward_hook(lambda *_: passed.append(1))
                for name, m in model.named_modules()
                if isinstance(m, nn.Conv2d) and "downsample" not in name]
-    for name, m in found:
-        handles += [m.register_forward_pre_hook(before(name)),
-                    m.register_forward_hook(after(name, _kind(m)))]
+    for module in names:
+        handles += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
     was_training = model.training
     device = next(model.parameters(), torch.zeros(())).device
     try:
-        with torch.no_grad(), counter or contextlib.nullcontext():
+        with torch.no_grad(), counter:
             model.eval()(torch.zeros(1, in_channels, size, size, device=device))
     finally:
         model.train(was_training)
         for h in handles:
             h.remove()
+    flops["head"] = counter.get_total_flops() - sum(flops.values())
     return found, points, flops
 
 
@@ -111,16 +108,13 @@ def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
 def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
     """Per-unit parameters and FLOPs (as ``arith.count_params`` and ``count_flops``) for one
     image; each column adds up to the whole model's (the head: what the others leave)."""
-    from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
-    found, _, flops = _walk(model, size, counter)
+    found, points, flops = _walk(model, size)
     modules = list(model.modules())
     stem = modules[:modules.index(found[0][1])]        # registered before the first unit
     params = {"stem": sum(arith.count_params(m) for m in stem if next(m.children(), None) is None)}
     params.update((name, arith.count_params(m)) for name, m in found)
     params["head"] = arith.count_params(model) - sum(params.values())
-    flops["head"] = counter.get_total_flops() - sum(flops.values())
-    kinds = {name: _kind(m) for name, m in found}
+    kinds = {p.unit: p.kind for p in points}
     return [UnitCost(name, kinds.get(name, name), params[name], flops[name]) for name in params]
 
 
