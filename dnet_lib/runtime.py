@@ -28,11 +28,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
     """The GPU when there is one (CUDA, then Apple MPS), else the CPU. ``prefer`` overrides."""
     if prefer is not None:
         return torch.device(prefer)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return torch.device("cuda" if torch.cuda.is_available() else
+                        "mps" if torch.backends.mps.is_available() else "cpu")
 
 
 def mode(device: torch.device | None = None) -> str:
