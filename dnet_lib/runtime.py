@@ -13,12 +13,6 @@ from pathlib import Path
 
 import torch
 
-# The one setting behind the chapters' Colab setup cells, the book's Colab and repository
-# buttons and the student notebooks' badges: after changing it, run
-# `python -m dnet_tools.book sync` (tests/test_book.py checks that every place agrees).
-REPO_URL = "https://github.com/densenet-book/dnet-book"
-
-
 def smoke() -> bool:
     """True when ``DNET_SMOKE`` is set to 1/true/yes."""
     return os.environ.get("DNET_SMOKE", "").strip().lower() in ("1", "true", "yes")
