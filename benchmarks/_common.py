@@ -31,7 +31,6 @@ from typing import Callable
 import torch
 
 from dnet_lib import runtime
-from dnet_lib.files import atomic_write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -141,7 +140,7 @@ def write_json(path: Path, payload: dict) -> None:
     missing = [k for k in REQUIRED_KEYS if k not in payload]
     if missing:
         raise ValueError(f"payload is missing keys {missing}")
-    atomic_write_json(path, payload)
+    machine.write_record(path, payload)
 
 
 def record(name: str, args: argparse.Namespace, device: torch.device, smoke: bool, results: dict,

@@ -5,14 +5,13 @@ file keeps its permission bits; a new one gets the umask's mode (not mkstemp's 0
 """
 from __future__ import annotations
 
-import json
 import os
 import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, IO
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write", "atomic_write_text"]
 
 
 def _target_mode(path: Path) -> int:
@@ -46,8 +45,3 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` as UTF-8, atomically."""
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-
-
-def atomic_write_json(path: str | os.PathLike, payload: Any) -> Path:
-    """Write ``payload`` as indented JSON with a final newline, atomically."""
-    return atomic_write_text(path, json.dumps(payload, indent=2) + "\n")

@@ -23,15 +23,13 @@ from torch import nn
 
 from . import data, reference, results, style, validate
 
-__all__ = ["RUNS", "Taps", "taps", "pixel_stats", "load_record", "decode_images", "page_html",
-           "live_view", "static_figure", "page_weight", "runtime_version",
-           "VENDORED"]
+__all__ = ["RUNS", "Taps", "taps", "load_record", "live_view", "static_figure",
+           "page_weight", "runtime_version", "VENDORED"]
 
 RUNS = {"densenet": "densenet-s0", "resnet": "resnet-s0"}     # network -> reference run
 RECORD = "live_networks.json"
 _HERE = Path(__file__).resolve().parent
 VENDORED = _HERE.parent / "_vendor" / "onnxruntime"     # in a checkout of the book
-RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-payload.js")   # what the page loads from there
 
 
 # the submodules whose outputs the page shows (ResNet's stem ends with its max pool)
@@ -42,8 +40,7 @@ class Taps(nn.Module):
     """``model``'s forward pass on raw pixels, returning its intermediate maps as well: a tuple
     in the order of ``self.names``, "logits", "probabilities", then the maps. DenseNet:
     "denseblockB.denselayerL" (the layer's new maps), "denseblockB" (the concatenation); ResNet:
-    "stem" and "layerS.J" (block J's output). Forward hooks collect them in the order they run.
-    """
+    "stem" and "layerS.J" (block J's output). Forward hooks collect them in the order they run."""
 
     def __init__(self, model: nn.Module, mean: float, std: float):
         super().__init__()
@@ -69,18 +66,12 @@ class Taps(nn.Module):
         return (logits, torch.softmax(logits, 1), *self._maps.values())
 
 
-@functools.lru_cache(maxsize=1)
-def pixel_stats() -> tuple[float, float]:
-    """Mean and std of the Fashion-MNIST training pixels in [0, 1]: the reference runs' input
-    normalisation (``data.load_data_fashion_mnist(normalize=True)``)."""
-    pixels = data.load_fashion_mnist(train=True).images.double() / 255.0
-    return pixels.mean().item(), pixels.std().item()
-
-
-def taps(network: str, folder=None) -> Taps:
-    """The ``Taps`` of the committed reference network ("densenet" or "resnet", seed 0)."""
+def taps(network: str) -> Taps:
+    """The ``Taps`` of the committed reference network ("densenet" or "resnet", seed 0), with
+    the reference runs' input normalisation (the training pixels' mean and std)."""
     validate.check_choice("network", network, RUNS)
-    return Taps(reference.load_model(RUNS[network], folder), *pixel_stats())
+    (mean,), (std,) = data.dataset_stats(data.load_fashion_mnist(train=True).images)
+    return Taps(reference.load_model(RUNS[network]), mean, std)
 
 
 def load_record(folder: str | Path | None = None) -> dict:
@@ -89,21 +80,18 @@ def load_record(folder: str | Path | None = None) -> dict:
     return results.load(folder / RECORD)
 
 
-def decode_images(record: dict) -> torch.Tensor:
-    """The record's test images as uint8 (N, 28, 28)."""
-    raw = base64.b64decode(record["images"]["pixels_base64"])
-    return torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(record["images"]["shape"])
-
-
-def page_html(record: dict, folder: Path) -> str:
-    """The live page: ``live.html`` filled with the models in ``folder``, the images and data of
-    ``record`` (the committed ``live_networks.json``) and ``live.js``."""
+def live_view(folder: str | Path | None = None):
+    """The live page (an ``IPython.display.HTML``): ``live.html`` filled with ``live.js``, the ONNX
+    models in ``folder`` (default: the committed ones) and their record's images and data."""
+    from IPython.display import HTML
+    folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
+    record = load_record(folder)
     uid, nets = "dnet-live-" + uuid.uuid4().hex[:8], record["networks"]
-    data = {"classes": record["classes"], "labels": record["images"]["labels"],
-            "indices": record["images"]["test_indices"],
-            "images": record["images"]["pixels_base64"],
-            "outputs": {n: info["outputs"] for n, info in nets.items()},
-            "pytorch": {n: info["probabilities"] for n, info in nets.items()}}
+    shown = {"classes": record["classes"], "labels": record["images"]["labels"],
+             "indices": record["images"]["test_indices"],
+             "images": record["images"]["pixels_base64"],
+             "outputs": {n: info["outputs"] for n, info in nets.items()},
+             "pytorch": {n: info["probabilities"] for n, info in nets.items()}}
     models = "".join(
         f'<script type="text/plain" data-role="model-{n}">'
         f'{base64.b64encode((folder / info["file"]).read_bytes()).decode()}</script>'
@@ -115,25 +103,18 @@ def page_html(record: dict, folder: Path) -> str:
                    f'style="width:0"></div></td><td class="value"></td></tr>'
                    for c in record["classes"])
     script = (_HERE / "live.js").read_text(encoding="utf-8").replace("__ROOT_ID__", uid)
-    return Template((_HERE / "live.html").read_text(encoding="utf-8")).substitute(
+    return HTML(Template((_HERE / "live.html").read_text(encoding="utf-8")).substitute(
         dense=style.COLORS["densenet"], residual=style.COLORS["resnet"],
         highlight=style.COLORS["highlight"], uid=uid, picks=picks, rows=rows,
-        data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"), models=models,
-        script=script)
-
-
-def live_view(folder: str | Path | None = None):
-    """The live page for the committed ONNX files, as an ``IPython.display.HTML``."""
-    from IPython.display import HTML
-    folder = Path(folder) if folder is not None else results.results_dir() / "onnx"
-    return HTML(page_html(load_record(folder), folder))
+        data=json.dumps(shown, separators=(",", ":")).replace("</", "<\\/"), models=models,
+        script=script))
 
 
 def page_weight(view) -> dict[str, int]:
     """Bytes the live page adds to a download: the view's HTML (models, images, script) and
     the vendored runtime files it loads (``_vendor/onnxruntime/``, copied to ``_static/``)."""
     sizes = {"view (models, images, script)": len(view.data.encode("utf-8"))}
-    for name in RUNTIME_FILES:
+    for name in ("ort.wasm.min.js", "ort-wasm-payload.js"):      # what the page loads
         path = VENDORED / name
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: run scripts/vendor_onnxruntime.py")
@@ -147,22 +128,21 @@ def runtime_version() -> str:
     return head.split("ONNX Runtime Web v", 1)[1].split()[0]
 
 
-def _grid(maps: np.ndarray, cols: int, rows: int | None = None) -> np.ndarray:
+def _grid(maps: np.ndarray, cols: int) -> np.ndarray:
     """Maps (C, H, W), each scaled to [0, 1], tiled ``cols`` wide with a 1-pixel gap (NaN)."""
     c, h, w = maps.shape
-    rows = rows or -(-c // cols)
     low, span = maps.min((1, 2), keepdims=True), np.ptp(maps, (1, 2), keepdims=True)
-    tiles = np.full((rows * cols, h + 1, w + 1), np.nan)
+    tiles = np.full((-(-c // cols) * cols, h + 1, w + 1), np.nan)      # whole rows
     tiles[:c, :h, :w] = np.divide(maps - low, span, out=np.zeros_like(maps), where=span > 0)
-    return tiles.reshape(rows, cols, h + 1, w + 1).swapaxes(1, 2).reshape(rows * (h + 1), -1)
+    return tiles.reshape(-1, cols, h + 1, w + 1).swapaxes(1, 2).reshape(-1, cols * (w + 1))
 
 
-def static_figure(image: int = 0, record: dict | None = None):
+def static_figure(image: int = 0):
     """Both networks' probabilities, dense block 1's stack layer by layer and residual stage
     1's maps block by block, for page image ``image`` (drawn from PyTorch's maps)."""
-    record = record if record is not None else load_record()
+    record = load_record()
     validate.check_int("image", image, 0, len(record["images"]["labels"]) - 1)
-    picture = decode_images(record)[image]
+    picture = data.load_fashion_mnist(train=False).images[record["images"]["test_indices"][image]]
     with torch.no_grad():          # PyTorch's maps, per network and name
         d, r = ({n: t[0].numpy() for n, t in zip(m.names, m(picture.float().div(255)[None, None]))}
                 for m in (taps("densenet"), taps("resnet")))
@@ -186,7 +166,7 @@ def static_figure(image: int = 0, record: dict | None = None):
     per_layer, input_rows = k // cols, -(-c0 // cols)
     h = stack.shape[1] + 1                           # a tile and its gap
     ax = fig.add_subplot(grid[:, 1])
-    ax.imshow(_grid(stack, cols, input_rows + len(layers) * per_layer), cmap="gray")
+    ax.imshow(_grid(stack, cols), cmap="gray")
     text = dict(ha="right", va="center", fontsize=9)
     for i in range(len(layers)):
         top = (input_rows + i * per_layer) * h - 0.5

@@ -18,10 +18,8 @@ import torch
 from . import runtime
 
 __all__ = ["results_dir", "find", "load", "now", "stamp", "device_text",
-           "provenance", "is_gpu", "gpu_sentence", "benchmark_tables", "network_label",
+           "provenance", "gpu_sentence", "benchmark_tables", "network_label",
            "select_runs", "runs_table", "summary_table", "mean_std", "curves"]
-
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 # --------------------------------------------------------------------------- files
@@ -33,19 +31,18 @@ def results_dir(start: str | os.PathLike | None = None) -> Path:
             raise FileNotFoundError(f"DNET_RESULTS_DIR={override!r} is not a folder")
         return Path(override)
     here = Path(start) if start is not None else Path.cwd()
-    for folder in (here, *here.resolve().parents, _PACKAGE_ROOT):
+    for folder in (here, *here.resolve().parents, Path(__file__).resolve().parents[1]):
         if (folder / "book" / "results").is_dir():
             return folder / "book" / "results"
     # a non-editable install (how Colab, with no clone, gets them): pyproject's data-files
     from importlib import metadata
     try:
-        files = metadata.distribution("dnet_lib").files or []
+        files = metadata.files("dnet_lib") or []
     except metadata.PackageNotFoundError:
         files = []
     for f in files:
-        if f.name.endswith(".json") and f.parent.as_posix().endswith("share/dnet_lib/results"):
-            if (folder := Path(f.locate()).resolve().parent).is_dir():
-                return folder
+        if f.parent.as_posix().endswith("share/dnet_lib/results"):
+            return Path(f.locate()).resolve().parent
     raise FileNotFoundError("no book/results folder above the current folder or beside "
                             "dnet_lib, and none installed with dnet_lib; run from a clone "
                             "of the book's repository or install dnet_lib from it")
@@ -99,14 +96,10 @@ def provenance(record: dict, verb: str = "trained") -> str:
             f"{torch_version}")
 
 
-def is_gpu(record: dict) -> bool:
-    """True when the file's device is a GPU (CUDA or Apple MPS)."""
-    return device_text(record).lower().startswith(("cuda", "mps", "gpu"))
-
-
 def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
-    """One sentence: which GPU result files exist, or that none has been measured yet."""
-    files = [p for p in find(pattern, folder) if is_gpu(load(p))]
+    """One sentence: the GPU (CUDA, MPS) result files, or that none has been measured yet."""
+    files = [p for p in find(pattern, folder)
+             if device_text(load(p)).lower().startswith(("cuda", "mps", "gpu"))]
     if not files:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")

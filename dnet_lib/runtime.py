@@ -13,12 +13,6 @@ from pathlib import Path
 
 import torch
 
-# The one setting behind the chapters' Colab setup cells, the book's Colab and repository
-# buttons and the student notebooks' badges: after changing it, run
-# `python -m dnet_tools.book sync` (tests/test_book.py checks that every place agrees).
-REPO_URL = "https://github.com/densenet-book/dnet-book"
-
-
 def smoke() -> bool:
     """True when ``DNET_SMOKE`` is set to 1/true/yes."""
     return os.environ.get("DNET_SMOKE", "").strip().lower() in ("1", "true", "yes")
@@ -28,11 +22,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
     """The GPU when there is one (CUDA, then Apple MPS), else the CPU. ``prefer`` overrides."""
     if prefer is not None:
         return torch.device(prefer)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return torch.device("cuda" if torch.cuda.is_available() else
+                        "mps" if torch.backends.mps.is_available() else "cpu")
 
 
 def mode(device: torch.device | None = None) -> str:

@@ -26,6 +26,10 @@ from pathlib import Path
 from dnet_lib import reference, runtime
 from dnet_lib.files import atomic_write_text
 
+# The one setting behind the chapters' Colab setup cells, the book's Colab and repository
+# buttons and the student notebooks' badges: after changing it, run
+# `python -m dnet_tools.book sync` (tests/test_book.py checks that every place agrees).
+REPO_URL = "https://github.com/densenet-book/dnet-book"
 COLAB_TAG = "colab-setup"
 HIDE_TAG = "hide-input"     # the HTML page folds the setup code away; the reader can unfold it
 D2L_VERSION = "1.0.3"
@@ -54,7 +58,7 @@ def colab_cell() -> str:
         "if 'google.colab' in sys.modules:\n"
         "    import importlib, subprocess\n"
         "    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',\n"
-        f"                    'git+{runtime.REPO_URL}',\n"
+        f"                    'git+{REPO_URL}',\n"
         f"                    'd2l=={D2L_VERSION}'], check=True)\n"
         "    importlib.invalidate_caches()"
     )
@@ -155,17 +159,17 @@ def stale_notebooks(root: Path) -> list[Path]:
 
 # --------------------------------------------------------------------------- build
 def effective_config(root: Path, execute_timeout: int) -> dict:
-    """_config.yml with this run's execute.timeout and the repository URL (``runtime.REPO_URL``,
+    """_config.yml with this run's execute.timeout and the repository URL (``REPO_URL``,
     the one setting behind launch buttons, Colab cells and student notebooks)."""
     import yaml
 
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     config.setdefault("execute", {})["timeout"] = execute_timeout
     repository = config.setdefault("repository", {})
-    if repository.get("url", runtime.REPO_URL) != runtime.REPO_URL:
+    if repository.get("url", REPO_URL) != REPO_URL:
         raise ValueError(f"_config.yml sets repository.url {repository['url']!r}; leave it out: "
-                         f"the build uses dnet_lib.runtime.REPO_URL ({runtime.REPO_URL!r})")
-    repository["url"] = runtime.REPO_URL
+                         f"the build uses dnet_tools.book.REPO_URL ({REPO_URL!r})")
+    repository["url"] = REPO_URL
     return config
 
 

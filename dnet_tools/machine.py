@@ -4,20 +4,23 @@ What the benchmarks (``benchmarks/_common.py``), the reference runs
 (``dnet_tools.reference_runs``) and the ONNX export write into their records beside the
 provenance that ``dnet_lib.results.stamp`` gives: the CPU's model and instruction-set
 features, its load, and the checks that keep one machine's timings from passing for
-another's.
+another's; ``write_record`` writes the record.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
+from pathlib import Path
 
 import torch
 
 from dnet_lib import results, runtime
+from dnet_lib.files import atomic_write_text
 
 __all__ = ["CPU_FEATURES", "cpu_features", "environment", "machine_name", "machine_slug",
-           "same_machine", "load_average", "cpu_busy_fraction", "require_quiet_cpu"]
+           "same_machine", "write_record", "load_average", "cpu_busy_fraction", "require_quiet_cpu"]
 
 # The instruction-set features that decide a CPU's matmul and convolution speed: what a CPU
 # result records besides the model string, so two machines sold under one name are told apart.
@@ -92,6 +95,11 @@ def same_machine(a: dict, b: dict) -> bool:
         if key in ia and key in ib and ia[key] != ib[key]:
             return False
     return ia.get("type") == ib.get("type") and ia.get("name") == ib.get("name")
+
+
+def write_record(path: str | os.PathLike, record: dict) -> Path:
+    """Write ``record`` as indented JSON with a final newline, atomically; returns the path."""
+    return atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def load_average() -> list[float] | None:

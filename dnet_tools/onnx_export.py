@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from dnet_lib import data, live, results, validate
-from dnet_lib.files import atomic_write, atomic_write_json
+from dnet_lib.files import atomic_write
 
 from . import machine
 
@@ -60,7 +60,7 @@ def onnx_bytes(module: live.Taps) -> bytes:
     return buffer.getvalue()
 
 
-def export(out: str | Path | None = None, weights_folder=None) -> Path:
+def export(out: str | Path | None = None) -> Path:
     """Write both ONNX files and the record into ``out`` (default book/results/onnx); returns
     the record's path."""
     out = Path(out) if out is not None else results.results_dir() / "onnx"
@@ -79,7 +79,7 @@ def export(out: str | Path | None = None, weights_folder=None) -> Path:
                          "Predictions: one forward pass of each image (the accuracy in "
                          "reference_cpu.json averages each image with its mirror image)."])
     for network, run_id in live.RUNS.items():
-        module = live.taps(network, weights_folder)
+        module = live.taps(network)
         blob = onnx_bytes(module)
         if any(m.training for m in module.modules()):
             raise RuntimeError("the exporter left the network in training mode")
@@ -94,7 +94,7 @@ def export(out: str | Path | None = None, weights_folder=None) -> Path:
             "probabilities": [[round(p, 6) for p in row]
                               for row in outputs["probabilities"].tolist()],
             "predictions": outputs["logits"].argmax(1).tolist()}
-    return atomic_write_json(out / live.RECORD, record)
+    return machine.write_record(out / live.RECORD, record)
 
 
 def main(argv=None) -> Path:

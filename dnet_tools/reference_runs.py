@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 
 from dnet_lib import reference, results, runtime, validate
-from dnet_lib.files import atomic_write_json
 
 from . import machine
 
@@ -121,7 +120,7 @@ def _merge(path: Path, record: dict, command: str, smoke: bool) -> None:
         current["networks"] = fresh["networks"]
         current["notes"] = _notes(smoke, current["runs"]) + [_target_note(current["runs"])]
         current["updated"] = results.now()
-        atomic_write_json(path, current)
+        machine.write_record(path, current)
 
 
 def _claim(path: Path, run_id: str) -> bool:

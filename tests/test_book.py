@@ -37,13 +37,13 @@ def _text_files():
 
 
 def test_repo_url_is_one_setting_and_every_use_agrees():
-    owner_repo = runtime.REPO_URL.removeprefix("https://github.com/")
+    owner_repo = book.REPO_URL.removeprefix("https://github.com/")
     assert re.fullmatch(r"[\w.-]+/[\w.-]+", owner_repo), \
-        f"REPO_URL must be https://github.com/OWNER/REPO (Colab opens github/...): {runtime.REPO_URL}"
+        f"REPO_URL must be https://github.com/OWNER/REPO (Colab opens github/...): {book.REPO_URL}"
     # the book's launch and repository buttons: filled in by the build from REPO_URL
     assert "url" not in (CONFIG.get("repository") or {}), "set REPO_URL, not repository.url"
     effective = book.effective_config(ROOT, 60)
-    assert effective["repository"]["url"] == runtime.REPO_URL
+    assert effective["repository"]["url"] == book.REPO_URL
     branch = effective["repository"]["branch"]
     # every Colab setup cell, Colab badge and clone command in the repository
     uses, wrong, dangling = 0, [], []
@@ -57,10 +57,10 @@ def test_repo_url_is_one_setting_and_every_use_agrees():
                 wrong.append(f"{path.relative_to(ROOT)}: {match.group(0).strip()}")
             if colab and not (ROOT / colab_path).is_file() and path.suffix != ".py":
                 dangling.append(f"{path.relative_to(ROOT)}: {colab_path}")
-    assert not wrong, f"places that disagree with REPO_URL {runtime.REPO_URL}:\n" + "\n".join(wrong)
+    assert not wrong, f"places that disagree with REPO_URL {book.REPO_URL}:\n" + "\n".join(wrong)
     assert not dangling, "Colab links to notebooks that do not exist:\n" + "\n".join(dangling)
     assert uses >= len(book.chapter_notebooks(ROOT)), f"only {uses} uses of the repository URL found"
-    assert f"git+{runtime.REPO_URL}" in book.colab_cell()
+    assert f"git+{book.REPO_URL}" in book.colab_cell()
 
 
 def test_config_essentials():
@@ -144,9 +144,9 @@ def test_colab_cell_in_colab_runs_one_no_deps_pip_install(monkeypatch):
     args, kwargs = calls[0]
     assert args[:4] == [sys.executable, "-m", "pip", "install"] and kwargs.get("check") is True
     assert "--no-deps" in args
-    assert f"git+{runtime.REPO_URL}" in args and "d2l==1.0.3" in args
+    assert f"git+{book.REPO_URL}" in args and "d2l==1.0.3" in args
     packages = [a for a in args[4:] if not a.startswith("-")]
-    assert packages == [f"git+{runtime.REPO_URL}", "d2l==1.0.3"]
+    assert packages == [f"git+{book.REPO_URL}", "d2l==1.0.3"]
 
 
 def _fake_book(tmp_path: Path) -> Path:

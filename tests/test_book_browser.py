@@ -170,7 +170,7 @@ def test_no_broken_internal_links(built_html):
 
 
 def test_chapters_have_a_colab_launch_button(built_html):
-    owner_repo = urlsplit(book.runtime.REPO_URL).path.strip("/")
+    owner_repo = urlsplit(book.REPO_URL).path.strip("/")
     for path in book.chapter_notebooks(ROOT):
         rel = path.relative_to(ROOT).with_suffix("")
         page = (built_html / f"{rel.as_posix()}.html").read_text(encoding="utf-8")

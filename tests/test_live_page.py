@@ -17,7 +17,6 @@ import pytest
 
 from dnet_lib import live as live_lib
 from dnet_tools import machine
-from dnet_lib.files import atomic_write_json
 
 from test_book_browser import _chromium, _external, _skip_or_fail, built_html, server  # noqa: F401
 
@@ -187,7 +186,7 @@ def test_first_inference_time_and_page_weight(chromium, server, built_html, reco
                     phases_ms=timing["phases"], per_image_ms_median=float(np.median(per_image)),
                     per_image_ms=per_image, page_own_bytes=own_bytes, page_all_bytes=all_bytes,
                     load_average=machine.load_average())
-    atomic_write_json(built_html.parent.parent / "live_page_timing.json", measured)
+    machine.write_record(built_html.parent.parent / "live_page_timing.json", measured)
     print(json.dumps({k: v for k, v in measured.items() if k != "per_image_ms"}, indent=1))
     assert own_bytes < MAX_BYTES, f"the live page downloads {own_bytes:,} bytes"
     assert 0 < timing["first"] < LIMIT_MS

@@ -57,3 +57,8 @@ def test_cpu_busy_fraction_measures_this_machine():
         assert busy is None
     else:
         assert 0.0 <= busy <= 1.0
+
+
+def test_write_record_is_indented_json_with_a_final_newline(tmp_path):
+    path = machine.write_record(tmp_path / "sub" / "r.json", {"a": 1})
+    assert path.read_text() == '{\n  "a": 1\n}\n'
