@@ -28,8 +28,7 @@ POOLED_STEM = models.Stem(kernel_size=3, stride=1, norm=True, pool=2, pool_strid
 RECIPE = {"batch_size": 256, "epochs": 8, "optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05,
           "schedule": "one_cycle", "label_smoothing": 0.1,
           "augmentation": "random horizontal flips", "test_flip": True, "precision": "float32",
-          "channels_last": True,
-          "input": "28x28, normalised with the training set's mean and std"}
+          "channels_last": True, "input": "28x28, normalised with the training set's mean and std"}
 # what train.fit takes from a recipe as it is (d2l's: the first four, with momentum)
 _FIT_SETTINGS = ("optimizer", "lr", "weight_decay", "schedule", "label_smoothing", "test_flip")
 SMOKE = {"subset": 512, "test_subset": 256, "max_steps": 3}
@@ -38,18 +37,13 @@ LESS_DATA_SIZES = (2000, 10000)
 LESS_DATA_EPOCHS = 10          # passes over each subset (the full-data runs make 8)
 FULL_SIZE = 60000
 FIGURE5_EPOCHS = 1             # the L=40 network: one pass (8 would take ~8x longer on a CPU)
-FIGURE5_SEEDS = (0, 1, 2)
 
 
 def _network(label: str, factory, *args, **kwargs) -> dict:
-    """A reference network: its label, the code that builds it (as records show it), a builder."""
-    def shown(value):
-        return ("POOLED_STEM" if value is POOLED_STEM else f"models.{value.__name__}"
-                if isinstance(value, type) else repr(value))
-    code = ", ".join([*map(shown, args), *(f"{k}={shown(v)}" for k, v in kwargs.items())])
+    """A reference network: its label, its factory and arguments (for records), a builder."""
     # DenseNets train on the fast CPU path (same values and gradients as the plain layers)
     fast = {"fast_cpu": True} if factory is models.DenseNet else {}
-    return dict(label=label, code=f"models.{factory.__name__}({code})",
+    return dict(label=label, factory=factory, args=args, kwargs=kwargs,
                 build=lambda: factory(*args, **kwargs, **fast))
 
 
@@ -68,17 +62,15 @@ NETWORKS = {
 }
 GROUPS = ("main", "dualpath", "less_data", "figure5")
 
-# Run order = priority: the matched pair first, seed by seed, then the rest.
-RUNS = {f"{n}-s{s}": dict(network=n, seed=s, train_examples=FULL_SIZE, save_weights=True,
-                          group="main") for s in SEEDS for n in ("densenet", "resnet")}
-RUNS.update({f"{n}-n{size}-s{s}": dict(network=n, seed=s, train_examples=size, save_weights=False,
-                                       group="less_data")
+# Run order = priority: the matched pair first, seed by seed, then the rest. Runs on all the
+# training data keep their weights.
+RUNS = {f"{n}-s{s}": dict(network=n, seed=s, train_examples=FULL_SIZE, group="main")
+        for s in SEEDS for n in ("densenet", "resnet")}
+RUNS.update({f"{n}-n{size}-s{s}": dict(network=n, seed=s, train_examples=size, group="less_data")
              for s in SEEDS for size in LESS_DATA_SIZES for n in ("densenet", "resnet")})
-RUNS["dualpath-s0"] = dict(network="dualpath", seed=0, train_examples=FULL_SIZE, save_weights=True,
-                           group="dualpath")
+RUNS["dualpath-s0"] = dict(network="dualpath", seed=0, train_examples=FULL_SIZE, group="dualpath")
 RUNS.update({f"densenet40-s{s}": dict(network="densenet40", seed=s, train_examples=FULL_SIZE,
-                                      save_weights=True, group="figure5", epochs=FIGURE5_EPOCHS)
-             for s in FIGURE5_SEEDS})
+                                      group="figure5", epochs=FIGURE5_EPOCHS) for s in SEEDS})
 
 
 def build(network: str) -> nn.Module:
@@ -115,65 +107,61 @@ def load_model(run_id: str = "densenet-s0", folder: str | os.PathLike | None = N
     return model.eval()
 
 
-def _fit(run_id, network, group, seed, model, loaders, size, **settings) -> dict:
-    """Train ``model`` on ``loaders`` (inputs ``size`` px); the run's record: what ran, its
-    cost, accuracy and history."""
+def _fit(run_id: str, spec: dict, build, loader_settings: dict, device, **settings):
+    """Train a fresh ``build()`` on Fashion-MNIST (``spec``: network, group, seed); the model
+    and the run's record: what ran, its cost, accuracy and history."""
     from . import train
-    train_iter, test_iter = loaders
+    seed = spec["seed"]
+    train_iter, test_iter = data.load_data_fashion_mnist(device=device, seed=seed,
+                                                         **loader_settings)
+    torch.manual_seed(seed)
+    model = build()
+    size = loader_settings.get("resize") or 28
     params, flops = arith.count_params(model), arith.count_flops(model, (1, 1, size, size))
     start = time.perf_counter()
-    history = train.fit(model, train_iter, test_iter, seed=seed, **settings)
-    return dict(run=run_id, network=network, group=group, seed=seed,
-                train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
-                epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
-                flops_per_image=flops, final_test_acc=history.final_test_acc,
-                final_train_acc=history.train_acc[-1], wall_seconds=time.perf_counter() - start,
-                finished=results.now(), history=history.to_dict())
+    history = train.fit(model, train_iter, test_iter, seed=seed, device=device, **settings)
+    return model, dict(
+        run=run_id, network=spec["network"], group=spec["group"], seed=seed,
+        train_examples=len(train_iter.labels), test_examples=len(test_iter.labels),
+        epochs=history.epochs, steps=int(sum(history.steps)), parameters=params,
+        flops_per_image=flops, final_test_acc=history.final_test_acc,
+        final_train_acc=history.train_acc[-1], wall_seconds=time.perf_counter() - start,
+        finished=results.now(), history=history.to_dict())
 
 
 def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
               weights_folder: str | os.PathLike | None = None, on_epoch_end=None,
-              device: str | torch.device = "cpu", command: str | None = None) -> dict:
+              device: str | torch.device = "cpu") -> dict:
     """Train one reference run (on the CPU unless ``device``) and return its record."""
     spec = RUNS[validate.check_choice("run_id", run_id, RUNS)]
-    seed, full = spec["seed"], spec["train_examples"] == FULL_SIZE
-    epochs = spec.get("epochs", RECIPE["epochs"] if full else LESS_DATA_EPOCHS)
-    eval_every = 1 if full else LESS_DATA_EPOCHS // 2
-    subset, test_subset, max_steps = None if full else spec["train_examples"], None, None
+    full = spec["train_examples"] == FULL_SIZE
+    subset = {"subset": None if full else spec["train_examples"]}
+    steps = dict(epochs=spec.get("epochs", RECIPE["epochs"] if full else LESS_DATA_EPOCHS),
+                 eval_every=1 if full else LESS_DATA_EPOCHS // 2)
     if smoke:
-        subset, test_subset, max_steps = SMOKE["subset"], SMOKE["test_subset"], SMOKE["max_steps"]
-        epochs, eval_every = 1, 1
-    loaders = data.load_data_fashion_mnist(
-        RECIPE["batch_size"], device=device, subset=subset, test_subset=test_subset, seed=seed,
-        flip=True)      # fit(channels_last=True) converts each batch
-    torch.manual_seed(seed)
-    model = build(spec["network"])
-    record = _fit(run_id, spec["network"], spec["group"], seed, model, loaders, 28,
-                  epochs=epochs, **{k: RECIPE[k] for k in _FIT_SETTINGS}, device=device,
-                  amp=False, channels_last=True, progress=progress, eval_every=eval_every,
-                  max_steps=max_steps, on_epoch_end=on_epoch_end)
-    # each run's own provenance: runs added later to a file keep their device, date, versions
-    stamp = results.stamp(device)
-    record.update(device=stamp["device"], versions=stamp["versions"],
-                  command=command or f"reference.train_run({run_id!r})")
-    if "epochs" in spec and not smoke:
-        record["recipe_changes"] = {"epochs": epochs}
-    if spec["save_weights"]:
+        subset = {"subset": SMOKE["subset"], "test_subset": SMOKE["test_subset"]}
+        steps = dict(epochs=1, eval_every=1, max_steps=SMOKE["max_steps"])
+    # flipped at random; fit(channels_last=True) converts each batch
+    model, record = _fit(run_id, spec, NETWORKS[spec["network"]]["build"],
+                         dict(batch_size=RECIPE["batch_size"], flip=True, **subset), device,
+                         **steps, **{k: RECIPE[k] for k in _FIT_SETTINGS}, amp=False,
+                         channels_last=True, progress=progress, on_epoch_end=on_epoch_end)
+    if full:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         record["weights"] = atomic_write(weights_path(run_id, weights_folder),
                                          lambda f: torch.save(state, f)).name
     return record
 
 
-def _shown(networks: dict) -> dict:
-    return {name: dict(label=n["label"], code=n["code"]) for name, n in networks.items()}
+def _labels(networks: dict) -> dict:
+    return {name: {"label": n["label"]} for name, n in networks.items()}
 
 
 def header(command: str, mode: str) -> dict:
     """A reference record without provenance or runs yet: command, mode, recipe, networks."""
     return dict(benchmark="reference", command=command, mode=mode,
                 recipe=dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)),
-                networks=_shown(NETWORKS), runs={})
+                networks=_labels(NETWORKS), runs={})
 
 
 # d2l's recipe (the 0.17 text): plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs
@@ -208,18 +196,17 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *,
     if mode == "gpu" and runs is None:
         r = D2L_RECIPE
         settings = {k: r[k] for k in ("epochs", "momentum", *_FIT_SETTINGS[:4])}
-        record.update(recipe=dict(r, seeds=list(SEEDS)), networks=_shown(D2L_NETWORKS),
+        record.update(recipe=dict(r, seeds=list(SEEDS)), networks=_labels(D2L_NETWORKS),
                       notes=["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
                              "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."])
         for network, seed in tqdm([(n, s) for s in SEEDS for n in D2L_NETWORKS], desc="runs",
                                   disable=not progress):
-            loaders = data.load_data_fashion_mnist(
-                r["batch_size"], resize=r["resize"], device=device, seed=seed,
-                normalize=r["normalize"])
-            torch.manual_seed(seed)
-            record["runs"][f"{network}-s{seed}"] = _fit(
-                f"{network}-s{seed}", network, "main", seed, D2L_NETWORKS[network]["build"](),
-                loaders, r["resize"], **settings, device=device, progress=progress)
+            run_id = f"{network}-s{seed}"
+            _, record["runs"][run_id] = _fit(
+                run_id, dict(network=network, group="main", seed=seed),
+                D2L_NETWORKS[network]["build"],
+                {k: r[k] for k in ("batch_size", "resize", "normalize")}, device, **settings,
+                progress=progress)
         return record
     if runs is None:
         # smoke: two seeds, so the seed statistics of chapter 6 are defined

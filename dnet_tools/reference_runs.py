@@ -87,9 +87,23 @@ def _notes(smoke: bool, runs: dict | None = None) -> list[str]:
     return notes + [reference.SMOKE_NOTE] * smoke
 
 
+def _code(network: dict) -> str:
+    """The code that builds a reference network, as the file shows it."""
+    def shown(value):
+        return ("POOLED_STEM" if value is reference.POOLED_STEM else f"models.{value.__name__}"
+                if isinstance(value, type) else repr(value))
+    args = [*map(shown, network["args"]),
+            *(f"{k}={shown(v)}" for k, v in network["kwargs"].items())]
+    return f"models.{network['factory'].__name__}({', '.join(args)})"
+
+
 def _header(command: str, smoke: bool) -> dict:
-    return {**machine.environment("cpu"), **reference.header(command, "smoke" if smoke else "cpu"),
-            "notes": _notes(smoke)}
+    mode = "smoke" if smoke else "cpu"
+    record = {**machine.environment("cpu"), **reference.header(command, mode),
+              "notes": _notes(smoke)}
+    for name, shown in record["networks"].items():
+        shown["code"] = _code(reference.NETWORKS[name])
+    return record
 
 
 def _target_note(runs: dict) -> str:
@@ -149,9 +163,13 @@ def _worker(path: Path, ids: list[str], command: str, smoke: bool, weights_folde
         print(f"[{os.getpid()}] {run_id}: training", flush=True)
         load_before = machine.load_average()
         record = reference.train_run(run_id, smoke=smoke, weights_folder=weights_folder,
-                                     on_epoch_end=_log_epoch(run_id), command=command)
+                                     on_epoch_end=_log_epoch(run_id))
+        stamp = results.stamp("cpu")        # each run's own: runs added later keep theirs
         record.update(threads=torch.get_num_threads(), load_average_before=load_before,
-                      load_average_after=machine.load_average(), shared_machine=_shared())
+                      load_average_after=machine.load_average(), shared_machine=_shared(),
+                      device=stamp["device"], versions=stamp["versions"], command=command)
+        if "epochs" in reference.RUNS[run_id] and not smoke:
+            record["recipe_changes"] = {"epochs": record["epochs"]}
         _merge(path, record, command, smoke)
         print(f"[{os.getpid()}] {run_id}: test acc {record['final_test_acc']:.4f}, "
               f"{record['wall_seconds']:.0f} s, {record['epochs']} epochs", flush=True)

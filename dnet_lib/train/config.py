@@ -15,19 +15,19 @@ OPTIMIZERS = ("sgd", "nesterov", "adamw")
 SCHEDULES = ("cosine", "step", "one_cycle", "none")
 UNLIMITED = 10**9               # epochs when a time budget alone decides the end
 ONE_CYCLE_WARMUP = 0.2          # fraction of the run spent warming up from lr/25 to lr
-RECORDED = ("epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-            "schedule_epochs", "time_budget_s", "label_smoothing", "test_flip", "seed")
+RECORDED = ("epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule", "time_budget_s",
+            "label_smoothing", "test_flip", "seed")      # the settings a run's history keeps
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """What ``fit`` can be told (its keywords are these fields).
 
-    The schedule (``lr_factor``) spans ``schedule_epochs`` (default ``epochs``), or the seconds
-    of ``time_budget_s``, which then end the run. amp / channels_last / compile: None means on
-    for CUDA. Test accuracy every ``eval_every`` epochs and after the last, on ``eval_batches``
-    batches. ``resume=True`` continues the run in ``checkpoint_dir`` bit for bit (same device);
-    ``max_steps`` stops after that many optimizer steps (smoke runs).
+    The schedule (``lr_factor``) spans the ``epochs``, or the seconds of ``time_budget_s``, which
+    then end the run. amp / channels_last / compile: None means on for CUDA. Test accuracy every
+    ``eval_every`` epochs and after the last, on ``eval_batches`` batches. ``resume=True``
+    continues the run in ``checkpoint_dir`` bit for bit (same device); ``max_steps`` stops after
+    that many optimizer steps (smoke runs).
     """
 
     epochs: int | None = None
@@ -36,7 +36,6 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
-    schedule_epochs: int | None = None
     time_budget_s: float | None = None
     label_smoothing: float = 0.0
     test_flip: bool = False
@@ -63,7 +62,7 @@ class TrainConfig:
         check_number("momentum", self.momentum, 0, 1, high_open=True)
         check_number("weight_decay", self.weight_decay, 0, float("inf"))
         check_number("label_smoothing", self.label_smoothing, 0, 1, high_open=True)
-        counts = ("epochs", "schedule_epochs", "max_steps", "eval_every", "eval_batches")
+        counts = ("epochs", "max_steps", "eval_every", "eval_batches")
         check_ints(1, **{n: getattr(self, n) for n in counts if getattr(self, n) is not None})
         if self.resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir (the folder of the run to continue)")
@@ -71,17 +70,6 @@ class TrainConfig:
     @property
     def max_epochs(self) -> int:
         return self.epochs or UNLIMITED
-
-    @property
-    def schedule_length(self) -> int:
-        """Epochs the lr schedule spans."""
-        return self.schedule_epochs or self.max_epochs
-
-    def recorded(self) -> dict:
-        """The settings a run's history keeps."""
-        by_time = self.time_budget_s is not None
-        return {**{name: getattr(self, name) for name in RECORDED},
-                "schedule_epochs": None if by_time else self.schedule_length}
 
 
 def lr_factor(schedule: str, progress: float) -> float:

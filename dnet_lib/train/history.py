@@ -43,20 +43,17 @@ class History:
         return {"config": self.config, "device": self.device,
                 **{name: list(getattr(self, name)) for name in self.FIELDS}}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "History":
-        h = cls(d["config"], d["device"])
-        for name in cls.FIELDS:
-            setattr(h, name, list(d[name]))
-        return h
-
     def save(self, path: str | os.PathLike) -> None:
         """Write JSON atomically."""
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1, default=str))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "History":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        saved = json.loads(Path(path).read_text())
+        history = cls(saved["config"], saved["device"])
+        for name in cls.FIELDS:
+            setattr(history, name, saved[name])
+        return history
 
     def summary(self) -> str:
         if not self.epochs:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .. import runtime
 from ..arith import count_params
 from . import checkpoint, distributed
-from .config import UNLIMITED, TrainConfig, lr_factor, make_optimizer
+from .config import RECORDED, TrainConfig, lr_factor, make_optimizer
 from .distributed import DevicePolicy
 from .history import History
 
@@ -58,7 +58,7 @@ class Trainer:
         """The schedule's lr for this step: by steps done, or by seconds of the time budget."""
         cfg = self.cfg
         progress = (train_seconds / cfg.time_budget_s if cfg.time_budget_s is not None
-                    else self.global_step / (cfg.schedule_length * self.steps_per_epoch))
+                    else self.global_step / (cfg.max_epochs * self.steps_per_epoch))
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(cfg.schedule, progress)
 
@@ -166,14 +166,13 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
     distributed.shard(train_iter, test_iter)
     torch.manual_seed(cfg.seed)
     trainer = Trainer(model, policy, cfg, steps_per_epoch)
-    history = History()
-    history.config.update({**cfg.recorded(), "amp": policy.amp,
-                           "channels_last": policy.channels_last, "compile": policy.compile,
-                           "world_size": world_size, "batches_per_epoch": steps_per_epoch,
-                           "model": type(trainer.model).__name__,
-                           "parameters": count_params(trainer.model), **(config or {})})
     cuda = policy.device.type == "cuda"
-    history.device = torch.cuda.get_device_name(policy.device) if cuda else str(policy.device)
+    history = History({**{name: getattr(cfg, name) for name in RECORDED}, "amp": policy.amp,
+                       "channels_last": policy.channels_last, "compile": policy.compile,
+                       "world_size": world_size, "batches_per_epoch": steps_per_epoch,
+                       "model": type(trainer.model).__name__,
+                       "parameters": count_params(trainer.model), **(config or {})},
+                      torch.cuda.get_device_name(policy.device) if cuda else str(policy.device))
     saved = Path(cfg.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if cfg.checkpoint_dir else None
     start_epoch = checkpoint.restore(saved, trainer, history) if cfg.resume else 0
 
@@ -182,7 +181,7 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
             break
         if hasattr(train_iter, "set_epoch"):
             train_iter.set_epoch(epoch)
-        of = f"/{cfg.epochs}" if cfg.max_epochs < UNLIMITED else ""
+        of = f"/{cfg.epochs}" if cfg.epochs else ""
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}{of}",
                   disable=not (cfg.progress and rank == 0)) as bar:
             start = time.perf_counter()
