@@ -7,4 +7,4 @@ from .readers import (Split, load_fashion_mnist, load_house_prices, preprocess_h
                       read_idx)
 from .sources import (DATA_SOURCES, DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES,
                       HOUSE_PRICE_FILES, MIRROR_ENV, SETUP_COMMAND, DataError, checked_file,
-                      data_root, data_source, ensure_data, locate, md5sum)
+                      data_root, data_source, ensure_data, locate)

@@ -8,4 +8,4 @@ from .growth_rate import (GROWTH_RATE_RANGE, IMAGE_SIZES, IN_CHANNELS_RANGE, NUM
                           GrowthRateExplorer, growth_rate_explorer, growth_tables)
 from .compression import (ARCHITECTURES, THETAS, VARIANT_PANELS, Architecture,
                           CompressionExplorer, architecture_stats, channel_profile,
-                          compression_explorer, profile_svg)
+                          compression_explorer)
