@@ -109,14 +109,17 @@ def test_device_loader_flip_crop_and_shards():
     flipped = torch.tensor([torch.equal(a, b.flip(-1)) and not torch.equal(a, b) for a, b in zip(x, original)])
     kept = torch.tensor([torch.equal(a, b) for a, b in zip(x, original)])
     assert bool((flipped | kept).all()) and 80 < int(flipped.sum()) < 176
-    cropped = data.DeviceLoader(images, labels, 256, shuffle=False, crop_padding=2, device="cpu")
+    from dnet_tools.cifar import RandomCrop      # the training CLI's augment
+    cropped = data.DeviceLoader(images, labels, 256, shuffle=False, augment=RandomCrop(2),
+                                device="cpu")
     (xc, _), = list(cropped)
     xc = (xc * 255).round()
     assert xc.shape == (256, 1, 28, 28) and not torch.equal(xc, original)
     assert torch.equal(xc.sum((1, 2, 3)) <= original.sum((1, 2, 3)) + 1e-3, torch.ones(256, dtype=torch.bool))
     # two ranks: disjoint halves of the same permutation
-    shards = [data.DeviceLoader(images[:250], labels[:250], 32, device="cpu", rank=r, world_size=2)
-              for r in range(2)]
+    shards = [data.DeviceLoader(images[:250], labels[:250], 32, device="cpu") for _ in range(2)]
+    for rank, shard in enumerate(shards):
+        shard.set_shard(rank, 2)
     a, b = shards[0].indices(0), shards[1].indices(0)
     assert len(a) == len(b) == 125 and set(a.tolist()).isdisjoint(b.tolist())
     with pytest.raises(ValueError, match="batch_size"):

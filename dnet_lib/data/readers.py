@@ -20,10 +20,8 @@ class Split(NamedTuple):
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """The array in one gzip-compressed IDX file of unsigned bytes (Fashion-MNIST's).
-
-    Only md5-checked files are read, so the header is trusted: magic 0x0008, ndim, the sizes.
-    """
+    """The uint8 array in a gzip-compressed IDX file (Fashion-MNIST's). Only md5-checked files
+    are read, so the header is trusted: magic 0x0008, ndim, the sizes."""
     with gzip.open(path, "rb") as f:
         raw = f.read()
     shape = np.frombuffer(raw, ">u4", raw[3], offset=4)

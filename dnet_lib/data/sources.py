@@ -137,10 +137,9 @@ def ensure_data(root: str | os.PathLike | None = None, names: Sequence[str] | No
     for name in list(DATASETS) if names is None else names:
         folder = _dataset_folder(root, name) or root / name
         for filename, md5 in DATASETS[name].items():
-            if (folder / filename).is_file():
-                checked_file(folder, filename, md5,
-                             f"Delete it and run `{SETUP_COMMAND}` to download it again.")
-            else:
+            if not (folder / filename).is_file():
                 _download(data_source(name) + filename, folder / filename, md5, progress)
+            checked_file(folder, filename, md5,
+                         f"Delete it and run `{SETUP_COMMAND}` to download it again.")
         folders[name] = folder
     return folders

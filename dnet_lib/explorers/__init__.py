@@ -6,6 +6,5 @@ in a running kernel, as a live ipywidgets 7.x/8.x view (Python recomputes, the s
 from .page import WIDGET_VIEW, Explorer
 from .growth_rate import (GROWTH_RATE_RANGE, IMAGE_SIZES, IN_CHANNELS_RANGE, NUM_LAYERS_RANGE,
                           GrowthRateExplorer, growth_rate_explorer, growth_tables)
-from .compression import (ARCHITECTURES, THETAS, VARIANT_PANELS, Architecture,
-                          CompressionExplorer, architecture_stats, channel_profile,
-                          compression_explorer)
+from .compression import (ARCHITECTURES, THETAS, VARIANT_PANELS, CompressionExplorer,
+                          architecture_stats, compression_explorer)

@@ -4,8 +4,7 @@ Every number is ``arith.densenet_stats`` of a ``dnet_lib.models`` preset: the st
 them for every preset and θ; the live widget recomputes them; compression.js draws them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from .. import arith, models
 from ..validate import check_choice
@@ -16,8 +15,7 @@ THETAS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(2, 21))
 VARIANT_PANELS = (("B", True, False), ("C", False, True), ("BC", True, True))   # (name, B, C)
 
 
-@dataclass(frozen=True)
-class Architecture:
+class Architecture(NamedTuple):
     """A preset: menu label, ``models.DenseNetConfig`` (B and θ varied) and its source."""
     label: str
     config: models.DenseNetConfig
@@ -106,19 +104,13 @@ class CompressionExplorer(Explorer):
                     "plain": [_row(name, False, t) for t in THETAS]} for name in self.names}}
 
     def settings(self) -> dict:
-        return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression),
-                    checked=" checked" if self.bottleneck else "")
+        return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression))
 
     def controls(self, w, common) -> dict:
         menu = [(ARCHITECTURES[n].label, n) for n in self.names]
         return {"architecture": w.Dropdown(options=menu, value=self.architecture,
                                            description="architecture", **common),
                 "compression": w.SelectionSlider(options=list(THETAS), value=self.compression,
-                                                 description="compression θ", **common),
-                "bottleneck": w.Checkbox(self.bottleneck, description="bottleneck (DenseNet-B)")}
-
-    def again(self, **values) -> "CompressionExplorer":
-        return CompressionExplorer(**values, architectures=self.names)
-
+                                                 description="compression θ", **common)}
 
 compression_explorer = CompressionExplorer     # what the chapters call
