@@ -45,12 +45,9 @@ def _mix_seed(*parts: int) -> int:
 
 class DeviceLoader:
     """Batches ``(x float32 (B, C, H, W), y int64 (B,))`` built on the device from uint8 images.
-
     Per batch: gather, to float, optional ``augment(x, generator)`` (e.g. a random crop) and
     random flip, bilinear resize, ``(x / 255 - mean) / std``. Epoch ``e``'s order and
-    augmentation come from ``(seed, e)`` alone, so a resumed run (``set_epoch``) sees the same
-    batches.
-    """
+    augmentation come from ``(seed, e)`` alone: a resumed run (``set_epoch``) sees the same."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *,
                  shuffle: bool = True, drop_last: bool = False, resize: int | None = None,

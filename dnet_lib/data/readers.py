@@ -44,8 +44,7 @@ def _fashion_mnist(folder: Path, split: str) -> Split:
 
 def load_house_prices(data_dir: str | os.PathLike | None = None, download: bool = True):
     """(train, test) pandas DataFrames: 1460 x 81 (with SalePrice) and 1459 x 80, md5-checked,
-    from ``data_dir`` or the data folder (downloaded there once when missing, unless
-    ``download=False`` or ``DNET_OFFLINE=1``)."""
+    from ``data_dir`` or the data folder (downloaded there once when missing, as ``locate``)."""
     import pandas as pd
     folder = locate("house-prices", data_dir, download)
     return tuple(pd.read_csv(checked_file(folder, *HOUSE_PRICE_FILES[split]))

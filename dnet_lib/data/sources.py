@@ -69,9 +69,8 @@ def _dataset_folder(root: Path, name: str) -> Path | None:
 
 
 def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """The folder of dataset ``name`` in ``data_dir`` (as it is when it lacks the files: the file
-    check names what is missing), else in ``data_root()``, downloaded there when missing unless
-    ``download=False`` or ``DNET_OFFLINE=1`` (the tests set it)."""
+    """The folder of dataset ``name`` in ``data_dir`` (as is if the files are not there), else in
+    ``data_root()``, downloaded there if missing unless ``download=False`` or ``DNET_OFFLINE=1``."""
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         return _dataset_folder(root, name) or root
@@ -130,8 +129,7 @@ def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
 def ensure_data(root: str | os.PathLike | None = None, names: Sequence[str] | None = None, *,
                 progress: bool = True) -> dict[str, Path]:
     """The set-up: ``{name: folder}`` holding every file of each dataset under ``root`` (default
-    ``data_root()``), md5-checked; a missing file is downloaded from ``data_source(name)`` and
-    saved once its md5 matches. ``DataError`` names the file and the source."""
+    ``data_root()``), md5-checked; a missing file is first downloaded from ``data_source(name)``."""
     root = Path(root).expanduser() if root is not None else data_root()
     folders = {}
     for name in list(DATASETS) if names is None else names:

@@ -1,7 +1,6 @@
-"""The compression explorer: θ, the bottleneck switch and a DenseNet preset.
-
-Every number is ``arith.densenet_stats`` of a ``dnet_lib.models`` preset: the static page holds
-them for every preset and θ; the live widget recomputes them; compression.js draws them."""
+"""The compression explorer: θ, the bottleneck switch and a DenseNet preset. Every number is
+``arith.densenet_stats`` of a ``dnet_lib.models`` preset: the static page holds them for every
+preset and θ; the live widget recomputes them; compression.js draws them."""
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence

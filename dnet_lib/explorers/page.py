@@ -30,11 +30,10 @@ def _want_widget() -> bool:
 
 class Explorer:
     """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
-
     A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live:
     its current settings' only), ``settings()`` (its templates' values) and ``controls(w,
-    common)``: its ipywidgets, keyed by the attributes they set. Each has a ``bottleneck``
-    switch (DenseNet-B), which this class adds to both."""
+    common)``: its ipywidgets, keyed by the attributes they set; the ``bottleneck`` switch
+    (DenseNet-B), which every explorer has, comes from here."""
     name = ""
 
     def page(self, live: bool = False) -> str:
