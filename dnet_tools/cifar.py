@@ -1,15 +1,38 @@
 """CIFAR-10 for the training CLI (``--dataset cifar10``): its python batches read from a local
-folder (the book's chapters do not use CIFAR-10, so dnet_lib does not read it)."""
+folder, and its standard random-crop augmentation (``--crop-padding``). The book's chapters use
+neither, so dnet_lib has neither."""
 from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from dnet_lib.data import DataError, Split, data_root, make_loaders
+from dnet_lib.validate import check_int
+
+
+@dataclass(frozen=True)
+class RandomCrop:
+    """``DeviceLoader(augment=RandomCrop(4))``: zero-pad by ``padding``, then take a random HxW
+    window per image from the loader's generator (one indexing, no Python loop)."""
+    padding: int = 4
+
+    def __post_init__(self):
+        check_int("padding", self.padding, 1)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        p, (b, c, h, w), device = self.padding, x.shape, x.device
+        off = torch.randint(0, 2 * p + 1, (2, b, 1), device=device, generator=generator)
+        rows = (off[0] + torch.arange(h, device=device))[:, None, :, None]      # (B, 1, H, 1)
+        cols = (off[1] + torch.arange(w, device=device))[:, None, None, :]      # (B, 1, 1, W)
+        images = torch.arange(b, device=device)[:, None, None, None]            # (B, 1, 1, 1)
+        channels = torch.arange(c, device=device)[:, None, None]                # (C, 1, 1)
+        return F.pad(x, (p, p, p, p))[images, channels, rows, cols]
 
 
 def load_cifar10(train: bool = True, data_dir: str | os.PathLike | None = None) -> Split:
@@ -40,7 +63,7 @@ def load_cifar10(train: bool = True, data_dir: str | os.PathLike | None = None) 
 
 def load_data_cifar10(batch_size: int, resize: int | None = None, *,
                       data_dir: str | os.PathLike | None = None, flip: bool = True,
-                      crop_padding: int = 4, **options):
+                      augment=RandomCrop(4), **options):
     """``make_loaders`` over CIFAR-10 with the standard flip + 4-pixel crop augmentation."""
     return make_loaders(load_cifar10(True, data_dir), load_cifar10(False, data_dir), batch_size,
-                        resize, flip=flip, crop_padding=crop_padding, **options)
+                        resize, flip=flip, augment=augment, **options)

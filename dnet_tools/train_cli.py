@@ -20,7 +20,7 @@ from dnet_lib.arith import count_params
 from dnet_lib.train import OPTIMIZERS, SCHEDULES, TrainConfig, distributed, fit
 from dnet_lib.validate import check_int
 
-from .cifar import load_data_cifar10
+from .cifar import RandomCrop, load_data_cifar10
 
 # every model factory in dnet_lib.models (densenet121, d2l_densenet, resnet18, ...)
 FACTORIES = {name: getattr(models, name) for name in models.FACTORIES}
@@ -121,7 +121,8 @@ def train_main(args: argparse.Namespace) -> int:
         train_iter, test_iter = loader(args.batch_size, args.resize, device=device,
                                        data_dir=args.data_dir, subset=args.subset,
                                        test_subset=args.test_subset, seed=args.seed,
-                                       flip=args.flip or cifar, crop_padding=crop)
+                                       flip=args.flip or cifar,
+                                       augment=RandomCrop(crop) if crop else None)
         torch.manual_seed(args.seed)            # the same initial weights on every rank
         kwargs = {"num_classes": 10, "in_channels": train_iter.images.shape[1],
                   **dict(args.model_arg)}

@@ -117,28 +117,23 @@ def test_presets_reproduce_the_library_factories():
 
 
 # --------------------------------------------------------------------------- drawings
-def _panels(svg: str) -> dict:
-    return {m.group(1): {"variant": m.group(2), "theta": float(m.group(3)),
-                         "params": int(m.group(4)), "channels": [int(c) for c in m.group(5).split(",")]}
-            for m in re.finditer(r'data-panel="(\w+)" data-variant="([\w-]+)" data-theta="([\d.]+)" '
-                                 r'data-params="(\d+)" data-channels="([\d,]+)"', svg)}
-
-
 @pytest.mark.parametrize("name,theta", [("cifar_40", 0.5), ("d2l", 0.25), ("cifar_bc100", 0.75)])
-def test_profile_drawing_shows_b_c_bc_of_the_real_networks(name, theta):
-    panels = _panels(explorers.profile_svg(name, theta))
+def test_profile_panels_show_b_c_bc_of_the_real_networks(name, theta):
+    view = compression_explorer(name, theta, architectures=[name]).view()
+    panels = {p["panel"]: p for p in view["panels"]}
     assert list(panels) == ["B", "C", "BC"]
     for panel, bottleneck, compressed in explorers.VARIANT_PANELS:
         t = theta if compressed else 1.0
         net = _model(ARCHITECTURES[name].config.replace(bottleneck=bottleneck, compression=t))
         shown = panels[panel]
-        assert shown["theta"] == t and shown["params"] == arith.count_params(net)
+        assert shown["compression"] == t and shown["params"] == arith.count_params(net)
         assert shown["variant"] == net.config.variant
         # the drawn line is what the real network carries, measured by forward hooks
         size = 32 if ARCHITECTURES[name].config.stem == models.CIFAR_STEM else 64
         traced = [p.channels for p in stages.trace_widths(net, size)[1:]]
         assert shown["channels"] == traced, panel
     assert panels["C"]["channels"] == panels["BC"]["channels"]   # a bottleneck adds no state
+    assert view["reference"] == panels["B"]["channels"]          # dashed: θ = 1
     assert max(panels["C"]["channels"]) < max(panels["B"]["channels"])
 
 
@@ -147,23 +142,24 @@ def _page_data(page: str) -> dict:
                                 page, re.S).group(1))
 
 
-def test_compression_page_has_one_frame_per_theta_and_the_real_numbers():
+def test_compression_page_has_one_row_per_theta_and_the_real_numbers():
     comp = compression_explorer("cifar_bc100", 0.5, True, ["cifar_bc100", "densenet121"])
     page = comp.page()
     data = _page_data(page)
     assert data["initial"] == "cifar_bc100" and data["names"] == ["cifar_bc100", "densenet121"]
-    assert set(data["architectures"]) == set(data["frames"]) == {"cifar_bc100", "densenet121"}
+    assert set(data["architectures"]) == {"cifar_bc100", "densenet121"}
     i = THETAS.index(0.5)
     assert data["architectures"]["cifar_bc100"]["bottleneck"][i]["params"] == \
         arith.count_params(models.densenet_cifar(100, 12))
     slider_max = int(re.search(r'data-role="theta" min="0" max="(\d+)"', page).group(1))
-    assert len(data["frames"]["densenet121"]) == len(data["thetas"]) == slider_max + 1
+    plain = data["architectures"]["densenet121"]["plain"]
+    assert len(plain) == len(data["thetas"]) == slider_max + 1
     i = THETAS.index(0.75)
     net = models.densenet121(bottleneck=False, compression=0.75)
-    assert data["architectures"]["densenet121"]["plain"][i]["params"] == arith.count_params(net)
-    assert _panels(data["frames"]["densenet121"][i])["C"]["params"] == arith.count_params(net)
-    for t, frame in zip(THETAS, data["frames"]["cifar_bc100"]):
-        assert f'data-role="profiles" data-theta="{t:.2f}"' in frame.split(">", 1)[0]
+    assert plain[i]["params"] == arith.count_params(net)
+    assert plain[i]["channels"] == [p.channels for p in stages.trace_widths(net, 64)[1:]]
+    for t, row in zip(THETAS, data["architectures"]["cifar_bc100"]["bottleneck"]):
+        assert row["compression"] == t
 
 
 def test_static_html_keeps_the_browser_hooks_and_no_external_url():
@@ -194,7 +190,7 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="compression"):
         compression_explorer(compression=0.33)
     with pytest.raises(ValueError, match="compression"):
-        explorers.profile_svg("d2l", 0.0)
+        explorers.architecture_stats("d2l", True, 0.0)
     with pytest.raises(ValueError, match="architecture"):
         compression_explorer(architecture="resnet50")
     with pytest.raises(ValueError, match="architectures"):
@@ -229,7 +225,7 @@ def test_widgets_recompute_in_python_and_send_the_page():
     expected = arith.count_params(models.densenet_cifar(100, 12, compression=0.75,
                                                         num_init_features=24))
     assert _shown(out)["stats"]["params"] == expected
-    assert _panels(_shown(out)["frame"])["BC"]["params"] == expected
+    assert {p["panel"]: p["params"] for p in _shown(out)["panels"]}["BC"] == expected
 
 
 def _chromium_page():
@@ -262,9 +258,12 @@ def test_static_pages_draw_and_recompute_in_a_browser(tmp_path, playwright_insta
     page.goto(comp.as_uri())
     shown = page.evaluate(read % (
         "return [get('params').textContent, get('variant').textContent, "
-        "get('theta-value').textContent, get('drawing').querySelectorAll('svg').length];"))
+        "get('theta-value').textContent, [...get('drawing').querySelectorAll('svg')].map("
+        "s => [s.dataset.panel, +s.dataset.params, s.dataset.channels])];"))
     net = _model(models.D2L_DENSENET.replace(compression=0.25))
-    assert shown == [f"{arith.count_params(net):,}", "DenseNet-C", "0.25", 3]
+    drawn = [[p["panel"], p["params"], ",".join(map(str, p["channels"]))]
+             for p in compression_explorer("d2l", 0.25, False).view()["panels"]]
+    assert shown == [f"{arith.count_params(net):,}", "DenseNet-C", "0.25", drawn]
     browser.close()
     assert not errors, errors
 

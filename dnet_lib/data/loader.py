@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -45,18 +45,16 @@ def _mix_seed(*parts: int) -> int:
 
 class DeviceLoader:
     """Batches ``(x float32 (B, C, H, W), y int64 (B,))`` built on the device from uint8 images.
-
-    Per batch: gather, to [0, 1], optional random crop (zero padding ``crop_padding``) and flip,
-    bilinear resize, ``(x - mean) / std``. Epoch ``e``'s order and augmentation come from
-    ``(seed, e)`` alone, so a resumed run (``set_epoch``) sees the same batches.
-    """
+    Per batch: gather, to float, optional ``augment(x, generator)`` (e.g. a random crop) and
+    random flip, bilinear resize, ``(x / 255 - mean) / std``. Epoch ``e``'s order and
+    augmentation come from ``(seed, e)`` alone: a resumed run (``set_epoch``) sees the same."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *,
                  shuffle: bool = True, drop_last: bool = False, resize: int | None = None,
                  mean: float | Sequence[float] | None = None,
                  std: float | Sequence[float] | None = None, flip: bool = False,
-                 crop_padding: int = 0, device: str | torch.device | None = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1):
+                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+                 device: str | torch.device | None = None, seed: int = 0):
         if images.dtype != torch.uint8:
             raise ValueError(f"images must be a uint8 tensor, got dtype {images.dtype}")
         images = images.unsqueeze(1) if images.dim() == 3 else images
@@ -65,16 +63,15 @@ class DeviceLoader:
         labels = torch.as_tensor(labels)
         if labels.shape != (images.shape[0],):
             raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
-        check_ints(0, crop_padding=crop_padding)
         check_ints(1, batch_size=batch_size, **({} if resize is None else {"resize": resize}))
         if (mean is None) != (std is None):
             raise ValueError("mean and std must be given together (or both None)")
-        self.set_shard(rank, world_size)
+        self.set_shard(0, 1)      # all examples; distributed training shards it per rank
         self.device = torch.device(device) if device is not None else images.device
         self.images = images.to(self.device).contiguous()
         self.labels = labels.to(self.device, torch.int64)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.resize, self.flip, self.crop_padding = resize, flip, crop_padding
+        self.resize, self.flip, self.augment = resize, flip, augment
         self.seed, self.epoch = seed, 0
         m, sd = (torch.as_tensor(v, dtype=torch.float32).reshape(1, -1, 1, 1).to(self.device)
                  for v in ((0.0, 1.0) if mean is None else (mean, std)))
@@ -85,8 +82,7 @@ class DeviceLoader:
         self._aug_generator = torch.Generator(device=self.device)
 
     def __len__(self) -> int:
-        n, ranks = len(self.labels), self.world_size
-        n = math.ceil(n / ranks) if self.pad_shards else len(range(self.rank, n, ranks))
+        n = len(self.indices())
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -112,25 +108,14 @@ class DeviceLoader:
     def transform(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, C, H, W) on the device -> normalised float batch (augmented if enabled)."""
         x = images.float()
-        if self.crop_padding:
-            x = self._random_crop(x)
+        if self.augment is not None:
+            x = self.augment(x, self._aug_generator)
         if self.flip:
             flip = torch.rand(x.shape[0], device=x.device, generator=self._aug_generator) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         if self.resize is not None and tuple(x.shape[-2:]) != (self.resize, self.resize):
             x = F.interpolate(x, size=(self.resize,) * 2, mode="bilinear", align_corners=False)
         return torch.addcmul(self._shift, x, self._scale)
-
-    def _random_crop(self, x: torch.Tensor) -> torch.Tensor:
-        """Zero-pad by p, then take a random HxW window per image (one gather, no Python loop)."""
-        p = self.crop_padding
-        b, c, h, w = x.shape
-        padded = F.pad(x, (p, p, p, p))
-        off = torch.randint(0, 2 * p + 1, (2, b), device=x.device, generator=self._aug_generator)
-        rows = (off[0][:, None] + torch.arange(h, device=x.device))          # (B, H)
-        cols = (off[1][:, None] + torch.arange(w, device=x.device))          # (B, W)
-        padded = padded.gather(2, rows[:, None, :, None].expand(b, c, h, padded.shape[-1]))
-        return padded.gather(3, cols[:, None, None, :].expand(b, c, h, w))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         epoch = self.epoch
@@ -143,7 +128,7 @@ class DeviceLoader:
             yield self.transform(self.images[idx]), self.labels[idx]
 
     def __repr__(self) -> str:
-        shown = ("batch_size", "device", "resize", "shuffle", "flip", "crop_padding", "rank")
+        shown = ("batch_size", "device", "resize", "shuffle", "flip", "augment", "rank")
         return (f"DeviceLoader({len(self.labels)} examples, {len(self)} batches, "
                 + ", ".join(f"{k}={getattr(self, k)}" for k in shown) + f"/{self.world_size})")
 
@@ -158,11 +143,11 @@ def dataset_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
 def make_loaders(train: Split, test: Split, batch_size: int, resize: int | None = None, *,
                  device: str | torch.device | None = None, subset: float | int | None = None,
                  test_subset: float | int | None = None, seed: int = 0, normalize: bool = True,
-                 flip: bool = False, crop_padding: int = 0,
+                 flip: bool = False, augment=None,
                  drop_last: bool = False) -> tuple[DeviceLoader, DeviceLoader]:
     """(train_iter, test_iter) on ``device`` (default: runtime.pick_device()); ``subset``s are
     class-balanced (``balanced_subset``, ``seed``); ``normalize`` uses the full training set's
-    mean/std; ``flip`` and ``crop_padding`` augment the training batches only."""
+    mean/std; ``flip`` and ``augment`` change the training batches only."""
     from .. import runtime
     device = runtime.pick_device(device)
     mean, std = dataset_stats(train.images) if normalize else (None, None)
@@ -170,7 +155,7 @@ def make_loaders(train: Split, test: Split, batch_size: int, resize: int | None 
                    for s, n in ((train, subset), (test, test_subset)))
     common = dict(resize=resize, mean=mean, std=std, device=device, seed=seed)
     return (DeviceLoader(*train, batch_size, shuffle=True, drop_last=drop_last, flip=flip,
-                         crop_padding=crop_padding, **common),
+                         augment=augment, **common),
             DeviceLoader(*test, batch_size, shuffle=False, **common))
 
 

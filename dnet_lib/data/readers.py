@@ -20,10 +20,8 @@ class Split(NamedTuple):
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """The array in one gzip-compressed IDX file of unsigned bytes (Fashion-MNIST's).
-
-    Only md5-checked files are read, so the header is trusted: magic 0x0008, ndim, the sizes.
-    """
+    """The uint8 array in a gzip-compressed IDX file (Fashion-MNIST's). Only md5-checked files
+    are read, so the header is trusted: magic 0x0008, ndim, the sizes."""
     with gzip.open(path, "rb") as f:
         raw = f.read()
     shape = np.frombuffer(raw, ">u4", raw[3], offset=4)
@@ -46,8 +44,7 @@ def _fashion_mnist(folder: Path, split: str) -> Split:
 
 def load_house_prices(data_dir: str | os.PathLike | None = None, download: bool = True):
     """(train, test) pandas DataFrames: 1460 x 81 (with SalePrice) and 1459 x 80, md5-checked,
-    from ``data_dir`` or the data folder (downloaded there once when missing, unless
-    ``download=False`` or ``DNET_OFFLINE=1``)."""
+    from ``data_dir`` or the data folder (downloaded there once when missing, as ``locate``)."""
     import pandas as pd
     folder = locate("house-prices", data_dir, download)
     return tuple(pd.read_csv(checked_file(folder, *HOUSE_PRICE_FILES[split]))

@@ -1,10 +1,8 @@
-"""The dataset files: names and md5s, where they live, where they come from, and the set-up.
-A download (torchvision's ``download_url``) lands in a temporary folder beside its target and is
-moved into place only once its md5 matches: a failed download leaves nothing behind."""
+"""The dataset files: names and md5s, where they live, where they come from, and the set-up
+(downloads and md5 checks by torchvision's ``download_url`` and ``check_integrity``)."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import os
 import sys
@@ -71,9 +69,8 @@ def _dataset_folder(root: Path, name: str) -> Path | None:
 
 
 def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """The folder of dataset ``name`` in ``data_dir`` (as it is when it lacks the files: the file
-    check names what is missing), else in ``data_root()``, downloaded there when missing unless
-    ``download=False`` or ``DNET_OFFLINE=1`` (the tests set it)."""
+    """The folder of dataset ``name`` in ``data_dir`` (as is if the files are not there), else in
+    ``data_root()``, downloaded there if missing unless ``download=False`` or ``DNET_OFFLINE=1``."""
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         return _dataset_folder(root, name) or root
@@ -93,50 +90,37 @@ def data_source(name: str) -> str:
     return f"{mirror}/{name}/" if mirror else DATA_SOURCES[name]
 
 
-@functools.lru_cache(maxsize=None)
-def _md5(path: str, size: int, mtime_ns: int) -> str:
-    from torchvision.datasets.utils import calculate_md5
-    return calculate_md5(path)
-
-
-def md5sum(path: str | os.PathLike) -> str:
-    """md5 of a file, computed once per (path, size, mtime) per process."""
-    path = Path(path).resolve()
-    st = path.stat()
-    return _md5(str(path), st.st_size, st.st_mtime_ns)
-
-
 def checked_file(folder: Path, filename: str, expected_md5: str,
                  hint: str = f"Put the original file there, or run `{SETUP_COMMAND}`.") -> Path:
     """``folder/filename`` after its md5 check; ``DataError`` naming the file otherwise."""
+    from torchvision.datasets.utils import check_integrity
     path = folder / filename
-    if not path.is_file():
-        raise DataError(f"missing file {path} (expected md5 {expected_md5}). {hint}")
-    actual = md5sum(path)
-    if actual != expected_md5:
-        raise DataError(f"corrupt file {path}: md5 {actual}, expected md5 {expected_md5}. "
-                        f"Replace it with the original file. {hint}")
+    if not check_integrity(path, expected_md5):
+        problem = "corrupt file" if path.is_file() else "missing file"
+        raise DataError(f"{problem} {path} (expected md5 {expected_md5}). {hint}")
     return path
 
 
 def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
+    """``download_url`` into a temporary folder beside ``path``, renamed only once its md5
+    matches: a failed download leaves nothing behind."""
     from torchvision.datasets.utils import download_url
     path.parent.mkdir(parents=True, exist_ok=True)
     print(f"downloading {path.name} from {url}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+        fetched = Path(tmp) / path.name
         quiet = contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO())
         try:
             with quiet:
-                download_url(url, tmp, path.name)
+                download_url(url, tmp, path.name, md5=expected_md5)
         except (urllib.error.URLError, OSError, ValueError) as exc:  # 404, refused, bad URL
             raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was saved; "
                             f"check the connection or point {MIRROR_ENV} at a mirror.") from exc
-        fetched = Path(tmp) / path.name
-        actual, size = md5sum(fetched), fetched.stat().st_size
-        if actual != expected_md5:
-            raise DataError(f"{path.name} from {url} has md5 {actual}, expected md5 {expected_md5} "
-                            f"({size:,} bytes received: cut short or a different file). Nothing "
-                            f"was saved; run `{SETUP_COMMAND}` again or use another mirror.")
+        except RuntimeError as exc:     # download_url's md5 check failed
+            raise DataError(f"{path.name} from {url} does not have the expected md5 {expected_md5} "
+                            f"({fetched.stat().st_size:,} bytes received: cut short or a different "
+                            f"file). Nothing was saved; run `{SETUP_COMMAND}` again or use another "
+                            f"mirror.") from exc
         with open(fetched, "rb") as f:      # on disk before it takes the target's name
             os.fsync(f.fileno())
         os.replace(fetched, path)
@@ -145,17 +129,15 @@ def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
 def ensure_data(root: str | os.PathLike | None = None, names: Sequence[str] | None = None, *,
                 progress: bool = True) -> dict[str, Path]:
     """The set-up: ``{name: folder}`` holding every file of each dataset under ``root`` (default
-    ``data_root()``), md5-checked; a missing file is downloaded from ``data_source(name)`` and
-    saved once its md5 matches. ``DataError`` names the file and the source."""
+    ``data_root()``), md5-checked; a missing file is first downloaded from ``data_source(name)``."""
     root = Path(root).expanduser() if root is not None else data_root()
     folders = {}
     for name in list(DATASETS) if names is None else names:
         folder = _dataset_folder(root, name) or root / name
         for filename, md5 in DATASETS[name].items():
-            if (folder / filename).is_file():
-                checked_file(folder, filename, md5,
-                             f"Delete it and run `{SETUP_COMMAND}` to download it again.")
-            else:
+            if not (folder / filename).is_file():
                 _download(data_source(name) + filename, folder / filename, md5, progress)
+            checked_file(folder, filename, md5,
+                         f"Delete it and run `{SETUP_COMMAND}` to download it again.")
         folders[name] = folder
     return folders

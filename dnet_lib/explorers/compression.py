@@ -1,26 +1,20 @@
-"""The compression explorer: θ, the bottleneck switch and a DenseNet preset.
-
-Every number is ``arith.densenet_stats`` of a ``dnet_lib.models`` preset: the static page holds
-them (and ``profile_svg``'s drawing) for every preset and θ; the live widget recomputes them."""
+"""The compression explorer: θ, the bottleneck switch and a DenseNet preset. Every number is
+``arith.densenet_stats`` of a ``dnet_lib.models`` preset: the static page holds them for every
+preset and θ; the live widget recomputes them; compression.js draws them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
-from .. import arith, models, style
-from ..units import format_count
-from ..validate import check_choice, check_compression
-from .page import Explorer, fill
+from .. import arith, models
+from ..validate import check_choice
+from .page import Explorer
 
 # θ offered: 0.10, 0.15, ..., 1.00; both sides use these exact floats, so floor(θ·m) agrees
 THETAS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(2, 21))
 VARIANT_PANELS = (("B", True, False), ("C", False, True), ("BC", True, True))   # (name, B, C)
-_COLOURS = {"B": "bottleneck", "C": "transition", "BC": "dense"}     # style.COLORS keys
-_LEFT, _BASE, _WIDTH, _HEIGHT = 36, 150, 180, 110     # a panel's plot area (profile_panel.svg)
 
 
-@dataclass(frozen=True)
-class Architecture:
+class Architecture(NamedTuple):
     """A preset: menu label, ``models.DenseNetConfig`` (B and θ varied) and its source."""
     label: str
     config: models.DenseNetConfig
@@ -57,41 +51,12 @@ def channel_profile(stats: dict, growth_rate: int) -> list[int]:
     return profile
 
 
-def profile_svg(name: str, theta: float) -> str:
-    """HTML of three SVG panels (DenseNet-B, -C, -BC at θ; dashed: θ = 1): channels carried
-    through the network. One SVG per panel, so they wrap on a phone."""
-    check_choice("architecture", name, ARCHITECTURES)
-    check_compression(theta)
-    k = ARCHITECTURES[name].config.growth_rate
-    reference = channel_profile(architecture_stats(name, False, 1.0), k)
-    top = max(reference)
-
-    def y(channels):
-        return _BASE - _HEIGHT * channels / top
-
-    def points(profile):
-        # keep only corners: inside a dense block the line is straight (k channels per layer)
-        last = len(profile) - 1
-        keep = [i for i, c in enumerate(profile) if i in (0, last)
-                or c - profile[i - 1] != profile[i + 1] - c]
-        return " ".join(f"{_LEFT + _WIDTH * i / last:.1f},{y(profile[i]):.1f}" for i in keep)
-
-    panels = []
-    for panel, bottleneck, compressed in VARIANT_PANELS:
-        s = architecture_stats(name, bottleneck, theta if compressed else 1.0)
-        profile = channel_profile(s, k)
-        panels.append(fill(
-            "profile_panel.svg", panel=panel, variant=s["variant"], top=top,
-            theta=f"{s['compression']:.2f}", params=s["params"],
-            params_text=format_count(s["params"]), channels=",".join(map(str, profile)),
-            colour=style.COLORS[_COLOURS[panel]], reference_points=points(reference),
-            points=points(profile), end=profile[-1], end_y=f"{y(profile[-1]) - 5:.1f}"))
-    return fill("profiles.html", theta=f"{theta:.2f}", panels="".join(panels))
-
-
-def _compact(stats: dict) -> dict:
-    """The part of ``arith.densenet_stats`` the page shows."""
-    return {k: stats[k] for k in ("variant", "params", "stage_channels", "blocks", "transitions")}
+def _row(name: str, bottleneck: bool, compression: float) -> dict:
+    """What the page shows of ``architecture_stats``, with its ``channel_profile``."""
+    stats = architecture_stats(name, bottleneck, compression)
+    shown = ("variant", "compression", "params", "stage_channels", "blocks", "transitions")
+    return {key: stats[key] for key in shown} | {
+        "channels": channel_profile(stats, ARCHITECTURES[name].config.growth_rate)}
 
 
 class CompressionExplorer(Explorer):
@@ -117,11 +82,14 @@ class CompressionExplorer(Explorer):
                 f"{s['variant']}, stage_channels={s['stage_channels']}, params={s['params']:,}")
 
     def view(self) -> dict:
-        """What the page shows for the current settings."""
-        name, bottleneck = self.architecture, self.bottleneck
-        return {"stats": _compact(architecture_stats(name, bottleneck, self.compression)),
-                "reference_params": architecture_stats(name, bottleneck, 1.0)["params"],
-                "frame": profile_svg(name, self.compression),
+        """What the page shows for the current settings; ``panels``: ``VARIANT_PANELS``' stats,
+        drawn with the reference line of the same network without bottleneck and θ = 1."""
+        name, theta = self.architecture, self.compression
+        return {"stats": _row(name, self.bottleneck, theta),
+                "reference_params": _row(name, self.bottleneck, 1.0)["params"],
+                "panels": [{"panel": panel, **_row(name, b, theta if c else 1.0)}
+                           for panel, b, c in VARIANT_PANELS],
+                "reference": _row(name, False, 1.0)["channels"],
                 "source": ARCHITECTURES[name].source}
 
     def data(self, live: bool = False) -> dict:
@@ -129,27 +97,19 @@ class CompressionExplorer(Explorer):
         if live:
             return {"view": self.view()}
         return {"thetas": list(THETAS), "names": list(self.names), "initial": self.architecture,
-                "architectures": {name: {
+                "panels": VARIANT_PANELS, "architectures": {name: {
                     "label": ARCHITECTURES[name].label, "source": ARCHITECTURES[name].source,
-                    "bottleneck": [_compact(architecture_stats(name, True, t)) for t in THETAS],
-                    "plain": [_compact(architecture_stats(name, False, t)) for t in THETAS]}
-                    for name in self.names},
-                "frames": {name: [profile_svg(name, t) for t in THETAS] for name in self.names}}
+                    "bottleneck": [_row(name, True, t) for t in THETAS],
+                    "plain": [_row(name, False, t) for t in THETAS]} for name in self.names}}
 
     def settings(self) -> dict:
-        return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression),
-                    checked=" checked" if self.bottleneck else "")
+        return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression))
 
     def controls(self, w, common) -> dict:
         menu = [(ARCHITECTURES[n].label, n) for n in self.names]
         return {"architecture": w.Dropdown(options=menu, value=self.architecture,
                                            description="architecture", **common),
                 "compression": w.SelectionSlider(options=list(THETAS), value=self.compression,
-                                                 description="compression θ", **common),
-                "bottleneck": w.Checkbox(self.bottleneck, description="bottleneck (DenseNet-B)")}
-
-    def again(self, **values) -> "CompressionExplorer":
-        return CompressionExplorer(**values, architectures=self.names)
-
+                                                 description="compression θ", **common)}
 
 compression_explorer = CompressionExplorer     # what the chapters call

@@ -1,7 +1,6 @@
-"""The growth-rate explorer: sliders for one dense block (k, L, c0, image size, bottleneck).
-
-The static page computes with ``growth_tables()`` (lines in a layer's input width c, generated
-from ``arith``: its JavaScript writes no formula of its own); the live widget uses Python."""
+"""The growth-rate explorer: sliders for one dense block (k, L, c0, image size, bottleneck). The
+static page computes with ``growth_tables()`` (lines in a layer's input width c, generated from
+``arith``: its JavaScript writes no formula of its own); the live widget uses Python."""
 from __future__ import annotations
 
 from .. import arith
@@ -51,10 +50,8 @@ class GrowthRateExplorer(Explorer):
         self.bottleneck = bool(bottleneck)
 
     def __repr__(self) -> str:
-        s = self.view()
-        return (f"GrowthRateExplorer(in_channels={self.in_channels}, num_layers={self.num_layers}, "
-                f"growth_rate={self.growth_rate}, image_size={self.image_size}, "
-                f"bottleneck={self.bottleneck}): out_channels={s['out_channels']}, "
+        s, args = self.view(), ", ".join(f"{k}={v}" for k, v in vars(self).items())
+        return (f"GrowthRateExplorer({args}): out_channels={s['out_channels']}, "
                 f"params={s['params']:,}")
 
     def view(self) -> dict:
@@ -69,7 +66,6 @@ class GrowthRateExplorer(Explorer):
         bounds = {f"{arg}_{end}": b[i] for arg, (_, b) in _SLIDERS.items()
                   for i, end in enumerate(("min", "max"))}
         return dict(bounds, **{arg: getattr(self, arg) for arg in _SLIDERS},
-                    checked=" checked" if self.bottleneck else "",
                     size_max=len(IMAGE_SIZES) - 1, size_index=IMAGE_SIZES.index(self.image_size))
 
     def controls(self, w, common) -> dict:
@@ -77,8 +73,7 @@ class GrowthRateExplorer(Explorer):
         return {**{arg: w.IntSlider(getattr(self, arg), *bounds, description=label, **slider)
                    for arg, (label, bounds) in _SLIDERS.items()},
                 "image_size": w.SelectionSlider(options=list(IMAGE_SIZES), value=self.image_size,
-                                                description="image size", **slider),
-                "bottleneck": w.Checkbox(self.bottleneck, description="bottleneck (DenseNet-B)")}
+                                                description="image size", **slider)}
 
 
 growth_rate_explorer = GrowthRateExplorer     # what the chapters call

@@ -3,6 +3,7 @@
 sliders; not in the live widget) and a JSON block of the numbers ``dnet_lib.arith`` computes."""
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -19,11 +20,6 @@ def asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def fill(name: str, **values) -> str:
-    """The package file ``name`` with its ``$placeholders`` replaced (each must be given)."""
-    return Template(asset(name)).substitute(values)
-
-
 def _want_widget() -> bool:
     """A live ipywidgets view only in a running kernel, and not while the book is built."""
     if os.environ.get("DNET_BOOK_BUILD") or importlib.util.find_spec("ipywidgets") is None:
@@ -34,36 +30,36 @@ def _want_widget() -> bool:
 
 class Explorer:
     """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
-
     A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live:
     its current settings' only), ``settings()`` (its templates' values) and ``controls(w,
-    common)``: its ipywidgets, keyed by the constructor's arguments."""
+    common)``: its ipywidgets, keyed by the attributes they set; the ``bottleneck`` switch
+    (DenseNet-B), which every explorer has, comes from here."""
     name = ""
 
     def page(self, live: bool = False) -> str:
         """The explorer as HTML: with its own sliders, or (``live``) showing ``view()`` only."""
         uid = f"dnet-{self.name}-{os.urandom(6).hex()}"     # distinct displays, even across kernels
-        data, settings = self.data(live), self.settings()
-        controls = "" if live else fill(f"{self.name}_controls.html", uid=uid, **settings)
-        return fill(f"{self.name}.html", uid=uid, controls=controls, css=asset("explorer.css"),
-                    script=asset("explorer.js") + asset(f"{self.name}.js"),
-                    colours="".join(f"--dnet-{k}: {v}; " for k, v in style.COLORS.items()),
-                    data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
-                    **settings)
-
-    def again(self, **values) -> "Explorer":
-        """This explorer with other settings (what a moved control shows)."""
-        return type(self)(**values)
+        # each template's $placeholders must all be given
+        settings = dict(self.settings(), checked=" checked" if self.bottleneck else "")
+        controls = Template(asset(f"{self.name}_controls.html")).substitute(uid=uid, **settings)
+        return Template(asset(f"{self.name}.html")).substitute(
+            uid=uid, controls="" if live else controls, css=asset("explorer.css"),
+            script=asset("explorer.js") + asset(f"{self.name}.js"),
+            colours="".join(f"--dnet-{k}: {v}; " for k, v in style.COLORS.items()),
+            data=json.dumps(self.data(live), separators=(",", ":")).replace("</", "<\\/"),
+            **settings)
 
     def widget(self):
         """The live view: ipywidgets controls above this page, recomputed in Python."""
         import ipywidgets as w
         common = dict(style={"description_width": "12em"}, layout=w.Layout(width="32em"))
-        controls = self.controls(w, common)
+        controls = {**self.controls(w, common), "bottleneck": w.Checkbox(
+            self.bottleneck, description="bottleneck (DenseNet-B)")}
         out = w.Output()
 
         def update(_=None):     # the same page script draws the recomputed numbers
-            shown = self.again(**{name: c.value for name, c in controls.items()})
+            shown = copy.copy(self)     # the controls offer valid values only
+            vars(shown).update({name: c.value for name, c in controls.items()})
             out.outputs = ({"output_type": "display_data", "metadata": {}, "data": {
                 "text/plain": repr(shown), "text/html": shown.page(live=True)}},)
 
