@@ -1,8 +1,7 @@
 """``DeepConvNet``: one conv unit ``u(h) = conv3x3(relu([bn](h)))`` stacked ``depth`` times,
 wired ``"plain"`` (``h = u(h)``), ``"residual"`` (``h = h + u(h)``, pre-activation) or
-``"dense"`` (``h = cat(h, u(h))``), between a 3x3 stem conv and a relu-pool-linear head: the same
-number of convolutions each (``dnet_lib.gradflow`` measures how gradients flow through them).
-"""
+``"dense"`` (``h = cat(h, u(h))``) between a 3x3 stem conv and a relu-pool-linear head: as many
+convolutions each (``dnet_lib.gradflow`` measures how gradients flow through them)."""
 from __future__ import annotations
 
 from collections import OrderedDict

@@ -11,12 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from ._common import check_channels, check_input, init_weights, min_input_size
-from ._common import transition_channels
+from ._common import check_input, init_weights, min_input_size, transition_channels
 from .densenet import Transition
 from .stem import CIFAR_STEM, Stem, check_stem
 
-__all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet", "dpn_small"]
+__all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet"]
 
 
 class DualPathLayer(nn.Module):
@@ -62,7 +61,7 @@ class DualPathBlock(nn.Module):
 
     def paths(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """``(residual, dense)`` before the first layer and after each layer (for inspection)."""
-        check_channels(x, self.in_channels)
+        check_input(x, self.in_channels, 1, "DualPathBlock")
         residual = x[:, :self.residual_channels]
         dense_parts = [x[:, self.residual_channels:]] if self.dense_channels else []
         states = [(residual, torch.cat(dense_parts, 1) if dense_parts else None)]
@@ -93,8 +92,7 @@ class DualPathNet(nn.Module):
         validate.check_ints(growth_rate=growth_rate, in_channels=in_channels,
                             num_classes=num_classes)
         validate.check_compression(compression)
-        self.in_channels, self.block_config = in_channels, block_config
-        self.residual_channels, self.growth_rate = residual_channels, growth_rate
+        self.in_channels = in_channels
         self.stem_spec = check_stem(stem)
         self.stem = nn.Sequential(OrderedDict(self.stem_spec.layers(in_channels,
                                                                     residual_channels[0])))
@@ -119,16 +117,9 @@ class DualPathNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
-        x = self.stem(x)
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i < len(self.transitions):
-                x = self.transitions[i](x)
+        x = self.blocks[0](self.stem(x))
+        for transition, block in zip(self.transitions, self.blocks[1:]):
+            x = block(transition(x))
         x = F.relu(self.norm(x))
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
-
-
-def dpn_small(num_classes: int = 10, in_channels: int = 1, **kwargs) -> DualPathNet:
-    """The chapter's DPN: residual widths 32/64/128, growth 8, 3 layers per block."""
-    return DualPathNet(num_classes=num_classes, in_channels=in_channels, **kwargs)
 
