@@ -24,12 +24,12 @@ def check_input(x: torch.Tensor, in_channels: int, min_size: int, model: str) ->
                          f"(stem and downsampling), got {tuple(x.shape[-2:])}")
 
 
-def min_input_size(size_after, limit: int = 4096) -> int:
-    """Smallest side length for which ``size_after(side)`` stays positive."""
-    for side in range(1, limit):
+def min_input_size(size_after) -> int:
+    """Smallest side length (below 4096) for which ``size_after(side)`` stays positive."""
+    for side in range(1, 4096):
         if size_after(side) >= 1:
             return side
-    raise ValueError(f"model downsamples too much for any input up to {limit} pixels")
+    raise ValueError("model downsamples too much for any input below 4096 pixels")
 
 
 def transition_channels(m: int, compression: float) -> int:

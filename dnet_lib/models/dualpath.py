@@ -63,13 +63,13 @@ class DualPathBlock(nn.Module):
         """``(residual, dense)`` before the first layer and after each layer (for inspection)."""
         check_input(x, self.in_channels, 1, "DualPathBlock")
         residual = x[:, :self.residual_channels]
-        dense_parts = [x[:, self.residual_channels:]] if self.dense_channels else []
-        states = [(residual, torch.cat(dense_parts, 1) if dense_parts else None)]
+        dense = x[:, self.residual_channels:] if self.dense_channels else None
+        states = [(residual, dense)]
         for layer in self.layers:
-            increment, new = layer(residual, states[-1][1])
+            increment, new = layer(residual, dense)
             residual = residual + increment
-            dense_parts.append(new)
-            states.append((residual, torch.cat(dense_parts, 1)))
+            dense = new if dense is None else torch.cat([dense, new], 1)
+            states.append((residual, dense))
         return states
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,16 +96,15 @@ class DualPathNet(nn.Module):
         self.stem_spec = check_stem(stem)
         self.stem = nn.Sequential(OrderedDict(self.stem_spec.layers(in_channels,
                                                                     residual_channels[0])))
-        blocks, transitions, dense = [], [], 0
+        self.blocks, self.transitions, dense = nn.ModuleList(), nn.ModuleList(), 0
         for i, (num_layers, width) in enumerate(zip(block_config, residual_channels)):
             block = DualPathBlock(num_layers, width, growth_rate, dense, bn_size)
-            blocks.append(block)
+            self.blocks.append(block)
             if i + 1 < len(block_config):
                 dense = transition_channels(dense + num_layers * growth_rate, compression)
-                transitions.append(Transition(block.out_channels, residual_channels[i + 1] + dense))
-        self.blocks = nn.ModuleList(blocks)
-        self.transitions = nn.ModuleList(transitions)
-        self.num_features = blocks[-1].out_channels
+                self.transitions.append(Transition(block.out_channels,
+                                                   residual_channels[i + 1] + dense))
+        self.num_features = block.out_channels
         self.norm = nn.BatchNorm2d(self.num_features)
         self.classifier = nn.Linear(self.num_features, num_classes)
         self.min_input_size = min_input_size(self.feature_size)
