@@ -190,8 +190,7 @@ def torchvision_densenet_cifar(depth: int = 100, growth_rate: int = 12, num_clas
     stem ``nn.Identity``): it loads ``densenet_cifar(depth, growth_rate)``'s state dict strictly."""
     import torchvision
     config = cifar_config(depth, growth_rate, num_classes=num_classes)
-    model = torchvision.models.DenseNet(growth_rate=growth_rate, block_config=config.block_config,
-                                        num_init_features=config.num_init_features, bn_size=4,
+    model = torchvision.models.DenseNet(growth_rate, config.block_config, config.num_init_features,
                                         num_classes=num_classes, memory_efficient=memory_efficient)
     model.features.conv0 = nn.Conv2d(3, config.num_init_features, 3, padding=1, bias=False)
     for name in ("norm0", "relu0", "pool0"):

@@ -69,9 +69,8 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with ``layers`` blocks per stage of base width ``widths`` (stride 2 opens each stage
-    after the first); ``conv_bias``, ``shortcut_norm=False``: d2l's (biased convs, BN-free
-    shortcuts)."""
+    """``layers`` blocks per stage of base width ``widths``, stride 2 opening each later stage;
+    ``conv_bias``, ``shortcut_norm=False``: d2l's (biased convs, BN-free shortcuts)."""
 
     def __init__(self, block: type[BasicBlock] | type[Bottleneck] = BasicBlock,
                  layers: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
