@@ -1,8 +1,6 @@
-"""DenseNet arithmetic in closed form: channels, parameters, FLOPs.
-
-``tests/test_arith.py`` checks every formula against real models, torchvision's counts and
-``torch.utils.flop_counter``. Whole networks are given as a ``models.DenseNetConfig``.
-"""
+"""DenseNet arithmetic in closed form: channels, parameters, FLOPs (whole networks given as a
+``models.DenseNetConfig``); ``tests/test_arith.py`` checks every formula against real models,
+torchvision's counts and ``torch.utils.flop_counter``."""
 from __future__ import annotations
 
 import functools
@@ -257,6 +255,5 @@ def feature_correlation(num_layers: int = 6, channels: int = 16, growth_rate: in
             out["residual"].append(_mean_abs_channel_correlation(state))
             features.append(layer(features))
             out["dense"].append(_mean_abs_channel_correlation(torch.cat(features, 1)))
-            new_only = torch.cat(features[1:], 1)
-            out["dense_new_only"].append(_mean_abs_channel_correlation(new_only))
+            out["dense_new_only"].append(_mean_abs_channel_correlation(torch.cat(features[1:], 1)))
     return out

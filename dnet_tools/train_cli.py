@@ -23,7 +23,8 @@ from dnet_lib.validate import check_int
 from .cifar import RandomCrop, load_data_cifar10
 
 # every model factory in dnet_lib.models (densenet121, d2l_densenet, resnet18, ...)
-FACTORIES = {name: getattr(models, name) for name in models.FACTORIES}
+FACTORIES = {name: getattr(models, name) for module in (models.densenet, models.resnet)
+             for name in module.__all__ if name[0].islower()}
 
 
 def init_from_env() -> bool:

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dnet_lib.arith import count_params
-from dnet_lib.models import DualPathBlock, DualPathNet, dpn_small
+from dnet_lib.models import DualPathBlock, DualPathNet
 
 
 def test_block_paths_residual_constant_dense_grows():
@@ -31,7 +31,7 @@ def test_block_without_initial_dense_path():
 
 def test_net_shapes_and_gradients():
     torch.manual_seed(0)
-    model = dpn_small()
+    model = DualPathNet()
     x = torch.randn(3, 1, 28, 28)
     out = model(x)
     assert out.shape == (3, 10)
@@ -44,7 +44,7 @@ def test_net_shapes_and_gradients():
 
 
 def test_parameter_count_in_matched_range():
-    assert 200_000 <= count_params(dpn_small()) <= 300_000
+    assert 200_000 <= count_params(DualPathNet()) <= 300_000
 
 
 @pytest.mark.parametrize("kwargs,name", [
@@ -60,10 +60,10 @@ def test_bad_arguments(kwargs, name):
 
 
 def test_bad_input():
-    model = dpn_small()
+    model = DualPathNet()
     with pytest.raises(ValueError, match="in_channels=1"):
         model(torch.randn(2, 3, 28, 28))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="in_channels=4"):
         DualPathBlock(2, 4, 2)(torch.randn(1, 5, 4, 4))
 
 

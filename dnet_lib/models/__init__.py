@@ -11,10 +11,6 @@ from .dualpath import *      # noqa: F401,F403
 from .deepconv import *      # noqa: F401,F403
 from .mlp import *           # noqa: F401,F403
 
-# the model factories (``name(**kwargs) -> nn.Module``), in the order a reader meets them
-FACTORIES = tuple(name for module in (densenet, resnet, dualpath) for name in module.__all__
-                  if name[0].islower())
-
-__all__ = ["transition_channels", "FACTORIES",
+__all__ = ["transition_channels",
            *(name for module in (stem, config, densenet, resnet, dualpath, deepconv, mlp)
              for name in module.__all__)]

@@ -8,12 +8,11 @@ from torch import nn
 
 from .. import validate
 
-__all__ = ["check_input", "check_channels", "min_input_size",
-           "transition_channels", "init_weights"]
+__all__ = ["check_input", "min_input_size", "transition_channels", "init_weights"]
 
 
 def check_input(x: torch.Tensor, in_channels: int, min_size: int, model: str) -> None:
-    """A clear error for a batch the model cannot read (shape, channels, too small)."""
+    """A clear error for a batch a model or block cannot read (shape, channels, too small)."""
     if x.dim() != 4:
         raise ValueError(f"input must be a 4-D tensor (batch, channels, height, width), "
                          f"got shape {tuple(x.shape)}")
@@ -25,18 +24,12 @@ def check_input(x: torch.Tensor, in_channels: int, min_size: int, model: str) ->
                          f"(stem and downsampling), got {tuple(x.shape[-2:])}")
 
 
-def check_channels(x: torch.Tensor, channels: int) -> None:
-    """A block's input must be (batch, channels, H, W)."""
-    if x.dim() != 4 or x.shape[1] != channels:
-        raise ValueError(f"input must have shape (batch, {channels}, H, W), got {tuple(x.shape)}")
-
-
-def min_input_size(size_after, limit: int = 4096) -> int:
-    """Smallest side length for which ``size_after(side)`` stays positive."""
-    for side in range(1, limit):
+def min_input_size(size_after) -> int:
+    """Smallest side length (below 4096) for which ``size_after(side)`` stays positive."""
+    for side in range(1, 4096):
         if size_after(side) >= 1:
             return side
-    raise ValueError(f"model downsamples too much for any input up to {limit} pixels")
+    raise ValueError("model downsamples too much for any input below 4096 pixels")
 
 
 def transition_channels(m: int, compression: float) -> int:

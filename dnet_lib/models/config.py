@@ -1,5 +1,4 @@
-"""``DenseNetConfig``, a DenseNet's architecture and the one home of its defaults (DenseNet-121's).
-
+"""``DenseNetConfig``, a DenseNet's architecture and the one home of its defaults (DenseNet-121's):
 ``DenseNet(config)`` builds it, ``arith.densenet_stats(config)`` counts it."""
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """``DeepConvNet``: one conv unit ``u(h) = conv3x3(relu([bn](h)))`` stacked ``depth`` times,
 wired ``"plain"`` (``h = u(h)``), ``"residual"`` (``h = h + u(h)``, pre-activation) or
-``"dense"`` (``h = cat(h, u(h))``), between a 3x3 stem conv and a relu-pool-linear head: the same
-number of convolutions each (``dnet_lib.gradflow`` measures how gradients flow through them).
-"""
+``"dense"`` (``h = cat(h, u(h))``) between a 3x3 stem conv and a relu-pool-linear head: as many
+convolutions each (``dnet_lib.gradflow`` measures how gradients flow through them)."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -48,17 +47,13 @@ class DeepConvNet(nn.Module):
         ``detach_unit_inputs``: cut every path into a unit, leaving the direct paths to the head."""
         check_input(x, self.stem.in_channels, 1, "DeepConvNet")
         h = self.stem(x)
-        features = [h]
         for unit in self.units:
-            inp = torch.cat(features, 1) if self.kind == "dense" else h
-            out = unit(inp.detach() if detach_unit_inputs else inp)
+            out = unit(h.detach() if detach_unit_inputs else h)
             if unit_outputs is not None:
                 out.retain_grad()
                 unit_outputs.append(out)
             if self.kind == "dense":
-                features.append(out)
+                h = torch.cat([h, out], 1)
             else:
                 h = out if self.kind == "plain" else h + out
-        if self.kind == "dense":
-            h = torch.cat(features, 1)
         return self.head(torch.flatten(F.adaptive_avg_pool2d(F.relu(h), 1), 1))

@@ -1,6 +1,5 @@
 """DenseNet (Huang et al., 2017) with torchvision's module names, so its weights load strictly:
-``DenseLayer``, ``DenseBlock``, ``Transition`` and ``DenseNet`` (built from a ``DenseNetConfig``).
-"""
+``DenseLayer``, ``DenseBlock``, ``Transition``, ``DenseNet`` (built from a ``DenseNetConfig``)."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -12,8 +11,7 @@ from torch import nn
 
 from .. import validate
 from . import efficient
-from ._common import check_channels, check_input, init_weights, min_input_size
-from ._common import transition_channels
+from ._common import check_input, init_weights, min_input_size, transition_channels
 from .config import D2L_DENSENET, DENSENET121, DenseNetConfig, cifar_config
 
 __all__ = ["DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121", "densenet161",
@@ -78,7 +76,7 @@ class DenseBlock(nn.ModuleDict):
                 conv_bias, memory_efficient=memory_efficient, fast_cpu=fast_cpu))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_channels(x, self.in_channels)
+        check_input(x, self.in_channels, 1, "DenseBlock")
         features = [x]
         for layer in self.values():
             features.append(layer(features))
@@ -180,11 +178,10 @@ d2l_densenet = _preset("d2l_densenet", "d2l's DenseNet (758,226 parameters)", D2
 
 
 def densenet_cifar(depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
-                   compression: float = 0.5, num_classes: int = 10, *,
-                   memory_efficient: bool = False, fast_cpu: bool = False, **changes) -> DenseNet:
-    """The paper's CIFAR DenseNets (Table 2), from ``cifar_config``."""
-    config = cifar_config(depth, growth_rate, bottleneck, compression, num_classes, **changes)
-    return DenseNet(config, memory_efficient=memory_efficient, fast_cpu=fast_cpu)
+                   compression: float = 0.5, **kwargs) -> DenseNet:
+    """The paper's CIFAR DenseNets (Table 2), from ``cifar_config``; ``kwargs``: changed config
+    fields or DenseNet's flags."""
+    return DenseNet(cifar_config(depth, growth_rate, bottleneck, compression), **kwargs)
 
 
 def torchvision_densenet_cifar(depth: int = 100, growth_rate: int = 12, num_classes: int = 10,
@@ -193,8 +190,7 @@ def torchvision_densenet_cifar(depth: int = 100, growth_rate: int = 12, num_clas
     stem ``nn.Identity``): it loads ``densenet_cifar(depth, growth_rate)``'s state dict strictly."""
     import torchvision
     config = cifar_config(depth, growth_rate, num_classes=num_classes)
-    model = torchvision.models.DenseNet(growth_rate=growth_rate, block_config=config.block_config,
-                                        num_init_features=config.num_init_features, bn_size=4,
+    model = torchvision.models.DenseNet(growth_rate, config.block_config, config.num_init_features,
                                         num_classes=num_classes, memory_efficient=memory_efficient)
     model.features.conv0 = nn.Conv2d(3, config.num_init_features, 3, padding=1, bias=False)
     for name in ("norm0", "relu0", "pool0"):

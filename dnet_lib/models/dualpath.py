@@ -11,12 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
-from ._common import check_channels, check_input, init_weights, min_input_size
-from ._common import transition_channels
+from ._common import check_input, init_weights, min_input_size, transition_channels
 from .densenet import Transition
 from .stem import CIFAR_STEM, Stem, check_stem
 
-__all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet", "dpn_small"]
+__all__ = ["DualPathLayer", "DualPathBlock", "DualPathNet"]
 
 
 class DualPathLayer(nn.Module):
@@ -62,15 +61,15 @@ class DualPathBlock(nn.Module):
 
     def paths(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """``(residual, dense)`` before the first layer and after each layer (for inspection)."""
-        check_channels(x, self.in_channels)
+        check_input(x, self.in_channels, 1, "DualPathBlock")
         residual = x[:, :self.residual_channels]
-        dense_parts = [x[:, self.residual_channels:]] if self.dense_channels else []
-        states = [(residual, torch.cat(dense_parts, 1) if dense_parts else None)]
+        dense = x[:, self.residual_channels:] if self.dense_channels else None
+        states = [(residual, dense)]
         for layer in self.layers:
-            increment, new = layer(residual, states[-1][1])
+            increment, new = layer(residual, dense)
             residual = residual + increment
-            dense_parts.append(new)
-            states.append((residual, torch.cat(dense_parts, 1)))
+            dense = new if dense is None else torch.cat([dense, new], 1)
+            states.append((residual, dense))
         return states
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -93,21 +92,19 @@ class DualPathNet(nn.Module):
         validate.check_ints(growth_rate=growth_rate, in_channels=in_channels,
                             num_classes=num_classes)
         validate.check_compression(compression)
-        self.in_channels, self.block_config = in_channels, block_config
-        self.residual_channels, self.growth_rate = residual_channels, growth_rate
+        self.in_channels = in_channels
         self.stem_spec = check_stem(stem)
         self.stem = nn.Sequential(OrderedDict(self.stem_spec.layers(in_channels,
                                                                     residual_channels[0])))
-        blocks, transitions, dense = [], [], 0
+        self.blocks, self.transitions, dense = nn.ModuleList(), nn.ModuleList(), 0
         for i, (num_layers, width) in enumerate(zip(block_config, residual_channels)):
             block = DualPathBlock(num_layers, width, growth_rate, dense, bn_size)
-            blocks.append(block)
+            self.blocks.append(block)
             if i + 1 < len(block_config):
                 dense = transition_channels(dense + num_layers * growth_rate, compression)
-                transitions.append(Transition(block.out_channels, residual_channels[i + 1] + dense))
-        self.blocks = nn.ModuleList(blocks)
-        self.transitions = nn.ModuleList(transitions)
-        self.num_features = blocks[-1].out_channels
+                self.transitions.append(Transition(block.out_channels,
+                                                   residual_channels[i + 1] + dense))
+        self.num_features = block.out_channels
         self.norm = nn.BatchNorm2d(self.num_features)
         self.classifier = nn.Linear(self.num_features, num_classes)
         self.min_input_size = min_input_size(self.feature_size)
@@ -119,16 +116,9 @@ class DualPathNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.min_input_size, "DualPathNet")
-        x = self.stem(x)
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i < len(self.transitions):
-                x = self.transitions[i](x)
+        x = self.blocks[0](self.stem(x))
+        for transition, block in zip(self.transitions, self.blocks[1:]):
+            x = block(transition(x))
         x = F.relu(self.norm(x))
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
-
-
-def dpn_small(num_classes: int = 10, in_channels: int = 1, **kwargs) -> DualPathNet:
-    """The chapter's DPN: residual widths 32/64/128, growth 8, 3 layers per block."""
-    return DualPathNet(num_classes=num_classes, in_channels=in_channels, **kwargs)
 

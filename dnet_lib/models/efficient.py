@@ -2,8 +2,7 @@
 
 ``memory_efficient``: store only the earlier maps and BN's mean and 1/std; backward rebuilds the
 BN-ReLU and calls autograd's ATen kernels (no convolution reruns, unlike torchvision's flag).
-``fast_cpu`` (CPU training): a map's batch statistics are computed once and cached on it.
-"""
+``fast_cpu`` (CPU training): a map's batch statistics are computed once and cached on it."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,6 +1,5 @@
 """Fully connected ReLU networks for vectors (``dnet_lib.toy`` trains them): ``PlainMLP``,
-``ResidualMLP`` (same parameters at the same width) and ``DenseMLP`` (a dense block for vectors).
-"""
+``ResidualMLP`` (same parameters at the same width) and ``DenseMLP`` (a dense block of Linears)."""
 from __future__ import annotations
 
 import torch
@@ -20,7 +19,7 @@ class _MLP(nn.Module):
         super().__init__()
         validate.check_ints(in_features=in_features, **{"growth" if dense else "hidden": width},
                             num_layers=num_layers, out_features=out_features)
-        self.in_features, self.num_layers = in_features, num_layers
+        self.in_features = in_features
         fan_ins = [in_features + i * width if dense else (width if i else in_features)
                    for i in range(num_layers + 1)]
         self.layers = nn.ModuleList(nn.Linear(fan_in, width) for fan_in in fan_ins[:-1])
@@ -58,7 +57,6 @@ class DenseMLP(_MLP):
 
     def __init__(self, in_features: int, growth: int, num_layers: int, out_features: int):
         super().__init__(in_features, growth, num_layers, out_features, True)
-        self.num_features = in_features + num_layers * growth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_features:

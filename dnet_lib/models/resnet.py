@@ -69,9 +69,8 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with ``layers`` blocks per stage of base width ``widths`` (stride 2 opens each stage
-    after the first); ``conv_bias``, ``shortcut_norm=False``: d2l's (biased convs, BN-free
-    shortcuts)."""
+    """``layers`` blocks per stage of base width ``widths``, stride 2 opening each later stage;
+    ``conv_bias``, ``shortcut_norm=False``: d2l's (biased convs, BN-free shortcuts)."""
 
     def __init__(self, block: type[BasicBlock] | type[Bottleneck] = BasicBlock,
                  layers: Sequence[int] = (2, 2, 2, 2), widths: Sequence[int] = (64, 128, 256, 512),
@@ -95,7 +94,6 @@ class ResNet(nn.Module):
             stage += [block(channels, width, 1, conv_bias, shortcut_norm)
                       for _ in range(num_blocks - 1)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
-        self.num_stages = len(layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         self.num_features = channels
@@ -109,14 +107,12 @@ class ResNet(nn.Module):
 
     def feature_size(self, size: int) -> int:
         """Side length of the last stage's maps for an input of side ``size`` (0: too small)."""
-        size = self.stem_spec.out_size(size)
-        for _ in range(self.num_stages - 1):
-            size = (size - 1) // 2 + 1 if size >= 1 else 0   # stride-2 3x3 conv, padding 1
-        return size
+        # each later stage opens with a stride-2 3x3 conv, padding 1: ceil(size / 2)
+        return -(-self.stem_spec.out_size(size) // 2 ** (len(self.layers_config) - 1))
 
     def stages(self) -> list[nn.Sequential]:
         """``layer1``, ``layer2``, ...: the stages, in order."""
-        return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
+        return [getattr(self, f"layer{i + 1}") for i in range(len(self.layers_config))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.min_input_size, "ResNet")
