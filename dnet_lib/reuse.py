@@ -5,33 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from .arith import dense_block_channels
 from .models import DenseBlock, DenseNet, Transition
 from .validate import check_choice
 
-__all__ = ["source_slices", "feature_reuse", "RULES",
-           "USED_FRACTION", "FRACTIONS", "FIGURE5_OBSERVATIONS", "figure5_observations",
-           "verdict_table", "cutoff_curves", "break_even"]
-
-def source_slices(block: DenseBlock) -> list[tuple[int, int]]:
-    """Channel ranges ``[start, stop)`` of the block input and each layer's output inside the
-    concatenation (source 0 = block input, source i = layer i)."""
-    if not isinstance(block, DenseBlock):
-        raise ValueError(f"block must be a dnet_lib DenseBlock, got {type(block).__name__}")
-    edges = dense_block_channels(block.in_channels, block.num_layers, block.growth_rate)
-    return list(zip([0, *edges[:-1]], edges))
-
-
-def _row(weight: torch.Tensor, slices, norm: nn.BatchNorm2d | None) -> np.ndarray:
-    """Mean |w| over each source's input-channel slice, times ``norm``'s |gamma| / std if given."""
-    w = weight.detach().float().abs()
-    if norm is not None:
-        gamma = norm.weight.detach().abs() if norm.weight is not None else 1.0
-        scale = gamma / torch.sqrt(norm.running_var + norm.eps)
-        w = w * scale.view(1, -1, *([1] * (w.dim() - 2)))
-    return np.array([w[:, a:b].mean().item() for a, b in slices])
+__all__ = ["feature_reuse", "RULES", "USED_FRACTION", "FRACTIONS", "FIGURE5_OBSERVATIONS",
+           "figure5_observations", "verdict_table", "cutoff_curves", "break_even"]
 
 
 def feature_reuse(model: DenseNet, normalize: str = "none",
@@ -50,22 +30,18 @@ def feature_reuse(model: DenseNet, normalize: str = "none",
         # then the transition, or (final BatchNorm, ReLU and pooling in between) the classifier
         readers.append((after.conv.weight, after.norm) if isinstance(after, Transition)
                        else (model.classifier.weight, after))
-        slices = source_slices(block)
+        edges = dense_block_channels(block.in_channels, block.num_layers, block.growth_rate)
+        slices = list(zip([0, *edges[:-1]], edges))     # input channels [start, stop) per source
         matrix = np.full((len(slices), len(slices)), np.nan)
         for t, (weight, norm) in enumerate(readers):
-            matrix[t, :t + 1] = _row(weight, slices[:t + 1], norm if fold_bn else None)
+            w = weight.detach().float().abs()
+            if fold_bn:     # the BatchNorm in front scales channel c by |gamma_c| / std_c
+                scale = norm.weight.detach().abs() / torch.sqrt(norm.running_var + norm.eps)
+                w = w * scale.view(1, -1, *([1] * (w.dim() - 2)))
+            matrix[t, :t + 1] = [w[:, a:b].mean().item() for a, b in slices[:t + 1]]
         if normalize == "row":
             matrix = matrix / np.nanmax(matrix, axis=1, keepdims=True)
         matrices.append(matrix)
-    return matrices
-
-
-def _check_matrices(matrices) -> list[np.ndarray]:
-    matrices = [np.asarray(m, dtype=float) for m in matrices]
-    if not matrices or any(m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2
-                           for m in matrices):
-        raise ValueError("matrices must be a non-empty list of square (L + 1, L + 1) arrays "
-                         "with L >= 1, as returned by feature_reuse")
     return matrices
 
 
@@ -92,18 +68,19 @@ def figure5_observations(matrices, used_fraction: float = USED_FRACTION):
     """A DataFrame of the four observations tested on ``feature_reuse`` matrices: statistic, value,
     criterion, ``holds`` (None with no row to test); *used*: ``used_fraction`` of the row's max."""
     import pandas as pd
-    matrices = _check_matrices(matrices)
+    matrices = [np.asarray(m, dtype=float) for m in matrices]
+    if not matrices or any(m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2
+                           for m in matrices):
+        raise ValueError("matrices must be a non-empty list of square (L + 1, L + 1) arrays "
+                         "with L >= 1, as returned by feature_reuse")
     rows = [m / np.nanmax(m, axis=1, keepdims=True) for m in matrices]
-    layer_cells = [v for m in rows for r in m[1:-1] for v in r[~np.isnan(r)]]
-    transition_cells = [v for m in rows[:-1] for v in m[-1]]
-    weakest_is_input = [bool(np.nanargmin(r) == 0) for m in rows[1:] for r in m[1:-1]]
+    layer_cells = np.array([v for m in rows for r in m[1:-1] for v in r[~np.isnan(r)]])
+    transition_cells = np.array([v for m in rows[:-1] for v in m[-1]])
+    weakest_is_input = np.array([np.nanargmin(r) == 0 for m in rows[1:] for r in m[1:-1]])
+    shares = (layer_cells >= used_fraction, transition_cells >= used_fraction, weakest_is_input)
     cls = matrices[-1][-1]
-    values = [
-        float(np.mean(np.array(layer_cells) >= used_fraction)) if layer_cells else None,
-        float(np.mean(np.array(transition_cells) >= used_fraction)) if transition_cells else None,
-        float(np.mean(weakest_is_input)) if weakest_is_input else None,
-        float(cls[-1] / np.mean(cls[:-1])),
-    ]
+    values = [float(np.mean(s)) if s.size else None for s in shares]      # None: no row to test
+    values.append(float(cls[-1] / np.mean(cls[:-1])))
     holds = [None if v is None else bool(v > RULES[i] if i == 4 else v >= RULES[i])
              for i, v in enumerate(values, 1)]
     rules = [f"{'>' if i == 4 else '>='} {RULES[i]:g}" for i in RULES]

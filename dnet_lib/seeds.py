@@ -20,10 +20,6 @@ class Welch:
     df: float
     p: float
 
-    def significant(self, level: float = 0.05) -> bool:
-        """Whether p is below ``level``."""
-        return self.p < level
-
 
 def _check(name: str, values: Sequence[float]) -> list[float]:
     values = [float(v) for v in values]

@@ -13,9 +13,9 @@ from .arith import mlp_params
 from .degradation import optimise
 from .validate import check_int, check_number
 
-__all__ = ["make_spirals", "dense_parameters", "width_for_parameters",
-           "train_toy", "accuracy", "decision_grid", "boundary_length", "SPAN", "image_plane",
-           "predict_plane", "class_changes", "random_planes"]
+__all__ = ["make_spirals", "dense_parameters", "width_for_parameters", "train_toy",
+           "decision_grid", "boundary_length", "SPAN", "image_plane", "predict_plane",
+           "class_changes", "random_planes"]
 
 EXTENT = (-1.5, 1.5, -1.5, 1.5)
 TURNS = 1.5              # each spiral arm winds one and a half times
@@ -66,12 +66,6 @@ def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 5
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """The share of ``x`` that ``model`` (in eval mode) classifies as ``y``."""
-    return (model.eval()(x).argmax(1) == y).float().mean().item()
-
-
-@torch.no_grad()
 def decision_grid(model: nn.Module, extent: Sequence[float] = EXTENT, resolution: int = 200
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(xs, ys, prob)``: the probability of class 1 on a ``resolution`` x ``resolution`` grid
@@ -99,15 +93,14 @@ def boundary_length(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> float:
 SPAN = (-0.5, 1.5)       # s and t run over this range: a little beyond the three images
 
 
-def image_plane(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, grid: int,
-                span=SPAN) -> torch.Tensor:
+def image_plane(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, grid: int) -> torch.Tensor:
     """Images ``a + s (b - a) + t (c - a)`` on a ``grid`` x ``grid`` lattice of (s, t) in
-    ``span``; shape ``(grid, grid, *a.shape)``, indexed [s, t]."""
+    ``SPAN``; shape ``(grid, grid, *a.shape)``, indexed [s, t]."""
     check_int("grid", grid, 2)
     if not (a.shape == b.shape == c.shape):
         raise ValueError(f"a, b and c must have one shape, got {tuple(a.shape)}, "
                          f"{tuple(b.shape)}, {tuple(c.shape)}")
-    values = torch.linspace(span[0], span[1], grid)
+    values = torch.linspace(*SPAN, grid)
     s, t = (v[(...,) + (None,) * a.dim()] for v in torch.meshgrid(values, values, indexing="ij"))
     return a + s * (b - a) + t * (c - a)
 
@@ -131,10 +124,9 @@ def random_planes(models: dict, images: torch.Tensor, planes: int, grid: int, se
     import pandas as pd
     check_int("planes", planes, 1)
     generator = torch.Generator().manual_seed(seed)
-    counts = {name: [] for name in models}
+    rows = []
     for _ in range(planes):
         i, j, k = torch.randperm(len(images), generator=generator)[:3]
         plane = image_plane(images[i], images[j], images[k], grid)
-        for name, model in models.items():
-            counts[name].append(class_changes(predict_plane(model, plane)))
-    return pd.DataFrame(counts)
+        rows.append({name: class_changes(predict_plane(m, plane)) for name, m in models.items()})
+    return pd.DataFrame(rows)

@@ -4,8 +4,9 @@ import torch
 
 from dnet_lib.arith import count_params, mlp_params
 from dnet_lib.models import DenseMLP, PlainMLP, ResidualMLP
-from dnet_lib.toy import (accuracy, boundary_length, decision_grid, dense_parameters, make_spirals,
-                          train_toy, width_for_parameters)
+from dnet_lib.toy import (boundary_length, decision_grid, dense_parameters, make_spirals, train_toy,
+                          width_for_parameters)
+from dnet_lib.train import evaluate
 
 
 def plain_parameters(in_features, hidden, num_layers, out_features):
@@ -63,10 +64,10 @@ def test_trains_to_high_accuracy_quickly(kind):
     torch.manual_seed(0)
     model = {"plain": lambda: PlainMLP(2, 28, 6, 2), "residual": lambda: ResidualMLP(2, 28, 6, 2),
              "dense": lambda: DenseMLP(2, 16, 6, 2)}[kind]()
-    assert accuracy(model, x_test, y_test) < 0.8      # untrained: near chance
+    assert evaluate(model, [(x_test, y_test)]) < 0.8      # untrained: near chance
     losses = train_toy(model, x, y, steps=300, lr=0.01)
     assert losses[-1] < losses[0]
-    assert accuracy(model, x_test, y_test) > 0.95
+    assert evaluate(model, [(x_test, y_test)]) > 0.95
 
 
 def test_training_is_deterministic():

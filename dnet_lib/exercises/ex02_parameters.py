@@ -5,7 +5,7 @@ from torch import nn
 
 from .. import models
 from ..arith import count_params
-from ._common import answer, hidden_tests_of, need_callable, need_type, ok
+from ._common import answer, hidden_tests_of, need_type, ok
 
 hidden_tests = hidden_tests_of(__name__)
 
@@ -17,14 +17,13 @@ def check_count_parameters(fn) -> None:
 
 
 def check_layer_formulas(dense_layer_params, basic_block_params, bottleneck: bool = True) -> None:
-    need_callable(dense_layer_params, "dense_layer_params")
-    need_callable(basic_block_params, "basic_block_params")
     real = count_params(models.DenseLayer(64, 32, bottleneck=bottleneck))
-    got = dense_layer_params(64, 32)
+    got = answer(dense_layer_params, "dense_layer_params", int, 64, 32)
     kind = "bottleneck, bn_size=4" if bottleneck else "no bottleneck"
     assert got == real, (f"models.DenseLayer(64, 32) ({kind}, no conv bias) has {real} "
                          f"parameters, your formula {got}: count every BatchNorm and conv")
-    real, got = count_params(models.BasicBlock(64, 64)), basic_block_params(64)
+    real = count_params(models.BasicBlock(64, 64))
+    got = answer(basic_block_params, "basic_block_params", int, 64)
     assert got == real, (f"models.BasicBlock(64, 64) has {real} parameters, your formula {got}: "
                          "two 3x3 convs without bias, two BatchNorms")
     ok("both formulas match the real modules for 64 channels")

@@ -30,12 +30,11 @@ def check_split_linear(fn, split: str = "columns") -> None:
 
 def check_as_residual(fn, side: str = "left") -> None:
     """``fn(A, B)`` -> M with A x + B f(x) == A (x + M f(x)) (``side="right"``: x A + f B)."""
-    need_callable(fn, "as_residual")
     g = torch.Generator().manual_seed(6)
     A, B, x, fx = (torch.randn(*s, generator=g, dtype=torch.float64)
                    for s in ((4, 4), (4, 4), (4, 7), (4, 7)))
     A = A + 4 * torch.eye(4, dtype=torch.float64)
-    M = fn(A, B)
+    M = answer(fn, "as_residual", torch.Tensor, A, B)
     if side == "right":
         x, fx = x.T, fx.T
         err = relative_error((x + fx @ M) @ A, x @ A + fx @ B)
