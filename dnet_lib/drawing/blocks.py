@@ -1,6 +1,5 @@
-"""Block diagrams read from real modules (widths from their convolutions, shapes from running
-them): a residual vs a dense block, a dense block's channel stack, a transition, a convolution's
-weight over a concatenation and a dual-path block."""
+"""Block diagrams read from real modules: widths from their convolutions, shapes from running
+them."""
 from __future__ import annotations
 
 import copy
@@ -68,16 +67,15 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
     if not all(isinstance(b, (models.BasicBlock, models.Bottleneck)) for b in blocks):
         raise ValueError(f"residual must be a BasicBlock, a Bottleneck or an nn.Sequential of "
                          f"them, got {type(residual).__name__}")
-    # a row's states: (slices, caption, then the text and kind of the shortcut reaching it)
-    res = [([(_convs(blocks[0])[0].in_channels, C["input"], "x")], "x", None, None)]
+    # a row's states: (slices, caption, then the text and label of the shortcut reaching it)
+    res = [([(_convs(blocks[0])[0].in_channels, C["input"], "x")], "x", "", "")]
     for i, b in enumerate(blocks, 1):
-        proj = getattr(b, "downsample", None) is not None
         res.append(([(_convs(b)[-1].out_channels, C["add"], f"x{i}")], "x + F(x)",
-                     *(("+ proj(x)", "1×1 projection") if proj else ("+ x", "identity"))))
+                     *(("+ x", "identity") if getattr(b, "downsample", None) is None
+                       else ("+ proj(x)", "1×1 projection"))))
     slices = _dense_block(dense)[1]
-    names = [s[2] for s in slices]
-    den = [(slices[:i], f"[{', '.join(names[:i])}]" if i > 1 else "x0", "concat", None)
-           for i in range(1, len(slices) + 1)]
+    den = [(slices[:i], f"[{', '.join(s[2] for s in slices[:i])}]" if i > 1 else "x0", "concat",
+            "concat") for i in range(1, len(slices) + 1)]
     scale = 1.0 / max(sum(s[0] for s in state[0]) for state in res + den)
     res_top = max(state[0][0][0] for state in res) * scale
     rows = (("residual", "ResNet: add the block's output to its input", res, res_top),
@@ -96,23 +94,21 @@ def residual_vs_dense(residual: nn.Module | None = None, dense: nn.Module | None
                 d.add(ax.text(x1, -0.06, f"{caption}\n{total} ch", ha="center", va="top",
                               fontsize=10), "label", caption, total, panel=panel)
                 if i:                # the step here: a block F or a layer Hi adding k channels
-                    value = slices[-1][0]
-                    box = "F" if panel == "residual" else f"H{i}\n+{value}"
+                    box = "F" if panel == "residual" else f"H{i}\n+{slices[-1][0]}"
                     mid = 0.5 * scale * min(states[i - 1][0][0][0], slices[0][0])
                     _arrow(ax, (x0 + 0.3, mid), (x1 - 0.3, mid))
                     d.add(ax.text(x0 + 1, mid, box, ha="center", va="center", color="white",
                                   fontsize=10, bbox=dict(boxstyle="round,pad=0.35",
                                                          facecolor=C[panel], edgecolor="none")),
-                          "op", box, value, panel=panel)
+                          "op", box, slices[-1][0], panel=panel)
                     # the shortcut leaves the right of its input's top, goes over the block and
                     # lands left of centre, so consecutive shortcuts stay apart
                     level, left, right = top + 0.12, x0 + 0.14, x1 - 0.14
-                    skip = [_arrow(ax, (left, below + 0.02), (left, level), (right, level),
-                                   (right, height + 0.02), colour=C[panel]),
-                            ax.text(x0 + 1, level + 0.03, text, ha="center", va="bottom",
-                                    fontsize=10, color=C[panel])]
-                    if shortcut:
-                        d.add(skip, "skip", shortcut, panel=panel)
+                    d.add([_arrow(ax, (left, below + 0.02), (left, level), (right, level),
+                                  (right, height + 0.02), colour=C[panel]),
+                           ax.text(x0 + 1, level + 0.03, text, ha="center", va="bottom",
+                                   fontsize=10, color=C[panel])],
+                          "skip" if panel == "residual" else "concat", shortcut, panel=panel)
                 below = height
         return d
 
@@ -136,9 +132,8 @@ def dense_block_stack(block: nn.Module) -> Drawing:
                                      f"earlier outputs add up to {left}: not a dense block")
                 inner = f" → 1×1: {first.out_channels}" if len(layers[r]) > 1 else ""
                 note = f"reads {left}{inner} → +{new}"
-            else:
-                same = {s[0] for s in slices[1:]} == {k}
-                note = f"{left} = {c0} + {L}×{k}" if same else f"{left}"
+            else:                                   # the output: c0 + L·k if the widths add up
+                note = f"{left} = {c0} + {L}×{k}" if left == c0 + L * k else f"{left}"
             d.add(ax.text(left + 0.01 * out, L - r, note, va="center", fontsize=fontsize),
                   "row", name, left, row=r)
         ax.set_yticks(range(L + 1), names[::-1], fontsize=fontsize + 1)
@@ -155,17 +150,15 @@ def transition_diagram(transition: nn.Module, size: int = 28) -> Drawing:
     """A transition on an m-channel, size×size input: 1×1 conv to floor(θ·m), then pooling;
     shapes measured by running a copy of each child (the module keeps its mode and statistics)."""
     check_int("size", size, 2)
-    convs = _convs(transition)
-    if not convs:
+    m = next((conv.in_channels for conv in _convs(transition)), None)
+    if m is None:
         raise ValueError(f"transition must contain a convolution, got {type(transition).__name__}")
-    m = convs[0].in_channels
     shapes, x = [("input", (m, size, size))], torch.zeros(1, m, size, size)
     with torch.no_grad():
         for child in copy.deepcopy(transition).eval().children():
-            y = child(x)
-            if y.shape != x.shape:
-                shapes.append((_child_text(child), tuple(y.shape[1:])))
-            x = y
+            before, x = x.shape, child(x)
+            if x.shape != before:
+                shapes.append((_child_text(child), tuple(x.shape[1:])))
     (out, h, w), tallest = shapes[-1][1], max(s[1][0] for s in shapes)
     with style.context():
         d = new_figure(6.4, 3.4, "transition")
@@ -193,12 +186,10 @@ def transition_diagram(transition: nn.Module, size: int = 28) -> Drawing:
 
 def _child_text(child: nn.Module) -> str:
     """A transition step's label, e.g. "1×1 conv" or "2×2 avg pool"."""
-    if isinstance(child, nn.Conv2d):
-        return f"{child.kernel_size[0]}×{child.kernel_size[1]} conv"
-    if isinstance(child, (nn.AvgPool2d, nn.MaxPool2d)):
-        k = child.kernel_size if isinstance(child.kernel_size, int) else child.kernel_size[0]
-        return f"{k}×{k} {type(child).__name__[:3].lower()} pool"
-    return type(child).__name__
+    kind = {nn.Conv2d: "conv", nn.AvgPool2d: "avg pool", nn.MaxPool2d: "max pool"}.get(type(child))
+    k = getattr(child, "kernel_size", 0)
+    k = (k, k) if isinstance(k, int) else k
+    return f"{k[0]}×{k[1]} {kind}" if kind else type(child).__name__
 
 
 def weight_slices(conv: nn.Conv2d, widths: Sequence[int]):
@@ -239,10 +230,6 @@ def weight_slices(conv: nn.Conv2d, widths: Sequence[int]):
     return fig
 
 
-DUAL_PATH_COLOURS = {"residual": "#3182bd", "dense input": "#fdae6b", "dense": "#e6550d",
-                     "added": "#9ecae1", "appended": "#fd8d3c"}
-
-
 def dual_path_widths(block: nn.Module) -> list[dict]:
     """Per layer of a ``models.DualPathBlock``: channels read (residual, dense) and written
     (added to the residual path, appended to the dense path), from the modules' own sizes."""
@@ -258,6 +245,11 @@ def plot_dual_path_block(block: nn.Module):
     """The figure of a dual-path block (chapter 9), a row per layer: what it reads (the residual
     path and the dense path's slices) and what it writes (added, appended)."""
     from matplotlib.patches import Patch
+    kinds = {"residual": ("#3182bd", "residual path (read, then updated by addition)"),
+             "dense input": ("#fdae6b", ""),        # the block's input dense path: no legend
+             "dense": ("#e6550d", "dense path: one slice per earlier layer"),
+             "added": ("#9ecae1", "written: added to the residual path"),
+             "appended": ("#fd8d3c", "written: appended to the dense path")}
     rows = dual_path_widths(block)
     fig, ax = subplots(figsize=(8, 0.7 * len(rows) + 1.2))
     widest, k = max(r["reads"] for r in rows), rows[0]["appended"]
@@ -267,8 +259,7 @@ def plot_dual_path_block(block: nn.Module):
         read = [(r["residual"], "residual"), (block.dense_channels, "dense input")]
         read += [(k, "dense")] * ((r["dense"] - block.dense_channels) // k)
         for at, parts in ((0, read), (x0, [(r["added"], "added"), (r["appended"], "appended")])):
-            stacked_bar(ax, y, [p[0] for p in parts], [DUAL_PATH_COLOURS[p[1]] for p in parts],
-                        0.6, at)
+            stacked_bar(ax, y, [p[0] for p in parts], [kinds[p[1]][0] for p in parts], 0.6, at)
         ax.annotate(f"reads {r['reads']}", (x0 - widest * 0.05, y), (r["reads"] + widest * 0.02, y),
                     va="center", fontsize=7, arrowprops=dict(arrowstyle="->", color="0.4", lw=0.8))
         ax.text(x0 + r["added"] / 2, y, f"+ {r['added']}", ha="center", va="center", fontsize=7)
@@ -277,11 +268,7 @@ def plot_dual_path_block(block: nn.Module):
     ax.set_yticks([-r["layer"] for r in rows], [f"layer {r['layer']}" for r in rows])
     ax.set(xticks=[], xlim=(0, widest * 2.7))
     ax.spines[["top", "right", "bottom"]].set_visible(False)
-    labels = {"residual": "residual path (read, then updated by addition)",
-              "dense": "dense path: one slice per earlier layer",
-              "added": "written: added to the residual path",
-              "appended": "written: appended to the dense path"}
-    ax.legend(handles=[Patch(color=DUAL_PATH_COLOURS[c], label=t) for c, t in labels.items()],
+    ax.legend(handles=[Patch(color=c, label=t) for c, t in kinds.values() if t],
               loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize="small",
               frameon=False)
     ax.set_title(f"dual-path block: residual width {rows[0]['residual']}, growth {k}", fontsize=9)

@@ -26,12 +26,11 @@ class Drawing:
     parts: list[Part] = field(default_factory=list, repr=False)
 
     def add(self, artist, kind: str, label: str, value=None, **meta):
-        """Record ``artist`` (or a list of artists) as one part, tagged with its gid; returns it."""
+        """Record ``artist`` (or a list of artists) as one part, tagged with its gid."""
         gid = f"{kind}-{len(self.parts)}"
         for a in artist if isinstance(artist, (list, tuple)) else [artist]:
             a.set_gid(gid)
         self.parts.append(Part(kind, label, value, gid, meta))
-        return artist
 
     def find(self, kind: str, **meta) -> list[Part]:
         """Parts of this ``kind`` whose ``meta`` has all the given items."""
