@@ -3,24 +3,18 @@
 ``ax.plot(x, y, color=style.COLORS["dense"])`` and ``style.label(ax, x="depth (layers)")``."""
 from __future__ import annotations
 
-from cycler import cycler
+import matplotlib
 
-__all__ = ["PALETTE", "COLORS", "RC_PARAMS", "use", "context", "label"]
-
-# Okabe & Ito (2008), "Color Universal Design".
+# Okabe & Ito (2008), "Color Universal Design"; in the order of the colour cycle.
 PALETTE: dict[str, str] = {
-    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
-    "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442", "black": "#000000",
+    "blue": "#0072B2", "vermillion": "#D55E00", "green": "#009E73", "orange": "#E69F00",
+    "sky": "#56B4E9", "purple": "#CC79A7", "black": "#000000", "yellow": "#F0E442",
 }
 
 COLORS: dict[str, str] = {
     "input": "#999999",                  # the block's input x / x0 (grey: neither family)
-    "residual": PALETTE["vermillion"],   # ResNet, residual branch F(x)
-    "add": PALETTE["vermillion"],        # the sum x + F(x)
-    "resnet": PALETTE["vermillion"],
-    "dense": PALETTE["blue"],            # DenseNet, a dense layer's k new channels
-    "concat": PALETTE["blue"],           # the concatenation [x0, x1, ...]
-    "densenet": PALETTE["blue"],
+    **dict.fromkeys(("residual", "add", "resnet"), PALETTE["vermillion"]),  # F(x), x + F(x)
+    **dict.fromkeys(("dense", "concat", "densenet"), PALETTE["blue"]),  # k new maps, [x0, ...]
     "transition": PALETTE["green"],      # transition layers, compression θ
     "bottleneck": PALETTE["orange"],     # the 1x1 bottleneck (DenseNet-B)
     "highlight": PALETTE["purple"],
@@ -37,20 +31,17 @@ RC_PARAMS: dict[str, object] = {
     "axes.spines.top": False, "axes.spines.right": False,
     "axes.grid": True, "grid.alpha": 0.3, "axes.axisbelow": True,
     # the whole palette, blue first (DenseNet) and vermillion second (ResNet)
-    "axes.prop_cycle": cycler(color=[PALETTE[name] for name in (
-        "blue", "vermillion", "green", "orange", "sky", "purple", "black", "yellow")]),
+    "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE.values())),
 }
 
 
 def use() -> None:
     """Apply the book's style to every later matplotlib figure (call once per notebook)."""
-    import matplotlib
     matplotlib.rcParams.update(RC_PARAMS)
 
 
 def context():
     """A context manager: the book's style for the figures made inside the ``with`` block."""
-    import matplotlib
     return matplotlib.rc_context(RC_PARAMS)
 
 

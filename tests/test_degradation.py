@@ -56,7 +56,7 @@ def test_compare_depths_trains_every_wiring_and_depth_and_tabulates():
     assert result.final_loss("plain", 3) == pytest.approx(sum(curve[-2:]) / 2)   # the last 1/4
     table = result.table()
     assert len(table) == 4 and set(table["wiring"]) == {"plain", "residual"}
-    ax = drawing.plot_depth_curves(result, window=2)
+    ax = drawing.plot_depth_curves(result)
     assert len(ax.lines) == 4
     solid = [line.get_label() for line in ax.lines if line.get_linestyle() == "-"]
     assert solid == ["plain, 3 layers", "residual, 3 layers"]

@@ -7,21 +7,20 @@ from itertools import groupby
 import numpy as np
 from torch import nn
 
-from .. import results, reuse, seeds, style, toy, validate
+from .. import results, reuse, seeds, style, toy
 from ..stages import stage_of, trace_widths
 from ..units import BYTES_PER_FLOAT32
 from .figure import Drawing, new_figure, pyplot_axes, stacked_bar, subplots
 
 __all__ = ["block_cost_bars", "stage_diagram", "plot_depth_curves", "plot_less_data_gaps",
            "plot_saved_by_layer", "plot_sweep", "plot_feature_reuse", "plot_cutoffs",
-           "plot_gradient_norms", "plot_plane", "plot_decision_boundary", "plot_learning_curves",
-           "SAVED_COLOURS"]
+           "plot_gradient_norms", "plot_plane", "plot_decision_boundary", "plot_learning_curves"]
 
 C = style.COLORS
 SAVED_COLOURS = {"feature maps (kept anyway)": "#9ecae1",
                  "concatenation (BatchNorm's input)": "#fd8d3c",
                  "BN-ReLU output (the conv's input)": "#e6550d",
-                 "bottleneck (4k maps)": "#756bb1", "other": "#bdbdbd", "statistics": "#636363"}
+                 "bottleneck (4k maps)": "#756bb1", "other": "#bdbdbd"}
 
 
 def block_cost_bars(stats: dict) -> Drawing:
@@ -49,8 +48,7 @@ def block_cost_bars(stats: dict) -> Drawing:
 
 
 def stage_diagram(densenet: nn.Module, resnet: nn.Module, size: int = 224) -> Drawing:
-    """Channels carried (top) and resolution (bottom) against convolutions passed through two
-    networks, measured with forward hooks."""
+    """Channels carried (top) and resolution (bottom) of two networks against convolutions."""
     with style.context():
         d = new_figure(6.4, 5.4, "stages")
         ax_c, ax_r = d.figure.subplots(2, 1, sharex=True)
@@ -58,11 +56,9 @@ def stage_diagram(densenet: nn.Module, resnet: nn.Module, size: int = 224) -> Dr
             points = trace_widths(net, size)
             depth = points[-1].convs + sum(isinstance(m, nn.Linear) for m in net.modules())
             label = f"{type(net).__name__}-{depth}"      # ResNet-50: 49 convolutions + 1 linear
-            for ax, kind, pick in ((ax_c, "channels", max), (ax_r, "resolution", min)):
-                values = [getattr(p, kind) for p in points]
-                (line,) = ax.step([p.convs for p in points], values, where="post", color=colour,
-                                  label=label)
-                d.add(line, kind, label, pick(values), model=label, values=values)
+            for ax, kind in ((ax_c, "channels"), (ax_r, "resolution")):
+                ax.step([p.convs for p in points], [getattr(p, kind) for p in points], where="post",
+                        color=colour, label=label)
             for x in [p.convs for p in points if p.kind == "transition"]:
                 ax_c.axvline(x, color=C["transition"], lw=0.8, alpha=0.5, label="transition")
             # label the width where each stage ends; a ResNet plateau at its middle
@@ -87,18 +83,16 @@ def stage_diagram(densenet: nn.Module, resnet: nn.Module, size: int = 224) -> Dr
         return d
 
 
-def plot_depth_curves(comparison, ax=None, window: int = 5):
-    """A ``degradation.DepthComparison``'s loss curves (moving average over ``window`` steps):
-    plain grey, residual vermillion, the deepest solid, the others dashed. Returns the axes."""
+def plot_depth_curves(comparison, ax=None):
+    """A ``degradation.DepthComparison``'s loss curves (5-step moving averages): plain grey,
+    residual vermillion, the deepest solid, the others dashed. Returns the axes."""
     import pandas as pd
-    validate.check_int("window", window, 1)
     ax = pyplot_axes(ax)
-    colours = {"plain": C["neutral"], "residual": C["residual"]}
     deepest = max(depth for _, depth in comparison.curves)
     for (wiring, depth), losses in comparison.curves.items():
-        smooth = pd.Series(losses).rolling(window, min_periods=1).mean()
+        smooth = pd.Series(losses).rolling(5, min_periods=1).mean()
         ax.plot(range(1, len(losses) + 1), smooth, "-" if depth == deepest else "--",
-                color=colours[wiring], label=f"{wiring}, {depth} layers")
+                color=C.get(wiring, C["neutral"]), label=f"{wiring}, {depth} layers")
     style.label(ax, x="training step", y="training loss (cross-entropy)")
     ax.legend()
     return ax
@@ -107,7 +101,6 @@ def plot_depth_curves(comparison, ax=None, window: int = 5):
 def plot_less_data_gaps(record: dict):
     """``seeds.less_data_gaps``: DenseNet minus ResNet test accuracy against training images (log
     scale), one dot per seed, a line through the means, zero marked. Returns the figure."""
-    from matplotlib.ticker import NullFormatter
     table = seeds.less_data_gaps(record)
     fig, ax = subplots(figsize=(5, 3.2))
     dots = table.gaps.explode()                  # one dot per seed
@@ -115,7 +108,7 @@ def plot_less_data_gaps(record: dict):
     ax.semilogx(table.index, 100 * table.gap_mean, "-", color="C0", label="mean over seeds")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xticks(list(table.index), [f"{int(n):,}" for n in table.index])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_minor_formatter("")
     names = [results.network_label(record, n).split(" ")[0] for n in ("densenet", "resnet")]
     style.label(ax, x="training images (log scale)", y=f"{names[0]} - {names[1]} (points)")
     ax.legend(fontsize="small")
@@ -148,8 +141,7 @@ def plot_saved_by_layer(panels: dict, title: str):
 
 
 def plot_sweep(table, x: str, xlabel: str, title: str):
-    """A ``memory.sweep`` table: saved MiB (left) and step seconds (right) against column
-    ``x``, one line per variant. Returns the figure."""
+    """``memory.sweep``: saved MiB (left), step time (right) against ``x``, a line per variant."""
     fig, axes = subplots(1, 2, figsize=(9, 3.2))
     for ax, column, y in zip(axes, ("saved_MiB", "step_s"),
                              ("saved for backward (MiB)", "training step (s)")):
@@ -161,27 +153,20 @@ def plot_sweep(table, x: str, xlabel: str, title: str):
     return fig
 
 
-def plot_feature_reuse(model: nn.Module, axes=None, annotate: bool = True):
+def plot_feature_reuse(model: nn.Module, axes=None):
     """Heat maps of a DenseNet's ``reuse.feature_reuse`` (row-normalised), target layer across,
-    source down; ``annotate`` writes values into blocks of up to 8 layers. Returns the figure."""
+    source down, one per dense block (on ``axes`` or a new figure). Returns the figure."""
     matrices = reuse.feature_reuse(model, normalize="row")
     n = len(matrices)
     if axes is None:
         axes = subplots(1, n, figsize=(2.6 * n + 0.6, 2.8))[1]
     for b, (ax, m) in enumerate(zip(np.atleast_1d(axes), matrices)):
-        image = ax.imshow(m.T, interpolation="nearest")
-        if annotate and len(m) <= 8:             # beyond 8x8 the numbers no longer fit
-            for (row, col), v in np.ndenumerate(m.T):
-                if np.isfinite(v):               # dark text on light colours, light on dark
-                    light = np.dot(image.cmap(image.norm(v))[:3], (0.299, 0.587, 0.114)) > 0.5
-                    ax.text(col, row, f"{v:.2f}", ha="center", va="center", fontsize=6,
-                            color="black" if light else "white")
+        ax.figure.colorbar(ax.imshow(m.T, interpolation="nearest"), ax=ax, fraction=0.046, pad=0.04)
         labels = [str(i) for i in range(1, len(m))]
         ax.set_xticks(range(len(m)), labels + ["cls" if b == n - 1 else "trans"], fontsize=7)
         ax.set_yticks(range(len(m)), ["in"] + labels, fontsize=7)
         style.label(ax, x="target layer", y="source" if b == 0 else None)
         ax.set_title(f"dense block {b + 1}", fontsize=9)
-        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return ax.figure
 
 
@@ -201,8 +186,7 @@ def plot_cutoffs(matrices_by_model: dict):
             axes[obs - 1].step(x, holds + offset, where=where, color=f"C{i}", label=name)
     used = "'used' fraction of row max"
     for obs, (ax, x) in enumerate(zip(axes, (used, used, "required share", "required ratio")), 1):
-        ax.axvline(reuse.USED_FRACTION if obs <= 2 else reuse.RULES[obs], color="0.4", ls="--",
-                   lw=0.8)
+        ax.axvline(reuse.USED_FRACTION if obs <= 2 else reuse.RULES[obs], c="0.4", ls="--", lw=0.8)
         style.label(ax, x=x, title=f"observation {obs}")
         ax.set_yticks([0, 1], ["fails", "holds"])
     axes[0].legend(fontsize="x-small", loc="lower left")
@@ -213,8 +197,7 @@ def plot_gradient_norms(norms: dict, ax=None, ylabel: str = "gradient norm", tit
     """Log-scale line plot of one norm sequence per net (zeros left out). Returns the axes."""
     ax = pyplot_axes(ax, (5, 3))
     for name, values in norms.items():
-        ax.semilogy(range(1, len(values) + 1), [v if v > 0 else np.nan for v in values],
-                    marker=".", label=name)
+        ax.semilogy(range(1, len(values) + 1), np.ma.masked_equal(values, 0), ".-", label=name)
     style.label(ax, x="layer (input to output)", y=ylabel, title=title)
     ax.legend()
     return ax
@@ -227,10 +210,8 @@ def plot_plane(ax, pred, title: str = "") -> None:
     style.label(ax, x="s (towards b)", y="t (towards c)", title=title)
 
 
-def plot_decision_boundary(model: nn.Module, x, y, ax=None, title: str = ""):
-    """A toy model's probability map (``toy.decision_grid``), its 0.5 contour and the data
-    points. Returns the axes."""
-    ax = pyplot_axes(ax, (3, 3))
+def plot_decision_boundary(model: nn.Module, x, y, ax, title: str = "") -> None:
+    """A toy model's probability map (``toy.decision_grid``), its 0.5 contour, the points."""
     xs, ys, prob = toy.decision_grid(model)
     ax.contourf(xs, ys, prob, levels=20, cmap="RdBu_r", alpha=0.6, vmin=0, vmax=1)
     ax.contour(xs, ys, prob, levels=[0.5], colors="k", linewidths=1)
@@ -238,7 +219,6 @@ def plot_decision_boundary(model: nn.Module, x, y, ax=None, title: str = ""):
     ax.set(xlim=toy.EXTENT[:2], ylim=toy.EXTENT[2:], aspect="equal")
     style.label(ax, x="$x_1$", y="$x_2$")
     ax.set_title(title, fontsize=9)
-    return ax
 
 
 def plot_learning_curves(record: dict, group: str | None = "main"):
@@ -248,14 +228,13 @@ def plot_learning_curves(record: dict, group: str | None = "main"):
     if table.empty:
         raise ValueError(f"no runs of group {group!r} in this result file")
     fig, axes = subplots(1, 2, figsize=(9, 3.2))
-    for i, (network, part) in enumerate(table.groupby("network", sort=False)):
-        colour = next((C[k] for k in ("densenet", "resnet") if network.lower().startswith(k)),
-                      f"C{i}")
+    for i, (net, part) in enumerate(table.groupby("network", sort=False)):
+        colour = next((C[k] for k in ("densenet", "resnet") if net.lower().startswith(k)), f"C{i}")
         for j, (_, run) in enumerate(part.groupby("seed")):
             for ax, column in zip(axes, ("train_loss", "test_acc")):
                 shown = run.dropna(subset=[column])          # epochs without a test
                 ax.plot(shown.epoch, shown[column], "-o", color=colour, alpha=0.8, ms=3,
-                        label=network if j == 0 else None)
+                        label=net if j == 0 else None)
     axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log")
     axes[1].set(xlabel="epoch", ylabel="test accuracy")
     axes[1].legend(fontsize="small", loc="lower right")
