@@ -12,41 +12,31 @@ from torch.utils.flop_counter import FlopCounterMode
 from . import arith, models
 from .validate import check_int
 
-__all__ = ["WidthPoint", "UnitCost", "trace_widths", "unit_costs", "stage_of", "stage_table"]
+__all__ = ["Unit", "trace_units", "stage_of", "stage_table"]
 
-_UNIT_TYPES = (models.DenseLayer, models.Transition, models.BasicBlock, models.Bottleneck)
+_KIND = {models.DenseLayer: "dense", models.Transition: "transition",     # the units, by class
+         models.BasicBlock: "residual", models.Bottleneck: "residual"}
 _STAGE = re.compile(r"(denseblock\d+|transition\d+|layer\d+|block\d+|stage\d+)")
 
 
 @dataclass
-class WidthPoint:
-    """The network's state after one unit: channels carried, resolution, convolutions passed."""
+class Unit:
+    """One unit for one image: the state after it (channels carried, resolution, main-path
+    convolutions passed) and what it costs (parameters, FLOPs)."""
     unit: str
-    kind: str            # "input", "stem", "dense", "transition", "residual"
+    kind: str            # "input", "stem", "dense", "transition", "residual", "head"
     channels: int
     resolution: int
     convs: int
-
-
-@dataclass
-class UnitCost:
-    """One unit's costs for one image: parameters and FLOPs."""
-    unit: str
-    kind: str            # "stem", "dense", "transition", "residual", "head"
-    params: int
-    flops: int
-
-
-def _kind(module: nn.Module) -> str:
-    return ("dense" if isinstance(module, models.DenseLayer) else
-            "transition" if isinstance(module, models.Transition) else "residual")
+    params: int = 0
+    flops: int = 0
 
 
 def _units(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], int]:
     """The model's named units in forward (= registration) order, and its input channels."""
     found = []
     for name, m in model.named_modules():         # a unit inside the last one is part of it
-        if isinstance(m, _UNIT_TYPES) and not (found and name.startswith(found[-1][0] + ".")):
+        if type(m) in _KIND and not (found and name.startswith(found[-1][0] + ".")):
             found.append((name, m))
     if not found:
         raise ValueError(f"model has no dense layers, transitions or residual blocks: "
@@ -58,28 +48,32 @@ def _channels(x) -> int:
     return sum(t.shape[1] for t in x) if isinstance(x, (list, tuple)) else x.shape[1]
 
 
-def _walk(model: nn.Module, size: int):
-    """Hooks one zero image (eval mode, no gradients, the parameters' device, "meta" too) through
-    ``model``: its units, the state after every one (as ``trace_widths``) and, counted by a
-    ``FlopCounterMode``, each unit's FLOPs (the stem's and the head's too)."""
+def trace_units(model: nn.Module, size: int = 32) -> list[Unit]:
+    """The input, the stem, every unit and the head, hooked from one zero image (eval mode, no
+    gradients, the parameters' device, "meta" too). A dense layer carries its inputs and outputs
+    concatenated; the head carries the model's outputs, at resolution 1. FLOPs (as
+    ``arith.count_flops``) come from a ``FlopCounterMode``; the head's parameters and FLOPs are
+    what the others leave, so each column adds up to the whole model's."""
     check_int("size", size, 1)
     found, in_channels = _units(model)
     names = {module: name for name, module in found}
-    points = [WidthPoint("input", "input", in_channels, size, 0)]
-    flops, passed = {}, []                       # passed: one entry per main-path convolution
+    rows = [Unit("input", "input", in_channels, size, 0)]
+    passed, start = [], 0                        # passed: one entry per main-path convolution
     counter = FlopCounterMode(display=False)
 
     def before(module, args):
-        if not flops:                            # the first unit reads the stem's output
-            flops["stem"], x = counter.get_total_flops(), args[0]
+        nonlocal start
+        start = counter.get_total_flops()
+        if len(rows) == 1:                       # the first unit reads the stem's output
+            x = args[0]
             side = (x[0] if isinstance(x, (list, tuple)) else x).shape[-1]
-            points.append(WidthPoint("stem", "stem", _channels(x), side, len(passed)))
-        flops[names[module]] = -counter.get_total_flops()
+            rows.append(Unit("stem", "stem", _channels(x), side, len(passed), flops=start))
 
     def after(module, args, output):
-        flops[names[module]] += counter.get_total_flops()
-        c = output.shape[1] + (_channels(args[0]) if _kind(module) == "dense" else 0)
-        points.append(WidthPoint(names[module], _kind(module), c, output.shape[-1], len(passed)))
+        kind = _KIND[type(module)]
+        c = output.shape[1] + (_channels(args[0]) if kind == "dense" else 0)
+        rows.append(Unit(names[module], kind, c, output.shape[-1], len(passed),
+                         arith.count_params(module), counter.get_total_flops() - start))
 
     handles = [m.register_forward_hook(lambda *_: passed.append(1))
                for name, m in model.named_modules()
@@ -90,32 +84,18 @@ def _walk(model: nn.Module, size: int):
     device = next(model.parameters(), torch.zeros(())).device
     try:
         with torch.no_grad(), counter:
-            model.eval()(torch.zeros(1, in_channels, size, size, device=device))
+            output = model.eval()(torch.zeros(1, in_channels, size, size, device=device))
     finally:
         model.train(was_training)
         for h in handles:
             h.remove()
-    flops["head"] = counter.get_total_flops() - sum(flops.values())
-    return found, points, flops
-
-
-def trace_widths(model: nn.Module, size: int = 224) -> list[WidthPoint]:
-    """The state after every unit (for a dense layer: its inputs and outputs concatenated) and
-    the main-path convolutions passed, hooked from one zero image; a "meta" model works too."""
-    return _walk(model, size)[1]
-
-
-def unit_costs(model: nn.Module, size: int = 32) -> list[UnitCost]:
-    """Per-unit parameters and FLOPs (as ``arith.count_params`` and ``count_flops``) for one
-    image; each column adds up to the whole model's (the head: what the others leave)."""
-    found, points, flops = _walk(model, size)
-    modules = list(model.modules())
-    stem = modules[:modules.index(found[0][1])]        # registered before the first unit
-    params = {"stem": sum(arith.count_params(m) for m in stem if next(m.children(), None) is None)}
-    params.update((name, arith.count_params(m)) for name, m in found)
-    params["head"] = arith.count_params(model) - sum(params.values())
-    kinds = {p.unit: p.kind for p in points}
-    return [UnitCost(name, kinds.get(name, name), params[name], flops[name]) for name in params]
+    modules = list(model.modules())              # the stem: leaves registered before unit one
+    stem = modules[:modules.index(found[0][1])]
+    rows[1].params = sum(arith.count_params(m) for m in stem if next(m.children(), None) is None)
+    rows.append(Unit("head", "head", output.shape[1], 1, len(passed),
+                     arith.count_params(model) - sum(r.params for r in rows),
+                     counter.get_total_flops() - sum(r.flops for r in rows)))
+    return rows
 
 
 def stage_of(unit: str) -> str:
@@ -126,19 +106,11 @@ def stage_of(unit: str) -> str:
 
 
 def stage_table(model: nn.Module, size: int = 32):
-    """A DataFrame by stage: kind, units, channels and resolution out (the head: its last linear
-    layer's outputs, at 1), parameters and FLOPs (2 per multiply-add, one image)."""
+    """A DataFrame by stage: kind, units, channels and resolution out (the head: the model's
+    outputs, at 1), parameters and FLOPs (2 per multiply-add, one image)."""
     import pandas as pd
-    widths = {p.unit: (p.channels, p.resolution) for p in trace_widths(model, size)}
-    costs = pd.DataFrame([vars(c) for c in unit_costs(model, size)])
-    costs["stage"] = costs.unit.map(stage_of)
-    out = ["channels out", "resolution out"]
-    costs[out] = [widths.get(unit, (None, None)) for unit in costs.unit]   # the head: none
-    table = costs.groupby("stage", sort=False).agg(
-        kind=("kind", "first"), units=("unit", "size"), **{name: (name, "last") for name in out},
+    units = pd.DataFrame([vars(u) for u in trace_units(model, size)[1:]])   # from the stem on
+    out = {"channels out": ("channels", "last"), "resolution out": ("resolution", "last")}
+    return units.groupby(units.unit.map(stage_of).rename("stage"), sort=False).agg(
+        kind=("kind", "first"), units=("unit", "size"), **out,
         parameters=("params", "sum"), FLOPs=("flops", "sum"))
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if linears:
-        table.loc["head", out] = linears[-1].out_features, 1
-    table[out] = table[out].ffill().astype(int)
-    return table

@@ -130,7 +130,7 @@ def test_profile_panels_show_b_c_bc_of_the_real_networks(name, theta):
         assert shown["variant"] == net.config.variant
         # the drawn line is what the real network carries, measured by forward hooks
         size = 32 if ARCHITECTURES[name].config.stem == models.CIFAR_STEM else 64
-        traced = [p.channels for p in stages.trace_widths(net, size)[1:]]
+        traced = [p.channels for p in stages.trace_units(net, size)[1:-1]]
         assert shown["channels"] == traced, panel
     assert panels["C"]["channels"] == panels["BC"]["channels"]   # a bottleneck adds no state
     assert view["reference"] == panels["B"]["channels"]          # dashed: θ = 1
@@ -157,7 +157,7 @@ def test_compression_page_has_one_row_per_theta_and_the_real_numbers():
     i = THETAS.index(0.75)
     net = models.densenet121(bottleneck=False, compression=0.75)
     assert plain[i]["params"] == arith.count_params(net)
-    assert plain[i]["channels"] == [p.channels for p in stages.trace_widths(net, 64)[1:]]
+    assert plain[i]["channels"] == [p.channels for p in stages.trace_units(net, 64)[1:-1]]
     for t, row in zip(THETAS, data["architectures"]["cifar_bc100"]["bottleneck"]):
         assert row["compression"] == t
 

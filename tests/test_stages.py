@@ -46,7 +46,7 @@ def test_stage_table_rejects_bad_size():
 ])
 def test_unit_costs_add_up_to_the_whole_model(make):
     net = make()
-    costs = stages.unit_costs(net, size=16)
+    costs = stages.trace_units(net, size=16)[1:]     # the stem to the head
     assert sum(c.params for c in costs) == arith.count_params(net)
     assert sum(c.flops for c in costs) == arith.count_flops(net, (1, 3, 16, 16))
     assert costs[0].kind == "stem" and costs[-1].kind == "head"
@@ -65,4 +65,4 @@ def test_trace_of_a_meta_model_equals_the_real_one():
     real = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
     with torch.device("meta"):
         meta = models.densenet_cifar(40, 12, bottleneck=False, compression=0.5)
-    assert stages.trace_widths(meta, 32) == stages.trace_widths(real, 32)
+    assert stages.trace_units(meta, 32) == stages.trace_units(real, 32)

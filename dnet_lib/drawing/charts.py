@@ -8,7 +8,7 @@ import numpy as np
 from torch import nn
 
 from .. import results, reuse, seeds, style, toy
-from ..stages import stage_of, trace_widths
+from ..stages import stage_of, trace_units
 from ..units import BYTES_PER_FLOAT32
 from .figure import Drawing, new_figure, pyplot_axes, stacked_bar, subplots
 
@@ -53,7 +53,7 @@ def stage_diagram(densenet: nn.Module, resnet: nn.Module, size: int = 224) -> Dr
         d = new_figure(6.4, 5.4, "stages")
         ax_c, ax_r = d.figure.subplots(2, 1, sharex=True)
         for net, colour in ((densenet, C["densenet"]), (resnet, C["resnet"])):
-            points = trace_widths(net, size)
+            points = trace_units(net, size)[:-1]          # the input to the last unit
             depth = points[-1].convs + sum(isinstance(m, nn.Linear) for m in net.modules())
             label = f"{type(net).__name__}-{depth}"      # ResNet-50: 49 convolutions + 1 linear
             for ax, kind in ((ax_c, "channels"), (ax_r, "resolution")):
