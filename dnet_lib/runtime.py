@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import sys
 from pathlib import Path
 
 import torch
@@ -74,7 +73,7 @@ def mode_note(device: torch.device | None = None) -> str:
                "cpu": "the CPU set-up, sized to run in minutes",
                "gpu": "the full set-up on an accelerator"}[mode(device)]
     return (f"This page ran in **{mode(device)} mode**: {meaning}. Device `{device}`, "
-            f"torch {torch.__version__}, Python {sys.version.split()[0]} "
+            f"torch {torch.__version__}, Python {platform.python_version()} "
             f"(`{describe(device)}`).")
 
 
