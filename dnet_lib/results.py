@@ -77,11 +77,8 @@ def device_text(record: dict) -> str:
 
 def provenance(record: dict, verb: str = "trained") -> str:
     """'trained on cpu (AMD EPYC) on 2026-11-27 by `COMMAND` (torch 2.x)'."""
-    date = str(record.get("date", "an unknown date"))[:10]
-    versions = record.get("versions", {})
-    torch_version = f" (torch {versions['torch']})" if "torch" in versions else ""
-    return (f"{verb} on {device_text(record)} on {date} by `{record.get('command', '?')}`"
-            f"{torch_version}")
+    return (f"{verb} on {record['device']} on {record['date'][:10]} by `{record['command']}` "
+            f"(torch {record['versions']['torch']})")
 
 
 def gpu_sentence(pattern: str = "*_gpu.json") -> str:
@@ -122,12 +119,10 @@ def network_label(record: dict, network: str) -> str:
 def select_runs(record: dict, run_ids: Iterable[str]) -> dict:
     """A copy of ``record`` holding only ``run_ids`` (in that order), e.g. to plot seed 0 of
     several networks together. Raises KeyError naming the runs the record lacks."""
-    run_ids = list(run_ids)
-    missing = [r for r in run_ids if r not in record.get("runs", {})]
-    if missing:
-        raise KeyError(f"run_ids not in this result file: {missing}; it has "
-                       f"{sorted(record.get('runs', {}))}")
-    return {**record, "runs": {r: record["runs"][r] for r in run_ids}}
+    run_ids, runs = list(run_ids), record["runs"]
+    if missing := [r for r in run_ids if r not in runs]:
+        raise KeyError(f"run_ids not in this result file: {missing}; it has {sorted(runs)}")
+    return {**record, "runs": {r: runs[r] for r in run_ids}}
 
 
 def _frame(record: dict, group: str | None, rows):
@@ -178,9 +173,8 @@ def curves(record: dict, group: str | None = "main"):
     """Tidy per-epoch histories: network, seed, train_examples, epoch, train_loss, train_acc,
     test_acc (NaN where not evaluated), train_seconds (cumulative)."""
     def rows(r, h):
-        elapsed = accumulate(h["train_time"])
-        return [dict(epoch=i + 1, train_loss=loss, train_acc=acc,
+        history = zip(h["train_loss"], h["train_acc"], h["test_acc"], accumulate(h["train_time"]))
+        return [dict(epoch=epoch, train_loss=loss, train_acc=acc,
                      test_acc=float("nan") if test is None else test, train_seconds=seconds)
-                for i, (loss, acc, test, seconds) in enumerate(
-                    zip(h["train_loss"], h["train_acc"], h["test_acc"], elapsed))]
+                for epoch, (loss, acc, test, seconds) in enumerate(history, 1)]
     return _frame(record, group, rows)

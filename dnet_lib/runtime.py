@@ -35,10 +35,8 @@ def mode(device: torch.device | None = None) -> str:
 
 def cpuinfo_field(field: str) -> str | None:
     """The first ``field : value`` of Linux's /proc/cpuinfo (None where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.is_file() else ""
     match = re.search(rf"^{re.escape(field)}[ \t]*:[ \t]*(.*)$", text, re.MULTILINE)
     return match[1].strip() if match else None
 

@@ -82,7 +82,7 @@ def test_gpu_sentence_says_not_measured_until_a_gpu_file_exists(monkeypatch, tmp
     assert "not yet measured" in results.gpu_sentence("*_gpu.json")
     gpu = dict(raw("memory_cpu.json"), device="cuda (NVIDIA H100 80GB HBM3)")
     (tmp_path / "memory_gpu.json").write_text(json.dumps(gpu))
-    (tmp_path / "mac_gpu.json").write_text(json.dumps({"device": "mps (Apple M2)"}))
+    (tmp_path / "mac_gpu.json").write_text(json.dumps(dict(gpu, device="mps (Apple M2)")))
     sentence = results.gpu_sentence("*_gpu.json")
     assert "not yet measured" not in sentence and "x_gpu.json" not in sentence
     assert "memory_gpu.json" in sentence and "NVIDIA H100" in sentence
