@@ -47,7 +47,6 @@ class Taps(nn.Module):
         self.model = model.eval()
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("std", torch.tensor(float(std)))
-        self._maps: dict[str, torch.Tensor] = {}
         for name, module in model.named_modules():
             if _TAPPED.fullmatch(name := name.removeprefix("features.")):
                 shown = "stem" if name == "maxpool" else name
@@ -113,13 +112,9 @@ def live_view(folder: str | Path | None = None):
 def page_weight(view) -> dict[str, int]:
     """Bytes the live page adds to a download: the view's HTML (models, images, script) and
     the vendored runtime files it loads (``_vendor/onnxruntime/``, copied to ``_static/``)."""
-    sizes = {"view (models, images, script)": len(view.data.encode("utf-8"))}
-    for name in ("ort.wasm.min.js", "ort-wasm-payload.js"):      # what the page loads
-        path = VENDORED / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run scripts/vendor_onnxruntime.py")
-        sizes[name] = path.stat().st_size
-    return sizes
+    return {"view (models, images, script)": len(view.data.encode("utf-8")),
+            **{name: (VENDORED / name).stat().st_size      # what the page loads
+               for name in ("ort.wasm.min.js", "ort-wasm-payload.js")}}
 
 
 def runtime_version() -> str:

@@ -4,6 +4,7 @@ from such a file, which names its device, date, command and versions (:func:`pro
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -17,44 +18,31 @@ import torch
 
 from . import runtime
 
-__all__ = ["results_dir", "find", "load", "now", "stamp", "device_text",
+__all__ = ["results_dir", "load", "now", "stamp", "device_text",
            "provenance", "gpu_sentence", "benchmark_tables", "network_label",
            "select_runs", "runs_table", "summary_table", "mean_std", "curves"]
 
 
 # --------------------------------------------------------------------------- files
-def results_dir(start: str | os.PathLike | None = None) -> Path:
-    """``book/results``: ``$DNET_RESULTS_DIR``, else the first above ``start`` (default: the
-    current folder), beside this package or installed with it; FileNotFoundError if none."""
+def results_dir() -> Path:
+    """``book/results``: ``$DNET_RESULTS_DIR``, else the first above the current folder, beside
+    this package or installed with it; FileNotFoundError if none."""
     if override := os.environ.get("DNET_RESULTS_DIR"):
         if not Path(override).is_dir():
             raise FileNotFoundError(f"DNET_RESULTS_DIR={override!r} is not a folder")
         return Path(override)
-    here = Path(start) if start is not None else Path.cwd()
-    for folder in (here, *here.resolve().parents, Path(__file__).resolve().parents[1]):
+    for folder in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]):
         if (folder / "book" / "results").is_dir():
             return folder / "book" / "results"
     # a non-editable install (how Colab, with no clone, gets them): pyproject's data-files
     from importlib import metadata
-    try:
-        files = metadata.files("dnet_lib") or []
-    except metadata.PackageNotFoundError:
-        files = []
-    for f in files:
-        if f.parent.as_posix().endswith("share/dnet_lib/results"):
-            return Path(f.locate()).resolve().parent
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        for f in metadata.files("dnet_lib") or []:
+            if f.parent.as_posix().endswith("share/dnet_lib/results"):
+                return Path(f.locate()).resolve().parent
     raise FileNotFoundError("no book/results folder above the current folder or beside "
                             "dnet_lib, and none installed with dnet_lib; run from a clone "
                             "of the book's repository or install dnet_lib from it")
-
-
-def find(pattern: str, folder: str | os.PathLike | None = None) -> list[Path]:
-    """Result files matching a glob ``pattern`` (sorted; empty if there is no results folder)."""
-    try:
-        root = Path(folder) if folder is not None else results_dir()
-    except FileNotFoundError:
-        return []
-    return sorted(root.glob(pattern))
 
 
 def load(name: str | os.PathLike) -> dict:
@@ -89,43 +77,35 @@ def device_text(record: dict) -> str:
 
 def provenance(record: dict, verb: str = "trained") -> str:
     """'trained on cpu (AMD EPYC) on 2026-11-27 by `COMMAND` (torch 2.x)'."""
-    date = str(record.get("date", "an unknown date"))[:10]
-    versions = record.get("versions", {})
-    torch_version = f" (torch {versions['torch']})" if "torch" in versions else ""
-    return (f"{verb} on {device_text(record)} on {date} by `{record.get('command', '?')}`"
-            f"{torch_version}")
+    return (f"{verb} on {record['device']} on {record['date'][:10]} by `{record['command']}` "
+            f"(torch {record['versions']['torch']})")
 
 
-def gpu_sentence(pattern: str = "*_gpu.json", folder=None) -> str:
+def gpu_sentence(pattern: str = "*_gpu.json") -> str:
     """One sentence: the GPU (CUDA, MPS) result files, or that none has been measured yet."""
-    files = [p for p in find(pattern, folder)
-             if device_text(load(p)).lower().startswith(("cuda", "mps", "gpu"))]
-    if not files:
+    measured = [f"{p.name}, {provenance(load(p), 'measured')}"
+                for p in sorted(results_dir().glob(pattern))
+                if device_text(load(p)).lower().startswith(("cuda", "mps", "gpu"))]
+    if not measured:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")
-    return "GPU results: " + "; ".join(f"{p.name}, {provenance(load(p), 'measured')}"
-                                       for p in files)
+    return "GPU results: " + "; ".join(measured)
 
 
 # --------------------------------------------------------------------------- benchmark files
 def benchmark_tables(record: dict) -> dict:
     """``{section title: DataFrame}`` for every ``results`` section that has ``rows``: columns
-    holding lists or dicts (per-round raw values) dropped, ``saved_bytes`` gaining
-    ``saved_MiB``. Sections without rows are left to the prose."""
+    holding lists or dicts (per-round raw values) dropped, ``saved_MiB`` added beside
+    ``saved_bytes``. Sections without rows are left to the prose."""
     import pandas as pd
-    sections = record.get("results", {})
-    if isinstance(sections.get("rows"), list):
-        sections = {record.get("benchmark", "results"): sections}     # one section, no names
     tables = {}
-    for name, section in sections.items():
-        rows = section.get("rows") if isinstance(section, dict) else None
-        if not (isinstance(rows, list) and rows):
+    for name, section in record["results"].items():
+        if not (isinstance(section, dict) and section.get("rows")):
             continue
-        table = pd.DataFrame(rows)
+        table = pd.DataFrame(section["rows"])
         table = table[[c for c in table if not any(isinstance(v, (list, dict)) for v in table[c])]]
         if "saved_bytes" in table:
-            table.insert(table.columns.get_loc("saved_bytes") + 1, "saved_MiB",
-                         table["saved_bytes"] / 2**20)
+            table["saved_MiB"] = table["saved_bytes"] / 2**20
         tables[section.get("title", name)] = table
     return tables
 
@@ -139,12 +119,10 @@ def network_label(record: dict, network: str) -> str:
 def select_runs(record: dict, run_ids: Iterable[str]) -> dict:
     """A copy of ``record`` holding only ``run_ids`` (in that order), e.g. to plot seed 0 of
     several networks together. Raises KeyError naming the runs the record lacks."""
-    run_ids = list(run_ids)
-    missing = [r for r in run_ids if r not in record.get("runs", {})]
-    if missing:
-        raise KeyError(f"run_ids not in this result file: {missing}; it has "
-                       f"{sorted(record.get('runs', {}))}")
-    return {**record, "runs": {r: record["runs"][r] for r in run_ids}}
+    run_ids, runs = list(run_ids), record["runs"]
+    if missing := [r for r in run_ids if r not in runs]:
+        raise KeyError(f"run_ids not in this result file: {missing}; it has {sorted(runs)}")
+    return {**record, "runs": {r: runs[r] for r in run_ids}}
 
 
 def _frame(record: dict, group: str | None, rows):
@@ -171,8 +149,6 @@ def runs_table(record: dict, group: str | None = "main"):
 def mean_std(values: Iterable[float], digits: int = 3) -> str:
     """'0.921 ± 0.002 (3 seeds)'; one value prints as '0.921 (1 seed)'."""
     values = [float(v) for v in values]
-    if not values:
-        return "not measured"
     if len(values) == 1:
         return f"{values[0]:.{digits}f} (1 seed)"
     return (f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f} "
@@ -183,10 +159,7 @@ def summary_table(record: dict, groups: Iterable[str] = ("main",)):
     """One row per network: parameters, FLOPs, examples/s, training time, test accuracy
     (mean ± std over seeds). A pandas DataFrame indexed by network."""
     import pandas as pd
-    table = pd.concat([runs_table(record, g) for g in groups] or [pd.DataFrame()],
-                      ignore_index=True)
-    if table.empty:
-        return table
+    table = pd.concat([runs_table(record, g) for g in groups], ignore_index=True)
     return pd.DataFrame([
         {"network": network, "parameters": f"{int(part.parameters.iloc[0]):,}",
          "MFLOPs / image": f"{part.flops_per_image.iloc[0] / 1e6:.1f}",
@@ -200,9 +173,8 @@ def curves(record: dict, group: str | None = "main"):
     """Tidy per-epoch histories: network, seed, train_examples, epoch, train_loss, train_acc,
     test_acc (NaN where not evaluated), train_seconds (cumulative)."""
     def rows(r, h):
-        elapsed = accumulate(h["train_time"])
-        return [dict(epoch=i + 1, train_loss=loss, train_acc=acc,
+        history = zip(h["train_loss"], h["train_acc"], h["test_acc"], accumulate(h["train_time"]))
+        return [dict(epoch=epoch, train_loss=loss, train_acc=acc,
                      test_acc=float("nan") if test is None else test, train_seconds=seconds)
-                for i, (loss, acc, test, seconds) in enumerate(
-                    zip(h["train_loss"], h["train_acc"], h["test_acc"], elapsed))]
+                for epoch, (loss, acc, test, seconds) in enumerate(history, 1)]
     return _frame(record, group, rows)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import sys
 from pathlib import Path
 
 import torch
@@ -36,10 +35,8 @@ def mode(device: torch.device | None = None) -> str:
 
 def cpuinfo_field(field: str) -> str | None:
     """The first ``field : value`` of Linux's /proc/cpuinfo (None where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.is_file() else ""
     match = re.search(rf"^{re.escape(field)}[ \t]*:[ \t]*(.*)$", text, re.MULTILINE)
     return match[1].strip() if match else None
 
@@ -74,7 +71,7 @@ def mode_note(device: torch.device | None = None) -> str:
                "cpu": "the CPU set-up, sized to run in minutes",
                "gpu": "the full set-up on an accelerator"}[mode(device)]
     return (f"This page ran in **{mode(device)} mode**: {meaning}. Device `{device}`, "
-            f"torch {torch.__version__}, Python {sys.version.split()[0]} "
+            f"torch {torch.__version__}, Python {platform.python_version()} "
             f"(`{describe(device)}`).")
 
 

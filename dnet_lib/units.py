@@ -1,7 +1,7 @@
 """How the book writes sizes and counts: one format everywhere."""
 from __future__ import annotations
 
-__all__ = ["BYTES_PER_FLOAT32", "format_bytes", "format_count"]
+__all__ = ["BYTES_PER_FLOAT32", "format_bytes"]
 
 BYTES_PER_FLOAT32 = 4
 
@@ -15,8 +15,3 @@ def format_bytes(n: int | float | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
-
-
-def format_count(n: int) -> str:
-    """Thousands separated by commas: 758226 -> '758,226'."""
-    return f"{n:,}"
