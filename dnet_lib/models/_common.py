@@ -8,8 +8,6 @@ from torch import nn
 
 from .. import validate
 
-__all__ = ["check_input", "min_input_size", "transition_channels", "init_weights"]
-
 
 def check_input(x: torch.Tensor, in_channels: int, min_size: int, model: str) -> None:
     """A clear error for a batch a model or block cannot read (shape, channels, too small)."""

@@ -134,12 +134,6 @@ class DenseNet(nn.Module):
         self.min_input_size = min_input_size(self.feature_size)
         init_weights(self)
 
-    @property
-    def stem(self) -> nn.Sequential:
-        """The layers before the first dense block (the same modules, as one Sequential)."""
-        # features: the stem, B blocks, B - 1 transitions, norm5
-        return self.features[:len(self.features) - 2 * len(self.block_config)]
-
     def feature_size(self, size: int) -> int:
         """Side length of the final feature map for an input of side ``size``."""
         return self.config.stem.out_size(size) // 2 ** (len(self.block_config) - 1)

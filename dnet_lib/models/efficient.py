@@ -140,13 +140,11 @@ class BNReLUConv(torch.autograd.Function):
         norm_weight, norm_bias, conv_weight, conv_bias, mean, invstd, *features = ctx.saved_tensors
         norm, conv = ctx.norm, ctx.conv
         x = cat(features)
+        if not ctx.batch_stats:            # evaluation: normalised by the running statistics
+            mean, invstd = norm.running_mean, (norm.running_var + norm.eps).rsqrt()
         # rebuild relu(norm(x)) from the saved statistics: one elementwise pass, no new stats
-        if ctx.batch_stats:
-            scale = invstd * norm_weight
-            shift = norm_bias - mean * scale
-        else:
-            scale = norm_weight / torch.sqrt(norm.running_var + norm.eps)
-            shift = norm_bias - norm.running_mean * scale
+        scale = invstd * norm_weight
+        shift = norm_bias - mean * scale
         relu_out = torch.addcmul(shift[:, None, None], x, scale[:, None, None]).relu_().to(x.dtype)
         grad_relu, grad_weight, grad_bias = aten.convolution_backward(
             grad_out, relu_out.to(grad_out.dtype), conv_weight.to(grad_out.dtype),

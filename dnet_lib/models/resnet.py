@@ -100,11 +100,6 @@ class ResNet(nn.Module):
         self.min_input_size = min_input_size(self.feature_size)
         init_weights(self, mode="fan_out", zero_linear_bias=False)   # torchvision's ResNet init
 
-    @property
-    def stem(self) -> nn.Sequential:
-        """The layers before the first stage (the same modules, as one Sequential)."""
-        return nn.Sequential(self.conv1, self.bn1, self.relu, self.maxpool)
-
     def feature_size(self, size: int) -> int:
         """Side length of the last stage's maps for an input of side ``size`` (0: too small)."""
         # each later stage opens with a stride-2 3x3 conv, padding 1: ceil(size / 2)
