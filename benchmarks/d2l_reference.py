@@ -127,9 +127,9 @@ def torchvision_root(root: str | os.PathLike, data_dir: str | os.PathLike | None
     root = Path(root)
     raw = root / "FashionMNIST" / "raw"
     folder = data.locate("fashion-mnist", download=False) if data_dir is None else Path(data_dir)
-    for filename, md5 in data.FASHION_MNIST_FILES.values():
+    for filename in data.DATASETS["fashion-mnist"]:
         if not (raw / filename[:-3]).exists():
-            path = data.checked_file(folder, filename, md5, f"Run `{data.SETUP_COMMAND}`.")
+            path = data.checked_file(folder, filename)
             with gzip.open(path, "rb") as fi:
                 atomic_write(raw / filename[:-3], lambda fo: shutil.copyfileobj(fi, fo, 1 << 20))
     return root

@@ -59,7 +59,7 @@ def test_fashion_mnist_real_counts():
 
 
 def test_md5_missing_and_corrupt(tmp_path):
-    for name, _ in data.FASHION_MNIST_FILES.values():
+    for name in data.DATASETS["fashion-mnist"]:
         if "t10k" in name:
             shutil.copy(FASHION / name, tmp_path / name)
     images = tmp_path / "t10k-images-idx3-ubyte.gz"

@@ -4,6 +4,5 @@ md5s, data folder, mirrors and the set-up (``make data``); ``readers``: one per 
 from .loader import (DeviceLoader, balanced_subset, dataset_stats, load_data_fashion_mnist,
                      make_loaders)
 from .readers import Split, load_fashion_mnist, load_house_prices, preprocess_house_prices
-from .sources import (DATA_SOURCES, DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES,
-                      MIRROR_ENV, SETUP_COMMAND, DataError, checked_file, data_root, data_source,
-                      ensure_data, locate)
+from .sources import (DATA_SOURCES, DATASETS, FASHION_MNIST_CLASSES, MIRROR_ENV, SETUP_COMMAND,
+                      DataError, checked_file, data_root, data_source, ensure_data, locate)

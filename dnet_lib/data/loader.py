@@ -118,19 +118,11 @@ class DeviceLoader:
         return torch.addcmul(self._shift, x, self._scale)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        epoch = self.epoch
-        self._aug_generator.manual_seed(_mix_seed(self.seed, epoch, self.rank, 1))
-        order = self.indices(epoch).to(self.device)
-        self.epoch = epoch + 1      # a plain next iteration moves on to a new epoch
-        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
-            idx = order[start:start + self.batch_size]
+        self._aug_generator.manual_seed(_mix_seed(self.seed, self.epoch, self.rank, 1))
+        order = self.indices().to(self.device)
+        self.epoch += 1      # a plain next iteration moves on to a new epoch
+        for idx in order.split(self.batch_size)[:len(self)]:    # drop_last: not the partial one
             yield self.transform(self.images[idx]), self.labels[idx]
-
-    def __repr__(self) -> str:
-        shown = ("batch_size", "device", "resize", "shuffle", "flip", "augment", "rank")
-        return (f"DeviceLoader({len(self.labels)} examples, {len(self)} batches, "
-                + ", ".join(f"{k}={getattr(self, k)}" for k in shown) + f"/{self.world_size})")
 
 
 def dataset_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:

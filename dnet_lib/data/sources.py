@@ -7,7 +7,6 @@ import io
 import os
 import sys
 import tempfile
-import urllib.error
 from pathlib import Path
 from typing import Sequence
 
@@ -16,22 +15,15 @@ from ..validate import check_choice
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-# File name and md5 of the original upstream files (the same md5s torchvision checks).
-FASHION_MNIST_FILES = {
-    ("train", "images"): ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-    ("train", "labels"): ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
-    ("test", "images"): ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
-    ("test", "labels"): ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
-}
-# d2l's copies of the Kaggle house-price files.
-HOUSE_PRICE_FILES = {
-    "train": ("kaggle_house_pred_train.csv", "80ccab65fb115cbad143dbbd2bcd5577"),
-    "test": ("kaggle_house_pred_test.csv", "dcec4b79bf9c7317bd9e17789bf888f0"),
-}
-# Every file the set-up provides, as {dataset folder: {file name: md5}}.
+# Every file the set-up provides, as {dataset folder: {file name: md5}}: the original upstream
+# Fashion-MNIST files (the md5s torchvision checks) and d2l's copies of the Kaggle house prices.
 DATASETS = {
-    "fashion-mnist": dict(FASHION_MNIST_FILES.values()),
-    "house-prices": dict(HOUSE_PRICE_FILES.values()),
+    "fashion-mnist": {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+                      "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                      "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
+    "house-prices": {"kaggle_house_pred_train.csv": "80ccab65fb115cbad143dbbd2bcd5577",
+                     "kaggle_house_pred_test.csv": "dcec4b79bf9c7317bd9e17789bf888f0"},
 }
 # The mirrors torchvision (FashionMNIST.mirrors) and d2l (DATA_URL) download from.
 # DNET_DATA_MIRROR=URL replaces both with one server laid out like the data folder.
@@ -90,14 +82,15 @@ def data_source(name: str) -> str:
     return f"{mirror}/{name}/" if mirror else DATA_SOURCES[name]
 
 
-def checked_file(folder: Path, filename: str, expected_md5: str,
-                 hint: str = f"Put the original file there, or run `{SETUP_COMMAND}`.") -> Path:
-    """``folder/filename`` after its md5 check; ``DataError`` naming the file otherwise."""
+def checked_file(folder: Path, filename: str) -> Path:
+    """``folder/filename`` once its md5 (in ``DATASETS``) matches; else ``DataError`` naming it."""
     from torchvision.datasets.utils import check_integrity
     path = folder / filename
-    if not check_integrity(path, expected_md5):
-        problem = "corrupt file" if path.is_file() else "missing file"
-        raise DataError(f"{problem} {path} (expected md5 {expected_md5}). {hint}")
+    md5 = next(files[filename] for files in DATASETS.values() if filename in files)
+    if not check_integrity(path, md5):
+        problem, fix = (("corrupt", "Delete it and run") if path.is_file()
+                        else ("missing", "Put the original file there, or run"))
+        raise DataError(f"{problem} file {path} (expected md5 {md5}). {fix} `{SETUP_COMMAND}`.")
     return path
 
 
@@ -109,11 +102,10 @@ def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
     print(f"downloading {path.name} from {url}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
         fetched = Path(tmp) / path.name
-        quiet = contextlib.nullcontext() if progress else contextlib.redirect_stderr(io.StringIO())
         try:
-            with quiet:
+            with contextlib.redirect_stderr(sys.stderr if progress else io.StringIO()):
                 download_url(url, tmp, path.name, md5=expected_md5)
-        except (urllib.error.URLError, OSError, ValueError) as exc:  # 404, refused, bad URL
+        except (OSError, ValueError) as exc:     # 404, refused (URLError is an OSError), bad URL
             raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was saved; "
                             f"check the connection or point {MIRROR_ENV} at a mirror.") from exc
         except RuntimeError as exc:     # download_url's md5 check failed
@@ -137,7 +129,6 @@ def ensure_data(root: str | os.PathLike | None = None, names: Sequence[str] | No
         for filename, md5 in DATASETS[name].items():
             if not (folder / filename).is_file():
                 _download(data_source(name) + filename, folder / filename, md5, progress)
-            checked_file(folder, filename, md5,
-                         f"Delete it and run `{SETUP_COMMAND}` to download it again.")
+            checked_file(folder, filename)
         folders[name] = folder
     return folders

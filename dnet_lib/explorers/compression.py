@@ -1,6 +1,5 @@
-"""The compression explorer: θ, the bottleneck switch and a DenseNet preset. Every number is
-``arith.densenet_stats`` of a ``dnet_lib.models`` preset: the static page holds them for every
-preset and θ; the live widget recomputes them; compression.js draws them."""
+"""The compression explorer. Every number is ``arith.densenet_stats`` of a ``models`` preset: the
+static page holds them for every preset and θ, the live widget recomputes them, JS draws them."""
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
@@ -41,22 +40,17 @@ def architecture_stats(name: str, bottleneck: bool, compression: float) -> dict:
     return arith.densenet_stats(config)
 
 
-def channel_profile(stats: dict, growth_rate: int) -> list[int]:
-    """Channels after the stem, every dense layer and every transition of ``stats``."""
-    profile = [stats["stage_channels"][0]]
-    for i, block in enumerate(stats["blocks"]):
-        profile += arith.dense_block_channels(block["in_channels"], block["num_layers"],
-                                              growth_rate)[1:]
-        profile += [t["out_channels"] for t in stats["transitions"][i:i + 1]]
-    return profile
-
-
 def _row(name: str, bottleneck: bool, compression: float) -> dict:
-    """What the page shows of ``architecture_stats``, with its ``channel_profile``."""
+    """What the page shows of ``architecture_stats``, with ``channels``: the width after the
+    stem, every dense layer and every transition."""
     stats = architecture_stats(name, bottleneck, compression)
+    channels = stats["stage_channels"][:1]
+    for i, block in enumerate(stats["blocks"]):
+        channels += arith.dense_block_channels(block["in_channels"], block["num_layers"],
+                                               ARCHITECTURES[name].config.growth_rate)[1:]
+        channels += [t["out_channels"] for t in stats["transitions"][i:i + 1]]
     shown = ("variant", "compression", "params", "stage_channels", "blocks", "transitions")
-    return {key: stats[key] for key in shown} | {
-        "channels": channel_profile(stats, ARCHITECTURES[name].config.growth_rate)}
+    return {key: stats[key] for key in shown} | {"channels": channels}
 
 
 class CompressionExplorer(Explorer):

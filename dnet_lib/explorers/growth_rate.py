@@ -1,6 +1,5 @@
-"""The growth-rate explorer: sliders for one dense block (k, L, c0, image size, bottleneck). The
-static page computes with ``growth_tables()`` (lines in a layer's input width c, generated from
-``arith``: its JavaScript writes no formula of its own); the live widget uses Python."""
+"""The growth-rate explorer. The static page computes with ``growth_tables()`` (lines in a layer's
+input width c, from ``arith``: its JavaScript has no formula of its own); the live one, Python."""
 from __future__ import annotations
 
 from .. import arith

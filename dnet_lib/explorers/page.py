@@ -29,11 +29,9 @@ def _want_widget() -> bool:
 
 
 class Explorer:
-    """``text/html`` always (works without a kernel), plus a live widget when a kernel drives one.
-    A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live:
-    its current settings' only), ``settings()`` (its templates' values) and ``controls(w,
-    common)``: its ipywidgets, keyed by the attributes they set; the ``bottleneck`` switch
-    (DenseNet-B), which every explorer has, comes from here."""
+    """A subclass names its files (``name``) and gives ``data(live)`` (the page's numbers; live: the
+    current settings' only), ``settings()`` (its templates' values) and ``controls(w, common)``
+    (its ipywidgets keyed by the attributes they set; the ``bottleneck`` switch is added here)."""
     name = ""
 
     def page(self, live: bool = False) -> str:
