@@ -7,9 +7,5 @@ Results: ``reference``, ``results``, ``live``. Pictures and widgets: ``drawing``
 ``units``.
 """
 from . import models, runtime
-from .models import (DenseNet, DenseBlock, DenseLayer, Transition, ResNet, BasicBlock, Bottleneck,
-                     Stem, densenet121, densenet161, densenet169, densenet201, densenet264,
-                     densenet_cifar, d2l_densenet, resnet18, resnet34, resnet50, resnet_cifar,
-                     d2l_resnet18)
 
 __version__ = "0.1.0"

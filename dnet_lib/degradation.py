@@ -19,7 +19,8 @@ WIRINGS = ("plain", "residual")
 
 
 def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, batches) -> list[float]:
-    """The cross-entropy loss of each ``optimizer`` step on ``batches`` of (x, y), in train mode."""
+    """The cross-entropy loss of each ``optimizer`` step on ``batches`` of (x, y), in train mode;
+    leaves ``model`` in eval mode."""
     model.train()
     losses = []
     for x, y in batches:
@@ -28,6 +29,7 @@ def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, batches) -> lis
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    model.eval()
     return losses
 
 
@@ -63,10 +65,7 @@ def compare_depths(images: torch.Tensor, labels: torch.Tensor, depths: Sequence[
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length, "
                          f"got {len(images)} and {len(labels)}")
-    if not depths:
-        raise ValueError("depths must name at least one depth")
-    for depth in depths:
-        validate.check_int("depth", depth, 1)
+    depths = validate.check_block_config(depths, "depths")
     validate.check_int("steps", steps, 1)
     validate.check_int("batch_size", batch_size, 1, len(images))
     generator = torch.Generator().manual_seed(seed)

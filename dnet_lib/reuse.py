@@ -88,11 +88,11 @@ def figure5_observations(matrices, used_fraction: float = USED_FRACTION):
                          for (o, st), v, c, h in zip(FIGURE5_OBSERVATIONS, values, rules, holds)])
 
 
-def verdict_table(matrices_by_model: dict, used_fraction: float = USED_FRACTION):
+def verdict_table(matrices_by_model: dict):
     """One row per observation, one column per model: "value (holds)" or "value (fails)",
     and a last column counting the models for which it holds."""
     import pandas as pd
-    tables = {name: figure5_observations(m, used_fraction).set_index("observation")
+    tables = {name: figure5_observations(m).set_index("observation")
               for name, m in matrices_by_model.items()}
     out = pd.DataFrame({name: [f"{v:.3f} ({'holds' if h else 'fails'})" if h is not None
                                else "n/a" for v, h in zip(t.value, t.holds)]
@@ -101,13 +101,13 @@ def verdict_table(matrices_by_model: dict, used_fraction: float = USED_FRACTION)
     return out
 
 
-def cutoff_curves(matrices_by_model: dict, fractions=FRACTIONS):
+def cutoff_curves(matrices_by_model: dict):
     """Tidy DataFrame of model, observation, cutoff, statistic: observations 1 and 2 at every
     "used" fraction, 3 and 4 (whose statistic does not depend on it) once, with cutoff NaN."""
     import pandas as pd
     rows = []
     for name, matrices in matrices_by_model.items():
-        for cutoff, observations in [(float(f), (1, 2)) for f in fractions] + [(np.nan, (3, 4))]:
+        for cutoff, observations in [(float(f), (1, 2)) for f in FRACTIONS] + [(np.nan, (3, 4))]:
             fraction = USED_FRACTION if np.isnan(cutoff) else cutoff
             values = list(figure5_observations(matrices, fraction).value)
             rows += [dict(model=name, observation=obs, cutoff=cutoff, statistic=values[obs - 1])
@@ -115,12 +115,12 @@ def cutoff_curves(matrices_by_model: dict, fractions=FRACTIONS):
     return pd.DataFrame(rows)
 
 
-def break_even(matrices_by_model: dict, fractions=FRACTIONS):
+def break_even(matrices_by_model: dict):
     """A DataFrame of the cut-off where each verdict flips, per observation and model: the largest
     "used" fraction that still holds (1, 2; NaN if none), the statistic itself (3, 4)."""
     import pandas as pd
     out = {}
-    for name, part in cutoff_curves(matrices_by_model, fractions).groupby("model", sort=False):
+    for name, part in cutoff_curves(matrices_by_model).groupby("model", sort=False):
         holds = part[part.statistic >= part.observation.map(RULES)]
         out[name] = {**{obs: holds[holds.observation == obs].cutoff.max() for obs in (1, 2)},
                      **part[part.observation >= 3].set_index("observation").statistic}

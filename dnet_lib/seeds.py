@@ -32,12 +32,14 @@ def welch(a: Sequence[float], b: Sequence[float]) -> Welch:
     """Welch's t-test of mean(a) - mean(b) (unequal variances), two-sided p."""
     from scipy import stats
     a, b = _check("a", a), _check("b", b)
-    if statistics.variance(a) + statistics.variance(b) == 0:
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0:
         raise ValueError("a and b have no spread at all; a t-test is undefined")
-    test = stats.ttest_ind(a, b, equal_var=False)       # df: Welch-Satterthwaite
+    # Welch-Satterthwaite degrees of freedom (scipy returns them only from 1.11 on)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    test = stats.ttest_ind(a, b, equal_var=False)
     mean_a, mean_b = statistics.mean(a), statistics.mean(b)
-    return Welch(mean_a, mean_b, mean_a - mean_b, float(test.statistic), float(test.df),
-                 float(test.pvalue))
+    return Welch(mean_a, mean_b, mean_a - mean_b, float(test.statistic), df, float(test.pvalue))
 
 
 def paired_t(differences: Sequence[float]) -> tuple[float, float]:
@@ -66,9 +68,8 @@ def less_data_gaps(record: dict, first: str = "densenet", second: str = "resnet"
     pairs["gap"] = pairs[first] - pairs[second]
     by_size = pairs.groupby(level=0)
     spread = {f"{net}_{stat}": (net, stat) for net in (first, second) for stat in ("mean", "std")}
-    table = by_size.agg(seeds=("gap", "size"), **spread, gap_mean=("gap", "mean"),
-                        gap_std=("gap", "std"))      # pandas' std of one value: NaN
-    table.insert(5, "gaps", by_size.gap.agg(list))
+    table = by_size.agg(seeds=("gap", "size"), **spread, gaps=("gap", list),
+                        gap_mean=("gap", "mean"), gap_std=("gap", "std"))  # std of one value: NaN
     table["t"], table["p"] = zip(*(paired_t(g) if len(g) > 1 else (math.nan, math.nan)
                                    for g in table.gaps))
     return table

@@ -3,8 +3,6 @@
 how often the class changes on the plane ``a + s (b - a) + t (c - a)`` through three images."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import torch
 from torch import nn
@@ -21,24 +19,22 @@ EXTENT = (-1.5, 1.5, -1.5, 1.5)
 TURNS = 1.5              # each spiral arm winds one and a half times
 
 
-def make_spirals(n: int = 1000, noise: float = 0.2, seed: int = 0
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def make_spirals(n: int, noise: float = 0.2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, y)``: ``n`` points (float32, (n, 2)) of two interleaved spirals in about [-1.1, 1.1]^2
     and their labels (int64, half 0, half 1); ``noise``: jitter in units of the arms' spacing."""
     check_int("n", n, 2)
     check_number("noise", noise, 0.0, 10.0)
     rng = np.random.default_rng(seed)
-    xs, ys = [], []
+    xs = []
     for label, count in enumerate((n // 2, n - n // 2)):
         t = np.sqrt(rng.uniform(0.0, 1.0, count))          # sqrt: uniform density along the arm
         angle = 2 * np.pi * TURNS * t + label * np.pi       # second arm rotated by 180 degrees
         points = np.stack([t * np.cos(angle), t * np.sin(angle)], 1)
         spacing = 1.0 / (2 * TURNS)                         # radial gap between neighbouring arms
         xs.append(points + rng.normal(0.0, noise * spacing / 2, points.shape))
-        ys.append(np.full(count, label))
-    order = rng.permutation(n)
+    order = rng.permutation(n)          # the first n // 2 points are class 0, the others class 1
     return (torch.from_numpy(np.concatenate(xs)[order].astype(np.float32)),
-            torch.from_numpy(np.concatenate(ys)[order].astype(np.int64)))
+            torch.from_numpy((order >= n // 2).astype(np.int64)))
 
 
 def dense_parameters(in_features: int, growth: int, num_layers: int, out_features: int) -> int:
@@ -47,8 +43,7 @@ def dense_parameters(in_features: int, growth: int, num_layers: int, out_feature
 
 
 def width_for_parameters(target: int, in_features: int, num_layers: int, out_features: int) -> int:
-    """The width of ``PlainMLP`` (and ``ResidualMLP``) whose parameter count is closest to
-    ``target``."""
+    """The width of ``PlainMLP`` or ``ResidualMLP`` whose parameter count is nearest ``target``."""
     check_int("target", target, 1)
     return min(range(1, 4097), key=lambda h: abs(target - mlp_params(
         [in_features] + [h] * num_layers + [out_features], "plain", bias=True)))
@@ -60,32 +55,24 @@ def train_toy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 5
     initialise the model under your own seed)."""
     check_int("steps", steps, 1)
     check_number("lr", lr, 0.0, 10.0, low_open=True)
-    losses = optimise(model, torch.optim.Adam(model.parameters(), lr=lr), [(x, y)] * steps)
-    model.eval()
-    return losses
+    return optimise(model, torch.optim.Adam(model.parameters(), lr=lr), [(x, y)] * steps)
 
 
 @torch.no_grad()
-def decision_grid(model: nn.Module, extent: Sequence[float] = EXTENT, resolution: int = 200
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(xs, ys, prob)``: the probability of class 1 on a ``resolution`` x ``resolution`` grid
-    over ``extent`` = (xmin, xmax, ymin, ymax), ``prob[i, j]`` at ``(xs[j], ys[i])``."""
-    check_int("resolution", resolution, 2)
-    xmin, xmax, ymin, ymax = (float(v) for v in extent)
-    if not (xmin < xmax and ymin < ymax):
-        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, "
-                         f"got {tuple(extent)}")
-    xs, ys = np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution)
+def decision_grid(model: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(xs, ys, prob)``: the probability of class 1 on a 200 x 200 grid over ``EXTENT`` =
+    (xmin, xmax, ymin, ymax), ``prob[i, j]`` at ``(xs[j], ys[i])``."""
+    xs, ys = np.linspace(*EXTENT[:2], 200), np.linspace(*EXTENT[2:], 200)
     gx, gy = np.meshgrid(xs, ys)
     points = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32))
-    prob = torch.softmax(model.eval()(points), 1)[:, 1].numpy().reshape(resolution, resolution)
+    prob = torch.softmax(model.eval()(points), 1)[:, 1].numpy().reshape(gx.shape)
     return xs, ys, prob.astype(np.float64)
 
 
 def boundary_length(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> float:
     """Total length of the ``prob == 0.5`` contour (all pieces), in input units."""
     import contourpy
-    lines = contourpy.contour_generator(np.asarray(xs), np.asarray(ys), np.asarray(prob)).lines(0.5)
+    lines = contourpy.contour_generator(xs, ys, prob).lines(0.5)
     return sum(float(np.linalg.norm(np.diff(line, axis=0), axis=1).sum()) for line in lines)
 
 
@@ -106,10 +93,9 @@ def image_plane(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, grid: int) ->
 
 
 @torch.no_grad()
-def predict_plane(model: nn.Module, plane: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+def predict_plane(model: nn.Module, plane: torch.Tensor) -> torch.Tensor:
     """The class ``model`` (in eval mode) predicts at every point of ``plane``: (grid, grid)."""
-    flat = plane.flatten(0, 1)
-    out = [model.eval()(flat[i:i + batch]).argmax(1) for i in range(0, len(flat), batch)]
+    out = [model.eval()(part).argmax(1) for part in plane.flatten(0, 1).split(1024)]
     return torch.cat(out).reshape(plane.shape[:2])
 
 

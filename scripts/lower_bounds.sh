@@ -17,11 +17,11 @@ VENV=${DNET_VENV_ROOT:-/tmp/dnet-venvs}/lower-bounds
 # Keep in step with [project].dependencies in pyproject.toml: each pin here is a ">=" there.
 OLDEST=(
   "torch==2.3.1" "torchvision==0.18.1"      # torch.amp.GradScaler (used by train.fit) is new in 2.3
-  "numpy==1.24.4" "pandas==2.0.3" "matplotlib==3.7.2" "contourpy==1.0.7"
+  "numpy==1.24.4" "pandas==2.0.3" "matplotlib==3.7.2" "contourpy==1.0.7" "scipy==1.10.1"
   "tqdm==4.60.0" "pyyaml==6.0.1" "nbformat==5.9.2" "nbclient==0.10.0"
 )
 # what the tests and d2l (imported by the benchmark tests) need; not bounds of dnet_lib
-TEST_TOOLS=("pytest>=8" "hypothesis>=6.100" "scipy==1.10.1" "requests==2.31.0" ipython matplotlib-inline)
+TEST_TOOLS=("pytest>=8" "hypothesis>=6.100" "requests==2.31.0" ipython matplotlib-inline)
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
@@ -32,7 +32,8 @@ fi
 "$VENV/bin/python" - <<'EOF'
 import importlib.metadata as md, sys
 print("python", sys.version.split()[0])
-for name in ("torch", "torchvision", "numpy", "pandas", "matplotlib", "tqdm", "pyyaml", "nbformat"):
+for name in ("torch", "torchvision", "numpy", "pandas", "matplotlib", "scipy", "tqdm", "pyyaml",
+             "nbformat"):
     print(f"{name}=={md.version(name)}")
 EOF
 

@@ -18,6 +18,7 @@ def test_welch_and_paired_t_agree_with_scipy():
     w = seeds.welch(a, b)
     ref = stats.ttest_ind(a, b, equal_var=False)
     assert w.t == pytest.approx(ref.statistic) and w.p == pytest.approx(ref.pvalue)
+    assert w.df == pytest.approx(2.8173382)      # Welch-Satterthwaite (scipy >= 1.11: ref.df)
     assert w.gap == pytest.approx(np.mean(a) - np.mean(b)) and w.p > 0.05
     d = np.subtract(a, b)
     t, p = seeds.paired_t(d)

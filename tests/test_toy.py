@@ -81,13 +81,13 @@ def test_training_is_deterministic():
 
 
 def test_boundary_length_of_known_field():
-    # prob = 0.5 exactly on the line x = 0.25 over [-1, 1]^2: length 2
+    # prob = 0.5 exactly on the line x = 0.25 over [-1.5, 1.5]^2: length 3
     class Line(torch.nn.Module):
         def forward(self, p):
             return torch.stack([torch.zeros(len(p)), 10 * (p[:, 0] - 0.25)], 1)
-    xs, ys, prob = decision_grid(Line(), extent=(-1, 1, -1, 1), resolution=101)
-    assert prob.shape == (101, 101)
-    assert boundary_length(xs, ys, prob) == pytest.approx(2.0, rel=1e-6)
+    xs, ys, prob = decision_grid(Line())
+    assert prob.shape == (200, 200)
+    assert boundary_length(xs, ys, prob) == pytest.approx(3.0, rel=1e-6)
 
 
 def test_bad_arguments():
