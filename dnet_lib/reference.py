@@ -1,8 +1,7 @@
 """Reference runs: the trained networks and learning curves that chapters 6, 8 and 9 load.
 
-``python -m dnet_tools.reference_runs`` trains them into ``book/results/reference_cpu.json``
-and ``weights/reference_<run>.pt`` (README: what, how long); :func:`load_model` loads those
-with ``weights_only=True``; :func:`retrain` trains them again inside a chapter.
+``python -m dnet_tools.reference_runs`` trains them (README: what, how long) into
+``book/results/reference_cpu.json`` and ``weights/``; :func:`retrain` trains them in a chapter.
 """
 from __future__ import annotations
 
@@ -41,8 +40,8 @@ FIGURE5_EPOCHS = 1             # the L=40 network: one pass (8 would take ~8x lo
 
 
 def _network(label: str, factory, *args, **kwargs) -> dict:
-    """A reference network: its label, its factory and arguments (for records), a builder."""
-    # DenseNets train on the fast CPU path (same values and gradients as the plain layers)
+    """A reference network: its label, its factory and arguments (for records), a builder;
+    DenseNets train on the fast CPU path (same values and gradients as the plain layers)."""
     fast = {"fast_cpu": True} if factory is models.DenseNet else {}
     return dict(label=label, factory=factory, args=args, kwargs=kwargs,
                 build=lambda: factory(*args, **kwargs, **fast))
@@ -104,15 +103,14 @@ def load_model(run_id: str = "densenet-s0", folder: str | os.PathLike | None = N
     return model.eval()
 
 
-def _fit(run_id: str, spec: dict, loader_settings: dict, device, **settings):
-    """Train a fresh network on Fashion-MNIST (``spec``: network, group, seed); the model and
-    the run's record: what ran, its cost, accuracy and history."""
+def _fit(run_id: str, spec: dict, loader: dict, device, **settings):
+    """Train a fresh network on Fashion-MNIST (``spec``: network, group, seed; ``loader``: the
+    loader's settings); the model and the run's record: what ran, its cost, accuracy, history."""
     seed = spec["seed"]
-    train_iter, test_iter = data.load_data_fashion_mnist(device=device, seed=seed,
-                                                         **loader_settings)
+    train_iter, test_iter = data.load_data_fashion_mnist(device=device, seed=seed, **loader)
     torch.manual_seed(seed)
     model = {**NETWORKS, **D2L_NETWORKS}[spec["network"]]["build"]()
-    size = loader_settings.get("resize") or 28
+    size = loader.get("resize") or 28
     params, flops = arith.count_params(model), arith.count_flops(model, (1, 1, size, size))
     start = time.perf_counter()
     history = train.fit(model, train_iter, test_iter, seed=seed, device=device, **settings)
@@ -148,8 +146,9 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
     return record
 
 
-# d2l's recipe (the 0.17 text): plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs
-# scaled to [0, 1] without normalisation, here for 3 seeds and both networks.
+# d2l's recipe (the 0.17 text), here for 3 seeds and both of its networks
+D2L_NOTE = ("d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs, no "
+            "normalisation; trained by dnet_lib.train.fit.")
 D2L_RECIPE = {"batch_size": 256, "epochs": 10, "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
               "weight_decay": 0.0, "schedule": "none", "resize": 96, "normalize": False}
 D2L_NETWORKS = {"d2l_densenet": _network("DenseNet (d2l)", models.d2l_densenet),
@@ -158,8 +157,7 @@ SMOKE_NOTE = "Smoke run: tiny subsets, a few steps; the numbers mean nothing."
 
 
 def header(command: str, mode: str, d2l: bool = False) -> dict:
-    """A reference record without provenance or runs yet: command, mode, recipe, networks
-    (``d2l``: d2l's recipe and networks)."""
+    """A reference record without provenance or runs yet (``d2l``: d2l's recipe and networks)."""
     recipe = (dict(D2L_RECIPE, seeds=list(SEEDS)) if d2l else
               dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)))
     networks = D2L_NETWORKS if d2l else NETWORKS
@@ -177,31 +175,25 @@ def retrain(mode: str | None = None, runs: list[str] | None = None, *, progress=
     in a temp folder (its ``weights_folder``). Without ``runs``: "cpu" the main runs, "gpu"
     d2l's recipe for d2l's two networks, "smoke" seeds 0 and 1 on tiny subsets."""
     mode = validate.check_choice("mode", mode or runtime.mode(), ("smoke", "cpu", "gpu"))
-    if runs is not None:
-        runs = [validate.check_choice("runs", r, RUNS) for r in runs]
+    runs = None if runs is None else [validate.check_choice("runs", r, RUNS) for r in runs]
     smoke = mode == "smoke"
     device = runtime.pick_device() if mode == "gpu" else torch.device("cpu")
     ran = "smoke" if smoke else "cpu" if device.type == "cpu" else "gpu"
     d2l = mode == "gpu" and runs is None
     record = {**results.stamp(device), **header(f"reference.retrain({mode!r})", ran, d2l),
-              "notes": [SMOKE_NOTE] if smoke else []}
+              "notes": [SMOKE_NOTE] if smoke else [D2L_NOTE] if d2l else []}
     if d2l:
         r = D2L_RECIPE
+        loader = {k: r[k] for k in ("batch_size", "resize", "normalize")}
         settings = {k: r[k] for k in ("epochs", "momentum", *_FIT_SETTINGS[:4])}
-        record["notes"] = ["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
-                           "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."]
         for network, seed in tqdm([(n, s) for s in SEEDS for n in D2L_NETWORKS], desc="runs",
                                   disable=not progress):
-            run_id = f"{network}-s{seed}"
-            _, record["runs"][run_id] = _fit(
-                run_id, dict(network=network, group="main", seed=seed),
-                {k: r[k] for k in ("batch_size", "resize", "normalize")}, device, **settings,
-                progress=progress)
+            run_id, spec = f"{network}-s{seed}", dict(network=network, group="main", seed=seed)
+            _, record["runs"][run_id] = _fit(run_id, spec, loader, device, **settings,
+                                             progress=progress)
         return record
-    if runs is None:
-        # smoke: two seeds, so the seed statistics of chapter 6 are defined
-        runs = ([f"{n}-s{s}" for s in (0, 1) for n in ("densenet", "resnet")] if smoke
-                else run_ids("main"))
+    if runs is None:        # smoke: seeds 0 and 1, so chapter 6's seed statistics are defined
+        runs = run_ids("main")[:4] if smoke else run_ids("main")
     folder = Path(tempfile.mkdtemp(prefix="dnet_retrain_"))
     for run_id in tqdm(runs, desc="runs", disable=not progress):
         record["runs"][run_id] = train_run(run_id, smoke=smoke, progress=progress and not smoke,

@@ -21,14 +21,11 @@ RECORDED = ("epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What ``fit`` can be told (its keywords are these fields).
-
-    The schedule (``lr_factor``) spans the ``epochs``, or the seconds of ``time_budget_s``, which
-    then end the run. amp / channels_last / compile: None means on for CUDA. Test accuracy every
-    ``eval_every`` epochs and after the last. ``resume=True`` continues the run in
-    ``checkpoint_dir`` bit for bit (same device); ``max_steps`` stops after that many optimizer
-    steps (smoke runs).
-    """
+    """What ``fit`` can be told (its keywords are these fields). The schedule (``lr_factor``)
+    spans the ``epochs``, or the seconds of ``time_budget_s``, which then end the run. amp /
+    channels_last / compile: None means on for CUDA. Test accuracy every ``eval_every`` epochs
+    and after the last. ``resume=True`` continues the run in ``checkpoint_dir`` bit for bit (same
+    device); ``max_steps`` stops after that many optimizer steps (smoke runs)."""
 
     epochs: int | None = None
     optimizer: str = "sgd"

@@ -17,8 +17,7 @@ class History:
               "steps")
 
     def __init__(self, config: dict | None = None, device: str = "", **fields):
-        self.config = dict(config or {})
-        self.device = device
+        self.config, self.device = dict(config or {}), device
         for name in self.FIELDS:        # ``fields``: the lists of a saved history (to_dict)
             setattr(self, name, list(fields.get(name, [])))
 

@@ -20,8 +20,6 @@ from .history import History
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
-
     def __init__(self, epoch: int, step: int, saved: Path | None = None):
         self.epoch, self.step = epoch, step
         where = (f"the last good checkpoint is {saved}" if saved is not None and saved.exists()
@@ -59,17 +57,15 @@ class Trainer:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data_iter: Iterable, device: str | torch.device | None = None, *,
-             test_flip: bool = False, policy: DevicePolicy | None = None) -> float:
+def evaluate(model: nn.Module, data_iter: Iterable, *, test_flip: bool = False,
+             policy: DevicePolicy | None = None) -> float:
     """Accuracy of ``model`` on ``data_iter`` (over all ranks under torch.distributed);
     ``test_flip`` adds the logits of each image's mirror image (test-time augmentation).
-    ``device``: the model's unless given; ``policy`` (``fit``'s) also sets AMP and layout."""
-    if policy is None:
-        policy = DevicePolicy(torch.device(device or next(model.parameters()).device))
-    device = policy.device
+    ``policy``: ``fit``'s device, AMP and layout (default: the model's device, no AMP)."""
+    policy = policy or DevicePolicy(next(model.parameters()).device)
     was_training = model.training
     model.eval()
-    counts = torch.zeros(2, dtype=torch.int64, device=device)      # correct, seen
+    counts = torch.zeros(2, dtype=torch.int64, device=policy.device)       # correct, seen
     for x, y in data_iter:
         x, y = policy.inputs(x, y)
         with policy.autocast():
@@ -118,9 +114,8 @@ def train_epoch(trainer: Trainer, train_iter, epoch: int, saved: Path | None, ba
         trainer.scaler.update()
         trainer.global_step += 1
         steps += 1
-        loss, logits = loss.detach(), logits.detach()
         bad_step = torch.where(torch.isfinite(loss) | (bad_step >= 0), bad_step, steps)
-        totals[0] += loss.to(acc_dtype) * len(y)
+        totals[0] += loss.detach().to(acc_dtype) * len(y)
         totals[1] += (logits.argmax(1) == y).sum()
         totals[2] += len(y)
         if steps % check_every == 0:
@@ -140,12 +135,10 @@ def fit(model: nn.Module, train_iter: Iterable, test_iter: Iterable | None = Non
         on_epoch_end: Callable[[int, History], None] | None = None, config: dict | None = None,
         **settings) -> History:
     """Train ``model`` for ``epochs`` epochs or ``time_budget_s`` seconds; returns its History.
-
     ``settings``: the fields of ``TrainConfig``; ``config``: more entries for ``history.config``;
-    ``on_epoch_end(epoch, history)`` runs after each epoch's checkpoint. Under torchrun the
-    model is wrapped in DDP and ``DeviceLoader``s are sharded by rank. Raises
-    ``NonFiniteLossError`` (the last checkpoint is kept) and ``CheckpointError``.
-    """
+    ``on_epoch_end(epoch, history)`` runs after each epoch's checkpoint. Under torchrun the model
+    is wrapped in DDP and ``DeviceLoader``s are sharded by rank. Raises ``NonFiniteLossError``
+    (the last checkpoint is kept) and ``CheckpointError``."""
     cfg = TrainConfig(**settings)
     rank, world_size = distributed.rank_and_world_size()
     if cfg.time_budget_s is not None and world_size > 1:
