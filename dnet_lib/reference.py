@@ -1,8 +1,7 @@
 """Reference runs: the trained networks and learning curves that chapters 6, 8 and 9 load.
 
-``python -m dnet_tools.reference_runs`` trains them into ``book/results/reference_cpu.json``
-and ``weights/reference_<run>.pt`` (README: what, how long); :func:`load_model` loads those
-with ``weights_only=True``; :func:`retrain` trains them again inside a chapter.
+``python -m dnet_tools.reference_runs`` trains them (README: what, how long) into
+``book/results/reference_cpu.json`` and ``weights/``; :func:`retrain` trains them in a chapter.
 """
 from __future__ import annotations
 
@@ -13,8 +12,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from . import arith, data, models, results, runtime, validate
+from . import arith, data, models, results, runtime, train, validate
 from .files import atomic_write
 
 __all__ = ["RECIPE", "D2L_RECIPE", "NETWORKS", "POOLED_STEM", "RUNS", "build", "run_ids",
@@ -40,8 +40,8 @@ FIGURE5_EPOCHS = 1             # the L=40 network: one pass (8 would take ~8x lo
 
 
 def _network(label: str, factory, *args, **kwargs) -> dict:
-    """A reference network: its label, its factory and arguments (for records), a builder."""
-    # DenseNets train on the fast CPU path (same values and gradients as the plain layers)
+    """A reference network: its label, its factory and arguments (for records), a builder;
+    DenseNets train on the fast CPU path (same values and gradients as the plain layers)."""
     fast = {"fast_cpu": True} if factory is models.DenseNet else {}
     return dict(label=label, factory=factory, args=args, kwargs=kwargs,
                 build=lambda: factory(*args, **kwargs, **fast))
@@ -75,25 +75,21 @@ RUNS.update({f"densenet40-s{s}": dict(network="densenet40", seed=s, train_exampl
 
 def build(network: str) -> nn.Module:
     """A fresh, untrained network of the reference runs (a key of ``NETWORKS``)."""
-    validate.check_choice("network", network, NETWORKS)
-    return NETWORKS[network]["build"]()
+    return NETWORKS[validate.check_choice("network", network, NETWORKS)]["build"]()
 
 
 def run_ids(group: str | None = None, network: str | None = None) -> list[str]:
     """Run ids in priority order, optionally of one group (``GROUPS``) and/or one network."""
-    if group is not None:
-        validate.check_choice("group", group, GROUPS)
-    if network is not None:
-        validate.check_choice("network", network, NETWORKS)
+    validate.check_choice("group", group, (None, *GROUPS))
+    validate.check_choice("network", network, (None, *NETWORKS))
     return [rid for rid, spec in RUNS.items()
             if group in (None, spec["group"]) and network in (None, spec["network"])]
 
 
 def weights_path(run_id: str, folder: str | os.PathLike | None = None) -> Path:
     """Where the weights of ``run_id`` live (the committed folder unless ``folder`` is given)."""
-    validate.check_choice("run_id", run_id, RUNS)
     folder = Path(folder) if folder is not None else results.results_dir() / "weights"
-    return folder / f"reference_{run_id}.pt"
+    return folder / f"reference_{validate.check_choice('run_id', run_id, RUNS)}.pt"
 
 
 def load_model(run_id: str = "densenet-s0", folder: str | os.PathLike | None = None) -> nn.Module:
@@ -107,16 +103,14 @@ def load_model(run_id: str = "densenet-s0", folder: str | os.PathLike | None = N
     return model.eval()
 
 
-def _fit(run_id: str, spec: dict, build, loader_settings: dict, device, **settings):
-    """Train a fresh ``build()`` on Fashion-MNIST (``spec``: network, group, seed); the model
-    and the run's record: what ran, its cost, accuracy and history."""
-    from . import train
+def _fit(run_id: str, spec: dict, loader: dict, device, **settings):
+    """Train a fresh network on Fashion-MNIST (``spec``: network, group, seed; ``loader``: the
+    loader's settings); the model and the run's record: what ran, its cost, accuracy, history."""
     seed = spec["seed"]
-    train_iter, test_iter = data.load_data_fashion_mnist(device=device, seed=seed,
-                                                         **loader_settings)
+    train_iter, test_iter = data.load_data_fashion_mnist(device=device, seed=seed, **loader)
     torch.manual_seed(seed)
-    model = build()
-    size = loader_settings.get("resize") or 28
+    model = {**NETWORKS, **D2L_NETWORKS}[spec["network"]]["build"]()
+    size = loader.get("resize") or 28
     params, flops = arith.count_params(model), arith.count_flops(model, (1, 1, size, size))
     start = time.perf_counter()
     history = train.fit(model, train_iter, test_iter, seed=seed, device=device, **settings)
@@ -142,9 +136,8 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
         subset = {"subset": SMOKE["subset"], "test_subset": SMOKE["test_subset"]}
         steps = dict(epochs=1, eval_every=1, max_steps=SMOKE["max_steps"])
     # flipped at random; fit(channels_last=True) converts each batch
-    model, record = _fit(run_id, spec, NETWORKS[spec["network"]]["build"],
-                         dict(batch_size=RECIPE["batch_size"], flip=True, **subset), device,
-                         **steps, **{k: RECIPE[k] for k in _FIT_SETTINGS}, amp=False,
+    model, record = _fit(run_id, spec, dict(batch_size=RECIPE["batch_size"], flip=True, **subset),
+                         device, **steps, **{k: RECIPE[k] for k in _FIT_SETTINGS}, amp=False,
                          channels_last=True, progress=progress, on_epoch_end=on_epoch_end)
     if full:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -153,66 +146,55 @@ def train_run(run_id: str, *, smoke: bool = False, progress: bool = False,
     return record
 
 
-def _labels(networks: dict) -> dict:
-    return {name: {"label": n["label"]} for name, n in networks.items()}
-
-
-def header(command: str, mode: str) -> dict:
-    """A reference record without provenance or runs yet: command, mode, recipe, networks."""
-    return dict(benchmark="reference", command=command, mode=mode,
-                recipe=dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)),
-                networks=_labels(NETWORKS), runs={})
-
-
-# d2l's recipe (the 0.17 text): plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs
-# scaled to [0, 1] without normalisation, here for 3 seeds and both networks.
+# d2l's recipe (the 0.17 text), here for 3 seeds and both of its networks
+D2L_NOTE = ("d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, 96x96 inputs, no "
+            "normalisation; trained by dnet_lib.train.fit.")
 D2L_RECIPE = {"batch_size": 256, "epochs": 10, "optimizer": "sgd", "lr": 0.1, "momentum": 0.0,
               "weight_decay": 0.0, "schedule": "none", "resize": 96, "normalize": False}
 D2L_NETWORKS = {"d2l_densenet": _network("DenseNet (d2l)", models.d2l_densenet),
                 "d2l_resnet18": _network("ResNet-18 (d2l)", models.d2l_resnet18)}
-RETRAIN_ENV = "DNET_RETRAIN"
 SMOKE_NOTE = "Smoke run: tiny subsets, a few steps; the numbers mean nothing."
+
+
+def header(command: str, mode: str, d2l: bool = False) -> dict:
+    """A reference record without provenance or runs yet (``d2l``: d2l's recipe and networks)."""
+    recipe = (dict(D2L_RECIPE, seeds=list(SEEDS)) if d2l else
+              dict(RECIPE, seeds=list(SEEDS), less_data_sizes=list(LESS_DATA_SIZES)))
+    networks = D2L_NETWORKS if d2l else NETWORKS
+    return dict(benchmark="reference", command=command, mode=mode, recipe=recipe,
+                networks={name: {"label": n["label"]} for name, n in networks.items()}, runs={})
 
 
 def retrain_requested() -> bool:
     """True when the environment asks chapters to retrain (``DNET_RETRAIN=1``)."""
-    return os.environ.get(RETRAIN_ENV, "").strip().lower() in ("1", "true", "yes")
+    return os.environ.get("DNET_RETRAIN", "").strip().lower() in ("1", "true", "yes")
 
 
-def retrain(mode: str | None = None, runs: list[str] | None = None, *,
-            weights_folder: str | os.PathLike | None = None, progress: bool = True) -> dict:
-    """Train reference runs again, here; returns a record like the committed one. Without
-    ``runs``: "cpu" the main runs, "gpu" d2l's recipe for d2l's two networks, "smoke" seeds 0
-    and 1 on tiny subsets. Weights go to ``weights_folder`` (default: a temp folder)."""
-    from tqdm.auto import tqdm
+def retrain(mode: str | None = None, runs: list[str] | None = None, *, progress=True) -> dict:
+    """Train reference runs again, here; returns a record like the committed one, the weights
+    in a temp folder (its ``weights_folder``). Without ``runs``: "cpu" the main runs, "gpu"
+    d2l's recipe for d2l's two networks, "smoke" seeds 0 and 1 on tiny subsets."""
     mode = validate.check_choice("mode", mode or runtime.mode(), ("smoke", "cpu", "gpu"))
-    if runs is not None:
-        runs = [validate.check_choice("runs", r, RUNS) for r in runs]
+    runs = None if runs is None else [validate.check_choice("runs", r, RUNS) for r in runs]
     smoke = mode == "smoke"
     device = runtime.pick_device() if mode == "gpu" else torch.device("cpu")
     ran = "smoke" if smoke else "cpu" if device.type == "cpu" else "gpu"
-    record = {**results.stamp(device), **header(f"reference.retrain({mode!r})", ran),
-              "notes": [SMOKE_NOTE] if smoke else []}
-    if mode == "gpu" and runs is None:
+    d2l = mode == "gpu" and runs is None
+    record = {**results.stamp(device), **header(f"reference.retrain({mode!r})", ran, d2l),
+              "notes": [SMOKE_NOTE] if smoke else [D2L_NOTE] if d2l else []}
+    if d2l:
         r = D2L_RECIPE
+        loader = {k: r[k] for k in ("batch_size", "resize", "normalize")}
         settings = {k: r[k] for k in ("epochs", "momentum", *_FIT_SETTINGS[:4])}
-        record.update(recipe=dict(r, seeds=list(SEEDS)), networks=_labels(D2L_NETWORKS),
-                      notes=["d2l's recipe: plain SGD, constant lr 0.1, batch 256, 10 epochs, "
-                             "96x96 inputs, no normalisation; trained by dnet_lib.train.fit."])
         for network, seed in tqdm([(n, s) for s in SEEDS for n in D2L_NETWORKS], desc="runs",
                                   disable=not progress):
-            run_id = f"{network}-s{seed}"
-            _, record["runs"][run_id] = _fit(
-                run_id, dict(network=network, group="main", seed=seed),
-                D2L_NETWORKS[network]["build"],
-                {k: r[k] for k in ("batch_size", "resize", "normalize")}, device, **settings,
-                progress=progress)
+            run_id, spec = f"{network}-s{seed}", dict(network=network, group="main", seed=seed)
+            _, record["runs"][run_id] = _fit(run_id, spec, loader, device, **settings,
+                                             progress=progress)
         return record
-    if runs is None:
-        # smoke: two seeds, so the seed statistics of chapter 6 are defined
-        runs = ([f"{n}-s{s}" for s in (0, 1) for n in ("densenet", "resnet")] if smoke
-                else run_ids("main"))
-    folder = Path(weights_folder or tempfile.mkdtemp(prefix="dnet_retrain_"))
+    if runs is None:        # smoke: seeds 0 and 1, so chapter 6's seed statistics are defined
+        runs = run_ids("main")[:4] if smoke else run_ids("main")
+    folder = Path(tempfile.mkdtemp(prefix="dnet_retrain_"))
     for run_id in tqdm(runs, desc="runs", disable=not progress):
         record["runs"][run_id] = train_run(run_id, smoke=smoke, progress=progress and not smoke,
                                            weights_folder=folder, device=device)

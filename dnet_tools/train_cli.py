@@ -139,7 +139,7 @@ def train_main(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size, "resize": args.resize, "subset": args.subset,
             "command": " ".join(sys.argv)})
         if rank == 0:
-            print(history.summary(), flush=True)
+            print(history, flush=True)
             if args.out:
                 out = Path(args.out)
                 print(f"wrote {out / 'checkpoint.pt'} and {out / 'history.json'}")

@@ -1,6 +1,8 @@
 """dnet_lib.reference: the reference runs' networks, run list, training record and weights."""
 import json
 import math
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,26 +81,29 @@ def test_committed_weights_reproduce_the_committed_accuracy():
     assert accuracy == pytest.approx(run["final_test_acc"], abs=2e-4)
 
 
-def test_retrain_in_smoke_mode_returns_a_record_the_chapters_can_show(tmp_path):
+def test_retrain_in_smoke_mode_returns_a_record_the_chapters_can_show(tmp_path, monkeypatch):
     torch.set_num_threads(1)
-    record = reference.retrain("smoke", weights_folder=tmp_path, progress=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))     # retrain's weights go there
+    record = reference.retrain("smoke", progress=False)
     # two seeds of each network, so chapter 6's seed statistics are defined
     assert set(record["runs"]) == {"densenet-s0", "resnet-s0", "densenet-s1", "resnet-s1"}
     assert record["mode"] == "smoke" and record["command"] == "reference.retrain('smoke')"
     assert results.provenance(record).startswith(f"trained on {record['device']}")
     summary = results.summary_table(record)
     assert list(summary.index) == [reference.NETWORKS[n]["label"] for n in ("densenet", "resnet")]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert Path(record["weights_folder"]).parent == tmp_path
+    assert sorted(p.name for p in Path(record["weights_folder"]).iterdir()) == [
         "reference_densenet-s0.pt", "reference_densenet-s1.pt", "reference_resnet-s0.pt",
         "reference_resnet-s1.pt"]
     with pytest.raises(ValueError, match="mode"):
         reference.retrain("tpu")
 
 
-def test_retrain_named_runs_gives_weights_load_model_reads(tmp_path):
+def test_retrain_named_runs_gives_weights_load_model_reads(tmp_path, monkeypatch):
     """Chapters 8 and 9 retrain only the runs they analyse, then load from the record's folder."""
     torch.set_num_threads(1)
-    record = reference.retrain("smoke", ["dualpath-s0"], weights_folder=tmp_path, progress=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    record = reference.retrain("smoke", ["dualpath-s0"], progress=False)
     assert list(record["runs"]) == ["dualpath-s0"] and record["runs"]["dualpath-s0"]["steps"] > 0
     model = reference.load_model("dualpath-s0", folder=record["weights_folder"])
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)

@@ -218,9 +218,9 @@ def test_test_flip_averages_an_image_and_its_mirror():
     x = torch.randn(8, 1, 4, 4)
     y = (model(x) + model(x.flip(-1))).argmax(1)
     flipped_truth = [(x, y)]
-    assert train.evaluate(model, flipped_truth, "cpu", test_flip=True) == 1.0
+    assert train.evaluate(model, flipped_truth, test_flip=True) == 1.0
     plain = (model(x).argmax(1) == y).float().mean().item()
-    assert train.evaluate(model, flipped_truth, "cpu") == pytest.approx(plain)
+    assert train.evaluate(model, flipped_truth) == pytest.approx(plain)
 
 
 def test_time_to_accuracy_over_a_history():

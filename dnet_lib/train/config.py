@@ -21,14 +21,11 @@ RECORDED = ("epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What ``fit`` can be told (its keywords are these fields).
-
-    The schedule (``lr_factor``) spans the ``epochs``, or the seconds of ``time_budget_s``, which
-    then end the run. amp / channels_last / compile: None means on for CUDA. Test accuracy every
-    ``eval_every`` epochs and after the last, on ``eval_batches`` batches. ``resume=True``
-    continues the run in ``checkpoint_dir`` bit for bit (same device); ``max_steps`` stops after
-    that many optimizer steps (smoke runs).
-    """
+    """What ``fit`` can be told (its keywords are these fields). The schedule (``lr_factor``)
+    spans the ``epochs``, or the seconds of ``time_budget_s``, which then end the run. amp /
+    channels_last / compile: None means on for CUDA. Test accuracy every ``eval_every`` epochs
+    and after the last. ``resume=True`` continues the run in ``checkpoint_dir`` bit for bit (same
+    device); ``max_steps`` stops after that many optimizer steps (smoke runs)."""
 
     epochs: int | None = None
     optimizer: str = "sgd"
@@ -49,7 +46,6 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None
     eval_every: int = 1
-    eval_batches: int | None = None
 
     def __post_init__(self):
         if self.epochs is None and self.time_budget_s is None:
@@ -62,14 +58,10 @@ class TrainConfig:
         check_number("momentum", self.momentum, 0, 1, high_open=True)
         check_number("weight_decay", self.weight_decay, 0, float("inf"))
         check_number("label_smoothing", self.label_smoothing, 0, 1, high_open=True)
-        counts = ("epochs", "max_steps", "eval_every", "eval_batches")
+        counts = ("epochs", "max_steps", "eval_every")
         check_ints(1, **{n: getattr(self, n) for n in counts if getattr(self, n) is not None})
         if self.resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir (the folder of the run to continue)")
-
-    @property
-    def max_epochs(self) -> int:
-        return self.epochs or UNLIMITED
 
 
 def lr_factor(schedule: str, progress: float) -> float:
@@ -82,7 +74,7 @@ def lr_factor(schedule: str, progress: float) -> float:
     if schedule == "one_cycle":      # linear warm-up from lr/25, then cosine down to zero
         if p < ONE_CYCLE_WARMUP:
             return 0.04 + 0.96 * p / ONE_CYCLE_WARMUP
-        return 0.5 * (1.0 + math.cos(math.pi * (p - ONE_CYCLE_WARMUP) / (1 - ONE_CYCLE_WARMUP)))
+        return lr_factor("cosine", (p - ONE_CYCLE_WARMUP) / (1 - ONE_CYCLE_WARMUP))
     return 1.0
 
 

@@ -16,11 +16,10 @@ class History:
     FIELDS = ("train_loss", "train_acc", "test_acc", "examples_per_s", "train_time", "epoch_time",
               "steps")
 
-    def __init__(self, config: dict | None = None, device: str = ""):
-        self.config = dict(config or {})
-        self.device = device
-        for name in self.FIELDS:
-            setattr(self, name, [])
+    def __init__(self, config: dict | None = None, device: str = "", **fields):
+        self.config, self.device = dict(config or {}), device
+        for name in self.FIELDS:        # ``fields``: the lists of a saved history (to_dict)
+            setattr(self, name, list(fields.get(name, [])))
 
     @property
     def epochs(self) -> int:
@@ -49,20 +48,12 @@ class History:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "History":
-        saved = json.loads(Path(path).read_text())
-        history = cls(saved["config"], saved["device"])
-        for name in cls.FIELDS:
-            setattr(history, name, saved[name])
-        return history
-
-    def summary(self) -> str:
-        if not self.epochs:
-            return f"History(0 epochs, device={self.device})"
-        acc = "n/a" if self.final_test_acc is None else f"{self.final_test_acc:.3f}"
-        return (f"{self.epochs} epochs on {self.device}: train loss {self.train_loss[-1]:.4f}, "
-                f"train acc {self.train_acc[-1]:.3f}, test acc {acc}, "
-                f"{self.examples_per_s[-1]:.0f} examples/s, {self.wall_time:.1f} s in total")
+        return cls(**json.loads(Path(path).read_text()))
 
     def __repr__(self) -> str:
-        return f"History({self.summary()})"
-
+        if not self.epochs:
+            return f"History(0 epochs on {self.device})"
+        acc = "n/a" if self.final_test_acc is None else f"{self.final_test_acc:.3f}"
+        return (f"History({self.epochs} epochs on {self.device}: train loss "
+                f"{self.train_loss[-1]:.4f}, train acc {self.train_acc[-1]:.3f}, test acc {acc}, "
+                f"{self.examples_per_s[-1]:.0f} examples/s, {self.wall_time:.1f} s in total)")
