@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dnet_lib import data, degradation, drawing, models
+from dnet_lib import data, degradation, drawing
 
 
 def _fashion(n: int, size: int):
