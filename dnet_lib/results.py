@@ -18,9 +18,8 @@ import torch
 
 from . import runtime
 
-__all__ = ["results_dir", "load", "now", "stamp", "device_text",
-           "provenance", "gpu_sentence", "benchmark_tables", "network_label",
-           "select_runs", "runs_table", "summary_table", "mean_std", "curves"]
+__all__ = ["results_dir", "load", "now", "stamp", "provenance", "gpu_sentence", "benchmark_tables",
+           "network_label", "select_runs", "runs_table", "summary_table", "mean_std", "curves"]
 
 
 # --------------------------------------------------------------------------- files
@@ -70,11 +69,6 @@ def stamp(device: torch.device | str) -> dict:
                          "torchvision": torchvision.__version__}}
 
 
-def device_text(record: dict) -> str:
-    """The record's device as one line ('cpu (AMD EPYC)')."""
-    return str(record.get("device", "unknown device"))
-
-
 def provenance(record: dict, verb: str = "trained") -> str:
     """'trained on cpu (AMD EPYC) on 2026-11-27 by `COMMAND` (torch 2.x)'."""
     return (f"{verb} on {record['device']} on {record['date'][:10]} by `{record['command']}` "
@@ -85,7 +79,7 @@ def gpu_sentence(pattern: str = "*_gpu.json") -> str:
     """One sentence: the GPU (CUDA, MPS) result files, or that none has been measured yet."""
     measured = [f"{p.name}, {provenance(load(p), 'measured')}"
                 for p in sorted(results_dir().glob(pattern))
-                if device_text(load(p)).lower().startswith(("cuda", "mps", "gpu"))]
+                if load(p).get("device", "").lower().startswith(("cuda", "mps", "gpu"))]
     if not measured:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")

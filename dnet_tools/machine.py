@@ -48,6 +48,11 @@ def environment(device: torch.device | str) -> dict:
     return dict(device=stamp.pop("device"), device_info=info, **stamp)
 
 
+def _device_text(record: dict) -> str:
+    """The record's device as one line ('cpu (AMD EPYC)')."""
+    return str(record.get("device", "unknown device"))
+
+
 def _info(record: dict) -> dict:
     info = record.get("device_info")
     return info if isinstance(info, dict) else {}
@@ -58,7 +63,7 @@ def machine_name(record: dict) -> str:
     names its GPU, a record older than the CPU features its model only."""
     info = _info(record)
     if "name" not in info:
-        return results.device_text(record)
+        return _device_text(record)
     if info.get("type") in _GPU:
         return str(info["name"])
     parts = [str(info.get("cpu_model") or info["name"])]
@@ -74,7 +79,7 @@ def machine_name(record: dict) -> str:
 def machine_slug(record: dict) -> str:
     """A file-name part naming the machine, e.g. 'amd-epyc-2c-avx2' or 'intel-xeon-2c-amx'."""
     info = _info(record)
-    model = str(info.get("cpu_model") or info.get("name") or results.device_text(record))
+    model = str(info.get("cpu_model") or info.get("name") or _device_text(record))
     parts = [str(info["name"]) if info.get("type") in _GPU else model]
     if info.get("cpu_count") and info.get("type") not in _GPU:
         features = info.get("cpu_features") or []
@@ -90,7 +95,7 @@ def same_machine(a: dict, b: dict) -> bool:
     count, and the CPU model and features where both record them."""
     ia, ib = a.get("device_info"), b.get("device_info")
     if not (isinstance(ia, dict) and isinstance(ib, dict)):
-        return results.device_text(a) == results.device_text(b)
+        return _device_text(a) == _device_text(b)
     for key in ("type", "name", "cpu_count", "cpu_model", "cpu_features"):
         if key in ia and key in ib and ia[key] != ib[key]:
             return False
