@@ -93,7 +93,7 @@ def test_pages_are_the_package_files():
     page = growth_rate_explorer().page()
     for name in ("explorer.css", "explorer.js", "growth_rate.js"):
         assert asset(name) in page, name
-    assert asset("compression.js") in compression_explorer("d2l", architectures=["d2l"]).page()
+    assert asset("compression.js") in compression_explorer("d2l").page()
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
@@ -119,7 +119,7 @@ def test_presets_reproduce_the_library_factories():
 # --------------------------------------------------------------------------- drawings
 @pytest.mark.parametrize("name,theta", [("cifar_40", 0.5), ("d2l", 0.25), ("cifar_bc100", 0.75)])
 def test_profile_panels_show_b_c_bc_of_the_real_networks(name, theta):
-    view = compression_explorer(name, theta, architectures=[name]).view()
+    view = compression_explorer(name, theta).view()
     panels = {p["panel"]: p for p in view["panels"]}
     assert list(panels) == ["B", "C", "BC"]
     for panel, bottleneck, compressed in explorers.VARIANT_PANELS:
@@ -143,11 +143,11 @@ def _page_data(page: str) -> dict:
 
 
 def test_compression_page_has_one_row_per_theta_and_the_real_numbers():
-    comp = compression_explorer("cifar_bc100", 0.5, True, ["cifar_bc100", "densenet121"])
+    comp = compression_explorer("cifar_bc100", 0.5, True)
     page = comp.page()
     data = _page_data(page)
-    assert data["initial"] == "cifar_bc100" and data["names"] == ["cifar_bc100", "densenet121"]
-    assert set(data["architectures"]) == {"cifar_bc100", "densenet121"}
+    assert data["initial"] == "cifar_bc100" and data["names"] == list(ARCHITECTURES)
+    assert set(data["architectures"]) == set(ARCHITECTURES)
     i = THETAS.index(0.5)
     assert data["architectures"]["cifar_bc100"]["bottleneck"][i]["params"] == \
         arith.count_params(models.densenet_cifar(100, 12))
@@ -193,8 +193,6 @@ def test_bad_input_names_the_argument():
         explorers.architecture_stats("d2l", True, 0.0)
     with pytest.raises(ValueError, match="architecture"):
         compression_explorer(architecture="resnet50")
-    with pytest.raises(ValueError, match="architectures"):
-        compression_explorer(architectures=["densenet121", "vgg"])
 
 
 # --------------------------------------------------------------------------- live view

@@ -2,7 +2,7 @@
 static page holds them for every preset and θ, the live widget recomputes them, JS draws them."""
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from .. import arith, models
 from ..validate import check_choice
@@ -54,19 +54,14 @@ def _row(name: str, bottleneck: bool, compression: float) -> dict:
 
 
 class CompressionExplorer(Explorer):
-    """A θ slider, a bottleneck switch and a menu of ``architectures`` (``ARCHITECTURES`` names;
-    ``architecture`` first): channels and parameters. ``compression`` is one of ``THETAS``."""
+    """A θ slider, a bottleneck switch and a menu of the ``ARCHITECTURES`` (``architecture``
+    selected): channels and parameters. ``compression`` is one of ``THETAS``."""
     name = "compression"
 
     def __init__(self, architecture: str = "densenet121", compression: float = 0.5,
-                 bottleneck: bool = True, architectures: Sequence[str] | None = None):
-        names = tuple(check_choice("architectures", name, ARCHITECTURES)
-                      for name in (ARCHITECTURES if architectures is None else architectures))
-        if not names:
-            raise ValueError("architectures must name at least one architecture, got ()")
-        check_choice("architecture", architecture, names)
+                 bottleneck: bool = True):
+        self.architecture = check_choice("architecture", architecture, ARCHITECTURES)
         check_choice("compression", compression, THETAS)
-        self.architecture, self.names = architecture, names
         self.compression, self.bottleneck = compression, bool(bottleneck)
 
     def __repr__(self) -> str:
@@ -90,17 +85,17 @@ class CompressionExplorer(Explorer):
         """Everything the static page can show: per architecture, bottleneck and θ."""
         if live:
             return {"view": self.view()}
-        return {"thetas": list(THETAS), "names": list(self.names), "initial": self.architecture,
+        return {"thetas": list(THETAS), "names": list(ARCHITECTURES), "initial": self.architecture,
                 "panels": VARIANT_PANELS, "architectures": {name: {
                     "label": ARCHITECTURES[name].label, "source": ARCHITECTURES[name].source,
                     "bottleneck": [_row(name, True, t) for t in THETAS],
-                    "plain": [_row(name, False, t) for t in THETAS]} for name in self.names}}
+                    "plain": [_row(name, False, t) for t in THETAS]} for name in ARCHITECTURES}}
 
     def settings(self) -> dict:
         return dict(theta_max=len(THETAS) - 1, theta_index=THETAS.index(self.compression))
 
     def controls(self, w, common) -> dict:
-        menu = [(ARCHITECTURES[n].label, n) for n in self.names]
+        menu = [(ARCHITECTURES[n].label, n) for n in ARCHITECTURES]
         return {"architecture": w.Dropdown(options=menu, value=self.architecture,
                                            description="architecture", **common),
                 "compression": w.SelectionSlider(options=list(THETAS), value=self.compression,
