@@ -26,7 +26,8 @@
 # Needs PyPI, and only PyPI: its torch wheels pull their CUDA packages, which `import torch`
 # needs even without a GPU (torch 2.11.0: 2.56 GiB to download, of which 2.03 GiB nvidia-*,
 # cuda-* and triton; torch 2.8.0 about 3.5 GB). Reads the data of `make data`. CPU-heavy:
-# the 17 notebooks in smoke mode took 467-674 s on 2 shared cores (2026-12-02), cpu mode longer.
+# the 17 notebooks in smoke mode took 173-215 s on 2 idle cores (2026-12-03; 467-674 s on 2
+# shared ones, 2026-12-02), cpu mode longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
