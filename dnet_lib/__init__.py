@@ -3,6 +3,4 @@ Networks: ``models``, ``arith``, ``stages``. Data and training: ``data``, ``trai
 ``memory``, ``reuse``, ``gradflow``, ``degradation``, ``toy``, ``seeds``. Results: ``reference``,
 ``results``, ``live``. Pictures and widgets: ``drawing``, ``style``, ``explorers``. Exercises'
 checks: ``exercises``. Plumbing: ``runtime``, ``validate``, ``files``, ``units``."""
-from . import models, runtime
-
 __version__ = "0.1.0"

@@ -242,6 +242,7 @@ def saved_by_layer(block: nn.Module, x: torch.Tensor) -> list[SavedTensor]:
     ``block(x)`` (training mode), once per layer: a map three layers save appears three times."""
     if not isinstance(block, models.DenseBlock):
         raise ValueError(f"block must be a dnet_lib DenseBlock, got {type(block).__name__}")
+    models.check_input(x, block.in_channels, 1, "DenseBlock")      # as block(x) would
     features, rows = [x], []
     for number, layer in enumerate(block.train().values(), 1):    # DenseBlock.forward's loop
         shared = {_storage_key(t) for t in features}       # the block input, earlier outputs

@@ -77,9 +77,9 @@ def provenance(record: dict, verb: str = "trained") -> str:
 
 def gpu_sentence(pattern: str = "*_gpu.json") -> str:
     """One sentence: the GPU (CUDA, MPS) result files, or that none has been measured yet."""
-    measured = [f"{p.name}, {provenance(load(p), 'measured')}"
-                for p in sorted(results_dir().glob(pattern))
-                if load(p).get("device", "").lower().startswith(("cuda", "mps", "gpu"))]
+    records = [(p, load(p)) for p in sorted(results_dir().glob(pattern))]
+    measured = [f"{p.name}, {provenance(r, 'measured')}" for p, r in records
+                if r.get("device", "").lower().startswith(("cuda", "mps", "gpu"))]
     if not measured:
         return ("GPU results: not yet measured. No result file from a GPU run is committed in "
                 "book/results/, and the book does not fill in GPU numbers by hand.")

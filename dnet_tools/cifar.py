@@ -19,7 +19,7 @@ from dnet_lib.validate import check_int
 @dataclass(frozen=True)
 class RandomCrop:
     """``DeviceLoader(augment=RandomCrop(4))``: zero-pad by ``padding``, then take a random HxW
-    window per image from the loader's generator (one indexing, no Python loop)."""
+    window per image from the loader's generator (no Python loop)."""
     padding: int = 4
 
     def __post_init__(self):
@@ -27,12 +27,13 @@ class RandomCrop:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         p, (b, c, h, w), device = self.padding, x.shape, x.device
-        off = torch.randint(0, 2 * p + 1, (2, b, 1), device=device, generator=generator)
-        rows = (off[0] + torch.arange(h, device=device))[:, None, :, None]      # (B, 1, H, 1)
-        cols = (off[1] + torch.arange(w, device=device))[:, None, None, :]      # (B, 1, 1, W)
-        images = torch.arange(b, device=device)[:, None, None, None]            # (B, 1, 1, 1)
-        channels = torch.arange(c, device=device)[:, None, None]                # (C, 1, 1)
-        return F.pad(x, (p, p, p, p))[images, channels, rows, cols]
+        padded = F.pad(x, (p, p, p, p))
+        off = torch.randint(0, 2 * p + 1, (2, b), device=device, generator=generator)
+        rows = off[0][:, None] + torch.arange(h, device=device)                  # (B, H)
+        cols = off[1][:, None] + torch.arange(w, device=device)                  # (B, W)
+        # two gathers (rows, then columns): cheaper than one 4-index lookup
+        padded = padded.gather(2, rows[:, None, :, None].expand(b, c, h, padded.shape[-1]))
+        return padded.gather(3, cols[:, None, None, :].expand(b, c, h, w))
 
 
 def load_cifar10(train: bool = True, data_dir: str | os.PathLike | None = None) -> Split:

@@ -37,11 +37,16 @@ def init_from_env() -> bool:
     return True
 
 
-def _positive_int(text: str) -> int:
-    try:
-        return check_int("value", int(text), 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}") from None
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            return check_int("value", int(text), low)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}") from None
+    return parse
+
+
+_positive_int = _int_at_least(1)
 
 
 def _subset(text: str):
@@ -80,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="class-balanced training subset: fraction in (0, 1] or a count")
     t.add_argument("--test-subset", type=_subset, default=None, help="same for the test set")
     t.add_argument("--flip", action="store_true", help="random horizontal flips")
-    t.add_argument("--crop-padding", type=int, default=None,
+    t.add_argument("--crop-padding", type=_int_at_least(0), default=None,
                    help="random crops with this zero padding (default 0; 4 for cifar10)")
     t.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1, mps (default: best available)")
@@ -130,7 +135,8 @@ def train_main(args: argparse.Namespace) -> int:
         model: nn.Module = FACTORIES[args.model](**kwargs)
         if rank == 0:
             print(f"{runtime.describe(device)} model={args.model} params={count_params(model):,} "
-                  f"train={train_iter!r}", flush=True)
+                  f"train={len(train_iter.labels)} examples in {len(train_iter)} batches "
+                  f"(rank {rank})", flush=True)
         settings = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
         settings.setdefault("epochs", None if "time_budget_s" in settings else 10)
         settings.update(device=device, progress=not args.no_progress, checkpoint_dir=args.out)

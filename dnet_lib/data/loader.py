@@ -2,6 +2,7 @@
 on the device and builds every batch there: no workers, no PIL, no host-to-device copies."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -81,8 +82,8 @@ class DeviceLoader:
         self._scale, self._shift = 1.0 / (255.0 * sd), -m / sd
         self._aug_generator = torch.Generator(device=self.device)
 
-    def __len__(self) -> int:
-        n = len(self.indices())
+    def __len__(self) -> int:   # read every step: counted, not shuffled (padded: rank 0's count)
+        n = len(range(0 if self.pad_shards else self.rank, len(self.labels), self.world_size))
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -125,8 +126,9 @@ class DeviceLoader:
             yield self.transform(self.images[idx]), self.labels[idx]
 
 
+@functools.lru_cache(maxsize=1)      # by tensor object: the readers' cached training split
 def dataset_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of uint8 images, in [0, 1] units."""
+    """Per-channel mean and std of uint8 images, in [0, 1] units (do not modify them in place)."""
     x = images if images.dim() == 4 else images.unsqueeze(1)
     x = x.transpose(0, 1).flatten(1).double() / 255.0
     return x.mean(1).tolist(), x.std(1).tolist()

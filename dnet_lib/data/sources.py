@@ -44,8 +44,7 @@ def data_root() -> Path:
     """The folder for ``fashion-mnist/`` and ``house-prices/``: ``$DNET_DATA_DIR``, else
     ``<repo>/../shared/data`` when it exists, else the checkout's git-ignored ``data/`` (outside
     a checkout: ``~/.cache/dnet_lib/data``)."""
-    env = os.environ.get("DNET_DATA_DIR")
-    if env:
+    if env := os.environ.get("DNET_DATA_DIR"):
         return Path(env).expanduser()
     shared = REPO_ROOT.parent / "shared" / "data"
     if shared.is_dir():
@@ -84,12 +83,12 @@ def data_source(name: str) -> str:
 
 def checked_file(folder: Path, filename: str) -> Path:
     """``folder/filename`` once its md5 (in ``DATASETS``) matches; else ``DataError`` naming it."""
-    from torchvision.datasets.utils import check_integrity
+    from torchvision.datasets.utils import calculate_md5, check_integrity
     path = folder / filename
     md5 = next(files[filename] for files in DATASETS.values() if filename in files)
     if not check_integrity(path, md5):
-        problem, fix = (("corrupt", "Delete it and run") if path.is_file()
-                        else ("missing", "Put the original file there, or run"))
+        problem, fix = ((f"corrupt (md5 {calculate_md5(path)})", "Delete it and run")
+                        if path.is_file() else ("missing", "Put the original file there, or run"))
         raise DataError(f"{problem} file {path} (expected md5 {md5}). {fix} `{SETUP_COMMAND}`.")
     return path
 
@@ -108,11 +107,11 @@ def _download(url: str, path: Path, expected_md5: str, progress: bool) -> None:
         except (OSError, ValueError) as exc:     # 404, refused (URLError is an OSError), bad URL
             raise DataError(f"could not download {path.name} from {url}: {exc}. Nothing was saved; "
                             f"check the connection or point {MIRROR_ENV} at a mirror.") from exc
-        except RuntimeError as exc:     # download_url's md5 check failed
+        except RuntimeError as exc:     # download_url's md5 check failed (0 bytes: none landed)
             raise DataError(f"{path.name} from {url} does not have the expected md5 {expected_md5} "
-                            f"({fetched.stat().st_size:,} bytes received: cut short or a different "
-                            f"file). Nothing was saved; run `{SETUP_COMMAND}` again or use another "
-                            f"mirror.") from exc
+                            f"({fetched.stat().st_size if fetched.is_file() else 0:,} bytes "
+                            f"received: cut short or a different file). Nothing was saved; run "
+                            f"`{SETUP_COMMAND}` again or use another mirror.") from exc
         with open(fetched, "rb") as f:      # on disk before it takes the target's name
             os.fsync(f.fileno())
         os.replace(fetched, path)

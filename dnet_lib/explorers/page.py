@@ -39,9 +39,9 @@ class Explorer:
         uid = f"dnet-{self.name}-{os.urandom(6).hex()}"     # distinct displays, even across kernels
         # each template's $placeholders must all be given
         settings = dict(self.settings(), checked=" checked" if self.bottleneck else "")
-        controls = Template(asset(f"{self.name}_controls.html")).substitute(uid=uid, **settings)
-        return Template(asset(f"{self.name}.html")).substitute(
-            uid=uid, controls="" if live else controls, css=asset("explorer.css"),
+        return Template(asset(f"{self.name}.html")).substitute(    # live: the widget's controls
+            uid=uid, css=asset("explorer.css"), controls="" if live else Template(
+                asset(f"{self.name}_controls.html")).substitute(uid=uid, **settings),
             script=asset("explorer.js") + asset(f"{self.name}.js"),
             colours="".join(f"--dnet-{k}: {v}; " for k, v in style.COLORS.items()),
             data=json.dumps(self.data(live), separators=(",", ":")).replace("</", "<\\/"),

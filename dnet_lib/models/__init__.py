@@ -2,7 +2,7 @@
 Read ``stem``, ``config``, ``densenet``, ``resnet``, ``dualpath``, ``deepconv``, ``mlp``;
 ``efficient`` holds a dense layer's opt-in fast paths."""
 from . import config, deepconv, densenet, dualpath, mlp, resnet, stem
-from ._common import transition_channels
+from ._common import check_input, transition_channels
 from .stem import *          # noqa: F401,F403  (each module's __all__ lists its public names)
 from .config import *        # noqa: F401,F403
 from .densenet import *      # noqa: F401,F403
@@ -11,6 +11,6 @@ from .dualpath import *      # noqa: F401,F403
 from .deepconv import *      # noqa: F401,F403
 from .mlp import *           # noqa: F401,F403
 
-__all__ = ["transition_channels",
+__all__ = ["check_input", "transition_channels",
            *(name for module in (stem, config, densenet, resnet, dualpath, deepconv, mlp)
              for name in module.__all__)]
