@@ -20,6 +20,7 @@ the answer's source, and a submission that touches grading files is detected and
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 import copy
@@ -257,6 +258,7 @@ def _write_packages(files: dict[str, bytes], dest: Path) -> Path:
     for rel, data in files.items():
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         (dest / rel).write_bytes(data)
+    compileall.compile_dir(dest, quiet=1)   # once here, not in every kernel run that imports it
     return dest
 
 

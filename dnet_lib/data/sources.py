@@ -1,8 +1,9 @@
 """The dataset files: names and md5s, where they live, where they come from, and the set-up
-(downloads and md5 checks by torchvision's ``download_url`` and ``check_integrity``)."""
+(downloads by torchvision's ``download_url``, md5 checks by hashlib)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import sys
@@ -23,14 +24,11 @@ DATASETS = {
                       "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
                       "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
     "house-prices": {"kaggle_house_pred_train.csv": "80ccab65fb115cbad143dbbd2bcd5577",
-                     "kaggle_house_pred_test.csv": "dcec4b79bf9c7317bd9e17789bf888f0"},
-}
+                     "kaggle_house_pred_test.csv": "dcec4b79bf9c7317bd9e17789bf888f0"}}
 # The mirrors torchvision (FashionMNIST.mirrors) and d2l (DATA_URL) download from.
 # DNET_DATA_MIRROR=URL replaces both with one server laid out like the data folder.
-DATA_SOURCES = {
-    "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    "house-prices": "http://d2l-data.s3-accelerate.amazonaws.com/",
-}
+DATA_SOURCES = {"fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                "house-prices": "http://d2l-data.s3-accelerate.amazonaws.com/"}
 MIRROR_ENV = "DNET_DATA_MIRROR"
 SETUP_COMMAND = "make data"         # = python -m dnet_lib.data; make book and make test run it
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,13 +80,14 @@ def data_source(name: str) -> str:
 
 
 def checked_file(folder: Path, filename: str) -> Path:
-    """``folder/filename`` once its md5 (in ``DATASETS``) matches; else ``DataError`` naming it."""
-    from torchvision.datasets.utils import calculate_md5, check_integrity
+    """``folder/filename`` once its md5 (in ``DATASETS``) matches; else ``DataError`` naming it.
+    hashlib, not torchvision's check_integrity: importing torchvision costs each reader 2 s."""
     path = folder / filename
     md5 = next(files[filename] for files in DATASETS.values() if filename in files)
-    if not check_integrity(path, md5):
-        problem, fix = ((f"corrupt (md5 {calculate_md5(path)})", "Delete it and run")
-                        if path.is_file() else ("missing", "Put the original file there, or run"))
+    actual = hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else None   # <= 26 MB
+    if actual != md5:
+        problem, fix = ((f"corrupt (md5 {actual})", "Delete it and run") if actual
+                        else ("missing", "Put the original file there, or run"))
         raise DataError(f"{problem} file {path} (expected md5 {md5}). {fix} `{SETUP_COMMAND}`.")
     return path
 

@@ -44,6 +44,8 @@ def transition_channels(m: int, compression: float) -> int:
 def init_weights(model: nn.Module, mode: str = "fan_in", zero_linear_bias: bool = True) -> None:
     """He-normal convolutions (``mode`` fan_in: DenseNet's, fan_out: ResNet's), zero conv
     biases, BatchNorm at identity; torchvision's DenseNet also zeroes the classifier's bias."""
+    if any(p.is_meta for p in model.parameters()):
+        return      # shapes only: nothing to fill, and filling meta tensors imports torch._dynamo
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
