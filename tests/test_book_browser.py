@@ -182,7 +182,8 @@ def test_chapters_have_a_colab_launch_button(built_html):
 # --------------------------------------------------------------------------- in the browser
 def test_pages_make_no_external_requests(desktop_tour):
     offenders = {}
-    for page, visit in desktop_tour.items():
+    for entry, visit in desktop_tour.items():
+        page = f"{entry}.html"
         assert any(u.endswith(page) for u in visit["requested"]), f"{page} was not loaded"
         # other hosts, and local files that are missing (e.g. fonts the widget manager looks
         # for in the wrong folder)
@@ -301,18 +302,22 @@ def _chapter_pages() -> list[str]:
     return [e for e in book.toc_entries(ROOT) if e.startswith("chapters/")]
 
 
+def _visit(browser, server: str, entries: list[str], viewport: str, settle_s: float) -> dict:
+    """Each entry's page opened at ``viewport``: entry -> what it requested, which local files
+    were missing, and how wide its body is."""
+    browser.page.set_viewport_size(dict(zip(("width", "height"), VIEWPORTS[viewport])))
+    visits = {}
+    for entry in entries:
+        requested = browser.open(f"{server}/{entry}.html", settle_s=settle_s)
+        visits[entry] = {"requested": requested, "missing": list(browser.missing),
+                         "widths": browser.evaluate(_WIDTHS)}
+    return visits
+
+
 @pytest.fixture(scope="session")
 def desktop_tour(built_html, server, browser) -> dict[str, dict]:
-    """Every page of the toc opened once at the desktop size: page -> what it requested, which
-    local files were missing, and (chapters) how wide its body is. Two tests read it."""
-    browser.page.set_viewport_size(dict(zip(("width", "height"), VIEWPORTS["desktop"])))
-    tour = {}
-    for entry in book.toc_entries(ROOT):
-        requested = browser.open(f"{server}/{entry}.html", settle_s=0.3)
-        tour[f"{entry}.html"] = {"requested": requested, "missing": list(browser.missing),
-                                 "widths": browser.evaluate(_WIDTHS) if entry in _chapter_pages()
-                                 else None}
-    return tour
+    """Every page of the toc opened once at the desktop size; two tests read it."""
+    return _visit(browser, server, book.toc_entries(ROOT), "desktop", settle_s=0.3)
 
 
 def _overflowing(state: dict) -> bool:
@@ -323,21 +328,14 @@ def _overflowing(state: dict) -> bool:
 def test_page_body_never_scrolls_sideways(viewport, request, server, browser):
     """At 1280x800 and on a 390x844 phone the page body fits the window on every chapter:
     code blocks, long display math and wide outputs scroll inside their own boxes."""
-    width, height = VIEWPORTS[viewport]
-    if viewport == "desktop":       # the pages at this size were measured on the desktop tour
-        tour = request.getfixturevalue("desktop_tour")
-        overflowing = {e: tour[f"{e}.html"]["widths"] for e in _chapter_pages()
-                       if _overflowing(tour[f"{e}.html"]["widths"])}
-        assert not overflowing, f"pages wider than the {width} px window: {overflowing}"
-        return
-    browser.page.set_viewport_size({"width": width, "height": height})
-    overflowing = {}
-    try:
-        for entry in _chapter_pages():
-            browser.open(f"{server}/{entry}.html", settle_s=0.2)
-            state = browser.evaluate(_WIDTHS)
-            if _overflowing(state):
-                overflowing[entry] = state
-    finally:
-        browser.page.set_viewport_size(dict(zip(("width", "height"), VIEWPORTS["desktop"])))
+    width = VIEWPORTS[viewport][0]
+    if viewport == "desktop":       # measured on the desktop tour
+        visits = request.getfixturevalue("desktop_tour")
+    else:
+        try:
+            visits = _visit(browser, server, _chapter_pages(), viewport, settle_s=0.2)
+        finally:
+            browser.page.set_viewport_size(dict(zip(("width", "height"), VIEWPORTS["desktop"])))
+    overflowing = {e: visits[e]["widths"] for e in _chapter_pages()
+                   if _overflowing(visits[e]["widths"])}
     assert not overflowing, f"pages wider than the {width} px window: {overflowing}"
